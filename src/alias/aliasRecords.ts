@@ -1,0 +1,164 @@
+/**
+ * Reading the `vfio_pci:` aliases out of the kernel's module index files. Pure: text in,
+ * records out. The files are large (a distribution modules.alias is about 1.4 MB and
+ * 27,000 lines) and the helper runs under `node --jitless`, so the scan jumps between
+ * occurrences of `vfio_pci:` with String#indexOf instead of walking every line in
+ * JavaScript.
+ */
+import { compilePattern, PatternError } from "./fnmatch.js";
+
+export const VFIO_ALIAS_PREFIX = "vfio_pci:";
+
+/** Where an alias came from, so `explain` can point at it. */
+export interface AliasOrigin {
+  readonly file: string;
+  /** 1-based line in a text file; absent for NUL-separated files. */
+  readonly line?: number;
+}
+
+export interface VfioAlias {
+  /** The whole pattern, `vfio_pci:` prefix included, as fnmatch sees it. */
+  readonly pattern: string;
+  /** Module name as modprobe takes it: depmod's spelling, `-` turned into `_`. */
+  readonly module: string;
+  readonly origin: AliasOrigin;
+}
+
+export interface SkippedLine {
+  readonly origin: AliasOrigin;
+  readonly text: string;
+  readonly reason: string;
+}
+
+export interface AliasScan {
+  readonly aliases: VfioAlias[];
+  /** Lines that mention `vfio_pci:` but are not well-formed alias records. */
+  readonly skipped: SkippedLine[];
+}
+
+const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
+
+export function normaliseModuleName(name: string): string {
+  return name.replace(/-/g, "_");
+}
+
+/** Why a pattern cannot be used, or null when it compiles. */
+function patternProblem(pattern: string): string | null {
+  try {
+    compilePattern(pattern);
+    return null;
+  } catch (error) {
+    return error instanceof PatternError ? error.message : String(error);
+  }
+}
+
+function checkRecord(pattern: string, module: string): string | null {
+  if (!pattern.startsWith(VFIO_ALIAS_PREFIX)) return `pattern does not start with ${VFIO_ALIAS_PREFIX}`;
+  if (!MODULE_NAME.test(module)) return `module name ${JSON.stringify(module)} is not valid`;
+  return patternProblem(pattern);
+}
+
+export interface ScanOptions {
+  /**
+   * Count lines so that origins carry line numbers. Counting visits every line, which
+   * costs more than the rest of the scan under --jitless, so the udev path skips it.
+   */
+  readonly lineNumbers?: boolean;
+}
+
+/**
+ * Scans modules.alias text (`alias <pattern> <module>` lines, `#` comments). Lines that
+ * mention `vfio_pci:` but do not parse are reported in `skipped`, never thrown.
+ */
+export function scanModulesAlias(
+  text: string,
+  file = "modules.alias",
+  options: ScanOptions = {},
+): AliasScan {
+  const countLines = options.lineNumbers ?? true;
+  const aliases: VfioAlias[] = [];
+  const skipped: SkippedLine[] = [];
+  let line = 1;
+  let counted = 0; // offset up to which newlines have been counted into `line`
+  let from = 0;
+  for (;;) {
+    const hit = text.indexOf(VFIO_ALIAS_PREFIX, from);
+    if (hit < 0) break;
+    const start = text.lastIndexOf("\n", hit) + 1;
+    let end = text.indexOf("\n", hit);
+    if (end < 0) end = text.length;
+    if (countLines) {
+      for (let nl = text.indexOf("\n", counted); nl >= 0 && nl < start; nl = text.indexOf("\n", nl + 1)) {
+        line += 1;
+      }
+      counted = start;
+    }
+    from = end + 1;
+
+    const raw = text.slice(start, end);
+    const trimmed = raw.trim();
+    if (trimmed.startsWith("#")) continue;
+    const origin: AliasOrigin = countLines ? { file, line } : { file };
+    const fields = trimmed.split(/\s+/);
+    if (fields[0] !== "alias") {
+      if (fields[0] === "softdep" || fields[0] === "options") continue; // not an alias line
+      skipped.push({ origin, text: raw, reason: "not an alias line" });
+      continue;
+    }
+    if (fields.length !== 3) {
+      skipped.push({ origin, text: raw, reason: `expected "alias <pattern> <module>", found ${fields.length} fields` });
+      continue;
+    }
+    const [, pattern, module] = fields as [string, string, string];
+    const problem = checkRecord(pattern, module);
+    if (problem !== null) {
+      skipped.push({ origin, text: raw, reason: problem });
+      continue;
+    }
+    aliases.push({ pattern, module: normaliseModuleName(module), origin });
+  }
+  return { aliases, skipped };
+}
+
+const BUILTIN_ALIAS_KEY = `.alias=${VFIO_ALIAS_PREFIX}`;
+
+/**
+ * Scans modules.builtin.modinfo: NUL-separated `module.key=value` records, the only place
+ * the aliases of built-in (`=y`) modules are written (Linux 6.18 on).
+ */
+export function scanBuiltinModinfo(text: string, file = "modules.builtin.modinfo"): AliasScan {
+  const aliases: VfioAlias[] = [];
+  const skipped: SkippedLine[] = [];
+  let from = 0;
+  for (;;) {
+    const hit = text.indexOf(BUILTIN_ALIAS_KEY, from);
+    if (hit < 0) break;
+    const start = text.lastIndexOf("\0", hit) + 1;
+    let end = text.indexOf("\0", hit);
+    if (end < 0) end = text.length;
+    from = end + 1;
+    const module = text.slice(start, hit);
+    const pattern = text.slice(hit + ".alias=".length, end);
+    const problem = checkRecord(pattern, module);
+    if (problem !== null) {
+      skipped.push({ origin: { file }, text: text.slice(start, end), reason: problem });
+      continue;
+    }
+    aliases.push({ pattern, module: normaliseModuleName(module), origin: { file } });
+  }
+  return { aliases, skipped };
+}
+
+/** Module names listed in modules.builtin (`kernel/drivers/vfio/pci/vfio-pci.ko`). */
+export function builtinModuleNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const path of text.split("\n")) {
+    const m = /([^/]+)\.ko$/.exec(path.trim());
+    if (m !== null) names.add(normaliseModuleName(m[1] as string));
+  }
+  return names;
+}
+
+/** The generic vfio-pci catch-all, as depmod writes it for the vfio_pci module. */
+export const GENERIC_VFIO_PATTERN = "vfio_pci:v*d*sv*sd*bc*sc*i*";
+export const GENERIC_VFIO_MODULE = "vfio_pci";

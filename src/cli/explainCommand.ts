@@ -1,0 +1,67 @@
+/** `explain DEVICE`: the device, every matching VFIO alias in rank order and why, the winner. */
+import { buildExplanation, describeSriov, explanationJson, formatOrigin, type Explanation } from "../explain/buildExplanation.js";
+import { readVfioAliases } from "../kmod/readVfioAliases.js";
+import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
+import { readPciIds } from "../pciids/readPciIds.js";
+import { parseDeviceReference } from "../sysfs/deviceReference.js";
+import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
+import { type CommandContext, warn } from "./commandContext.js";
+
+export function runExplain(context: CommandContext, deviceArgument: string): void {
+  const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
+  const device = readPciDevice(context.sysfsRoot, address);
+  const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: true });
+  warn(context, aliasSet.warnings.filter((w) => !w.includes("malformed")));
+  const pciIds = readPciIds();
+  const name =
+    pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
+  const explanation = buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name);
+  context.output.out(context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation));
+}
+
+export function formatExplanation(e: Explanation): string {
+  const d = e.device;
+  const lines: string[] = [];
+  lines.push(`${d.address}  ${d.vendor}:${d.device}${e.name === null ? "" : `  ${e.name}`}`);
+  const field = (label: string, value: string): void => {
+    lines.push(`  ${label.padEnd(12)} ${value}`);
+  };
+  field("subsystem", `${d.subsystemVendor}:${d.subsystemDevice}`);
+  field("class", d.classCode);
+  field("modalias", d.modalias.text);
+  field("driver", `${d.driver ?? "none"}${d.hasVfioDev ? " (vfio)" : ""}`);
+  field("override", d.driverOverride ?? "none");
+  field("iommu group", d.iommuGroup === null ? "none (vfio needs one)" : d.iommuGroupPeers.length === 0 ? `${d.iommuGroup} (alone)` : `${d.iommuGroup} (with ${d.iommuGroupPeers.join(", ")})`);
+  field("sr-iov", describeSriov(d.sriov));
+  field("header", d.headerType === null ? "unknown (config unreadable)" : d.headerKind);
+  field("numa node", d.numaNode === null ? "-" : String(d.numaNode));
+  if (d.bootVga) field("boot vga", "yes");
+  lines.push("");
+  if (e.candidates.length === 0) {
+    lines.push(`No vfio_pci alias matches ${e.matchString}.`);
+  } else {
+    lines.push(`Candidates for ${e.matchString}, most specific first:`);
+    for (const c of e.candidates) {
+      lines.push(`  ${c.rank}. ${c.module}`);
+      lines.push(`     pattern  ${c.pattern}`);
+      lines.push(`     score    ${c.wildcards} wildcard${c.wildcards === 1 ? "" : "s"}, ${c.literals} literal characters`);
+      lines.push(`     from     ${formatOrigin(c.origin)}`);
+      if (c.belowBecause !== null) lines.push(`     ranked   below: ${c.belowBecause}`);
+      for (const other of c.alsoMatched) lines.push(`     also     ${other} (less specific, same module)`);
+    }
+  }
+  lines.push("");
+  if (e.best === null) {
+    lines.push("Best: none");
+  } else {
+    const driver = e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
+    lines.push(`Best: ${e.best.module} (${driver})`);
+  }
+  if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");
+  if (e.skipped.length > 0) {
+    lines.push("");
+    lines.push(`Skipped ${e.skipped.length} malformed vfio_pci line(s):`);
+    for (const s of e.skipped) lines.push(`  ${formatOrigin(s.origin)}: ${s.reason}: ${s.text.trim()}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

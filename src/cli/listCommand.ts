@@ -1,0 +1,51 @@
+/** `list`: every PCI device, one row each, with its best VFIO module. Read-only. */
+import { buildExplanation, deviceJson } from "../explain/buildExplanation.js";
+import { readVfioAliases } from "../kmod/readVfioAliases.js";
+import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
+import { readPciIds } from "../pciids/readPciIds.js";
+import { RuntimeFailure } from "../errors.js";
+import { listPciDeviceNames, pciDriverOfModule, readPciDevice } from "../sysfs/pciDevice.js";
+import { type CommandContext, warn } from "./commandContext.js";
+import { formatTable } from "./formatTable.js";
+
+export function runList(context: CommandContext): void {
+  const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
+  warn(context, aliasSet.warnings);
+  const pciIds = readPciIds();
+  const driverOf = (module: string): string | null => pciDriverOfModule(context.sysfsRoot, module);
+
+  const rows: Record<string, unknown>[] = [];
+  const table: string[][] = [];
+  const problems: string[] = [];
+  for (const address of listPciDeviceNames(context.sysfsRoot)) {
+    let device;
+    try {
+      device = readPciDevice(context.sysfsRoot, address);
+    } catch (error) {
+      // One odd device must not hide the others: report it and carry on.
+      if (!(error instanceof RuntimeFailure)) throw error;
+      problems.push(error.message);
+      table.push([address, "?", "?", "?", "?", "?", "unreadable (see error below)"]);
+      rows.push({ address, best: null, error: error.message });
+      continue;
+    }
+    const name =
+      pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
+    const explanation = buildExplanation(device, aliasSet, driverOf, name);
+    rows.push({ ...deviceJson(device, name), best: explanation.best });
+    table.push([
+      device.address,
+      `${device.vendor}:${device.device}`,
+      device.classCode.slice(0, 4),
+      device.driver ?? "-",
+      device.iommuGroup ?? "-",
+      explanation.best?.module ?? "-",
+      name ?? "",
+    ]);
+  }
+
+  if (context.json) context.output.out(`${JSON.stringify(rows, null, 2)}\n`);
+  else context.output.out(formatTable(["ADDRESS", "ID", "CLASS", "DRIVER", "GROUP", "BEST", "NAME"], table));
+  for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
+  if (problems.length > 0) context.exitCode = 1;
+}

@@ -1,0 +1,92 @@
+/**
+ * The command line: yargs wiring and nothing else. Each command's work lives in its own
+ * module; this file maps options to a context, errors to one line, and outcomes to the exit
+ * code (0 done, 1 failed at run time, 2 usage).
+ */
+import yargs from "yargs";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { type CommandContext, globalOptionsFrom, type Output } from "./commandContext.js";
+import { runExplain } from "./explainCommand.js";
+import { runList } from "./listCommand.js";
+
+const EPILOGUE =
+  "Devices may be named by address (0000:3b:00.2 or 3b:00.2) or by sysfs path.\n" +
+  "Exit status: 0 success, 1 failure, 2 usage error.";
+
+export async function runCli(argv: readonly string[], output: Output): Promise<number> {
+  let context: CommandContext | undefined;
+  const contextFrom = (args: Parameters<typeof globalOptionsFrom>[0]): CommandContext => {
+    context = { ...globalOptionsFrom(args), output, exitCode: EXIT_OK };
+    return context;
+  };
+
+  const parser = yargs([...argv])
+    .scriptName("vfio-autobind")
+    .usage("Usage: $0 <command> [options]\n\nBind claimed PCI devices to their most specific VFIO driver.")
+    .option("sysfs-root", {
+      type: "string",
+      default: "/sys",
+      describe: "sysfs to read (a test tree instead of /sys)",
+      requiresArg: true,
+    })
+    .option("modules-dir", {
+      type: "string",
+      describe: "kernel module directory holding modules.alias",
+      defaultDescription: "/lib/modules/$(uname -r)",
+      requiresArg: true,
+    })
+    .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
+    .command(
+      "list",
+      "list every PCI device with its driver, IOMMU group and best VFIO module",
+      (y) => y.example("$0 list", "show all PCI devices").example("$0 list --json", "the same as a JSON array"),
+      (args) => runList(contextFrom(args)),
+    )
+    .command(
+      "explain <device>",
+      "show every VFIO driver that matches a device, in rank order, and why",
+      (y) =>
+        y
+          .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+          .example("$0 explain 0000:3b:00.2", "rank the VFIO drivers for one device")
+          .example("$0 explain /sys/bus/pci/devices/0000:3b:00.2 --json", "the same, as JSON"),
+      (args) => runExplain(contextFrom(args), args.device),
+    )
+    .completion("completion", "print a bash completion script (source it, or save it to bash-completion's directory)")
+    .demandCommand(1, "Give a command: list or explain. See --help.")
+    .recommendCommands()
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias("help", "h")
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(100, process.stdout.columns ?? 80))
+    .exitProcess(false)
+    // No camelCase twins or --no-* negations: they only make "Unknown argument" messages
+    // name options the admin never typed.
+    .parserConfiguration({ "camel-case-expansion": false, "boolean-negation": false })
+    .fail((message, error) => {
+      // yargs reports its own parse problems as YError: those are usage errors too.
+      if (error instanceof Error && error.name !== "YError") throw error;
+      throw new UsageError(message ?? (error instanceof Error ? error.message : "invalid command line"));
+    });
+
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.err(`vfio-autobind: ${error.message}\nTry 'vfio-autobind --help'.\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof RuntimeFailure) {
+      output.err(`vfio-autobind: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    output.err(`vfio-autobind: unexpected error: ${message}\n`);
+    if (process.env["VFIO_AUTOBIND_DEBUG"] && error instanceof Error) output.err(`${error.stack}\n`);
+    return EXIT_FAILURE;
+  }
+  return context?.exitCode ?? EXIT_OK;
+}

@@ -1,0 +1,121 @@
+/**
+ * What `list` and `explain` report for a device: its facts, its ranked candidates with the
+ * reason for each place, and the winner. Pure: the caller supplies the device, the alias
+ * set and a way to learn a loaded module's PCI driver name.
+ */
+import type { AliasOrigin, SkippedLine } from "../alias/aliasRecords.js";
+import { vfioMatchString } from "../alias/modalias.js";
+import { rankCandidates, whyRanksBelow } from "../alias/rankCandidates.js";
+import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
+import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
+
+export interface RankedCandidate {
+  readonly rank: number;
+  readonly module: string;
+  readonly pattern: string;
+  readonly wildcards: number;
+  readonly literals: number;
+  readonly origin: AliasOrigin;
+  /** Why it is not one place higher; null for the winner. */
+  readonly belowBecause: string | null;
+  readonly alsoMatched: readonly string[];
+}
+
+export interface Explanation {
+  readonly device: PciDevice;
+  readonly name: string | null;
+  readonly matchString: string;
+  readonly candidates: readonly RankedCandidate[];
+  /** `driver` is null until the module is loaded and names its PCI driver in sysfs. */
+  readonly best: { readonly module: string; readonly driver: string | null } | null;
+  readonly skipped: readonly SkippedLine[];
+  readonly fallback: boolean;
+}
+
+export function buildExplanation(
+  device: PciDevice,
+  aliasSet: VfioAliasSet,
+  driverOfModule: (module: string) => string | null,
+  name: string | null = null,
+): Explanation {
+  const ranked = rankCandidates(device.modalias, aliasSet.aliases);
+  const candidates = ranked.map((candidate, index) => ({
+    rank: index + 1,
+    module: candidate.module,
+    pattern: candidate.pattern,
+    wildcards: candidate.wildcards,
+    literals: candidate.literals,
+    origin: candidate.origin,
+    belowBecause: index === 0 ? null : whyRanksBelow(candidate, ranked[index - 1]!),
+    alsoMatched: candidate.alsoMatched,
+  }));
+  const winner = candidates[0];
+  return {
+    device,
+    name,
+    matchString: vfioMatchString(device.modalias),
+    candidates,
+    best: winner === undefined ? null : { module: winner.module, driver: driverOfModule(winner.module) },
+    skipped: aliasSet.skipped,
+    fallback: aliasSet.fallback,
+  };
+}
+
+export function formatOrigin(origin: AliasOrigin): string {
+  return origin.line === undefined ? origin.file : `${origin.file}:${origin.line}`;
+}
+
+export function describeSriov(sriov: SriovRole): string {
+  switch (sriov.role) {
+    case "none":
+      return "none";
+    case "pf":
+      return `physical function, ${sriov.numVfs} of ${sriov.totalVfs} VFs enabled${sriov.vfs.length > 0 ? ` (${sriov.vfs.join(", ")})` : ""}`;
+    case "vf":
+      return `virtual function of ${sriov.physfn}`;
+  }
+}
+
+/** The device as JSON: plain fields, ids as lower-case hex strings. */
+export function deviceJson(device: PciDevice, name: string | null): Record<string, unknown> {
+  return {
+    address: device.address,
+    vendor: device.vendor,
+    device: device.device,
+    subsystemVendor: device.subsystemVendor,
+    subsystemDevice: device.subsystemDevice,
+    class: device.classCode,
+    name,
+    modalias: device.modalias.text,
+    driver: device.driver,
+    driverOverride: device.driverOverride,
+    iommuGroup: device.iommuGroup,
+    iommuGroupPeers: device.iommuGroupPeers,
+    sriov: device.sriov,
+    headerType: device.headerType,
+    headerKind: device.headerKind,
+    vfioDev: device.hasVfioDev,
+    numaNode: device.numaNode,
+    bootVga: device.bootVga,
+  };
+}
+
+export function explanationJson(explanation: Explanation): Record<string, unknown> {
+  return {
+    device: deviceJson(explanation.device, explanation.name),
+    matchString: explanation.matchString,
+    candidates: explanation.candidates.map((c) => ({
+      rank: c.rank,
+      module: c.module,
+      pattern: c.pattern,
+      wildcards: c.wildcards,
+      literals: c.literals,
+      origin: c.origin,
+      belowBecause: c.belowBecause,
+      alsoMatched: c.alsoMatched,
+    })),
+    best: explanation.best,
+    fallback: explanation.fallback,
+    skipped: explanation.skipped.map((s) => ({ ...s.origin, text: s.text, reason: s.reason })),
+  };
+}

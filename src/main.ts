@@ -1,0 +1,17 @@
+// Entry point of the bundle (dist/vfio-autobind.js), run as `node --jitless`.
+import { runCli } from "./cli/runCli.js";
+
+const output = {
+  out: (text: string): void => void process.stdout.write(text),
+  err: (text: string): void => void process.stderr.write(text),
+};
+
+runCli(process.argv.slice(2), output).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`vfio-autobind: unexpected error: ${String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

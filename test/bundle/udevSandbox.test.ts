@@ -1,0 +1,39 @@
+/**
+ * systemd-udevd runs with MemoryDenyWriteExecute=yes and its RUN+= programs inherit it.
+ * PR_SET_MDWE applies the same restriction to one process; plain node dies under it
+ * (V8's JIT needs writable-executable memory), node --jitless must not.
+ */
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSysfs } from "../support/fakeSysfs.js";
+import { makeModulesDir, mainlineVariantsAlias } from "../support/fixtures.js";
+import { runBundle } from "../support/runBundle.js";
+
+let sys: FakeSysfs;
+let modulesDir: string;
+
+beforeAll(() => {
+  sys = FakeSysfs.create();
+  sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio-pci", iommuGroup: 3 });
+  modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
+});
+
+afterAll(() => {
+  sys.remove();
+  fs.rmSync(modulesDir, { recursive: true, force: true });
+});
+
+describe("under the udevd sandbox (PR_SET_MDWE)", () => {
+  it("plain node aborts, so the restriction is really in force", async () => {
+    const result = await runBundle(["--version"], { mdwe: true, node: [] });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.exitCode).not.toBe(125); // 125: prctl itself failed
+  });
+
+  it("node --jitless runs explain", async () => {
+    const result = await runBundle(["explain", "0000:00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir], { mdwe: true });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).best.module).toBe("virtio_vfio_pci");
+  });
+});

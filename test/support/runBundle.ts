@@ -1,0 +1,44 @@
+/** Runs the built bundle the way admins and udev run it: `node --jitless dist/vfio-autobind.js`. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+
+export const BUNDLE = path.resolve(__dirname, "../../dist/vfio-autobind.js");
+export const MDWE_LAUNCHER = path.resolve(__dirname, "with-mdwe.py");
+
+export interface BundleResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function assertBundleBuilt(): void {
+  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm test does)`);
+}
+
+/** Node's own notice under --jitless on Node 20; not ours, so tests look past it. */
+export function withoutNodeNotices(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => !line.startsWith("Warning: disabling flag --expose_wasm"))
+    .join("\n");
+}
+
+export async function runBundle(
+  args: readonly string[],
+  options: { env?: Record<string, string>; mdwe?: boolean; node?: string[] } = {},
+): Promise<BundleResult> {
+  assertBundleBuilt();
+  const nodeArgs = options.node ?? ["--jitless"];
+  const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, process.execPath] : [process.execPath];
+  const result = await execa(command[0] as string, [...command.slice(1), ...nodeArgs, BUNDLE, ...args], {
+    reject: false,
+    env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
+    extendEnv: true,
+  });
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: result.stdout,
+    stderr: withoutNodeNotices(result.stderr),
+  };
+}
