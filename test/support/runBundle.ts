@@ -26,11 +26,12 @@ export function withoutNodeNotices(stderr: string): string {
 
 export async function runBundle(
   args: readonly string[],
-  options: { env?: Record<string, string>; mdwe?: boolean; node?: string[] } = {},
+  options: { env?: Record<string, string>; mdwe?: boolean; node?: string[]; nodeBinary?: string } = {},
 ): Promise<BundleResult> {
   assertBundleBuilt();
   const nodeArgs = options.node ?? ["--jitless"];
-  const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, process.execPath] : [process.execPath];
+  const node = options.nodeBinary ?? process.execPath;
+  const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, node] : [node];
   const result = await execa(command[0] as string, [...command.slice(1), ...nodeArgs, BUNDLE, ...args], {
     reject: false,
     env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
