@@ -5,12 +5,12 @@
 
 /** Something on the machine (sysfs, module files, config) stopped the command: exit 1. */
 export class RuntimeFailure extends Error {
-  override readonly name = "RuntimeFailure";
+  override readonly name: string = "RuntimeFailure";
 }
 
 /** The command line itself is wrong (unknown device syntax, bad option value): exit 2. */
 export class UsageError extends Error {
-  override readonly name = "UsageError";
+  override readonly name: string = "UsageError";
 }
 
 export const EXIT_OK = 0;

@@ -2,6 +2,7 @@
  * The global options every command shares, resolved once: where sysfs and the kernel's
  * module files are, how to print, and where messages go.
  */
+import type { KernelIo } from "../binder/kernelIo.js";
 import { defaultModulesDir } from "../kmod/readVfioAliases.js";
 
 export interface Output {
@@ -12,19 +13,37 @@ export interface Output {
 export interface GlobalOptions {
   readonly sysfsRoot: string;
   readonly modulesDir: string;
+  readonly stateDir: string;
+  readonly procRoot: string;
   readonly json: boolean;
+}
+
+/** What the commands act on the kernel through; tests substitute a simulated kernel. */
+export interface Adapters {
+  kernelIo(sysfsRoot: string): KernelIo;
 }
 
 export interface CommandContext extends GlobalOptions {
   readonly output: Output;
+  readonly adapters: Adapters;
   /** Set by a command that finished but must report failure (exit 1). */
   exitCode: number;
 }
 
-export function globalOptionsFrom(argv: { "sysfs-root"?: string; "modules-dir"?: string; json?: boolean }): GlobalOptions {
+export interface GlobalArguments {
+  "sysfs-root"?: string;
+  "modules-dir"?: string;
+  "state-dir"?: string;
+  "proc-root"?: string;
+  json?: boolean;
+}
+
+export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
   return {
     sysfsRoot: argv["sysfs-root"] ?? "/sys",
     modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
+    stateDir: argv["state-dir"] ?? "/run/vfio-autobind",
+    procRoot: argv["proc-root"] ?? "/proc",
     json: argv.json ?? false,
   };
 }

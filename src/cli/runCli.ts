@@ -6,7 +6,9 @@
 import yargs from "yargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type CommandContext, globalOptionsFrom, type Output } from "./commandContext.js";
+import { realKernelIo } from "../binder/kernelIo.js";
+import { runBind, runRelease } from "./bindCommands.js";
+import { type Adapters, type CommandContext, type GlobalArguments, globalOptionsFrom, type Output } from "./commandContext.js";
 import { runExplain } from "./explainCommand.js";
 import { runList } from "./listCommand.js";
 
@@ -14,10 +16,14 @@ const EPILOGUE =
   "Devices may be named by address (0000:3b:00.2 or 3b:00.2) or by sysfs path.\n" +
   "Exit status: 0 success, 1 failure, 2 usage error.";
 
-export async function runCli(argv: readonly string[], output: Output): Promise<number> {
-  let context: CommandContext | undefined;
-  const contextFrom = (args: Parameters<typeof globalOptionsFrom>[0]): CommandContext => {
-    context = { ...globalOptionsFrom(args), output, exitCode: EXIT_OK };
+const REAL_ADAPTERS: Adapters = { kernelIo: () => realKernelIo };
+
+export async function runCli(argv: readonly string[], output: Output, adapters: Adapters = REAL_ADAPTERS): Promise<number> {
+  // The command that runs sets exitCode on its context; it is read back at the end.
+  const contexts: CommandContext[] = [];
+  const contextFrom = (args: GlobalArguments): CommandContext => {
+    const context: CommandContext = { ...globalOptionsFrom(args), output, adapters, exitCode: EXIT_OK };
+    contexts.push(context);
     return context;
   };
 
@@ -36,6 +42,14 @@ export async function runCli(argv: readonly string[], output: Output): Promise<n
       defaultDescription: "/lib/modules/$(uname -r)",
       requiresArg: true,
     })
+    .option("state-dir", {
+      type: "string",
+      default: "/run/vfio-autobind",
+      describe: "where bind records and locks are kept",
+      requiresArg: true,
+    })
+    // Where /proc is, for tests that fake mounts and swaps; not for admins.
+    .option("proc-root", { type: "string", default: "/proc", hidden: true, requiresArg: true })
     .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
     .command(
       "list",
@@ -53,8 +67,41 @@ export async function runCli(argv: readonly string[], output: Output): Promise<n
           .example("$0 explain /sys/bus/pci/devices/0000:3b:00.2 --json", "the same, as JSON"),
       (args) => runExplain(contextFrom(args), args.device),
     )
+    .command(
+      "bind <device>",
+      "bind a device to its best VFIO driver, falling back to the next one, restoring on failure",
+      (y) =>
+        y
+          .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+          .option("driver", { type: "string", requiresArg: true, describe: "use only this module or driver (e.g. vfio_pci or vfio-pci)" })
+          .option("dry-run", { type: "boolean", default: false, describe: "print the safety verdict, candidates and writes; change nothing" })
+          .option("force", { type: "boolean", default: false, describe: "take the device even if the host is using it (never bridges or PFs with VFs)" })
+          .option("no-fallback", { type: "boolean", default: false, describe: "try only the best candidate" })
+          .example("$0 bind 0000:3b:00.2", "bind to the most specific VFIO driver")
+          .example("$0 bind 3b:00.2 --driver vfio-pci", "bind to generic vfio-pci only")
+          .example("$0 bind 3b:00.2 --dry-run", "show what would happen"),
+      (args) =>
+        runBind(contextFrom(args), {
+          device: args.device,
+          ...(args.driver !== undefined ? { driver: args.driver } : {}),
+          dryRun: args["dry-run"],
+          force: args.force,
+          noFallback: args["no-fallback"],
+        }),
+    )
+    .command(
+      "release <device>",
+      "give a device bound by vfio-autobind back to the driver it had before",
+      (y) =>
+        y
+          .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+          .option("force", { type: "boolean", default: false, describe: "also release a device vfio-autobind did not bind (the kernel picks its driver)" })
+          .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; change nothing" })
+          .example("$0 release 0000:3b:00.2", "return the device to its host driver"),
+      (args) => runRelease(contextFrom(args), { device: args.device, force: args.force, dryRun: args["dry-run"] }),
+    )
     .completion("completion", "print a bash completion script (source it, or save it to bash-completion's directory)")
-    .demandCommand(1, "Give a command: list or explain. See --help.")
+    .demandCommand(1, "Give a command: list, explain, bind or release. See --help.")
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -88,5 +135,5 @@ export async function runCli(argv: readonly string[], output: Output): Promise<n
     if (process.env["VFIO_AUTOBIND_DEBUG"] && error instanceof Error) output.err(`${error.stack}\n`);
     return EXIT_FAILURE;
   }
-  return context?.exitCode ?? EXIT_OK;
+  return contexts[0]?.exitCode ?? EXIT_OK;
 }

@@ -84,3 +84,9 @@ export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boo
   }
   return { aliases, skipped, warnings, fallback };
 }
+
+/** Modules built into this kernel (`modules.builtin`): there is nothing to load for them. */
+export function readBuiltinModules(modulesDir: string): Set<string> {
+  const builtin = readOptional(path.join(modulesDir, "modules.builtin"));
+  return "text" in builtin ? builtinModuleNames(builtin.text) : new Set();
+}

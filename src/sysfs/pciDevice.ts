@@ -267,3 +267,26 @@ export function pciDriverOfModule(root: string, module: string): string | null {
   const pci = entries.filter((entry) => entry.startsWith("pci:")).sort();
   return pci.length === 0 ? null : (pci[0] as string).slice("pci:".length);
 }
+
+/** The driver bound to a device right now (the `driver` link), read fresh each time. */
+export function readBoundDriver(root: string, address: string): string | null {
+  return linkName(path.join(pciDevicesDir(root), address, "driver"));
+}
+
+/** Whether the device is still there (it may be hot-removed at any moment). */
+export function deviceExists(root: string, address: string): boolean {
+  return fs.existsSync(path.join(pciDevicesDir(root), address));
+}
+
+/** The module behind a registered PCI driver (`drivers/<driver>/module`), if it says. */
+export function moduleOfDriver(root: string, driver: string): string | null {
+  return linkName(path.join(root, "bus", "pci", "drivers", driver, "module"));
+}
+
+/** The sysfs files the bind sequence writes. */
+export const attributePaths = {
+  driverOverride: (root: string, address: string): string => path.join(pciDevicesDir(root), address, "driver_override"),
+  unbind: (root: string, driver: string): string => path.join(root, "bus", "pci", "drivers", driver, "unbind"),
+  bind: (root: string, driver: string): string => path.join(root, "bus", "pci", "drivers", driver, "bind"),
+  driversProbe: (root: string): string => path.join(root, "bus", "pci", "drivers_probe"),
+};

@@ -74,8 +74,14 @@ export class FakeSysfs {
     this.root = root;
   }
 
+  /** Wraps a tree made earlier (by this process or another one). */
+  static open(root: string): FakeSysfs {
+    assertFakeSysfsRoot(root);
+    return new FakeSysfs(fs.realpathSync(root));
+  }
+
   static create(): FakeSysfs {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-sysfs-"));
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-sysfs-")));
     assertFakeSysfsRoot(root);
     const tree = new FakeSysfs(root);
     fs.mkdirSync(tree.at("bus/pci/devices"), { recursive: true });
@@ -93,10 +99,24 @@ export class FakeSysfs {
     return full;
   }
 
+  /** Creates or replaces a relative link; safe when another process makes the same link at once. */
   private link(from: string, to: string): void {
     fs.mkdirSync(path.dirname(from), { recursive: true });
-    fs.rmSync(from, { force: true });
-    fs.symlinkSync(path.relative(path.dirname(from), to), from);
+    const target = path.relative(path.dirname(from), to);
+    for (;;) {
+      try {
+        fs.symlinkSync(target, from);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        try {
+          if (fs.readlinkSync(from) === target) return;
+        } catch {
+          // vanished in between: try again
+        }
+        fs.rmSync(from, { force: true });
+      }
+    }
   }
 
   /** The real (devices/...) directory of a device. */
@@ -166,6 +186,40 @@ export class FakeSysfs {
     const driverDir = this.at(`bus/pci/drivers/${driver}`);
     this.link(path.join(dir, "driver"), driverDir);
     this.link(path.join(driverDir, address), dir);
+  }
+
+  /** Undoes bindDriver; false when the device was not bound to that driver. */
+  unbindDriver(address: string, driver: string): boolean {
+    const dir = this.deviceDir(address);
+    const link = path.join(dir, "driver");
+    let current: string;
+    try {
+      current = path.basename(fs.readlinkSync(link));
+    } catch {
+      return false;
+    }
+    if (current !== driver) return false;
+    fs.rmSync(link, { force: true });
+    fs.rmSync(this.at(`bus/pci/drivers/${driver}/${address}`), { force: true });
+    return true;
+  }
+
+  /** Hot-removes a device: its directory and every link to it disappear. */
+  removeDevice(address: string): void {
+    let dir: string;
+    try {
+      dir = this.deviceDir(address);
+    } catch {
+      return;
+    }
+    const driverLink = path.join(dir, "driver");
+    if (fs.existsSync(driverLink)) {
+      fs.rmSync(this.at(`bus/pci/drivers/${path.basename(fs.readlinkSync(driverLink))}/${address}`), { force: true });
+    }
+    const groupLink = path.join(dir, "iommu_group");
+    if (fs.existsSync(groupLink)) fs.rmSync(path.join(fs.realpathSync(groupLink), "devices", address), { force: true });
+    fs.rmSync(this.at(`bus/pci/devices/${address}`), { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   /** Overwrites one attribute file of a device, for odd-contents tests. */

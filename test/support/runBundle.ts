@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
+import { assertFakeSysfsRoot } from "./fakeSysfs.js";
 
 export const BUNDLE = path.resolve(__dirname, "../../dist/vfio-autobind.js");
 export const MDWE_LAUNCHER = path.resolve(__dirname, "with-mdwe.py");
@@ -26,13 +27,14 @@ export function withoutNodeNotices(stderr: string): string {
 
 export async function runBundle(
   args: readonly string[],
-  options: { env?: Record<string, string>; mdwe?: boolean; node?: string[]; nodeBinary?: string } = {},
+  options: { env?: Record<string, string>; mdwe?: boolean; node?: string[]; nodeBinary?: string; bundle?: string } = {},
 ): Promise<BundleResult> {
-  assertBundleBuilt();
+  if (options.bundle === undefined) assertBundleBuilt();
+  refuseRealSysfs(args);
   const nodeArgs = options.node ?? ["--jitless"];
   const node = options.nodeBinary ?? process.execPath;
   const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, node] : [node];
-  const result = await execa(command[0] as string, [...command.slice(1), ...nodeArgs, BUNDLE, ...args], {
+  const result = await execa(command[0] as string, [...command.slice(1), ...nodeArgs, options.bundle ?? BUNDLE, ...args], {
     reject: false,
     env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
     extendEnv: true,
@@ -42,4 +44,14 @@ export async function runBundle(
     stdout: result.stdout,
     stderr: withoutNodeNotices(result.stderr),
   };
+}
+
+/** A command that may write must be pointed at a fake tree: tests never touch the real /sys. */
+function refuseRealSysfs(args: readonly string[]): void {
+  const writes = args.some((a) => a === "bind" || a === "release") && !args.includes("--dry-run");
+  if (!writes) return;
+  const at = args.indexOf("--sysfs-root");
+  const root = at >= 0 ? args[at + 1] : undefined;
+  if (root === undefined) throw new Error(`refusing to run ${args.join(" ")} without --sysfs-root pointing at a fake tree`);
+  assertFakeSysfsRoot(root);
 }

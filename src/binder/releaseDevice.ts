@@ -1,0 +1,82 @@
+/**
+ * `release`: undo a bind. Puts back the override and the driver the device had before
+ * vfio-autobind took it (or leaves it unbound when it had none), reads the result back and
+ * removes the record. A device with no record was not bound by us and is left alone
+ * unless --force, which then clears the override and lets the kernel pick a driver.
+ */
+import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
+import { DeviceGone, probeDevice, restoreOriginal } from "./bindSequence.js";
+import { lockKeyFor, sequenceContext, type BindEnvironment } from "./bindDevice.js";
+import { readRecord, removeRecord } from "./stateStore.js";
+
+export interface ReleaseRequest {
+  readonly address: string;
+  readonly force: boolean;
+  readonly dryRun: boolean;
+}
+
+export type ReleaseStatus = "released" | "not-ours" | "failed" | "removed" | "planned";
+
+export interface ReleaseOutcome {
+  readonly address: string;
+  readonly status: ReleaseStatus;
+  readonly driver: string | null;
+  readonly message: string;
+}
+
+export async function releaseDevice(request: ReleaseRequest, env: BindEnvironment): Promise<ReleaseOutcome> {
+  const address = request.address;
+  const initial = readPciDevice(env.sysfsRoot, address);
+  const record = readRecord(env.stateDir, address);
+  if (record === null && !request.force) {
+    return {
+      address,
+      status: "not-ours",
+      driver: initial.driver,
+      message: `${address}: not bound by vfio-autobind (no record in ${env.stateDir}); left on ${initial.driver ?? "no driver"}; use --force to hand it back to the kernel anyway`,
+    };
+  }
+  const target = record?.originalDriver ?? null;
+  const targetOverride = record?.originalOverride ?? null;
+  if (request.dryRun) {
+    const back = record === null ? "clear driver_override and let the kernel choose a driver" : target === null ? "restore the override and leave it unbound" : `restore the override and bind ${target}`;
+    return { address, status: "planned", driver: initial.driver, message: `${address}: would ${back} (dry run, nothing written)` };
+  }
+
+  const lock = await env.lock(lockKeyFor(initial));
+  try {
+    const ctx = sequenceContext(env, address);
+    let result;
+    try {
+      if (record === null) {
+        // --force without a record: unbind, clear the override, and probe as at boot.
+        result = restoreOriginal(ctx, null, null);
+        if (!result.ok) return { address, status: "failed", driver: result.driver, message: `${address}: not released: ${result.reason}` };
+        const driver = probeDevice(ctx);
+        return {
+          address,
+          status: "released",
+          driver,
+          message: `${address}: released to the kernel; now ${driver === null ? "unbound (no loaded driver claims it)" : `on ${driver}`}`,
+        };
+      }
+      result = restoreOriginal(ctx, target, targetOverride);
+    } catch (error) {
+      if (!(error instanceof DeviceGone) && deviceExists(env.sysfsRoot, address)) throw error;
+      removeRecord(env.stateDir, address);
+      return { address, status: "removed", driver: null, message: `${address}: the device was removed; record dropped` };
+    }
+    if (!result.ok) {
+      return { address, status: "failed", driver: result.driver, message: `${address}: not released: ${result.reason}` };
+    }
+    removeRecord(env.stateDir, address);
+    return {
+      address,
+      status: "released",
+      driver: result.driver,
+      message: `${address}: released; ${target === null ? "left unbound, as it was before" : `back on ${target}`}`,
+    };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,78 @@
+/** `bind` and `release`: thin wiring from the command line to the binder. */
+import * as path from "node:path";
+import { bindDevice, type BindEnvironment, type BindOutcome } from "../binder/bindDevice.js";
+import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
+import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
+import { acquireLock } from "../lock/deviceLock.js";
+import { parseDeviceReference } from "../sysfs/deviceReference.js";
+import { resolveDevice } from "../sysfs/pciDevice.js";
+import { type CommandContext, warn } from "./commandContext.js";
+
+/** modprobe gets its own deadline, well inside udev's 180 s event timeout. */
+export const MODPROBE_TIMEOUT_MS = 30_000;
+export const LOCK_TIMEOUT_MS = 60_000;
+
+export function bindEnvironment(context: CommandContext): BindEnvironment {
+  const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
+  warn(context, aliasSet.warnings);
+  return {
+    sysfsRoot: context.sysfsRoot,
+    procRoot: context.procRoot,
+    stateDir: context.stateDir,
+    aliasSet,
+    builtinModules: readBuiltinModules(context.modulesDir),
+    kernel: context.adapters.kernelIo(context.sysfsRoot),
+    modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
+    lock: (key) => acquireLock(path.join(context.stateDir, "locks"), key, { timeoutMs: LOCK_TIMEOUT_MS }),
+    now: () => new Date(),
+  };
+}
+
+function resolve(context: CommandContext, argument: string): string {
+  return resolveDevice(context.sysfsRoot, parseDeviceReference(argument, context.sysfsRoot));
+}
+
+export interface BindArguments {
+  readonly device: string;
+  readonly driver?: string;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly noFallback: boolean;
+}
+
+export async function runBind(context: CommandContext, args: BindArguments): Promise<void> {
+  const address = resolve(context, args.device);
+  const result = await bindDevice(
+    { address, dryRun: args.dryRun, force: args.force, noFallback: args.noFallback, ...(args.driver !== undefined ? { driver: args.driver } : {}) },
+    bindEnvironment(context),
+  );
+  if (context.json) context.output.out(`${JSON.stringify(bindJson(result), null, 2)}\n`);
+  else {
+    context.output.out(`${result.message}\n`);
+    for (const line of result.plan) context.output.out(`  ${line}\n`);
+  }
+  if (result.status === "refused" || result.status === "failed" || result.status === "removed") context.exitCode = 1;
+}
+
+function bindJson(result: BindOutcome): Record<string, unknown> {
+  return {
+    address: result.address,
+    status: result.status,
+    module: result.module,
+    driver: result.driver,
+    rank: result.rank,
+    candidates: result.candidates,
+    attempts: result.attempts,
+    verdict: result.verdict,
+    restore: result.restore,
+    plan: result.plan,
+    message: result.message,
+  };
+}
+
+export async function runRelease(context: CommandContext, args: { device: string; force: boolean; dryRun: boolean }): Promise<void> {
+  const address = resolve(context, args.device);
+  const result: ReleaseOutcome = await releaseDevice({ address, force: args.force, dryRun: args.dryRun }, bindEnvironment(context));
+  context.output.out(context.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.message}\n`);
+  if (result.status !== "released" && result.status !== "planned") context.exitCode = 1;
+}

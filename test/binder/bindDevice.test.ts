@@ -1,0 +1,214 @@
+/** bind and release against the simulated kernel, in-process. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { bindDevice, type BindRequest } from "../../src/binder/bindDevice.js";
+import { releaseDevice } from "../../src/binder/releaseDevice.js";
+import { readRecord, recordFile } from "../../src/binder/stateStore.js";
+import { BOOT_VGA, BRIDGE, makeSimulatedHost, NVME, PF, UNBOUND_VIRTIO_BLK, VF1, VF2, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../support/simulatedHost.js";
+
+let host: SimulatedHost | undefined;
+afterEach(() => {
+  host?.cleanup();
+  host = undefined;
+});
+
+const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({ address, dryRun: false, force: false, noFallback: false, ...extra });
+
+describe("bind", () => {
+  it("binds a bound device to its most specific variant: override, unbind, bind, read back, record", async () => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(result).toMatchObject({ status: "bound", module: "virtio_vfio_pci", driver: "virtio_vfio_pci", rank: 1 });
+    expect(result.message).toBe(`${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2)`);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    expect(host.kernel.driverOverride(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    expect(host.kernel.operations.map((o) => `${o.kind} ${o.target} ${o.value ?? ""}`.trim())).toEqual([
+      "modprobe virtio_vfio_pci",
+      `write bus/pci/devices/${VIRTIO_NET}/driver_override virtio_vfio_pci`,
+      `write bus/pci/drivers/virtio-pci/unbind ${VIRTIO_NET}`,
+      `write bus/pci/drivers/virtio_vfio_pci/bind ${VIRTIO_NET}`,
+    ]);
+    expect(readRecord(host.stateDir, VIRTIO_NET)).toEqual({
+      version: 1,
+      address: VIRTIO_NET,
+      status: "bound",
+      originalDriver: "virtio-pci",
+      originalOverride: null,
+      module: "virtio_vfio_pci",
+      driver: "virtio_vfio_pci",
+      time: "2026-11-24T12:00:00.000Z",
+    });
+  });
+
+  it("uses the driver name, not the module name, where they differ (vfio_pci registers vfio-pci)", async () => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(NVME), host.env());
+    expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
+    expect(host.kernel.driverOverride(NVME)).toBe("vfio-pci");
+    expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
+  });
+
+  it.each(["vfio-pci", "vfio_pci"])("--driver %s pins generic vfio-pci even where a variant ranks higher", async (name) => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(VIRTIO_NET, { driver: name }), host.env());
+    expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
+    expect(result.candidates).toHaveLength(1);
+  });
+
+  it("binds an unbound VF without any unbind", async () => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(VF1), host.env());
+    expect(result).toMatchObject({ status: "bound", driver: "mlx5_vfio_pci" });
+    expect(host.kernel.operations.some((o) => o.target.endsWith("/unbind"))).toBe(false);
+    expect(readRecord(host.stateDir, VF1)?.originalDriver).toBeNull();
+  });
+
+  it("does nothing for a device already on its target driver", async () => {
+    host = makeSimulatedHost();
+    await bindDevice(request(VIRTIO_NET), host.env());
+    const before = host.kernel.operations.length;
+    const again = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(again).toMatchObject({ status: "already-bound", driver: "virtio_vfio_pci" });
+    expect(again.message).toBe(`${VIRTIO_NET}: already bound to virtio_vfio_pci`);
+    expect(host.kernel.operations.length).toBe(before);
+  });
+
+  it("falls back to the next candidate when the best one's probe fails", async () => {
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EINVAL" } } }) });
+    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci", rank: 2 });
+    expect(result.attempts.map((a) => [a.module, a.reason])).toEqual([
+      ["virtio_vfio_pci", "binding virtio_vfio_pci failed: EINVAL"],
+      ["vfio_pci", "bound"],
+    ]);
+  });
+
+  it("falls back when a module will not load, and when a probe silently binds nothing", async () => {
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: "silent" }, vfio_pci: {} }) });
+    const silent = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(silent.attempts.map((a) => a.reason)).toEqual(["probe bound nothing", "bound"]);
+    host.cleanup();
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { load: "fail" } }) });
+    const unloadable = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(unloadable.status).toBe("bound");
+    expect(unloadable.attempts[0]?.reason).toMatch(/^modprobe virtio_vfio_pci failed: .*could not insert/);
+  });
+
+  it("restores the original driver and override when every candidate fails", async () => {
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } }, vfio_pci: { load: "timeout" } }) });
+    host.tree.writeAttribute(VIRTIO_NET, "driver_override", "virtio-pci\n");
+    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(result.status).toBe("failed");
+    expect(result.message).toBe(
+      `${VIRTIO_NET}: not bound: virtio_vfio_pci: binding virtio_vfio_pci failed: EIO; vfio_pci: modprobe vfio_pci timed out after 5 s; restored virtio-pci`,
+    );
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+    expect(host.kernel.driverOverride(VIRTIO_NET)).toBe("virtio-pci");
+    expect(fs.existsSync(recordFile(host.stateDir, VIRTIO_NET))).toBe(false);
+  });
+
+  it("tries only the best candidate with --no-fallback", async () => {
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } } }) });
+    const result = await bindDevice(request(VIRTIO_NET, { noFallback: true }), host.env());
+    expect(result.status).toBe("failed");
+    expect(result.attempts.map((a) => a.module)).toEqual(["virtio_vfio_pci"]);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+    expect(host.kernel.driverOverride(VIRTIO_NET)).toBeNull();
+  });
+});
+
+describe("safety verdict", () => {
+  it.each([
+    [BRIDGE, true, "refused: it is a PCI bridge; only endpoint devices can go to VFIO"],
+    [PF, true, "refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs"],
+    [BOOT_VGA, false, "refused: it is the boot display (boot_vga); use --force to take it anyway"],
+  ])("refuses %s before writing anything (--force: %s is ignored for hard rules)", async (address, evenForced, message) => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(address, { force: evenForced }), host.env());
+    expect(result.status).toBe("refused");
+    expect(result.message).toBe(`${address}: ${message}`);
+    expect(host.kernel.operations).toEqual([]);
+    expect(fs.existsSync(path.join(host.stateDir, "devices"))).toBe(false);
+  });
+
+  it("refuses a device whose network interface is up, and takes it with --force", async () => {
+    host = makeSimulatedHost();
+    const dir = host.tree.deviceDir(VIRTIO_NET);
+    fs.mkdirSync(path.join(host.tree.root, "class", "net"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "virtio0", "net", "eth2"), { recursive: true });
+    fs.symlinkSync(path.join(host.tree.root, "class", "net"), path.join(dir, "virtio0", "net", "eth2", "subsystem"));
+    fs.writeFileSync(path.join(dir, "virtio0", "net", "eth2", "flags"), "0x1003\n");
+    const refused = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(refused.message).toBe(`${VIRTIO_NET}: refused: eth2 is up; use --force to take it anyway`);
+    expect(host.kernel.operations).toEqual([]);
+    const forced = await bindDevice(request(VIRTIO_NET, { force: true }), host.env());
+    expect(forced.status).toBe("bound");
+    expect(forced.message).toContain("(forced: eth2 is up)");
+  });
+
+  it("will not move a device from one VFIO driver to another without --force", async () => {
+    host = makeSimulatedHost();
+    await bindDevice(request(VIRTIO_NET, { driver: "vfio-pci" }), host.env());
+    fs.mkdirSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"));
+    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(result.message).toBe(`${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`);
+  });
+});
+
+describe("dry run", () => {
+  it("shows the verdict, candidates and writes, and writes nothing", async () => {
+    host = makeSimulatedHost();
+    const result = await bindDevice(request(VIRTIO_NET, { dryRun: true }), host.env());
+    expect(result.status).toBe("planned");
+    expect(result.message).toBe(`${VIRTIO_NET}: would bind to virtio_vfio_pci (dry run, nothing written)`);
+    expect(result.plan).toContain(`  write ${VIRTIO_NET} to /sys/bus/pci/drivers/virtio-pci/unbind`);
+    expect(result.plan).toContain("  modprobe virtio_vfio_pci");
+    expect(result.plan.at(-1)).toBe("candidates in order: 1. virtio_vfio_pci, 2. vfio_pci");
+    expect(host.kernel.operations).toEqual([]);
+    expect(fs.existsSync(path.join(host.stateDir, "devices"))).toBe(false);
+    expect(fs.existsSync(path.join(host.stateDir, "locks"))).toBe(false);
+  });
+});
+
+describe("release", () => {
+  it("returns a device to its original driver and override and drops the record", async () => {
+    host = makeSimulatedHost();
+    host.tree.writeAttribute(NVME, "driver_override", "nvme\n");
+    await bindDevice(request(NVME), host.env());
+    expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
+    const result = await releaseDevice({ address: NVME, force: false, dryRun: false }, host.env());
+    expect(result).toMatchObject({ status: "released", driver: "nvme" });
+    expect(result.message).toBe(`${NVME}: released; back on nvme`);
+    expect(host.kernel.boundDriver(NVME)).toBe("nvme");
+    expect(host.kernel.driverOverride(NVME)).toBe("nvme");
+    expect(readRecord(host.stateDir, NVME)).toBeNull();
+  });
+
+  it("leaves a device unbound when it had no driver before", async () => {
+    host = makeSimulatedHost();
+    await bindDevice(request(UNBOUND_VIRTIO_BLK), host.env());
+    const result = await releaseDevice({ address: UNBOUND_VIRTIO_BLK, force: false, dryRun: false }, host.env());
+    expect(result.message).toBe(`${UNBOUND_VIRTIO_BLK}: released; left unbound, as it was before`);
+    expect(host.kernel.boundDriver(UNBOUND_VIRTIO_BLK)).toBeNull();
+    expect(host.kernel.driverOverride(UNBOUND_VIRTIO_BLK)).toBeNull();
+  });
+
+  it("leaves alone a device it did not bind, unless --force", async () => {
+    host = makeSimulatedHost();
+    await host.kernel.loadModule("vfio_pci", 1000);
+    host.tree.writeAttribute(VF2, "driver_override", "vfio-pci\n");
+    host.tree.unbindDriver(VF2, "mlx5_core");
+    host.kernel.writeAttribute(path.join(host.tree.root, "bus/pci/drivers_probe"), VF2);
+    expect(host.kernel.boundDriver(VF2)).toBe("vfio-pci");
+    const ops = host.kernel.operations.length;
+    const refused = await releaseDevice({ address: VF2, force: false, dryRun: false }, host.env());
+    expect(refused.status).toBe("not-ours");
+    expect(refused.message).toContain("not bound by vfio-autobind");
+    expect(host.kernel.operations.length).toBe(ops);
+    const forced = await releaseDevice({ address: VF2, force: true, dryRun: false }, host.env());
+    expect(forced.status).toBe("released");
+    expect(host.kernel.boundDriver(VF2)).toBe("mlx5_core");
+    expect(host.kernel.driverOverride(VF2)).toBeNull();
+  });
+});

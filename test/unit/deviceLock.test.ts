@@ -1,0 +1,255 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { execa } from "execa";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RuntimeFailure } from "../../src/errors.js";
+import { acquireLock, LockError, withLock } from "../../src/lock/deviceLock.js";
+
+const SOURCE = fileURLToPath(new URL("../../src/lock/deviceLock.ts", import.meta.url));
+const KEY = "device-0000:3b:00.2";
+
+let tmp: string;
+let lockDir: string;
+let bundle: string;
+let caseNumber = 0;
+
+// Child processes load the real module, bundled, so they lock exactly as the CLI would.
+const WORKER = `
+const fs = require("node:fs");
+const { acquireLock } = require(process.argv[2]);
+const [lockDir, key, log, holdMs] = process.argv.slice(3);
+(async () => {
+  const lock = await acquireLock(lockDir, key, { timeoutMs: 30000 });
+  fs.appendFileSync(log, "enter " + process.pid + "\\n");
+  await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
+  fs.appendFileSync(log, "exit " + process.pid + "\\n");
+  lock.release();
+})().catch((error) => { console.error(error.message); process.exit(1); });
+`;
+
+const HOLDER = `
+const { acquireLock } = require(process.argv[2]);
+const [lockDir, key] = process.argv.slice(3);
+acquireLock(lockDir, key, { timeoutMs: 5000 }).then(
+  () => { process.stdout.write("locked\\n"); setInterval(() => {}, 60000); },
+  (error) => { console.error(error.message); process.exit(1); },
+);
+`;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-lock-"));
+  bundle = path.join(tmp, "deviceLock.cjs");
+  await build({
+    entryPoints: [SOURCE],
+    outfile: bundle,
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    logLevel: "warning",
+  });
+  fs.writeFileSync(path.join(tmp, "worker.cjs"), WORKER);
+  fs.writeFileSync(path.join(tmp, "holder.cjs"), HOLDER);
+});
+
+afterAll(() => {
+  if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  // A fresh, not yet existing lock directory per test, so tests cannot see each other's locks.
+  caseNumber += 1;
+  lockDir = path.join(tmp, `case-${caseNumber}`, "locks");
+});
+
+function openFdCount(): number {
+  return fs.readdirSync("/proc/self/fd").length;
+}
+
+async function lockError(promise: Promise<unknown>): Promise<LockError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(LockError);
+  expect(error).toBeInstanceOf(RuntimeFailure);
+  const message = (error as LockError).message;
+  expect(message).not.toContain("\n");
+  return error as LockError;
+}
+
+describe("acquireLock in one process", () => {
+  it("creates the directory and file, writes our pid, and keeps the file on release", async () => {
+    const lock = await acquireLock(lockDir, KEY, { timeoutMs: 1000 });
+    expect(lock.file).toBe(path.join(lockDir, `${KEY}.lock`));
+    expect(fs.statSync(lockDir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(lock.file).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(lock.file, "utf8")).toBe(`${process.pid}\n`);
+    lock.release();
+    lock.release(); // a second release is harmless
+    expect(fs.existsSync(lock.file)).toBe(true);
+  });
+
+  it("makes a second acquirer time out naming the holder, and lets it in after release", async () => {
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 1000 });
+    const fdsBefore = openFdCount();
+
+    const started = Date.now();
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 300 }));
+    const waited = Date.now() - started;
+    expect(error.message).toBe(`timed out after 0.3 s waiting for lock ${first.file} (held by pid ${process.pid})`);
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(2000);
+    // The failed attempt closed its descriptor.
+    expect(openFdCount()).toBe(fdsBefore);
+
+    const busy = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+    expect(busy.message).toBe(`lock ${first.file} is busy (held by pid ${process.pid})`);
+
+    first.release();
+    const second = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    second.release();
+  });
+
+  it("says 'another process' when the holder's pid cannot be read", async () => {
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 1000 });
+    fs.truncateSync(first.file, 0);
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 100 }));
+    expect(error.message).toMatch(/\(held by another process\)$/);
+    first.release();
+  });
+
+  it("hands the lock to a waiter as soon as the holder releases", async () => {
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 1000 });
+    const waiter = acquireLock(lockDir, KEY, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const released = Date.now();
+    first.release();
+    const second = await waiter;
+    expect(Date.now() - released).toBeLessThan(2000);
+    second.release();
+  });
+
+  it("keeps different keys independent", async () => {
+    const a = await acquireLock(lockDir, "group-12", { timeoutMs: 0 });
+    const b = await acquireLock(lockDir, "group-13", { timeoutMs: 0 });
+    a.release();
+    b.release();
+  });
+
+  it("withLock returns fn's value and releases also when fn throws", async () => {
+    await expect(withLock(lockDir, KEY, { timeoutMs: 0 }, () => 42)).resolves.toBe(42);
+    await expect(
+      withLock(lockDir, KEY, { timeoutMs: 0 }, async () => {
+        throw new Error("inner failure");
+      }),
+    ).rejects.toThrow("inner failure");
+    const again = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    again.release();
+  });
+});
+
+describe("acquireLock across processes", () => {
+  it("lets exactly one of 24 concurrent processes in at a time", async () => {
+    fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+    const log = path.join(path.dirname(lockDir), "log");
+    const worker = path.join(tmp, "worker.cjs");
+    const children = Array.from({ length: 24 }, () =>
+      execa(process.execPath, [worker, bundle, lockDir, KEY, log, "20"], { reject: false }),
+    );
+    const results = await Promise.all(children);
+    for (const result of results) {
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+    }
+
+    const lines = fs.readFileSync(log, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(48);
+    const seen = new Set<string>();
+    for (let i = 0; i < lines.length; i += 2) {
+      const enter = /^enter (\d+)$/.exec(lines[i] ?? "");
+      const exit = /^exit (\d+)$/.exec(lines[i + 1] ?? "");
+      expect(enter, `line ${i + 1}: ${lines[i]}`).not.toBeNull();
+      expect(exit, `line ${i + 2}: ${lines[i + 1]}`).not.toBeNull();
+      expect(exit?.[1]).toBe(enter?.[1]);
+      seen.add(enter?.[1] ?? "");
+    }
+    expect([...seen].sort()).toEqual(children.map((child) => String(child.pid)).sort());
+  });
+
+  it("is released by the kernel when the holder is SIGKILLed", async () => {
+    const holder = execa(process.execPath, [path.join(tmp, "holder.cjs"), bundle, lockDir, KEY], { reject: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = "";
+        holder.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes("locked\n")) resolve();
+        });
+        void holder.then((result) => reject(new Error(`holder exited early: ${result.stderr}`)));
+      });
+
+      const busy = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+      expect(busy.message).toContain(`held by pid ${String(holder.pid)}`);
+
+      // Already waiting when the holder dies: the kernel's release must wake it.
+      const waiter = acquireLock(lockDir, KEY, { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const killed = Date.now();
+      holder.kill("SIGKILL");
+      const lock = await waiter;
+      expect(Date.now() - killed).toBeLessThan(2000);
+      expect(fs.readFileSync(lock.file, "utf8")).toBe(`${process.pid}\n`);
+      lock.release();
+      expect((await holder).signal).toBe("SIGKILL");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+});
+
+describe("acquireLock failures", () => {
+  it("rejects invalid keys", async () => {
+    for (const key of ["", "../etc/passwd", "a/b", "a b", "x\n", "dev*"]) {
+      const error = await lockError(acquireLock(lockDir, key, { timeoutMs: 0 }));
+      expect(error.message).toBe(`invalid lock key ${JSON.stringify(key)}`);
+    }
+    expect(fs.existsSync(lockDir)).toBe(false);
+  });
+
+  it("names the lock directory it cannot create", async () => {
+    const plain = path.join(tmp, `case-${caseNumber}-file`);
+    fs.writeFileSync(plain, "");
+    const impossible = path.join(plain, "locks");
+    const error = await lockError(acquireLock(impossible, KEY, { timeoutMs: 0 }));
+    expect(error.message).toBe(`cannot create lock directory ${impossible}: ENOTDIR`);
+  });
+
+  it("names the lock file it cannot open", async () => {
+    const file = path.join(lockDir, `${KEY}.lock`);
+    fs.mkdirSync(file, { recursive: true });
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+    expect(error.message).toBe(`cannot create lock ${file}: EISDIR`);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("names an unwritable lock directory (non-root only)", async () => {
+    fs.mkdirSync(lockDir, { recursive: true, mode: 0o500 });
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+    expect(error.message).toBe(`cannot create lock ${path.join(lockDir, `${KEY}.lock`)}: EACCES`);
+  });
+
+  it("asks for util-linux when flock(1) is missing, and leaks no descriptor", async () => {
+    const fdsBefore = openFdCount();
+    const flockCommand = path.join(tmp, "no-such-flock");
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0, flockCommand }));
+    expect(error.message).toBe("flock(1) not found; install util-linux");
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  it("rejects a negative or non-finite timeout", async () => {
+    await lockError(acquireLock(lockDir, KEY, { timeoutMs: -1 }));
+    await lockError(acquireLock(lockDir, KEY, { timeoutMs: Number.NaN }));
+  });
+});
