@@ -1,5 +1,7 @@
 // Entry point of the bundle (dist/vfio-autobind.js), run as `node --jitless`.
-import { runCli } from "./cli/runCli.js";
+// The udev path and the command line are loaded lazily, so that a udev event pays for
+// neither yargs nor the commands it does not run.
+import { realKernelIo } from "./binder/kernelIo.js";
 
 // `vfio-autobind list | head` closes the pipe early: that is not an error worth a trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -9,12 +11,17 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const output = {
-  out: (text: string): void => void process.stdout.write(text),
-  err: (text: string): void => void process.stderr.write(text),
-};
+const adapters = { kernelIo: () => realKernelIo };
+const argv = process.argv.slice(2);
 
-runCli(process.argv.slice(2), output).then(
+const run: Promise<number> =
+  argv[0] === "udev-event"
+    ? import("./udev/udevEntry.js").then(({ runUdevEntry }) => runUdevEntry(argv.slice(1), process.env, adapters))
+    : import("./cli/runCli.js").then(({ runCli }) =>
+        runCli(argv, { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) }, adapters),
+      );
+
+run.then(
   (code) => {
     process.exitCode = code;
   },

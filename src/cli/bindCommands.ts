@@ -1,31 +1,13 @@
 /** `bind` and `release`: thin wiring from the command line to the binder. */
-import * as path from "node:path";
 import { bindDevice, type BindEnvironment, type BindOutcome } from "../binder/bindDevice.js";
 import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
-import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
-import { acquireLock } from "../lock/deviceLock.js";
+import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { resolveDevice } from "../sysfs/pciDevice.js";
 import { type CommandContext, warn } from "./commandContext.js";
 
-/** modprobe gets its own deadline, well inside udev's 180 s event timeout. */
-export const MODPROBE_TIMEOUT_MS = 30_000;
-export const LOCK_TIMEOUT_MS = 60_000;
-
 export function bindEnvironment(context: CommandContext): BindEnvironment {
-  const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
-  warn(context, aliasSet.warnings);
-  return {
-    sysfsRoot: context.sysfsRoot,
-    procRoot: context.procRoot,
-    stateDir: context.stateDir,
-    aliasSet,
-    builtinModules: readBuiltinModules(context.modulesDir),
-    kernel: context.adapters.kernelIo(context.sysfsRoot),
-    modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
-    lock: (key) => acquireLock(path.join(context.stateDir, "locks"), key, { timeoutMs: LOCK_TIMEOUT_MS }),
-    now: () => new Date(),
-  };
+  return makeBindEnvironment(context, context.adapters.kernelIo(context.sysfsRoot), (warnings) => warn(context, warnings));
 }
 
 function resolve(context: CommandContext, argument: string): string {

@@ -3,7 +3,9 @@
  * module files are, how to print, and where messages go.
  */
 import type { KernelIo } from "../binder/kernelIo.js";
+import { DEFAULT_CONFIG_DIR } from "../config/readClaimConfig.js";
 import { defaultModulesDir } from "../kmod/readVfioAliases.js";
+import { DEFAULT_RULES_FILE } from "../udev/writeClaimRules.js";
 
 export interface Output {
   out(text: string): void;
@@ -15,6 +17,10 @@ export interface GlobalOptions {
   readonly modulesDir: string;
   readonly stateDir: string;
   readonly procRoot: string;
+  readonly configDir: string;
+  readonly rulesFile: string;
+  /** udevadm to run for `control --reload` (tests give a stand-in). */
+  readonly udevadm: string;
   readonly json: boolean;
 }
 
@@ -35,6 +41,9 @@ export interface GlobalArguments {
   "modules-dir"?: string;
   "state-dir"?: string;
   "proc-root"?: string;
+  "config-dir"?: string;
+  "rules-file"?: string;
+  udevadm?: string;
   json?: boolean;
 }
 
@@ -44,6 +53,9 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
     stateDir: argv["state-dir"] ?? "/run/vfio-autobind",
     procRoot: argv["proc-root"] ?? "/proc",
+    configDir: argv["config-dir"] ?? DEFAULT_CONFIG_DIR,
+    rulesFile: argv["rules-file"] ?? DEFAULT_RULES_FILE,
+    udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };
 }

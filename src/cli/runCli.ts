@@ -3,11 +3,13 @@
  * module; this file maps options to a context, errors to one line, and outcomes to the exit
  * code (0 done, 1 failed at run time, 2 usage).
  */
-import yargs from "yargs";
+import yargs, { type Argv } from "yargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { realKernelIo } from "../binder/kernelIo.js";
 import { runBind, runRelease } from "./bindCommands.js";
+import { runApply, runCheck, runClaim, runClaims, runStatus, runUnclaim } from "./claimCommands.js";
+import type { ClaimRequest } from "../config/claimWriter.js";
 import { type Adapters, type CommandContext, type GlobalArguments, globalOptionsFrom, type Output } from "./commandContext.js";
 import { runExplain } from "./explainCommand.js";
 import { runList } from "./listCommand.js";
@@ -48,8 +50,22 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
       describe: "where bind records and locks are kept",
       requiresArg: true,
     })
+    .option("config-dir", {
+      type: "string",
+      default: "/etc/vfio-autobind",
+      describe: "directory of claim files (*.conf, read in name order)",
+      requiresArg: true,
+    })
+    .option("rules-file", {
+      type: "string",
+      default: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+      describe: "the udev rules generated from the claims",
+      requiresArg: true,
+    })
     // Where /proc is, for tests that fake mounts and swaps; not for admins.
     .option("proc-root", { type: "string", default: "/proc", hidden: true, requiresArg: true })
+    // The udevadm that reloads rules, for tests that must not touch the host's udevd.
+    .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
     .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
     .command(
       "list",
@@ -100,8 +116,41 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
           .example("$0 release 0000:3b:00.2", "return the device to its host driver"),
       (args) => runRelease(contextFrom(args), { device: args.device, force: args.force, dryRun: args["dry-run"] }),
     )
+    .command(
+      "claim [selectors..]",
+      "hand devices to VFIO from now on: write a claim file and update the udev rules",
+      (y) => claimOptions(y)
+        .option("driver", { type: "string", requiresArg: true, describe: "pin a module or driver instead of the best match (e.g. vfio-pci)" })
+        .option("group", { choices: ["ignore", "check", "bind"] as const, describe: "what to do about other devices in the IOMMU group", defaultDescription: "check" })
+        .option("force", { type: "boolean", default: false, describe: "take devices even if the host is using them" })
+        .option("exclude", { type: "boolean", default: false, describe: "write an exclusion instead: never bind these" })
+        .option("now", { type: "boolean", default: false, describe: "also apply at once (bind matching devices present now)" })
+        .example("$0 claim 0000:3b:00.2", "one device, by address")
+        .example("$0 claim --ids 10de:2342 --group bind", "every GPU of this model, with its IOMMU group")
+        .example("$0 claim --vfs-of 0000:3b:00.0", "every VF of a NIC, as they are created")
+        .example("$0 claim --class 0x0108 --exclude 0000:01:00.0", "NVMe drives except the boot one"),
+      (args) => runClaim(contextFrom(args), claimRequestFrom(args), { now: args.now, command: `vfio-autobind ${argv.join(" ")}` }),
+    )
+    .command(
+      "unclaim [selectors..]",
+      "remove a claim made with claim (same selectors) and update the udev rules",
+      (y) => claimOptions(y)
+        .option("exclude", { type: "boolean", default: false, describe: "remove an exclusion made with claim --exclude" })
+        .option("now", { type: "boolean", default: false, describe: "also apply at once (release what it had bound)" })
+        .example("$0 unclaim 0000:3b:00.2 --now", "stop claiming a device and give it back now"),
+      (args) => runUnclaim(contextFrom(args), claimRequestFrom(args), { now: args.now }),
+    )
+    .command("claims", "list the claims and exclusions, and the devices each selects now", (y) => y, (args) => runClaims(contextFrom(args)))
+    .command("check", "validate every claim file (file:line: message) and the generated rules", (y) => y, (args) => runCheck(contextFrom(args)))
+    .command(
+      "apply",
+      "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
+      (y) => y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
+      (args) => runApply(contextFrom(args), { dryRun: args["dry-run"] }),
+    )
+    .command("status", "show the devices vfio-autobind has bound, from its records", (y) => y, (args) => runStatus(contextFrom(args)))
     .completion("completion", "print a bash completion script (source it, or save it to bash-completion's directory)")
-    .demandCommand(1, "Give a command: list, explain, bind or release. See --help.")
+    .demandCommand(1, "Give a command, such as list, explain, claim or apply. See --help.")
     .recommendCommands()
     .strict()
     .version(VERSION)
@@ -136,4 +185,35 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
     return EXIT_FAILURE;
   }
   return contexts[0]?.exitCode ?? EXIT_OK;
+}
+
+/** The selector options shared by claim and unclaim. */
+function claimOptions<T>(y: Argv<T>) {
+  return y
+    .positional("selectors", { type: "string", array: true, describe: "PCI addresses or globs (0000:3b:00.2, 0000:3b:00.*)" })
+    .option("ids", { type: "string", array: true, requiresArg: true, describe: "vendor:device[:subvendor:subdevice], e.g. 15b3:101e" })
+    .option("class", { type: "string", array: true, requiresArg: true, describe: "class code 0xBB, 0xBBSS or 0xBBSSPP, e.g. 0x0302" })
+    .option("vfs-of", { type: "string", array: true, requiresArg: true, describe: "the VFs of this PF, e.g. 0000:3b:00.0" });
+}
+
+function claimRequestFrom(args: {
+  selectors?: string[] | undefined;
+  ids?: string[] | undefined;
+  class?: string[] | undefined;
+  "vfs-of"?: string[] | undefined;
+  exclude: boolean;
+  driver?: string | undefined;
+  group?: string | undefined;
+  force?: boolean | undefined;
+}): ClaimRequest {
+  return {
+    addresses: args.selectors ?? [],
+    ids: args.ids ?? [],
+    classes: args.class ?? [],
+    vfsOf: args["vfs-of"] ?? [],
+    exclude: args.exclude,
+    ...(args.driver !== undefined ? { driver: args.driver } : {}),
+    ...(args.group !== undefined ? { group: args.group } : {}),
+    force: args.force ?? false,
+  };
 }

@@ -168,6 +168,9 @@ export class FakeSysfs {
       write("sriov_totalvfs", `${spec.sriov.totalVfs}\n`);
       write("sriov_numvfs", `${spec.sriov.numVfs ?? 0}\n`);
       write("sriov_drivers_autoprobe", "1\n");
+      // VF n sits at the PF's routing id + offset + n * stride (QEMU's NVMe uses 1 and 1).
+      write("sriov_offset", "1\n");
+      write("sriov_stride", "1\n");
     }
     if (spec.physfn !== undefined) {
       const pfDir = this.deviceDir(spec.physfn);

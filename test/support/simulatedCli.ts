@@ -4,13 +4,16 @@
  * fake tree at once. The root must be a fake tree (SimulatedKernel.open refuses others).
  */
 import { runCli } from "../../src/cli/runCli.js";
+import { runUdevEntry } from "../../src/udev/udevEntry.js";
 import { SimulatedKernel } from "./simulatedKernel.js";
 
-runCli(
-  process.argv.slice(2),
-  { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) },
-  { kernelIo: (sysfsRoot) => SimulatedKernel.open(sysfsRoot) },
-).then(
+const adapters = { kernelIo: (sysfsRoot: string) => SimulatedKernel.open(sysfsRoot) };
+const argv = process.argv.slice(2);
+const run =
+  argv[0] === "udev-event"
+    ? runUdevEntry(argv.slice(1), process.env, adapters)
+    : runCli(argv, { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) }, adapters);
+run.then(
   (code) => {
     process.exitCode = code;
   },

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import type { BindEnvironment } from "../../src/binder/bindDevice.js";
 import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
 import { acquireLock } from "../../src/lock/deviceLock.js";
+import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "./fixtures.js";
 import { SimulatedKernel, type SimulatedDriver } from "./simulatedKernel.js";
@@ -58,10 +59,10 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
   tree.addDevice({ address: BRIDGE, vendor: "8086", device: "2918", classCode: "060400", headerType: 1, iommuGroup: 6 });
   const vfs = 2 + (options.extraVfs ?? 0);
   tree.addDevice({ address: PF, vendor: "15b3", device: "101d", parent: BRIDGE, driver: "mlx5_core", iommuGroup: 7, sriov: { totalVfs: vfs, numVfs: vfs } });
-  for (let i = 1; i <= vfs; i += 1) {
-    const address = `0000:3b:${String(Math.floor(i / 8)).padStart(2, "0")}.${i % 8}`;
-    tree.addDevice({ address, vendor: "15b3", device: "101e", parent: BRIDGE, physfn: PF, iommuGroup: 100 + i, ...(i === 2 ? { driver: "mlx5_core" } : {}) });
-  }
+  // Where the kernel puts them: the PF's routing id + offset 1 + n (the fake PF's layout).
+  vfAddresses(PF, 1, 1, vfs).forEach((address, n) => {
+    tree.addDevice({ address, vendor: "15b3", device: "101e", parent: BRIDGE, physfn: PF, iommuGroup: 101 + n, ...(address === VF2 ? { driver: "mlx5_core" } : {}) });
+  });
   const kernel = SimulatedKernel.install(tree, { drivers: [...HOST_DRIVERS, ...(options.drivers ?? vfioDrivers())] });
   const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-state-"));

@@ -253,6 +253,14 @@ export class SimulatedKernel implements KernelIo {
       this.probe(driver, line);
       return;
     }
+    const autoprobe = /^bus\/pci\/devices\/([^/]+)\/sriov_drivers_autoprobe$/.exec(relative);
+    if (autoprobe !== null) {
+      const dir = this.deviceDir(autoprobe[1] as string);
+      if (dir === null || !fs.existsSync(path.join(dir, "sriov_drivers_autoprobe"))) throw errnoError("ENOENT", relative);
+      if (line !== "0" && line !== "1") throw errnoError("EINVAL", relative);
+      fs.writeFileSync(path.join(dir, "sriov_drivers_autoprobe"), `${line}\n`);
+      return;
+    }
     if (relative === "bus/pci/drivers_probe") {
       if (this.deviceDir(line) === null) throw errnoError("ENODEV", `no device ${line}`);
       this.attach(line);

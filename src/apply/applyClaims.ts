@@ -1,0 +1,153 @@
+/**
+ * `apply`: make the machine match the config now. Regenerates the udev claim rules, binds
+ * every claimed device that is not on its VFIO driver, releases every device vfio-autobind
+ * bound that no claim selects any more, and keeps new VFs of claimed PFs off their host
+ * driver (sriov_drivers_autoprobe) so they need no bind-then-unbind at creation.
+ * A config with errors changes nothing.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { bindClaimed } from "../binder/bindClaimed.js";
+import type { BindEnvironment } from "../binder/bindDevice.js";
+import { releaseDevice } from "../binder/releaseDevice.js";
+import { listRecords } from "../binder/stateStore.js";
+import { formatConfigError } from "../config/claimConfig.js";
+import type { LoadedConfig } from "../config/readClaimConfig.js";
+import { describeFsError, RuntimeFailure } from "../errors.js";
+import { selectClaim } from "../policy/selectClaim.js";
+import { listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
+import { readVfAddresses } from "../sysfs/sriovLayout.js";
+import { generateClaimRules } from "../udev/claimRules.js";
+import { writeClaimRules } from "../udev/writeClaimRules.js";
+
+export interface ApplyContext {
+  readonly config: LoadedConfig;
+  readonly configDir: string;
+  readonly rulesFile: string;
+  readonly env: BindEnvironment;
+  readonly dryRun: boolean;
+  reloadUdev(): Promise<string | null>;
+}
+
+export interface ApplyReport {
+  readonly lines: string[];
+  readonly warnings: string[];
+  readonly failed: boolean;
+}
+
+export class ConfigInvalid extends RuntimeFailure {
+  constructor(readonly errors: readonly string[]) {
+    super(`the config has ${errors.length} error(s); nothing was changed:\n${errors.join("\n")}`);
+  }
+}
+
+export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot: string): string {
+  return generateClaimRules(config, config.digest, configDir, (pf) => readVfAddresses(sysfsRoot, pf));
+}
+
+/** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
+export async function installClaimRules(context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "env" | "dryRun" | "reloadUdev">, warnings: string[]): Promise<string | null> {
+  if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
+  const rules = claimRulesFor(context.config, context.configDir, context.env.sysfsRoot);
+  if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
+  if (!writeClaimRules(context.rulesFile, rules)) return null;
+  const warning = await context.reloadUdev();
+  if (warning !== null) warnings.push(warning);
+  return `wrote ${context.rulesFile}`;
+}
+
+export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
+  const { config, env } = context;
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  let failed = false;
+
+  const rulesLine = await installClaimRules(context, warnings);
+  if (rulesLine !== null) lines.push(rulesLine);
+
+  failed = applyVfAutoprobe(context, lines) || failed;
+
+  const isClaimed = (device: Parameters<typeof selectClaim>[1]): boolean => selectClaim(config, device).kind === "claimed";
+  const ours = new Map(listRecords(env.stateDir).records.map((r) => [r.address, r]));
+  const handled = new Set<string>();
+  for (const address of listPciDeviceNames(env.sysfsRoot)) {
+    if (handled.has(address)) continue;
+    const device = readPciDevice(env.sysfsRoot, address);
+    const selection = selectClaim(config, device);
+    if (selection.kind === "claimed") {
+      const outcomes = await bindClaimed(address, selection.claim, env, { dryRun: context.dryRun, isClaimed });
+      for (const outcome of outcomes) {
+        handled.add(outcome.address);
+        if (outcome.status === "already-bound") continue;
+        lines.push(outcome.message);
+        for (const step of outcome.plan) lines.push(`  ${step}`);
+        if (outcome.status === "refused" || outcome.status === "failed" || outcome.status === "removed") failed = true;
+      }
+    } else if (ours.has(address)) {
+      const why = selection.kind === "excluded" ? "excluded" : "no longer claimed";
+      const result = await releaseDevice({ address, force: false, dryRun: context.dryRun }, env);
+      lines.push(`${result.message} (${why})`);
+      if (result.status === "failed") failed = true;
+    }
+  }
+  return { lines, warnings, failed };
+}
+
+/**
+ * For each PF named by VfsOf=, new VFs should appear without a host driver: set
+ * sriov_drivers_autoprobe to 0 and remember the old value; put it back for PFs no
+ * claim names any more.
+ */
+function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
+  const { env } = context;
+  const wanted = new Set(context.config.claims.flatMap((c) => c.selectors.vfsOf));
+  const dir = path.join(env.stateDir, "sriov");
+  let failed = false;
+  const recordOf = (pf: string): string => path.join(dir, `${pf}.autoprobe`);
+  const attribute = (pf: string): string => path.join(pciDevicesDir(env.sysfsRoot), pf, "sriov_drivers_autoprobe");
+
+  for (const pf of wanted) {
+    let current: string;
+    try {
+      current = fs.readFileSync(attribute(pf), "utf8").trim();
+    } catch {
+      continue; // no such PF (yet), or no SR-IOV: the claim's rules still cover its VFs
+    }
+    if (current === "0") continue;
+    if (context.dryRun) {
+      lines.push(`${pf}: would set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
+      continue;
+    }
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(recordOf(pf), `${current}\n`);
+      env.kernel.writeAttribute(attribute(pf), "0");
+      lines.push(`${pf}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
+    } catch (error) {
+      lines.push(`${pf}: could not set sriov_drivers_autoprobe: ${describeFsError(error)}`);
+      failed = true;
+    }
+  }
+  let recorded: string[] = [];
+  try {
+    recorded = fs.readdirSync(dir).filter((n) => n.endsWith(".autoprobe")).map((n) => n.slice(0, -".autoprobe".length));
+  } catch {
+    // nothing recorded
+  }
+  for (const pf of recorded.filter((p) => !wanted.has(p))) {
+    const original = fs.readFileSync(recordOf(pf), "utf8").trim();
+    if (context.dryRun) {
+      lines.push(`${pf}: would set sriov_drivers_autoprobe back to ${original}`);
+      continue;
+    }
+    try {
+      env.kernel.writeAttribute(attribute(pf), original);
+      lines.push(`${pf}: set sriov_drivers_autoprobe back to ${original}`);
+    } catch (error) {
+      // The PF may be gone; either way the record has served its purpose.
+      lines.push(`${pf}: could not restore sriov_drivers_autoprobe: ${describeFsError(error)}`);
+    }
+    fs.rmSync(recordOf(pf), { force: true });
+  }
+  return failed;
+}

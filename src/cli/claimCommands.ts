@@ -1,0 +1,185 @@
+/** `claim`, `unclaim`, `claims`, `check`, `apply`, `status`: wiring from the command line. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { applyClaims, ConfigInvalid, installClaimRules } from "../apply/applyClaims.js";
+import { listRecords } from "../binder/stateStore.js";
+import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
+import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
+import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
+import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
+import { selectorsMatch } from "../policy/selectClaim.js";
+import { deviceExists, listPciDeviceNames, readBoundDriver, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import { reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { bindEnvironment } from "./bindCommands.js";
+import { type CommandContext, warn } from "./commandContext.js";
+import { formatTable } from "./formatTable.js";
+
+/** The devices present now; one that cannot be read is left out (list reports it). */
+function presentDevices(sysfsRoot: string): PciDevice[] {
+  const devices: PciDevice[] = [];
+  for (const address of listPciDeviceNames(sysfsRoot)) {
+    try {
+      devices.push(readPciDevice(sysfsRoot, address));
+    } catch (error) {
+      if (!(error instanceof RuntimeFailure)) throw error;
+    }
+  }
+  return devices;
+}
+
+function loadValidConfig(context: CommandContext): LoadedConfig {
+  const config = readClaimConfig(context.configDir);
+  if (config.errors.length > 0) throw new ConfigInvalid(config.errors.map(formatConfigError));
+  return config;
+}
+
+/** Regenerates the rules after a config change made by claim or unclaim. */
+async function refreshRules(context: CommandContext): Promise<void> {
+  const warnings: string[] = [];
+  const line = await installClaimRules(
+    { config: loadValidConfig(context), configDir: context.configDir, rulesFile: context.rulesFile, env: bindEnvironment(context), dryRun: false, reloadUdev: () => reloadUdevRules(context.udevadm) },
+    warnings,
+  );
+  if (line !== null) context.output.out(`${line}\n`);
+  warn(context, warnings);
+}
+
+export async function runClaim(context: CommandContext, request: ClaimRequest, options: { now: boolean; command: string }): Promise<void> {
+  if (request.addresses.length + request.ids.length + request.classes.length + request.vfsOf.length === 0) {
+    throw new UsageError("give at least one selector: an address, --ids, --class or --vfs-of");
+  }
+  const name = claimFileName(request);
+  const file = path.join(context.configDir, name);
+  const text = claimFileText(request, options.command);
+  const parsed = parseClaimFile(text, "(command line)");
+  if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
+  if (fs.existsSync(file)) throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
+  try {
+    fs.mkdirSync(context.configDir, { recursive: true });
+    fs.writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
+    fs.renameSync(`${file}.tmp`, file);
+  } catch (error) {
+    throw new RuntimeFailure(`cannot write ${file}: ${describeFsError(error)}`);
+  }
+  context.output.out(`wrote ${file}\n`);
+  const kind = request.exclude ? "excludes" : "selects";
+  const written = (request.exclude ? parsed.exclusions[0] : parsed.claims[0]) as { selectors: Selectors };
+  const selected = presentDevices(context.sysfsRoot).filter((d) => selectorsMatch(written.selectors, d)).map((d) => d.address);
+  context.output.out(`it ${kind} ${selected.length === 0 ? "no device present now" : selected.join(", ")}\n`);
+  if (options.now) await runApply(context, { dryRun: false });
+  else {
+    await refreshRules(context);
+    context.output.out(`new devices are handled from now on; run "vfio-autobind apply" to bind the ones present now\n`);
+  }
+}
+
+export async function runUnclaim(context: CommandContext, request: ClaimRequest, options: { now: boolean }): Promise<void> {
+  const file = path.join(context.configDir, claimFileName(request));
+  if (!fs.existsSync(file)) {
+    const config = readClaimConfig(context.configDir);
+    const where = [...config.claims, ...config.exclusions].map((c) => `${c.origin.file}:${c.origin.line}`);
+    throw new RuntimeFailure(
+      `${file} does not exist: no claim was made with these selectors from the command line${where.length > 0 ? `; claims are at ${where.join(", ")}` : ""}; edit those files by hand and run "vfio-autobind apply"`,
+    );
+  }
+  try {
+    fs.rmSync(file);
+  } catch (error) {
+    throw new RuntimeFailure(`cannot remove ${file}: ${describeFsError(error)}`);
+  }
+  context.output.out(`removed ${file}\n`);
+  if (options.now) await runApply(context, { dryRun: false });
+  else {
+    await refreshRules(context);
+    context.output.out(`run "vfio-autobind apply" to release devices it had bound\n`);
+  }
+}
+
+export function runClaims(context: CommandContext): void {
+  const config = readClaimConfig(context.configDir);
+  const present = presentDevices(context.sysfsRoot);
+  const describe = (s: Selectors): string =>
+    [
+      ...s.addresses.map((a) => `address ${a}`),
+      ...s.ids.map((i) => `ids ${i.vendor}:${i.device}${i.subsystemVendor === undefined ? "" : `:${i.subsystemVendor}:${i.subsystemDevice}`}`),
+      ...s.classes.map((c) => `class 0x${c}`),
+      ...s.vfsOf.map((pf) => `vfs of ${pf}`),
+    ].join(", ");
+  const entries = [
+    ...config.claims.map((c) => ({ kind: "claim", origin: c.origin, selectors: c.selectors, options: { driver: c.driver, group: c.group, force: c.force } })),
+    ...config.exclusions.map((e) => ({ kind: "exclude", origin: e.origin, selectors: e.selectors, options: null })),
+  ].map((e) => ({ ...e, devices: present.filter((d) => selectorsMatch(e.selectors, d)).map((d) => d.address) }));
+  if (context.json) {
+    context.output.out(`${JSON.stringify({ claims: entries, errors: config.errors }, null, 2)}\n`);
+  } else {
+    const rows = entries.map((e) => [
+      e.kind,
+      `${path.basename(e.origin.file)}:${e.origin.line}`,
+      describe(e.selectors),
+      e.options === null ? "-" : `driver=${e.options.driver} group=${e.options.group}${e.options.force ? " force" : ""}`,
+      e.devices.join(" ") || "(none present)",
+    ]);
+    context.output.out(rows.length === 0 ? `no claims in ${context.configDir}\n` : formatTable(["KIND", "WHERE", "SELECTS", "OPTIONS", "DEVICES NOW"], rows));
+  }
+  for (const error of config.errors) context.output.err(`vfio-autobind: ${formatConfigError(error)}\n`);
+  if (config.errors.length > 0) context.exitCode = 1;
+}
+
+export function runCheck(context: CommandContext): void {
+  const config = readClaimConfig(context.configDir);
+  for (const error of config.errors) context.output.err(`${formatConfigError(error)}\n`);
+  if (config.errors.length > 0) {
+    context.output.err(`vfio-autobind: ${config.errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`);
+    context.exitCode = 1;
+    return;
+  }
+  const stale = staleRulesReason(context.rulesFile, config.digest);
+  if (stale !== null) {
+    context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    context.exitCode = 1;
+    return;
+  }
+  context.output.out(`${context.configDir}: ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s), no errors; ${context.rulesFile} is up to date\n`);
+}
+
+export async function runApply(context: CommandContext, options: { dryRun: boolean }): Promise<void> {
+  const config = loadValidConfig(context);
+  const report = await applyClaims({
+    config,
+    configDir: context.configDir,
+    rulesFile: context.rulesFile,
+    env: bindEnvironment(context),
+    dryRun: options.dryRun,
+    reloadUdev: () => reloadUdevRules(context.udevadm),
+  });
+  for (const line of report.lines) context.output.out(`${line}\n`);
+  if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
+  warn(context, report.warnings);
+  if (report.failed) context.exitCode = 1;
+}
+
+export function runStatus(context: CommandContext): void {
+  const { records, problems } = listRecords(context.stateDir);
+  const rows = records.map((r) => {
+    const now = deviceExists(context.sysfsRoot, r.address) ? readBoundDriver(context.sysfsRoot, r.address) ?? "(none)" : "(device gone)";
+    const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
+    return { ...r, now, note };
+  });
+  const config = readClaimConfig(context.configDir);
+  const stale = config.errors.length > 0 ? `${config.errors.length} config error(s); run "vfio-autobind check"` : staleRulesReason(context.rulesFile, config.digest);
+  if (context.json) {
+    context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
+  } else {
+    context.output.out(
+      rows.length === 0
+        ? `no devices bound by vfio-autobind (records in ${context.stateDir})\n`
+        : formatTable(
+            ["ADDRESS", "DRIVER", "MODULE", "WAS", "SINCE", "NOTE"],
+            rows.map((r) => [r.address, r.now, r.module ?? "-", r.originalDriver ?? "(none)", r.time, r.note]),
+          ),
+    );
+    if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+  }
+  for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
+  if (problems.length > 0) context.exitCode = 1;
+}

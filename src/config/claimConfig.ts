@@ -1,0 +1,252 @@
+/**
+ * The claims file format and its parser. Pure: text in, claims and errors out.
+ *
+ * A systemd-style INI (as in unit files and NetworkManager), chosen over TOML because every
+ * admin who edits unit files already knows it, and because a parser written for it can
+ * point at the exact line of every mistake, semantic ones included (a TOML library
+ * reports syntax errors with positions, but not "this Ids= value is wrong"). It is small
+ * enough that writing it here is less code than adapting a library's output.
+ *
+ *   [Claim]                      one set of devices for VFIO; several sections are ORed
+ *   Address=0000:3b:00.*         keys in one section must all match (AND);
+ *   Ids=15b3:101e                space-separated values in one key are alternatives (OR)
+ *   Driver=auto
+ *   [Exclude]                    never bind these, whatever claims them
+ *   Address=0000:3b:00.7
+ */
+import { compilePattern, PatternError } from "../alias/fnmatch.js";
+import { formatPciAddress, parsePciAddress } from "../sysfs/pciAddress.js";
+
+export interface IdSelector {
+  readonly vendor: string;
+  readonly device: string;
+  readonly subsystemVendor?: string;
+  readonly subsystemDevice?: string;
+}
+
+/** A class code prefix: 2 (base class), 4 (base + subclass) or 6 hex digits. */
+export type ClassSelector = string;
+
+export interface Selectors {
+  /** Address globs in sysfs form (`0000:3b:00.*`). */
+  readonly addresses: readonly string[];
+  readonly ids: readonly IdSelector[];
+  readonly classes: readonly ClassSelector[];
+  /** PF addresses whose VFs are selected. */
+  readonly vfsOf: readonly string[];
+}
+
+export type GroupPolicy = "ignore" | "check" | "bind";
+
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface Claim {
+  readonly origin: Origin;
+  readonly selectors: Selectors;
+  /** `auto`, or a module or driver name that pins the driver. */
+  readonly driver: string;
+  readonly group: GroupPolicy;
+  readonly force: boolean;
+}
+
+export interface Exclusion {
+  readonly origin: Origin;
+  readonly selectors: Selectors;
+}
+
+export interface ConfigError extends Origin {
+  readonly message: string;
+}
+
+export interface ClaimConfig {
+  readonly claims: readonly Claim[];
+  readonly exclusions: readonly Exclusion[];
+  readonly errors: readonly ConfigError[];
+}
+
+const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
+const OPTION_KEYS = ["Driver", "Group", "Force"] as const;
+type SelectorKey = (typeof SELECTOR_KEYS)[number];
+type OptionKey = (typeof OPTION_KEYS)[number];
+
+const HEX4 = "[0-9a-fA-F]{4}";
+const ID_SELECTOR = new RegExp(`^(${HEX4}):(${HEX4})(?::(${HEX4}):(${HEX4}))?$`);
+const CLASS_SELECTOR = /^(?:0x)?((?:[0-9a-fA-F]{2}){1,3})$/;
+const NAME = /^[A-Za-z0-9_-]+$/;
+const ADDRESS_GLOB = /^[0-9a-fA-F*?[\]!:.-]+$/;
+
+/** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
+export function parseAddressSelector(text: string): string | null {
+  const exact = parsePciAddress(text);
+  if (exact !== null) return formatPciAddress(exact);
+  if (!/[*?[]/.test(text) || !ADDRESS_GLOB.test(text) || !text.includes(":")) return null;
+  const glob = (text.split(":").length === 2 ? `0000:${text}` : text).toLowerCase();
+  try {
+    compilePattern(glob);
+  } catch (error) {
+    if (error instanceof PatternError) return null;
+    throw error;
+  }
+  return glob;
+}
+
+export function parseIdSelector(text: string): IdSelector | null {
+  const m = ID_SELECTOR.exec(text);
+  if (m === null) return null;
+  const lower = (s: string | undefined): string | undefined => s?.toLowerCase();
+  return {
+    vendor: lower(m[1]) as string,
+    device: lower(m[2]) as string,
+    ...(m[3] !== undefined ? { subsystemVendor: lower(m[3]) as string, subsystemDevice: lower(m[4]) as string } : {}),
+  };
+}
+
+export function parseClassSelector(text: string): ClassSelector | null {
+  const m = CLASS_SELECTOR.exec(text);
+  return m === null ? null : (m[1] as string).toLowerCase();
+}
+
+export function parsePfSelector(text: string): string | null {
+  const address = parsePciAddress(text);
+  return address === null ? null : formatPciAddress(address);
+}
+
+const BOOLEANS: Record<string, boolean> = { yes: true, true: true, on: true, "1": true, no: false, false: false, off: false, "0": false };
+
+interface SectionDraft {
+  kind: "Claim" | "Exclude";
+  origin: Origin;
+  selectors: { addresses: string[]; ids: IdSelector[]; classes: string[]; vfsOf: string[] };
+  options: Partial<Record<OptionKey, { value: string; line: number }>>;
+  seen: Set<SelectorKey>;
+}
+
+const SELECTOR_PARSERS: Record<SelectorKey, { parse: (v: string) => unknown; expected: string; field: keyof SectionDraft["selectors"] }> = {
+  Address: { parse: parseAddressSelector, expected: "a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*", field: "addresses" },
+  Ids: { parse: parseIdSelector, expected: "vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e", field: "ids" },
+  Class: { parse: parseClassSelector, expected: "a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802", field: "classes" },
+  VfsOf: { parse: parsePfSelector, expected: "the PCI address of a physical function, such as 0000:3b:00.0", field: "vfsOf" },
+};
+
+export function parseClaimFile(text: string, file: string): ClaimConfig {
+  const claims: Claim[] = [];
+  const exclusions: Exclusion[] = [];
+  const errors: ConfigError[] = [];
+  let section: SectionDraft | null = null;
+  let inUnknownSection = false;
+
+  const error = (line: number, message: string): void => {
+    errors.push({ file, line, message });
+  };
+
+  const finish = (draft: SectionDraft | null): void => {
+    if (draft === null) return;
+    if (draft.seen.size === 0) {
+      error(draft.origin.line, `[${draft.kind}] selects nothing: give at least one of Address=, Ids=, Class=, VfsOf=`);
+      return;
+    }
+    if (draft.kind === "Exclude") {
+      exclusions.push({ origin: draft.origin, selectors: draft.selectors });
+      return;
+    }
+    const driver = draft.options.Driver?.value ?? "auto";
+    const group = (draft.options.Group?.value ?? "check") as GroupPolicy;
+    const forceText = draft.options.Force?.value;
+    claims.push({ origin: draft.origin, selectors: draft.selectors, driver, group, force: forceText === undefined ? false : (BOOLEANS[forceText.toLowerCase()] as boolean) });
+  };
+
+  const lines = text.split("\n");
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const text = raw.trim();
+    if (text === "" || text.startsWith("#") || text.startsWith(";")) return;
+    const header = /^\[([^\]]*)\]$/.exec(text);
+    if (header !== null) {
+      finish(section);
+      section = null;
+      const name = header[1] as string;
+      if (name === "Claim" || name === "Exclude") {
+        inUnknownSection = false;
+        section = { kind: name, origin: { file, line }, selectors: { addresses: [], ids: [], classes: [], vfsOf: [] }, options: {}, seen: new Set() };
+      } else {
+        inUnknownSection = true;
+        error(line, `unknown section [${name}]; expected [Claim] or [Exclude]`);
+      }
+      return;
+    }
+    const assignment = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(text);
+    if (assignment === null) {
+      error(line, `expected Key=Value, a [Section] header or a # comment, found ${JSON.stringify(text.slice(0, 60))}`);
+      return;
+    }
+    if (inUnknownSection) return; // already reported at the header
+    const current = section as SectionDraft | null;
+    const key = assignment[1] as string;
+    const value = (assignment[2] as string).trim();
+    if (current === null) {
+      error(line, `${key}= outside any section; put it under [Claim] or [Exclude]`);
+      return;
+    }
+    if ((SELECTOR_KEYS as readonly string[]).includes(key)) {
+      const selector = SELECTOR_PARSERS[key as SelectorKey];
+      const values = value.split(/\s+/).filter((v) => v !== "");
+      if (values.length === 0) error(line, `${key}= is empty; expected ${selector.expected}`);
+      for (const item of values) {
+        const parsed = selector.parse(item);
+        if (parsed === null) error(line, `${key}=${item}: expected ${selector.expected}`);
+        else (current.selectors[selector.field] as unknown[]).push(parsed);
+      }
+      current.seen.add(key as SelectorKey);
+      return;
+    }
+    if ((OPTION_KEYS as readonly string[]).includes(key)) {
+      if (current.kind === "Exclude") {
+        error(line, `${key}= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf=`);
+        return;
+      }
+      const previous = current.options[key as OptionKey];
+      if (previous !== undefined) {
+        error(line, `${key}= is given twice in this [Claim] (first on line ${previous.line})`);
+        return;
+      }
+      const problem = optionProblem(key as OptionKey, value);
+      if (problem !== null) {
+        error(line, problem);
+        return;
+      }
+      current.options[key as OptionKey] = { value, line };
+      return;
+    }
+    error(line, `unknown key ${key}=; a [${current.kind}] takes ${[...SELECTOR_KEYS, ...(current.kind === "Claim" ? OPTION_KEYS : [])].map((k) => `${k}=`).join(", ")}`);
+  });
+  finish(section);
+  return { claims, exclusions, errors };
+}
+
+function optionProblem(key: OptionKey, value: string): string | null {
+  switch (key) {
+    case "Driver":
+      return value === "auto" || NAME.test(value) ? null : `Driver=${value}: expected auto or a module or driver name such as vfio_pci or vfio-pci`;
+    case "Group":
+      return ["ignore", "check", "bind"].includes(value) ? null : `Group=${value}: expected ignore, check or bind`;
+    case "Force":
+      return value.toLowerCase() in BOOLEANS ? null : `Force=${value}: expected yes or no`;
+  }
+}
+
+/** All files of a config directory, in the order they are read (file name order). */
+export function mergeClaimFiles(files: readonly { name: string; text: string }[]): ClaimConfig {
+  const parsed = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => parseClaimFile(f.text, f.name));
+  return {
+    claims: parsed.flatMap((p) => p.claims),
+    exclusions: parsed.flatMap((p) => p.exclusions),
+    errors: parsed.flatMap((p) => p.errors),
+  };
+}
+
+export function formatConfigError(error: ConfigError): string {
+  return `${error.file}:${error.line}: ${error.message}`;
+}

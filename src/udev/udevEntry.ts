@@ -1,0 +1,61 @@
+/**
+ * `vfio-autobind udev-event`, as the packaged rule runs it. Parsed with node:util's
+ * parseArgs rather than yargs: this path runs once per claimed device at boot, and the
+ * command-line machinery is never loaded on it.
+ */
+import { parseArgs } from "node:util";
+import { makeBindEnvironment } from "../binder/bindEnvironment.js";
+import type { Adapters } from "../cli/commandContext.js";
+import { DEFAULT_CONFIG_DIR } from "../config/readClaimConfig.js";
+import { journalLog, JOURNAL_STREAM_SOCKET } from "../journal/decisionLog.js";
+import { defaultModulesDir } from "../kmod/readVfioAliases.js";
+import { EVENT_DEADLINE_MS, handleUdevEvent } from "./udevEvent.js";
+
+export async function runUdevEntry(argv: readonly string[], event: NodeJS.ProcessEnv, adapters: Adapters): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "sysfs-root": { type: "string", default: "/sys" },
+        "modules-dir": { type: "string" },
+        "state-dir": { type: "string", default: "/run/vfio-autobind" },
+        "proc-root": { type: "string", default: "/proc" },
+        "config-dir": { type: "string", default: DEFAULT_CONFIG_DIR },
+        "journal-socket": { type: "string", default: JOURNAL_STREAM_SOCKET },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`vfio-autobind udev-event: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const log = journalLog(values["journal-socket"]);
+  const deadline = setTimeout(() => {
+    log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`);
+    void log.close().then(() => process.exit(1));
+  }, EVENT_DEADLINE_MS);
+  deadline.unref();
+  try {
+    const sysfsRoot = values["sysfs-root"] as string;
+    const env = makeBindEnvironment(
+      {
+        sysfsRoot,
+        procRoot: values["proc-root"] as string,
+        stateDir: values["state-dir"] as string,
+        modulesDir: values["modules-dir"] ?? defaultModulesDir(),
+      },
+      adapters.kernelIo(sysfsRoot),
+      (warnings) => warnings.forEach((w) => log.error(w)),
+    );
+    return await handleUdevEvent(event, { configDir: values["config-dir"] as string, env, log });
+  } catch (error) {
+    // Whatever it was, say it in the journal, where the admin will look.
+    log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    clearTimeout(deadline);
+    await log.close();
+  }
+}

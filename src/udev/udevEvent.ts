@@ -1,0 +1,75 @@
+/**
+ * The udev entry: what `RUN+=` starts for a PCI add event of a device the generated rules
+ * marked as claimed. It reads the event from its environment (ACTION, SUBSYSTEM,
+ * PCI_SLOT_NAME, DEVPATH), re-checks the claim against the current config, binds, and
+ * writes one journal line per decision. A config that `check` would reject binds nothing.
+ * It must end well inside udev's 180 s event timeout, so it has a deadline of its own.
+ */
+import * as path from "node:path";
+import { bindClaimed } from "../binder/bindClaimed.js";
+import type { BindEnvironment } from "../binder/bindDevice.js";
+import { formatConfigError } from "../config/claimConfig.js";
+import { readClaimConfig } from "../config/readClaimConfig.js";
+import type { DecisionLog } from "../journal/decisionLog.js";
+import { selectClaim } from "../policy/selectClaim.js";
+import { isSysfsPciName } from "../sysfs/pciAddress.js";
+import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
+
+export const EVENT_DEADLINE_MS = 150_000;
+
+export interface UdevEventContext {
+  readonly configDir: string;
+  readonly env: BindEnvironment;
+  readonly log: DecisionLog;
+}
+
+/** Handles one event; returns the exit code. Every path that decides something logs it. */
+export async function handleUdevEvent(event: NodeJS.ProcessEnv, context: UdevEventContext): Promise<number> {
+  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
+  const address = event["PCI_SLOT_NAME"] ?? path.basename(event["DEVPATH"] ?? "");
+  const { log, env } = context;
+  if (!isSysfsPciName(address)) {
+    log.error(`udev event without a PCI address (PCI_SLOT_NAME=${JSON.stringify(event["PCI_SLOT_NAME"] ?? "")}, DEVPATH=${JSON.stringify(event["DEVPATH"] ?? "")}); nothing done`);
+    return 1;
+  }
+  if (!deviceExists(env.sysfsRoot, address)) {
+    log.info(`${address}: gone before it could be handled; nothing done`);
+    return 0;
+  }
+
+  const config = readClaimConfig(context.configDir);
+  if (config.errors.length > 0) {
+    const first = config.errors[0];
+    log.error(
+      `${address}: not bound: ${context.configDir} has ${config.errors.length} error(s), first ${first === undefined ? "" : formatConfigError(first)}; fix it and run "vfio-autobind check"`,
+    );
+    return 1;
+  }
+
+  const device = readPciDevice(env.sysfsRoot, address);
+  const selection = selectClaim(config, device);
+  const current = device.driver ?? "no driver";
+  if (selection.kind === "excluded") {
+    log.info(`${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}`);
+    return 0;
+  }
+  if (selection.kind === "unclaimed") {
+    log.info(`${address}: no claim selects it; left on ${current}`);
+    return 0;
+  }
+
+  const claimAt = `${selection.claim.origin.file}:${selection.claim.origin.line}`;
+  const outcomes = await bindClaimed(address, selection.claim, env, {
+    dryRun: false,
+    isClaimed: (peer) => selectClaim(config, peer).kind === "claimed",
+  });
+  let failed = false;
+  for (const outcome of outcomes) {
+    const ok = outcome.status === "bound" || outcome.status === "already-bound";
+    failed ||= !ok;
+    const line = `${outcome.message} [claim ${claimAt}]`;
+    if (ok) log.info(line);
+    else log.error(line);
+  }
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * A small evaluator for the subset of udev rule syntax vfio-autobind writes and ships
+ * (ACTION, SUBSYSTEM, KERNEL, ATTR{}, TEST, ENV{} matches; ENV{} and RUN assignments;
+ * GOTO/LABEL), with udev's semantics: every match in a line must hold, values are fnmatch
+ * globs with `|` alternatives, files run in name order. It tells the tests which devices
+ * would get a RUN, i.e. for which devices udev would start a process. The real udevd runs
+ * the same files in the QEMU suite.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fnmatch } from "../../src/alias/fnmatch.js";
+
+interface Token {
+  readonly key: string;
+  readonly attr: string | null;
+  readonly op: "==" | "!=" | "=" | "+=";
+  readonly value: string;
+}
+
+const TOKEN = /^([A-Z]+)(?:\{([^}]+)\})?(==|!=|\+=|=)"([^"]*)"$/;
+
+function parseLine(line: string, where: string): Token[] {
+  return line.split(/,\s*/).map((part) => {
+    const m = TOKEN.exec(part.trim());
+    if (m === null) throw new Error(`${where}: cannot parse ${JSON.stringify(part)}`);
+    return { key: m[1] as string, attr: m[2] ?? null, op: m[3] as Token["op"], value: m[4] as string };
+  });
+}
+
+export interface UdevDevice {
+  readonly kernel: string;
+  readonly subsystem: string;
+  /** The device's sysfs directory, for ATTR{} and TEST. */
+  readonly dir: string;
+}
+
+export interface UdevResult {
+  readonly env: Record<string, string>;
+  readonly run: string[];
+}
+
+const matchesGlob = (pattern: string, value: string): boolean => pattern.split("|").some((alt) => fnmatch(alt, value));
+
+export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, action = "add"): UdevResult {
+  const env: Record<string, string> = {};
+  const run: string[] = [];
+  for (const file of [...ruleFiles].sort((a, b) => path.basename(a).localeCompare(path.basename(b)))) {
+    const lines = fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .map((text, i) => ({ text: text.trim(), where: `${file}:${i + 1}` }))
+      .filter((l) => l.text !== "" && !l.text.startsWith("#"));
+    let gotoLabel: string | null = null;
+    for (const { text, where } of lines) {
+      const tokens = parseLine(text, where);
+      if (gotoLabel !== null) {
+        if (tokens.some((t) => t.key === "LABEL" && t.value === gotoLabel)) gotoLabel = null;
+        continue;
+      }
+      const valueOf = (t: Token): string | null => {
+        switch (t.key) {
+          case "ACTION":
+            return action;
+          case "SUBSYSTEM":
+            return device.subsystem;
+          case "KERNEL":
+            return device.kernel;
+          case "ENV":
+            return env[t.attr as string] ?? "";
+          case "ATTR": {
+            try {
+              return fs.readFileSync(path.join(device.dir, t.attr as string), "utf8").trim();
+            } catch {
+              return null;
+            }
+          }
+          case "TEST":
+            return fs.existsSync(path.join(device.dir, t.value)) ? t.value : null;
+          default:
+            throw new Error(`${where}: key ${t.key} is outside the evaluated subset`);
+        }
+      };
+      let holds = true;
+      for (const t of tokens.filter((t) => t.op === "==" || t.op === "!=")) {
+        const value = valueOf(t);
+        const matched = value !== null && (t.key === "TEST" ? true : matchesGlob(t.value, value));
+        if ((t.op === "==") !== matched) {
+          holds = false;
+          break;
+        }
+      }
+      if (!holds) continue;
+      for (const t of tokens.filter((t) => t.op === "=" || t.op === "+=")) {
+        if (t.key === "ENV") env[t.attr as string] = t.value;
+        else if (t.key === "RUN") run.push(t.value);
+        else if (t.key === "GOTO") gotoLabel = t.value;
+        else if (t.key !== "LABEL") throw new Error(`${where}: assignment to ${t.key} is outside the evaluated subset`);
+      }
+    }
+  }
+  return { env, run };
+}

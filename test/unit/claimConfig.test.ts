@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { formatConfigError, mergeClaimFiles, parseClaimFile } from "../../src/config/claimConfig.js";
+import { claimFileName, claimFileText } from "../../src/config/claimWriter.js";
+
+describe("parseClaimFile", () => {
+  it("reads claims and exclusions with their selectors, options and lines", () => {
+    const config = parseClaimFile(
+      [
+        "# GPUs for VMs",
+        "[Claim]",
+        "Ids=10de:2342 15B3:101E:15b3:0051",
+        "Class=0x0302",
+        "Driver=vfio-pci",
+        "Group=bind",
+        "Force=yes",
+        "",
+        "[Claim]",
+        "Address=3b:00.* 0000:5e:00.1",
+        "VfsOf=3b:00.0",
+        "",
+        "; exclusions win",
+        "[Exclude]",
+        "Address=0000:3b:00.7",
+      ].join("\n"),
+      "/etc/vfio-autobind/50-gpu.conf",
+    );
+    expect(config.errors).toEqual([]);
+    expect(config.claims).toEqual([
+      {
+        origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 2 },
+        selectors: {
+          addresses: [],
+          ids: [
+            { vendor: "10de", device: "2342" },
+            { vendor: "15b3", device: "101e", subsystemVendor: "15b3", subsystemDevice: "0051" },
+          ],
+          classes: ["0302"],
+          vfsOf: [],
+        },
+        driver: "vfio-pci",
+        group: "bind",
+        force: true,
+      },
+      {
+        origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 9 },
+        selectors: { addresses: ["0000:3b:00.*", "0000:5e:00.1"], ids: [], classes: [], vfsOf: ["0000:3b:00.0"] },
+        driver: "auto",
+        group: "check",
+        force: false,
+      },
+    ]);
+    expect(config.exclusions).toEqual([
+      { origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 14 }, selectors: { addresses: ["0000:3b:00.7"], ids: [], classes: [], vfsOf: [] } },
+    ]);
+  });
+
+  it.each([
+    ["Address=0000:3b:00.2", 1, "Address= outside any section; put it under [Claim] or [Exclude]"],
+    ["[Claims]\nAddress=0000:3b:00.2", 1, "unknown section [Claims]; expected [Claim] or [Exclude]"],
+    ["[Claim]\nAdress=0000:3b:00.2", 2, "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force="],
+    ["[Claim]\nAddress=eth0", 2, "Address=eth0: expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*"],
+    ["[Claim]\nIds=15b3", 2, "Ids=15b3: expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e"],
+    ["[Claim]\nClass=0x030", 2, "Class=0x030: expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802"],
+    ["[Claim]\nVfsOf=3b:00.*", 2, "VfsOf=3b:00.*: expected the PCI address of a physical function, such as 0000:3b:00.0"],
+    ["[Claim]\nAddress=0000:3b:00.2\nDriver=../evil", 3, "Driver=../evil: expected auto or a module or driver name such as vfio_pci or vfio-pci"],
+    ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, "Group=all: expected ignore, check or bind"],
+    ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, "Force=maybe: expected yes or no"],
+    ["[Claim]\nAddress=0000:3b:00.2\nDriver=vfio-pci\nDriver=auto", 4, "Driver= is given twice in this [Claim] (first on line 3)"],
+    ["[Claim]\nDriver=vfio-pci", 1, "[Claim] selects nothing: give at least one of Address=, Ids=, Class=, VfsOf="],
+    ["[Exclude]\nAddress=0000:3b:00.2\nForce=yes", 3, "Force= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf="],
+    ["[Claim]\nAddress=0000:3b:00.2\nthis is not ini", 3, 'expected Key=Value, a [Section] header or a # comment, found "this is not ini"'],
+    ["[Claim]\nAddress=", 2, "Address= is empty; expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*"],
+  ])("%j is an error on line %i", (text, line, message) => {
+    const config = parseClaimFile(text, "f.conf");
+    expect(config.errors).toContainEqual({ file: "f.conf", line, message });
+    expect(formatConfigError({ file: "f.conf", line, message })).toBe(`f.conf:${line}: ${message}`);
+  });
+
+  it("does not use a claim that has an error, and reports every error at once", () => {
+    const config = parseClaimFile("[Claim]\nAddress=0000:3b:00.2\nGroup=sometimes\n[Claim]\nIds=nope\n", "f.conf");
+    expect(config.errors.map((e) => e.line)).toEqual([3, 5]);
+  });
+});
+
+describe("mergeClaimFiles", () => {
+  it("reads files in name order, whatever order they come in", () => {
+    const merged = mergeClaimFiles([
+      { name: "/etc/x/60-b.conf", text: "[Claim]\nAddress=0000:00:02.0\n" },
+      { name: "/etc/x/10-a.conf", text: "[Claim]\nAddress=0000:00:01.0\n" },
+    ]);
+    expect(merged.claims.map((c) => c.origin.file)).toEqual(["/etc/x/10-a.conf", "/etc/x/60-b.conf"]);
+  });
+});
+
+describe("claim files written by the CLI", () => {
+  it("parse back to the same selectors and options", () => {
+    const request = { addresses: ["0000:3b:00.2"], ids: ["15b3:101e"], classes: ["0x02"], vfsOf: [], exclude: false, driver: "vfio-pci", group: "bind", force: true };
+    const text = claimFileText(request, "vfio-autobind claim 0000:3b:00.2 ...");
+    const parsed = parseClaimFile(text, "x.conf");
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.claims[0]).toMatchObject({
+      selectors: { addresses: ["0000:3b:00.2"], ids: [{ vendor: "15b3", device: "101e" }], classes: ["02"], vfsOf: [] },
+      driver: "vfio-pci",
+      group: "bind",
+      force: true,
+    });
+    expect(claimFileName(request)).toBe("50-claim-0000_3b_00.2.conf");
+    expect(claimFileName({ ...request, addresses: [], exclude: true, vfsOf: ["0000:3b:00.0"] })).toBe("50-exclude-vfs-of-0000_3b_00.0.conf");
+  });
+});
