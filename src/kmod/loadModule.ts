@@ -2,7 +2,6 @@
  * Loading a kernel module with modprobe(8), through execa with an argument vector (never a
  * shell) and a deadline, so a hung load cannot outlive udev's event timeout.
  */
-import { execa } from "execa";
 import { RuntimeFailure } from "../errors.js";
 
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -16,6 +15,9 @@ export function isValidModuleName(name: string): boolean {
 }
 
 export async function modprobe(module: string, timeoutMs: number, command = "modprobe"): Promise<void> {
+  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
+  // the udev path that only decides never spawns anything.
+  const { execa } = await import("execa");
   if (!isValidModuleName(module)) throw new ModuleLoadError(`refusing to load ${JSON.stringify(module)}: not a module name`);
   const result = await execa(command, ["--", module], { reject: false, timeout: timeoutMs, stdin: "ignore" });
   if (result.timedOut) throw new ModuleLoadError(`modprobe ${module} timed out after ${Math.round(timeoutMs / 1000)} s`);

@@ -8,7 +8,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execa } from "execa";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 
 export interface LockOptions {
@@ -101,6 +100,9 @@ export async function withLock<T>(
 }
 
 async function runFlock(fd: number, file: string, timeoutMs: number, flockCommand: string): Promise<void> {
+  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
+  // the udev path that only decides never spawns anything.
+  const { execa } = await import("execa");
   // --wait takes seconds and accepts fractions; whole milliseconds keep the number plain.
   const seconds = Math.ceil(timeoutMs) / 1000;
   const mode = seconds === 0 ? ["--nonblock"] : ["--wait", String(seconds)];

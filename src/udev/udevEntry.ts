@@ -31,6 +31,9 @@ export async function runUdevEntry(argv: readonly string[], event: NodeJS.Proces
     process.stderr.write(`vfio-autobind udev-event: ${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
+  // Other actions and subsystems never reach here through the packaged rule; if they do,
+  // they are not ours to log about.
+  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
   const log = journalLog(values["journal-socket"]);
   const deadline = setTimeout(() => {
     log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`);

@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execa } from "execa";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
 import { digestOfRules } from "./claimRules.js";
 
@@ -49,6 +48,9 @@ export function writeClaimRules(rulesFile: string, text: string): boolean {
 
 /** Asks udevd to re-read its rules; returns a warning when that could not be done. */
 export async function reloadUdevRules(udevadm = "udevadm"): Promise<string | null> {
+  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
+  // the udev path that only decides never spawns anything.
+  const { execa } = await import("execa");
   const result = await execa(udevadm, ["control", "--reload"], { reject: false, timeout: 30_000, stdin: "ignore" });
   if (result.exitCode === 0) return null;
   const detail = result.stderr.trim().split("\n").pop() || result.shortMessage;
