@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The QEMU suite boots a real kernel and has its own config: npm run test:vm.
+    exclude: ["test/vm/**", "**/node_modules/**"],
     // Tests that start the bundle many times share two cores; give them room.
     testTimeout: 60_000,
     hookTimeout: 60_000,

