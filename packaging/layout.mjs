@@ -1,0 +1,162 @@
+// The one description of the vfio-autobind packages: what the package is, which file goes
+// where with which mode, and what the program itself writes on the machine. buildDeb.mjs and
+// buildRpm.mjs both take their file lists from here, so the .deb and the .rpm cannot drift.
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * @typedef {"deb" | "rpm"} Format
+ * @typedef {{ file: string } | { generate: "bundle" | "manPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
+ * @typedef {object} InstalledFile
+ * @property {string} path         absolute install path
+ * @property {number} mode
+ * @property {Source} from         a file (relative to the repository, or absolute), or a
+ *                                 generator in generate/
+ * @property {Format[]} formats    the packages that carry it
+ * @property {boolean} [conffile]  admin-editable: a dpkg conffile, rpm %config(noreplace)
+ * @property {"doc" | "license"} [rpmTag] %doc or %license in the rpm file list
+ * @property {string} [describe]   listed under FILES in the man page
+ */
+
+export const NAME = "vfio-autobind";
+
+/** Package metadata. The version lives in package.json only. */
+export function packageInfo(repoRoot) {
+  const { version } = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  return {
+    name: NAME,
+    version,
+    // Packaging revision of the rpm (its file name is NAME-VERSION-RELEASE.noarch.rpm). The
+    // .deb is a native Debian package: its version is the upstream version alone.
+    rpmRelease: "1",
+    summary: "bind claimed PCI devices to their most specific VFIO driver",
+    // Lines of at most 79 characters (lintian and rpmlint both count).
+    description: [
+      "vfio-autobind hands PCI devices to VFIO for virtual machines. For each device",
+      "it ranks the vfio_pci aliases that the running kernel publishes in",
+      "modules.alias, most specific first, so a vendor variant driver such as",
+      "mlx5_vfio_pci wins over the generic vfio-pci whenever one is installed.",
+      "It runs from udev for the devices an admin has claimed, and as a command",
+      "for listing, explaining, binding and releasing devices by hand.",
+    ],
+    maintainer: "vfio-autobind maintainers <maintainers@users.noreply.r-seed-ccfe3011.example>",
+    copyrightHolder: "The vfio-autobind developers",
+    license: "MIT",
+    debian: {
+      section: "admin",
+      priority: "optional",
+      // util-linux: flock(1) guards every device change (its --exclusive, --nonblock and
+      // --wait on a descriptor are much older than 2.20; util-linux is Essential, and lintian
+      // wants Essential packages named only with a version). kmod: modprobe.
+      depends: ["nodejs (>= 18)", "udev", "kmod", "util-linux (>= 2.20)"],
+    },
+    rpm: {
+      group: "System Environment/Kernel",
+      requires: ["nodejs", "systemd-udev", "kmod", "util-linux"],
+    },
+  };
+}
+
+const doc = `/usr/share/doc/${NAME}`;
+
+/**
+ * Every file the packages install, in install-path order.
+ * @param {string} repoRoot
+ * @param {{ rulesDir?: string }} [options]  rulesDir: where the udev rules come from (rules.d)
+ * @returns {InstalledFile[]}
+ */
+export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules.d") } = {}) {
+  /** @type {InstalledFile[]} */
+  const files = [
+    { path: `/usr/lib/${NAME}/${NAME}.js`, mode: 0o644, from: { generate: "bundle" }, formats: ["deb", "rpm"] },
+    {
+      path: `/usr/sbin/${NAME}`,
+      mode: 0o755,
+      from: { file: "packaging/files/vfio-autobind.sh" },
+      formats: ["deb", "rpm"],
+    },
+    ...udevRules(rulesDir),
+    {
+      path: `/etc/${NAME}/00-example.conf`,
+      mode: 0o644,
+      from: { file: "packaging/files/00-example.conf" },
+      formats: ["deb", "rpm"],
+      conffile: true,
+    },
+    { path: `/usr/share/man/man8/${NAME}.8.gz`, mode: 0o644, from: { generate: "manPage" }, formats: ["deb", "rpm"] },
+    {
+      path: `/usr/share/bash-completion/completions/${NAME}`,
+      mode: 0o644,
+      from: { generate: "bashCompletion" },
+      formats: ["deb", "rpm"],
+    },
+    { path: `${doc}/README.md`, mode: 0o644, from: { file: "README.md" }, formats: ["deb", "rpm"], rpmTag: "doc" },
+    // Debian wants the license and the changelog in the doc directory; rpm keeps the license
+    // under /usr/share/licenses (%license) and the changelog in the header (%changelog).
+    { path: `${doc}/copyright`, mode: 0o644, from: { generate: "copyright" }, formats: ["deb"] },
+    { path: `${doc}/changelog.gz`, mode: 0o644, from: { generate: "debianChangelog" }, formats: ["deb"] },
+    {
+      path: `/usr/share/licenses/${NAME}/copyright`,
+      mode: 0o644,
+      from: { generate: "copyright" },
+      formats: ["rpm"],
+      rpmTag: "license",
+    },
+  ];
+  // Byte order, not the locale's: the same tree must give the same packages everywhere.
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Every *.rules file of rules.d/, whichever exist; a tree with none gives packages with none. */
+function udevRules(rulesDir) {
+  return readdirSync(rulesDir)
+    .filter((name) => name.endsWith(".rules"))
+    .sort()
+    .map((name) => ({
+      path: `/usr/lib/udev/rules.d/${name}`,
+      mode: 0o644,
+      from: { file: path.join(rulesDir, name) },
+      formats: /** @type {Format[]} */ (["deb", "rpm"]),
+      describe: "starts vfio-autobind for claimed devices as the kernel adds them",
+    }));
+}
+
+/** The files of one package. @param {InstalledFile[]} files */
+export function filesFor(format, files) {
+  return files.filter((file) => file.formats.includes(format));
+}
+
+/**
+ * Directories the package owns (removed with it): those named after the package. Shared
+ * ones such as /usr/lib/udev/rules.d belong to other packages.
+ */
+export function ownedDirectories(files) {
+  const dirs = new Set();
+  for (const file of files) {
+    for (let dir = path.posix.dirname(file.path); dir !== "/"; dir = path.posix.dirname(dir)) {
+      if (path.posix.basename(dir) === NAME) dirs.add(dir);
+    }
+  }
+  return [...dirs].sort();
+}
+
+/**
+ * What the program reads and writes at run time, outside the package's own files. The
+ * maintainer scripts and the man page's FILES section read this list.
+ */
+export const programFiles = {
+  configDir: {
+    path: `/etc/${NAME}`,
+    describe: "claim files (*.conf), read in name order; 00-example.conf shows the format and claims nothing",
+  },
+  /** `vfio-autobind apply` writes it from the claims; purge removes it. */
+  claimsRule: {
+    path: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+    describe: "the udev rules that 'vfio-autobind apply' generates from the claims; do not edit",
+  },
+  /** Volatile: purge leaves it to the next boot. */
+  stateDir: {
+    path: `/run/${NAME}`,
+    describe: "bind records (devices/ADDRESS.json) and locks; gone after a reboot",
+  },
+};

@@ -1,0 +1,291 @@
+/**
+ * What `npm run package` puts into the .deb and the .rpm, checked from the built packages
+ * themselves: the layout, modes and conffiles, the maintainer scripts, the generated man
+ * page, completion, copyright and changelog, and what lintian and rpmlint say about them.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { build as esbuild } from "esbuild";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUNDLE, assertBundleBuilt } from "../support/runBundle.js";
+import { type BuiltPackages, REPO, buildPackages, filesUnder, packageVersion, repoRules, tempDir } from "./support/builtPackages.js";
+import { requireTools } from "./support/hostTools.js";
+
+const version = packageVersion();
+// Node's own Node 18 build, which npm test's pretest step fetches (scripts/fetch-node18.mjs).
+const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
+
+let built: BuiltPackages;
+let debRoot: string; // dpkg-deb -x
+let debControl: string; // dpkg-deb -e
+let rpmRoot: string; // rpm --root ... --noscripts -i
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  requireTools(["dpkg-deb", "rpmbuild", "rpm", "lintian", "rpmlint", "man"]);
+  assertBundleBuilt();
+  built = await buildPackages();
+  scratch.push(built.dir);
+  debRoot = tempDir("deb-tree");
+  debControl = tempDir("deb-control");
+  rpmRoot = tempDir("rpm-root");
+  scratch.push(debRoot, debControl, rpmRoot);
+  await execa("dpkg-deb", ["-x", built.deb, debRoot]);
+  await execa("dpkg-deb", ["-e", built.deb, debControl]);
+  // Proves the payload unpacks with rpm itself. The scratch root has no /bin/sh, so the
+  // scriptlets run in debianInstall.test.ts instead, inside a real Debian root.
+  await execa("rpm", ["--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--nodeps", "--noscripts", "-i", built.rpm]);
+}, 120_000);
+
+afterAll(() => {
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const read = (root: string, file: string): Buffer => fs.readFileSync(path.join(root, file));
+const rpmQuery = async (...args: string[]): Promise<string> => (await execa("rpm", ["-qp", ...args, built.rpm])).stdout;
+
+describe("the layout", () => {
+  const shared = [
+    "/etc/vfio-autobind/00-example.conf",
+    "/usr/lib/vfio-autobind/vfio-autobind.js",
+    "/usr/sbin/vfio-autobind",
+    "/usr/share/bash-completion/completions/vfio-autobind",
+    "/usr/share/doc/vfio-autobind/README.md",
+    "/usr/share/man/man8/vfio-autobind.8.gz",
+    ...repoRules().map((name) => `/usr/lib/udev/rules.d/${name}`),
+  ];
+
+  it("the .deb holds exactly the shared files plus Debian's copyright and changelog", () => {
+    expect(filesUnder(debRoot)).toEqual(
+      [...shared, "/usr/share/doc/vfio-autobind/changelog.gz", "/usr/share/doc/vfio-autobind/copyright"].sort(),
+    );
+  });
+
+  it("the .rpm unpacks with rpm to exactly the shared files plus the license", () => {
+    const unpacked = filesUnder(rpmRoot).filter((file) => !file.startsWith("/var/lib/rpm/"));
+    expect(unpacked).toEqual([...shared, "/usr/share/licenses/vfio-autobind/copyright"].sort());
+  });
+
+  it("rpm -qlp lists the same files and the directories the package owns", async () => {
+    const listed = (await rpmQuery("-l")).split("\n").sort();
+    const dirs = ["/etc/vfio-autobind", "/usr/lib/vfio-autobind", "/usr/share/doc/vfio-autobind", "/usr/share/licenses/vfio-autobind"];
+    expect(listed).toEqual([...shared, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort());
+  });
+
+  it("both packages carry the same bytes for every shared file", () => {
+    for (const file of shared) expect(read(rpmRoot, file).equals(read(debRoot, file)), file).toBe(true);
+  });
+
+  it("both carry the repository's udev rules unchanged", () => {
+    for (const name of repoRules()) {
+      const original = fs.readFileSync(path.join(REPO, "rules.d", name));
+      expect(read(debRoot, `/usr/lib/udev/rules.d/${name}`).equals(original), name).toBe(true);
+    }
+  });
+
+  it("the command is executable and everything else is not; all owned by root", async () => {
+    expect(fs.statSync(path.join(debRoot, "usr/sbin/vfio-autobind")).mode & 0o777).toBe(0o755);
+    for (const file of shared.filter((f) => f !== "/usr/sbin/vfio-autobind")) {
+      expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o644);
+    }
+    const listing = (await execa("dpkg-deb", ["-c", built.deb])).stdout.split("\n");
+    expect(listing.every((line) => line.includes(" root/root "))).toBe(true);
+    const rpmOwners = (await rpmQuery("--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]")).split("\n");
+    expect(rpmOwners.every((line) => line.startsWith("root:root "))).toBe(true);
+    expect(rpmOwners).toContain("root:root -rwxr-xr-x /usr/sbin/vfio-autobind");
+  });
+
+  it("the example config is a conffile in the .deb and %config(noreplace) in the .rpm", async () => {
+    expect(fs.readFileSync(path.join(debControl, "conffiles"), "utf8")).toBe("/etc/vfio-autobind/00-example.conf\n");
+    const flags = await rpmQuery("--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]");
+    expect(flags.split("\n")).toContain("cn /etc/vfio-autobind/00-example.conf");
+  });
+
+  it("the example config claims nothing: every line is a comment, in the claim file format", () => {
+    const text = read(debRoot, "/etc/vfio-autobind/00-example.conf").toString();
+    const lines = text.split("\n").filter((line) => line.trim() !== "");
+    expect(lines.every((line) => line.startsWith("#"))).toBe(true);
+    for (const key of ["[Claim]", "[Exclude]", "Address=", "Ids=", "Class=", "VfsOf=", "Driver=", "Group=", "Force="]) expect(text).toContain(key);
+  });
+
+  it("a package built with no udev rules has none, and one built with a new rule carries it", async () => {
+    const empty = tempDir("no-rules");
+    const extra = tempDir("extra-rules");
+    scratch.push(empty, extra);
+    fs.writeFileSync(path.join(extra, "60-packaging-test.rules"), '# a rule only this test packages\nACTION=="add", SUBSYSTEM=="pci", GOTO="end"\nLABEL="end"\n');
+    const bare = await buildPackages({ rulesDir: empty });
+    const more = await buildPackages({ rulesDir: extra });
+    scratch.push(bare.dir, more.dir);
+    const debList = async (deb: string): Promise<string> => (await execa("dpkg-deb", ["-c", deb])).stdout;
+    const rpmList = async (rpm: string): Promise<string> => (await execa("rpm", ["-qlp", rpm])).stdout;
+    expect(await debList(bare.deb)).not.toContain("udev");
+    expect(await rpmList(bare.rpm)).not.toContain("udev");
+    expect(await debList(more.deb)).toContain("./usr/lib/udev/rules.d/60-packaging-test.rules");
+    expect((await rpmList(more.rpm)).split("\n")).toContain("/usr/lib/udev/rules.d/60-packaging-test.rules");
+  });
+});
+
+describe("metadata", () => {
+  const control = (): string => fs.readFileSync(path.join(debControl, "control"), "utf8");
+  const field = (name: string): string | undefined => new RegExp(`^${name}: (.*)$`, "m").exec(control())?.[1];
+
+  it("the .deb is vfio-autobind, version from package.json, architecture all", () => {
+    expect(path.basename(built.deb)).toBe(`vfio-autobind_${version}_all.deb`);
+    expect(field("Package")).toBe("vfio-autobind");
+    expect(field("Version")).toBe(version);
+    expect(field("Architecture")).toBe("all");
+  });
+
+  it("the .deb depends on node 18 or later, udev, kmod and util-linux (flock)", () => {
+    expect(field("Depends")).toBe("nodejs (>= 18), udev, kmod, util-linux (>= 2.20)");
+  });
+
+  it("the .rpm is noarch, version from package.json, and requires the same tools", async () => {
+    expect(path.basename(built.rpm)).toBe(`vfio-autobind-${version}-1.noarch.rpm`);
+    expect(await rpmQuery("--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}")).toBe(`vfio-autobind ${version}-1 noarch`);
+    const requires = (await rpmQuery("--requires")).split("\n").map((line) => line.trim());
+    for (const name of ["nodejs", "systemd-udev", "kmod", "util-linux"]) expect(requires).toContain(name);
+  });
+
+  it("the changelogs name this version", async () => {
+    const changelog = gunzipSync(read(debRoot, "/usr/share/doc/vfio-autobind/changelog.gz")).toString();
+    expect(changelog.split("\n")[0]).toBe(`vfio-autobind (${version}) unstable; urgency=medium`);
+    expect((await rpmQuery("--changelog")).split("\n")[0]).toMatch(new RegExp(` - ${version.replace(/\./g, "\\.")}-1$`));
+  });
+
+  it("the copyright file is machine-readable and names every npm package inside the bundle", async () => {
+    const copyright = read(debRoot, "/usr/share/doc/vfio-autobind/copyright").toString();
+    expect(copyright.split("\n")[0]).toBe("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/");
+    const holder = /^Copyright \(c\) (.*)$/m.exec(fs.readFileSync(path.join(REPO, "LICENSE"), "utf8"))?.[1];
+    expect(copyright).toContain(`\nFiles: *\nCopyright: ${holder}\nLicense: Expat\n MIT License\n .\n Copyright (c) ${holder}\n`);
+    // What esbuild really pulls in from src/main.ts (the entry build.mjs bundles), found
+    // independently of how the copyright file is made.
+    const { metafile } = await esbuild({ entryPoints: [path.join(REPO, "src/main.ts")], absWorkingDir: REPO, bundle: true, platform: "node", format: "cjs", write: false, metafile: true, logLevel: "silent" });
+    const bundled = new Set(Object.keys(metafile.inputs).map((input) => /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]).filter((dir) => dir !== undefined));
+    expect(bundled.size).toBeGreaterThan(10);
+    for (const dir of bundled) expect(copyright).toContain(`\nFiles: ${dir}/*\n`);
+    // Every paragraph has the fields dep5 requires.
+    for (const paragraph of copyright.split("\n\n").slice(1)) expect(paragraph).toMatch(/^Files: .*\nCopyright: .*\n(.*\n)*?License: \S+/);
+  });
+});
+
+describe("maintainer scripts", () => {
+  const debScript = (name: string): string => fs.readFileSync(path.join(debControl, name), "utf8");
+
+  it("are valid POSIX sh", async () => {
+    for (const name of ["postinst", "prerm", "postrm"]) {
+      expect((await execa("dash", ["-n", path.join(debControl, name)], { reject: false })).exitCode, name).toBe(0);
+    }
+  });
+
+  it("reload udev rules only where udevd runs, never failing, and never trigger events", async () => {
+    const rpmScripts = await rpmQuery("--scripts");
+    for (const text of [debScript("postinst"), debScript("postrm"), rpmScripts]) {
+      expect(text).toContain("if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then");
+      expect(text).toContain("udevadm control --reload || true");
+    }
+    for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts]) expect(text).not.toMatch(/trigger/);
+  });
+
+  it("on purge (rpm: erase) remove the generated claims rule, and nothing else by hand", async () => {
+    expect(debScript("postrm")).toMatch(/purge\)\n\tremove_generated_rules/);
+    expect(debScript("postrm")).toContain("rm -f /etc/udev/rules.d/69-vfio-autobind-claims.rules");
+    const rpmScripts = await rpmQuery("--scripts");
+    expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi');
+    for (const text of [debScript("postrm"), rpmScripts]) expect(text.match(/\brm -/g)).toEqual(["rm -"]);
+  });
+});
+
+describe("the installed command", () => {
+  it("is a sh wrapper that runs the bundle under node --jitless --no-expose-wasm", () => {
+    const wrapper = read(debRoot, "/usr/sbin/vfio-autobind").toString();
+    expect(wrapper.split("\n")[0]).toBe("#!/bin/sh");
+    expect(wrapper).toContain('\nexec /usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n');
+  });
+
+  it("runs the packaged bundle on Node 18 with the wrapper's flags, printing package.json's version and nothing else", async () => {
+    const bundle = path.join(debRoot, "usr/lib/vfio-autobind/vfio-autobind.js");
+    if (!fs.existsSync(NODE18)) throw new Error(`${NODE18} is missing: run node scripts/fetch-node18.mjs (npm test's pretest does)`);
+    for (const node of [NODE18, process.execPath]) {
+      const result = await execa(node, ["--jitless", "--no-expose-wasm", bundle, "--version"], { reject: false });
+      expect(result.stderr, node).toBe("");
+      expect(result.stdout, node).toBe(version);
+    }
+    expect((await execa(NODE18, ["--version"])).stdout).toMatch(/^v18\./);
+  });
+
+  it("bash completion asks the installed command by its full path", () => {
+    const completion = read(debRoot, "/usr/share/bash-completion/completions/vfio-autobind").toString();
+    expect(completion).toContain('$(/usr/sbin/vfio-autobind --get-yargs-completions "${args[@]}")');
+    expect(completion).toMatch(/^complete .* vfio-autobind$/m);
+    expect(completion).not.toContain("~/.bashrc");
+  });
+});
+
+describe("the man page", () => {
+  let rendered: string;
+  let warnings: string;
+
+  beforeAll(async () => {
+    const page = path.join(tempDir("man"), "vfio-autobind.8");
+    scratch.push(path.dirname(page));
+    fs.writeFileSync(page, gunzipSync(read(debRoot, "/usr/share/man/man8/vfio-autobind.8.gz")));
+    const result = await execa("man", ["--warnings", "-E", "UTF-8", "-l", page], { env: { MANWIDTH: "80", LC_ALL: "C.UTF-8", MAN_KEEP_FORMATTING: "" } });
+    rendered = result.stdout;
+    warnings = result.stderr;
+  });
+
+  /** Commands as the top-level --help lists them, read the simple way: the rows under Commands:. */
+  async function commandsFromHelp(): Promise<string[]> {
+    const help = (await execa(process.execPath, ["--jitless", "--no-expose-wasm", BUNDLE, "--help"])).stdout;
+    const section = help.split("Commands:\n")[1]?.split("\n\n")[0] ?? "";
+    return [...section.matchAll(/^ {2}vfio-autobind (\S+)/gm)].map((m) => m[1] as string);
+  }
+
+  it("formats without a warning from man", () => {
+    expect(warnings).toBe("");
+    expect(rendered).toMatch(/^NAME\n {7}vfio-autobind - /m);
+  });
+
+  it("has a section for every command that --help lists", async () => {
+    const commands = await commandsFromHelp();
+    expect(commands).toEqual(expect.arrayContaining(["list", "explain", "bind", "release", "completion"]));
+    for (const command of commands) expect(rendered).toMatch(new RegExp(`^ {3}vfio-autobind ${command}( |$)`, "m"));
+  });
+
+  it("carries each command's own options and examples, and the global options", () => {
+    expect(rendered).toMatch(/^ {7}--no-fallback\n/m);
+    expect(rendered).toContain("vfio-autobind bind 3b:00.2 --driver vfio-pci");
+    for (const option of ["--sysfs-root", "--modules-dir", "--state-dir", "--json", "--version"]) expect(rendered).toContain(option);
+    expect(rendered).toMatch(/^EXIT STATUS\n {7}0 success, 1 failure, 2 usage error\.$/m);
+  });
+
+  it("names the package version and the files an admin deals with", () => {
+    expect(rendered).toMatch(new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\(8\\)$`, "m"));
+    for (const file of ["/etc/vfio-autobind/", "/etc/udev/rules.d/69-vfio-autobind-claims.rules", "/run/vfio-autobind/"]) expect(rendered).toContain(file);
+  });
+});
+
+describe("linters", () => {
+  it("lintian reports no error and no warning (overrides only with a written reason)", async () => {
+    const result = await execa("lintian", ["--color", "never", "--display-info", "--pedantic", "--show-overrides", built.deb], { reject: false });
+    const tags = result.stdout.split("\n").filter((line) => /^[EWIPOX]: /.test(line));
+    expect(tags.filter((line) => /^[EW]: /.test(line))).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    const overrides = path.join(debRoot, "usr/share/lintian/overrides/vfio-autobind");
+    if (fs.existsSync(overrides)) {
+      const lines = fs.readFileSync(overrides, "utf8").split("\n");
+      lines.forEach((line, i) => {
+        if (line.trim() !== "" && !line.startsWith("#")) expect(lines[i - 1] ?? "", `override without a comment: ${line}`).toMatch(/^#/);
+      });
+    }
+  });
+
+  it("rpmlint reports no error", async () => {
+    const result = await execa("rpmlint", ["-c", path.join(REPO, "packaging/rpmlint.toml"), built.rpm], { reject: false });
+    expect(result.stdout.split("\n").filter((line) => / E: /.test(line))).toEqual([]);
+    expect(result.stdout).toMatch(/ 0 errors, /);
+  });
+});
