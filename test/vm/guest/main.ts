@@ -1,0 +1,54 @@
+/**
+ * The guest's test runner, started by vfio-autobind-vmtest.service once the guest has
+ * booted. It runs every scenario in order, sends each one's observations to the host, and
+ * exits; the unit then powers the guest off. It judges nothing: the host asserts.
+ */
+import * as fs from "node:fs";
+import { GUEST_FLAG, type HotplugRequest } from "../shared/protocol.js";
+import { GuestLog, runCommand, snapshot, uptimeSeconds } from "./guestSystem.js";
+import { sendToHost } from "./hostChannel.js";
+import { scenarios } from "./scenarios/index.js";
+
+async function main(): Promise<void> {
+  // Scenarios write to /sys: refuse to run anywhere but the suite's own guest.
+  const cmdline = fs.readFileSync("/proc/cmdline", "utf8").split(/\s+/);
+  if (!cmdline.includes(GUEST_FLAG)) throw new Error(`not the VM suite's guest (${GUEST_FLAG} is not on the kernel command line)`);
+
+  const started = Date.now();
+  const setup = new GuestLog();
+  runCommand(setup, ["udevadm", "settle", "--timeout=60"]);
+  sendToHost({ type: "hello", kernel: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), node: process.version, uptimeSeconds: uptimeSeconds() });
+  sendToHost({ type: "snapshot", label: "boot", snapshot: snapshot() });
+
+  for (const scenario of scenarios) {
+    const log = new GuestLog();
+    const scenarioStarted = Date.now();
+    log.note(`scenario ${scenario.name}: start`);
+    let result: unknown = null;
+    let error: string | null = null;
+    try {
+      result = await scenario.run({
+        log,
+        requestHotplug(requestId, device) {
+          const request: HotplugRequest = { type: "hotplug-request", requestId, device };
+          log.note(`asking the host to hot-plug ${JSON.stringify(device)}`);
+          sendToHost(request);
+        },
+      });
+    } catch (caught) {
+      error = caught instanceof Error ? (caught.stack ?? caught.message) : String(caught);
+      log.note(`scenario ${scenario.name}: threw ${error}`);
+    }
+    const seconds = (Date.now() - scenarioStarted) / 1000;
+    log.note(`scenario ${scenario.name}: end after ${seconds.toFixed(1)} s`);
+    sendToHost({ type: "scenario", name: scenario.name, completed: error === null, error, seconds, result, log: log.lines });
+  }
+
+  sendToHost({ type: "snapshot", label: "final", snapshot: snapshot() });
+  sendToHost({ type: "done", seconds: (Date.now() - started) / 1000 });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`vmtest runner failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});

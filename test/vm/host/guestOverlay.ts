@@ -1,0 +1,74 @@
+/**
+ * The per-run layer of the guest: the tool (installTool.ts), the guest test runner bundled
+ * for Node 18, the systemd unit that starts it and powers off, and any files a scenario
+ * needs in place at boot. Small, so it is rebuilt on every run.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { build } from "esbuild";
+import { VM_DIR } from "./paths.js";
+import { installTool, type InstallMethod } from "./installTool.js";
+import { writeFile } from "./rootFiles.js";
+import { packCpio } from "./cpioArchive.js";
+import { bootFiles } from "./bootFiles.js";
+
+const RUNNER = "/usr/lib/vfio-autobind-vmtest/runner.js";
+const UNIT = "vfio-autobind-vmtest.service";
+
+/**
+ * Starts once udev's coldplug has been triggered; the runner then waits for the queue
+ * (udevadm settle), so the "boot" snapshot shows what udev (and, once it exists, our rule)
+ * did. Powers the guest off whatever happens, which ends QEMU (-no-reboot). Its output
+ * goes to the console too, for the log tail on failure.
+ */
+const UNIT_TEXT = `[Unit]
+Description=vfio-autobind VM test scenarios
+After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node ${RUNNER}
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+export interface GuestOverlay {
+  readonly cpio: string;
+  readonly install: InstallMethod;
+}
+
+export async function buildGuestOverlay(baseRoot: string, runDir: string): Promise<GuestOverlay> {
+  const overlay = path.join(runDir, "overlay");
+  fs.mkdirSync(overlay, { mode: 0o755 });
+  // "." in the archive is the guest's /: its mode is applied to / itself.
+  fs.chmodSync(overlay, 0o755);
+  const install = await installTool(baseRoot, overlay);
+
+  const bundled = await build({
+    entryPoints: [path.join(VM_DIR, "guest", "main.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    write: false,
+    logLevel: "warning",
+  });
+  const runner = bundled.outputFiles[0];
+  if (runner === undefined) throw new Error("esbuild produced no guest runner");
+  writeFile(overlay, RUNNER.slice(1), runner.contents, 0o644);
+  writeFile(overlay, `etc/systemd/system/${UNIT}`, UNIT_TEXT, 0o644);
+  const wants = path.join(overlay, "etc/systemd/system/multi-user.target.wants");
+  fs.mkdirSync(wants, { recursive: true, mode: 0o755 });
+  fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));
+  for (const [file, content] of Object.entries(bootFiles)) writeFile(overlay, file.replace(/^\//, ""), content, 0o644);
+
+  const cpio = path.join(runDir, "overlay.cpio");
+  await packCpio(overlay, cpio);
+  fs.rmSync(overlay, { recursive: true });
+  return { cpio, install };
+}

@@ -1,0 +1,86 @@
+/**
+ * The guest's base root: Debian bookworm from mmdebstrap with systemd as PID 1, udev,
+ * kmod and Debian's own nodejs (18), the kernel's modules and the fixture modules with
+ * depmod run, packed as a cpio archive that boots as the initramfs. It depends only on the
+ * kernel, the fixtures and this recipe, so it is built once and reused; the tool and the
+ * test harness go into a small overlay archive every run (guestOverlay.ts).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CACHE_DIR } from "./paths.js";
+import { cachedDirectory, hashInputs, pruneSiblings } from "./cache.js";
+import { run, say } from "./command.js";
+import { packCpio } from "./cpioArchive.js";
+import type { FixtureModules } from "./fixtureModules.js";
+import type { KernelTree } from "./kernelPackages.js";
+
+/** systemd-sysv: systemd as PID 1. pciutils: lspci and pci.ids, for `list` names and for people debugging. */
+const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils"];
+
+/** Documentation and translations are a third of the root and nobody reads them in the guest. */
+const DPKG_OPTIONS = [
+  "path-exclude=/usr/share/man/*",
+  "path-exclude=/usr/share/doc/*",
+  "path-include=/usr/share/doc/*/copyright",
+  "path-exclude=/usr/share/locale/*",
+  "path-exclude=/usr/share/info/*",
+];
+
+export interface GuestRoot {
+  /** The unpacked root (read-only from here on: the overlay builder mounts it as a lower layer). */
+  readonly dir: string;
+  readonly cpio: string;
+}
+
+export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModules): Promise<GuestRoot> {
+  // This file is part of the key: a change to the recipe rebuilds the root.
+  const key = hashInputs(kernel.release, fixtures.hash, JSON.stringify({ PACKAGES, DPKG_OPTIONS }), __filename);
+  const parent = path.join(CACHE_DIR, "base");
+  const dir = path.join(parent, `${kernel.release}-${key}`);
+  const cached = await cachedDirectory(dir, async (work) => {
+    const root = path.join(work, "root");
+    await bootstrap(root);
+    installKernelModules(root, kernel, fixtures);
+    await run("depmod", ["-b", root, kernel.release]);
+    configureSystemd(root);
+    await packCpio(root, path.join(work, "root.cpio"));
+  });
+  pruneSiblings(parent, path.basename(dir));
+  say(`guest root ${path.basename(dir)}${cached ? " (cached)" : ""}`);
+  return { dir: path.join(dir, "root"), cpio: path.join(dir, "root.cpio") };
+}
+
+async function bootstrap(root: string): Promise<void> {
+  await run("mmdebstrap", [
+    "--mode=root",
+    "--variant=apt",
+    // Never mount the host's /dev, /proc or /sys into the chroot: no maintainer script may
+    // reach the host's real devices. Everything installs without them.
+    "--skip=chroot/mount",
+    `--include=${PACKAGES.join(",")}`,
+    ...DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
+    "bookworm",
+    root,
+  ]);
+}
+
+/**
+ * Modules go under usr/lib/modules: in a merged-/usr root, lib is a symlink to usr/lib,
+ * and unpacking a kernel package's lib/modules over it would replace the symlink with a
+ * real directory and lose /lib/systemd/systemd (qemu-notes.md). Fixtures go in updates/,
+ * where depmod ranks them above the kernel's own modules, as an admin's would be.
+ */
+function installKernelModules(root: string, kernel: KernelTree, fixtures: FixtureModules): void {
+  const modules = path.join(root, "usr", "lib", "modules", kernel.release);
+  fs.cpSync(kernel.modulesDir, modules, { recursive: true, verbatimSymlinks: true });
+  for (const link of ["build", "source"]) fs.rmSync(path.join(modules, link), { force: true });
+  fs.mkdirSync(path.join(modules, "updates"), { recursive: true });
+  for (const ko of fixtures.files) fs.copyFileSync(ko, path.join(modules, "updates", path.basename(ko)));
+}
+
+function configureSystemd(root: string): void {
+  const system = path.join(root, "etc", "systemd", "system");
+  // getty's vhangup() on the console would turn later writes to ttyS0 into EIO (qemu-notes.md).
+  fs.symlinkSync("/dev/null", path.join(system, "serial-getty@ttyS0.service"));
+  fs.writeFileSync(path.join(root, "etc", "hostname"), "vfio-autobind-vmtest\n");
+}

@@ -1,0 +1,110 @@
+/**
+ * Puts vfio-autobind into the guest, into an overlay directory that lands on the base root.
+ * The one place that knows how the tool is installed:
+ *
+ *   - a package built in dist/ (dist/vfio-autobind_*_all.deb): installed with `dpkg -i` in a
+ *     chroot of the base root, the way an admin installs it, maintainer scripts and all.
+ *     The chroot is an overlayfs mount whose upper layer is the overlay directory, so only
+ *     what dpkg changed ends up in the overlay and the cached base stays untouched;
+ *   - otherwise the bundle and a wrapper at the paths the package will use, plus the repo's
+ *     rules.d/*.rules in /usr/lib/udev/rules.d.
+ *
+ * VFIO_AUTOBIND_VM_INSTALL=bundle or =deb chooses explicitly.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import { REPO_ROOT } from "./paths.js";
+import { run, say } from "./command.js";
+import { writeFile } from "./rootFiles.js";
+
+export type InstallMethod = { readonly kind: "deb"; readonly file: string } | { readonly kind: "bundle"; readonly rules: readonly string[] };
+
+const BUNDLE = path.join(REPO_ROOT, "dist", "vfio-autobind.js");
+const RULES_DIR = path.join(REPO_ROOT, "rules.d");
+
+export async function installTool(baseRoot: string, overlay: string): Promise<InstallMethod> {
+  const deb = chooseDeb();
+  const method = deb !== null ? await installDeb(baseRoot, overlay, deb) : installBundle(overlay);
+  say(`tool installed from ${method.kind === "deb" ? path.relative(REPO_ROOT, method.file) : "dist/vfio-autobind.js"}`);
+  return method;
+}
+
+function chooseDeb(): string | null {
+  const choice = process.env.VFIO_AUTOBIND_VM_INSTALL ?? "";
+  if (choice === "bundle") return null;
+  const dist = path.join(REPO_ROOT, "dist");
+  const debs = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => /^vfio-autobind_.*_all\.deb$/.test(f)) : [];
+  const newest = debs.map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (newest === undefined) {
+    if (choice === "deb") throw new Error("VFIO_AUTOBIND_VM_INSTALL=deb, but dist/ holds no vfio-autobind_*_all.deb: run npm run package");
+    return null;
+  }
+  assertDebIsCurrent(newest);
+  return newest;
+}
+
+/**
+ * A package left in dist/ by an earlier `npm run package` would test yesterday's code, so
+ * its bundle must be today's: the same as dist/vfio-autobind.js after its first line
+ * (the package replaces the shebang with a comment).
+ */
+function assertDebIsCurrent(deb: string): void {
+  const options = { maxBuffer: 64 * 1024 * 1024 };
+  const tarball = execFileSync("dpkg-deb", ["--fsys-tarfile", deb], options);
+  const inPackage = execFileSync("tar", ["-xO", "./usr/lib/vfio-autobind/vfio-autobind.js"], { ...options, input: tarball });
+  const afterFirstLine = (text: Buffer): Buffer => text.subarray(text.indexOf(10) + 1);
+  if (!afterFirstLine(inPackage).equals(afterFirstLine(fs.readFileSync(BUNDLE)))) {
+    throw new Error(
+      `${path.relative(REPO_ROOT, deb)} holds an older bundle than dist/vfio-autobind.js: run npm run package, ` +
+        "remove the .deb, or set VFIO_AUTOBIND_VM_INSTALL=bundle",
+    );
+  }
+}
+
+function installBundle(overlay: string): InstallMethod {
+  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm run test:vm does)`);
+  writeFile(overlay, "usr/lib/vfio-autobind/vfio-autobind.js", fs.readFileSync(BUNDLE), 0o644);
+  // As the package's wrapper: --jitless because udevd's MemoryDenyWriteExecute=yes forbids
+  // the JIT (kernel-facts.md §6); --no-expose-wasm spares Node's warning about the two.
+  writeFile(overlay, "usr/sbin/vfio-autobind", '#!/bin/sh\nexec node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n', 0o755);
+  const rules = fs.existsSync(RULES_DIR) ? fs.readdirSync(RULES_DIR).filter((f) => f.endsWith(".rules")).sort() : [];
+  for (const rule of rules) writeFile(overlay, `usr/lib/udev/rules.d/${rule}`, fs.readFileSync(path.join(RULES_DIR, rule)), 0o644);
+  return { kind: "bundle", rules };
+}
+
+async function installDeb(baseRoot: string, overlay: string, deb: string): Promise<InstallMethod> {
+  const scratch = fs.mkdtempSync(path.join(path.dirname(overlay), "dpkg-"));
+  const work = path.join(scratch, "work");
+  const merged = path.join(scratch, "merged");
+  fs.mkdirSync(work);
+  fs.mkdirSync(merged);
+  await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${baseRoot},upperdir=${overlay},workdir=${work}`, merged]);
+  try {
+    const inChroot = `/tmp/${path.basename(deb)}`;
+    fs.copyFileSync(deb, path.join(merged, inChroot));
+    // No /proc, /sys or /dev is mounted in this chroot, so no maintainer script can touch
+    // the host's devices; policy-rc.d keeps it from starting services.
+    writeFile(merged, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755);
+    try {
+      await run("chroot", [merged, "dpkg", "-i", inChroot], { env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    } finally {
+      fs.rmSync(path.join(merged, inChroot), { force: true });
+      fs.rmSync(path.join(merged, "usr/sbin/policy-rc.d"), { force: true });
+    }
+  } finally {
+    await run("umount", [merged]);
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  refuseWhiteouts(overlay);
+  return { kind: "deb", file: deb };
+}
+
+/** A file dpkg deleted from the base shows up as a whiteout, which a cpio overlay cannot express. */
+function refuseWhiteouts(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isCharacterDevice()) throw new Error(`dpkg -i removed ${full} from the base root; the overlay cannot carry a removal`);
+    if (entry.isDirectory()) refuseWhiteouts(full);
+  }
+}

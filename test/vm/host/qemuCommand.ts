@@ -1,0 +1,47 @@
+/**
+ * The QEMU command line (qemu-notes.md): TCG, because nested KVM stops early here; an
+ * emulated Intel IOMMU with interrupt remapping, so devices get real IOMMU groups and VFIO
+ * works; the whole root as the initramfs; the devices of shared/machineLayout.ts.
+ */
+import { deviceQemuArgs } from "../shared/machineLayout.js";
+import { GUEST_FLAG } from "../shared/protocol.js";
+
+export interface QemuFiles {
+  readonly kernel: string;
+  readonly initrd: string;
+  /** ttyS0: kernel and systemd messages, for people. */
+  readonly consoleLog: string;
+  /** ttyS1: protocol lines, for the host (shared/protocol.ts). */
+  readonly resultsLog: string;
+  readonly qmpSocket: string;
+}
+
+export function qemuArgv(files: QemuFiles): string[] {
+  const append = [
+    "console=ttyS0",
+    // The root is the initramfs itself: start systemd straight from it.
+    "rdinit=/lib/systemd/systemd",
+    "intel_iommu=on",
+    // Stop instead of hanging on a panic; -no-reboot turns the reboot into QEMU's exit.
+    "panic=-1",
+    "loglevel=4",
+    GUEST_FLAG,
+  ].join(" ");
+  return [
+    "-accel", "tcg,thread=multi",
+    "-smp", "2",
+    "-cpu", "max",
+    "-M", "q35,kernel-irqchip=split",
+    "-device", "intel-iommu,intremap=on",
+    "-m", "3072",
+    "-nographic", "-vga", "none", "-nic", "none", "-monitor", "none",
+    "-no-reboot",
+    "-kernel", files.kernel,
+    "-initrd", files.initrd,
+    "-append", append,
+    "-serial", `file:${files.consoleLog}`,
+    "-serial", `file:${files.resultsLog}`,
+    "-qmp", `unix:${files.qmpSocket},server=on,wait=off`,
+    ...deviceQemuArgs(),
+  ];
+}

@@ -1,0 +1,41 @@
+/** What one run of the VM suite found, written by globalSetup and read by the test files. */
+import * as fs from "node:fs";
+import type { GuestSnapshot, ScenarioMessage } from "../shared/protocol.js";
+import type { PhaseTime } from "./command.js";
+import type { HotplugOutcome } from "./guestSession.js";
+import type { InstallMethod } from "./installTool.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Set by globalSetup.ts under test/vm/vitest.config.ts only. */
+    vmReportPath: string;
+  }
+}
+
+export interface VmReport {
+  readonly kernelRelease: string;
+  readonly guestNode: string;
+  readonly install: InstallMethod;
+  readonly phases: readonly PhaseTime[];
+  /** By label: "boot" (after udev's coldplug settled) and "final" (after the last scenario). */
+  readonly snapshots: Readonly<Record<string, GuestSnapshot>>;
+  readonly scenarios: Readonly<Record<string, ScenarioMessage>>;
+  readonly hotplugs: readonly HotplugOutcome[];
+  readonly consoleLog: string;
+  readonly resultsLog: string;
+}
+
+export function writeReport(file: string, report: VmReport): void {
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+export function readReport(file: string): VmReport {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as VmReport;
+}
+
+/** The last lines of the guest console, without terminal colour codes, for failure messages. */
+export function consoleTail(consoleLog: string, lines = 60): string {
+  const text = fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8") : "(no console log)";
+  const plain = text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "");
+  return plain.split("\n").slice(-lines).join("\n");
+}

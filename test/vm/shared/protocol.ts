@@ -1,0 +1,82 @@
+/**
+ * What the guest tells the host, one JSON object per line on the guest's second serial
+ * port (ttyS1, a file on the host). The console (ttyS0) carries the kernel's and systemd's
+ * messages for humans; this port carries nothing but these lines, so the host parses them
+ * and never has to read the console.
+ */
+
+/** Marks a protocol line, so that stray output on the port can never be taken for one. */
+export const LINE_PREFIX = "VMTEST ";
+
+/** The kernel command-line flag the guest runner insists on before it writes to any /sys. */
+export const GUEST_FLAG = "vfio_autobind_vmtest=1";
+
+export interface DeviceState {
+  readonly address: string;
+  /** `vendor:device`, lower-case hex. */
+  readonly id: string;
+  readonly driver: string | null;
+  /** `driver_override`, `null` when unset. */
+  readonly override: string | null;
+  readonly iommuGroup: string | null;
+  /** The `vfio-dev/` directory exists: a vfio-family driver holds the device. */
+  readonly vfioDev: boolean;
+}
+
+/** What the guest looked like at one moment: every PCI device and the tool's journal lines. */
+export interface GuestSnapshot {
+  readonly uptimeSeconds: number;
+  readonly devices: readonly DeviceState[];
+  /** MESSAGE of every journal entry with SYSLOG_IDENTIFIER=vfio-autobind, oldest first. */
+  readonly journal: readonly string[];
+}
+
+/**
+ * A device the guest wants plugged in. The host passes `device` to QMP `device_add`
+ * unchanged, so a new hotplug scenario needs no host change.
+ */
+export interface HotplugRequest {
+  readonly type: "hotplug-request";
+  readonly requestId: string;
+  readonly device: Readonly<Record<string, string>>;
+}
+
+export interface ScenarioMessage {
+  readonly type: "scenario";
+  readonly name: string;
+  /** False when the scenario itself threw (a harness problem); assertions are the host's. */
+  readonly completed: boolean;
+  readonly error: string | null;
+  readonly seconds: number;
+  /** The scenario's observations, shaped by the scenario (see guest/scenarios/). */
+  readonly result: unknown;
+  /** Every command the scenario ran and what it printed, for failure messages. */
+  readonly log: readonly string[];
+}
+
+export type GuestMessage =
+  | { readonly type: "hello"; readonly kernel: string; readonly node: string; readonly uptimeSeconds: number }
+  | { readonly type: "snapshot"; readonly label: string; readonly snapshot: GuestSnapshot }
+  | HotplugRequest
+  | ScenarioMessage
+  | { readonly type: "done"; readonly seconds: number };
+
+export function formatMessage(message: GuestMessage): string {
+  return `${LINE_PREFIX}${JSON.stringify(message)}\n`;
+}
+
+/** The protocol lines in `text`; anything else (noise, a half-written last line) is skipped. */
+export function parseMessages(text: string): GuestMessage[] {
+  const messages: GuestMessage[] = [];
+  for (const raw of text.split("\n")) {
+    // The tty turns "\n" into "\r\n".
+    const line = raw.replace(/\r$/, "");
+    if (!line.startsWith(LINE_PREFIX)) continue;
+    try {
+      messages.push(JSON.parse(line.slice(LINE_PREFIX.length)) as GuestMessage);
+    } catch {
+      // A line cut short when the guest died; the missing "done" reports that.
+    }
+  }
+  return messages;
+}
