@@ -247,6 +247,7 @@ export function mergeClaimFiles(files: readonly { name: string; text: string }[]
   };
 }
 
+/** `file:line: message`; errors about a whole file (line 0) name the file alone. */
 export function formatConfigError(error: ConfigError): string {
-  return `${error.file}:${error.line}: ${error.message}`;
+  return error.line > 0 ? `${error.file}:${error.line}: ${error.message}` : `${error.file}: ${error.message}`;
 }

@@ -82,6 +82,12 @@ describe("parseClaimFile", () => {
   });
 });
 
+describe("formatConfigError", () => {
+  it("names the file alone for an error about the whole file", () => {
+    expect(formatConfigError({ file: "/etc/vfio-autobind/x.conf", line: 0, message: "cannot read: EACCES" })).toBe("/etc/vfio-autobind/x.conf: cannot read: EACCES");
+  });
+});
+
 describe("mergeClaimFiles", () => {
   it("reads files in name order, whatever order they come in", () => {
     const merged = mergeClaimFiles([
