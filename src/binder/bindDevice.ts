@@ -138,6 +138,20 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
   if (onTarget(initial)) {
     return outcome(address, { status: "already-bound", module: first.module, driver: initial.driver, rank: first.rank, candidates, message: `${address}: already bound to ${initial.driver}` });
   }
+  // A device we bound to a lower candidate earlier (the better ones failed then) stays
+  // there: retrying on every trigger would pull it from under a VM and churn for nothing.
+  const ours = readRecord(env.stateDir, address);
+  if (request.driver === undefined && ours?.status === "bound" && ours.driver !== null && ours.driver === initial.driver) {
+    const rank = candidates.find((c) => c.module === ours.module)?.rank ?? null;
+    return outcome(address, {
+      status: "already-bound",
+      module: ours.module,
+      driver: initial.driver,
+      rank,
+      candidates,
+      message: `${address}: already bound to ${initial.driver}${rank === null ? "" : ` (rank ${rank} of ${candidates.length}; vfio-autobind bound it there)`}`,
+    });
+  }
 
   const judge = (device: PciDevice): SafetyVerdict => {
     const verdict = safetyVerdict(device, findHostUses(device.path, env.procRoot), request.force);

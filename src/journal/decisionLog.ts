@@ -24,7 +24,8 @@ const CLOSE_TIMEOUT_MS = 2_000;
 export function journalLog(socketPath: string = JOURNAL_STREAM_SOCKET, fallback: (line: string) => void = (line) => void process.stderr.write(line)): DecisionLog {
   const pending: string[] = [];
   let failed = false;
-  const socket = net.createConnection({ path: socketPath });
+  // journald half-closes every stdout stream right after accepting it; keep our side open.
+  const socket = net.createConnection({ path: socketPath, allowHalfOpen: true });
   // Identifier, unit id (none), default priority, level prefix on, no forwarding.
   socket.write(`${SYSLOG_IDENTIFIER}\n\n${PRIORITY_INFO}\n1\n0\n0\n0\n`);
   socket.on("error", () => {

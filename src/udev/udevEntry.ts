@@ -11,6 +11,17 @@ import { journalLog, JOURNAL_STREAM_SOCKET } from "../journal/decisionLog.js";
 import { defaultModulesDir } from "../kmod/readVfioAliases.js";
 import { EVENT_DEADLINE_MS, handleUdevEvent } from "./udevEvent.js";
 
+/** Where modprobe and flock live on every distribution we ship for. */
+export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * udevd runs RUN programs with the device's properties as their whole environment, so
+ * there is no PATH, and modprobe (in /usr/sbin) would not be found. Set the system's.
+ */
+export function ensureSystemPath(env: NodeJS.ProcessEnv): void {
+  if (env["PATH"] === undefined || env["PATH"] === "") env["PATH"] = SYSTEM_PATH;
+}
+
 export async function runUdevEntry(argv: readonly string[], event: NodeJS.ProcessEnv, adapters: Adapters): Promise<number> {
   let values;
   try {
@@ -34,6 +45,7 @@ export async function runUdevEntry(argv: readonly string[], event: NodeJS.Proces
   // Other actions and subsystems never reach here through the packaged rule; if they do,
   // they are not ours to log about.
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
+  ensureSystemPath(process.env);
   const log = journalLog(values["journal-socket"]);
   const deadline = setTimeout(() => {
     log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`);

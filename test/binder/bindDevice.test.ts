@@ -108,6 +108,18 @@ describe("bind", () => {
     expect(fs.existsSync(recordFile(host.stateDir, VIRTIO_NET))).toBe(false);
   });
 
+  it("leaves a device on the lower candidate it bound earlier instead of churning on every trigger", async () => {
+    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } } }) });
+    const first = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(first).toMatchObject({ status: "bound", driver: "vfio-pci", rank: 2 });
+    fs.mkdirSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"));
+    const writes = host.kernel.operations.length;
+    const again = await bindDevice(request(VIRTIO_NET), host.env());
+    expect(again).toMatchObject({ status: "already-bound", driver: "vfio-pci", rank: 2 });
+    expect(again.message).toBe(`${VIRTIO_NET}: already bound to vfio-pci (rank 2 of 2; vfio-autobind bound it there)`);
+    expect(host.kernel.operations.length).toBe(writes);
+  });
+
   it("tries only the best candidate with --no-fallback", async () => {
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } } }) });
     const result = await bindDevice(request(VIRTIO_NET, { noFallback: true }), host.env());
@@ -149,7 +161,11 @@ describe("safety verdict", () => {
 
   it("will not move a device from one VFIO driver to another without --force", async () => {
     host = makeSimulatedHost();
-    await bindDevice(request(VIRTIO_NET, { driver: "vfio-pci" }), host.env());
+    // Someone else put it on vfio-pci (a driverctl override, say): no record of ours.
+    await host.kernel.loadModule("vfio_pci", 1000);
+    host.tree.writeAttribute(VIRTIO_NET, "driver_override", "vfio-pci\n");
+    host.tree.unbindDriver(VIRTIO_NET, "virtio-pci");
+    host.kernel.writeAttribute(path.join(host.tree.root, "bus/pci/drivers_probe"), VIRTIO_NET);
     fs.mkdirSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"));
     const result = await bindDevice(request(VIRTIO_NET), host.env());
     expect(result.message).toBe(`${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`);
