@@ -13,7 +13,7 @@ export default defineConfig({
   test: {
     include: ["test/vm/**/*.test.ts"],
     globalSetup: ["test/vm/host/globalSetup.ts"],
-    // Downloads, mmdebstrap and a TCG boot; the guest itself gives up after 20 minutes.
+    // Downloads, mmdebstrap and a TCG boot; the guest itself is stopped after 10 minutes.
     hookTimeout: 30 * 60_000,
     testTimeout: 60_000,
   },

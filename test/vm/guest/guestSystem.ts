@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DeviceState, GuestSnapshot } from "../shared/protocol.js";
+import type { DeviceState, GuestSnapshot, JournalWindow, ToolJournalEntry, UdevdHelperLine } from "../shared/protocol.js";
 
 const PCI_DEVICES = "/sys/bus/pci/devices";
 
@@ -92,7 +92,7 @@ export function readDevice(address: string): DeviceState {
   };
 }
 
-function listDevices(): DeviceState[] {
+export function listDevices(): DeviceState[] {
   return fs.readdirSync(PCI_DEVICES).sort().map(readDevice);
 }
 
@@ -141,18 +141,92 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   }
 }
 
-/** The tool's own journal lines (`journalctl -t vfio-autobind`), for the journal scenario. */
-function toolJournal(): string[] {
-  const child = spawnSync("journalctl", ["-t", "vfio-autobind", "-o", "json", "--no-pager", "-b"], { encoding: "utf8" });
+/** The argument the packaged rule gives the helper: every udevd line about it contains it. */
+const HELPER_ARGUMENT = "vfio-autobind.js udev-event";
+
+/** How a udev worker names the process it has just forked for a RUN program. */
+const SPAWNED = /^Successfully forked off '\(spawn\)' as PID \d+/;
+
+type JournalJson = Record<string, unknown>;
+
+/** `journalctl ... -o json`, parsed; journald has written out everything logged before the call. */
+function journalJson(args: readonly string[]): JournalJson[] {
+  // --sync: journald first processes what is queued on its sockets (a helper's last line).
+  spawnSync("journalctl", ["--sync"]);
+  const child = spawnSync("journalctl", ["-o", "json", "--no-pager", "-b", ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   return (child.stdout ?? "")
     .split("\n")
     .filter(Boolean)
-    .map((line) => {
-      const entry = parseJson(line) as { MESSAGE?: unknown } | null;
-      return typeof entry?.MESSAGE === "string" ? entry.MESSAGE : line;
-    });
+    .map((line) => parseJson(line) as JournalJson | null)
+    .filter((entry): entry is JournalJson => entry !== null);
+}
+
+const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
+const int = (value: unknown): number | null => (typeof value === "string" && /^\d+$/.test(value) ? Number(value) : null);
+
+/** The newest entry's cursor, taken before an action: journalWindow(mark) then holds all it caused. */
+export function journalMark(): string | null {
+  const [last] = journalJson(["-n", "1", "--output-fields=MESSAGE"]);
+  return text(last?.["__CURSOR"]);
+}
+
+/**
+ * The tool's journal entries and udevd's lines about the helper, after `cursor` (or since
+ * boot), from one query so that consecutive windows neither overlap nor miss an entry.
+ * udevd logs at debug level in the suite's guest (host/bootFiles.ts), so it names every
+ * RUN program it starts.
+ */
+export function journalWindow(cursor: string | null): JournalWindow {
+  const entries = journalJson([
+    ...(cursor === null ? [] : [`--after-cursor=${cursor}`]),
+    "SYSLOG_IDENTIFIER=vfio-autobind",
+    "SYSLOG_IDENTIFIER=systemd-udevd",
+    // udevd's workers log under this name.
+    "SYSLOG_IDENTIFIER=(udev-worker)",
+    "--output-fields=MESSAGE,SYSLOG_IDENTIFIER,PRIORITY,_TRANSPORT,_PID,_CMDLINE",
+  ]);
+  const tool: ToolJournalEntry[] = [];
+  const udevdHelperLines: UdevdHelperLine[] = [];
+  for (const entry of entries) {
+    const message = text(entry["MESSAGE"]) ?? JSON.stringify(entry["MESSAGE"]);
+    const identifier = text(entry["SYSLOG_IDENTIFIER"]);
+    const cursorOf = text(entry["__CURSOR"]) ?? "";
+    if (identifier === "vfio-autobind") {
+      tool.push({
+        cursor: cursorOf,
+        message,
+        identifier,
+        priority: int(entry["PRIORITY"]),
+        transport: text(entry["_TRANSPORT"]),
+        pid: int(entry["_PID"]),
+        cmdline: text(entry["_CMDLINE"]),
+      });
+    } else if (message.includes(HELPER_ARGUMENT) || SPAWNED.test(message)) {
+      udevdHelperLines.push({ cursor: cursorOf, message, pid: int(entry["_PID"]) });
+    }
+  }
+  const last = entries[entries.length - 1];
+  return { tool, udevdHelperLines, endCursor: last === undefined ? cursor : text(last["__CURSOR"]) };
+}
+
+function journaldSuppressed(): string[] {
+  return journalJson(["-t", "systemd-journald", "--output-fields=MESSAGE"])
+    .map((entry) => text(entry["MESSAGE"]) ?? "")
+    .filter((message) => /suppressed/i.test(message));
 }
 
 export function snapshot(): GuestSnapshot {
-  return { uptimeSeconds: uptimeSeconds(), devices: listDevices(), journal: toolJournal() };
+  const sinceBoot = journalWindow(null);
+  return {
+    uptimeSeconds: uptimeSeconds(),
+    devices: listDevices(),
+    journal: sinceBoot.tool.map((entry) => entry.message),
+    sinceBoot,
+    journaldSuppressed: journaldSuppressed(),
+  };
+}
+
+/** Waits for udev's queue to empty (every RUN program of every queued event has ended). */
+export function udevSettle(log: GuestLog): CommandRun {
+  return runCommand(log, ["udevadm", "settle", "--timeout=120"], 150_000);
 }

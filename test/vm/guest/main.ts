@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import { GUEST_FLAG, type HotplugRequest } from "../shared/protocol.js";
-import { GuestLog, runCommand, snapshot, uptimeSeconds } from "./guestSystem.js";
+import { GuestLog, snapshot, udevSettle, uptimeSeconds } from "./guestSystem.js";
 import { sendToHost } from "./hostChannel.js";
 import { scenarios } from "./scenarios/index.js";
 
@@ -16,7 +16,8 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const setup = new GuestLog();
-  runCommand(setup, ["udevadm", "settle", "--timeout=60"]);
+  // Coldplug includes the helper's runs for the devices claimed at boot.
+  udevSettle(setup);
   sendToHost({ type: "hello", kernel: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), node: process.version, uptimeSeconds: uptimeSeconds() });
   sendToHost({ type: "snapshot", label: "boot", snapshot: snapshot() });
 

@@ -1,7 +1,78 @@
 /**
- * Files placed in the guest before it boots, by absolute guest path: the extension point
- * for the udev scenarios, whose claims (/etc/vfio-autobind/...) and generated
- * /etc/udev/rules.d/69-vfio-autobind-claims.rules must be in place when udev's coldplug
- * runs. Empty until claims exist; nothing here may be needed by the scenarios of today.
+ * Files placed in the guest before it boots, so that they are there when udev's coldplug
+ * runs: the udev scenarios' claims (shared/udevClaims.ts) in /etc/vfio-autobind, the
+ * /etc/udev/rules.d/69-vfio-autobind-claims.rules that `vfio-autobind apply` would
+ * generate from them, and two logging settings the udev assertions need.
+ *
+ * The rules are generated here, on the host, with the project's own pure functions
+ * (mergeClaimFiles/parseClaimFile and generateClaimRules), from the claim files the guest
+ * will really hold: those written here plus any the package installed (the .deb ships a
+ * commented 00-example.conf). The digest is readClaimConfig's own, read from the overlay
+ * directory, so `vfio-autobind check` in the guest must find the rules up to date. VF
+ * addresses come from the machine layout, not from a /sys.
  */
-export const bootFiles: Readonly<Record<string, string>> = {};
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { mergeClaimFiles } from "../../../src/config/claimConfig.js";
+import { readClaimConfig } from "../../../src/config/readClaimConfig.js";
+import { generateClaimRules } from "../../../src/udev/claimRules.js";
+import { sriovUdevController } from "../shared/machineLayout.js";
+import { bootClaimFiles, GUEST_CONFIG_DIR, GUEST_RULES_FILE, udevSriovVfs } from "../shared/udevClaims.js";
+import { writeFile } from "./rootFiles.js";
+
+/**
+ * udevd at debug level from its start: it then logs `Running command "..."` for every
+ * RUN program it starts, with the device's name, which is how the tests count helper
+ * processes per device, coldplug included.
+ */
+const UDEV_CONF = `# VM suite: udevd logs every RUN program it starts (test/vm/host/bootFiles.ts).
+udev_log=debug
+`;
+
+/**
+ * udevd's debug lines during coldplug are many; journald's default rate limit (10000 per
+ * 30 s per unit) would drop some, and with them the evidence. The suite checks that
+ * journald suppressed nothing.
+ */
+const JOURNALD_CONF = `# VM suite: keep every line of udevd's debug log (test/vm/host/bootFiles.ts).
+[Journal]
+RateLimitIntervalSec=0
+RateLimitBurst=0
+`;
+
+export interface BootFiles {
+  /** The generated rules, as written to the guest. */
+  readonly rules: string;
+  /** The config digest in them (readClaimConfig's). */
+  readonly digest: string;
+  /** Every claim file the guest holds at boot, packaged ones included. */
+  readonly configFiles: readonly string[];
+}
+
+/**
+ * Writes the boot files into the overlay, after the tool is installed there (whose
+ * package may have put files in /etc/vfio-autobind).
+ */
+export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
+  const relativeConfigDir = GUEST_CONFIG_DIR.slice(1);
+  if (fs.existsSync(path.join(baseRoot, relativeConfigDir))) {
+    // The overlay would merge with it and the digest below would miss its files.
+    throw new Error(`the base root already has ${GUEST_CONFIG_DIR}; the boot claims assume only the package and the suite write there`);
+  }
+  for (const [name, text] of Object.entries(bootClaimFiles)) writeFile(overlay, path.join(relativeConfigDir, name), text, 0o644);
+
+  const hostConfigDir = path.join(overlay, relativeConfigDir);
+  // The same reading (file filter, name order) and digest as the tool in the guest.
+  const loaded = readClaimConfig(hostConfigDir);
+  if (loaded.errors.length > 0) throw new Error(`the boot claims have errors: ${JSON.stringify(loaded.errors)}`);
+  // Parsed again under their guest paths: the rules name each claim by file and line.
+  const files = loaded.files.map((file) => ({ name: path.join(GUEST_CONFIG_DIR, path.basename(file)), text: fs.readFileSync(file, "utf8") }));
+  const config = mergeClaimFiles(files);
+  const vfAddressesOf = (pf: string): readonly string[] | null => (pf === sriovUdevController.pfAddress ? udevSriovVfs : null);
+  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf);
+  writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
+
+  writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
+  writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
+  return { rules, digest: loaded.digest, configFiles: files.map((f) => f.name) };
+}

@@ -12,12 +12,12 @@ import { checkHostRequirements } from "./requirements.js";
 import { kernelTree, resolveKernelRelease } from "./kernelPackages.js";
 import { buildFixtureModules } from "./fixtureModules.js";
 import { buildGuestRoot } from "./guestRoot.js";
-import { buildGuestOverlay } from "./guestOverlay.js";
+import { buildGuestOverlay, type GuestOverlay } from "./guestOverlay.js";
 import { bootGuest, type GuestRun } from "./guestSession.js";
 import { consoleTail, writeReport, type VmReport } from "./vmReport.js";
 import type { GuestSnapshot, ScenarioMessage } from "../shared/protocol.js";
 
-/** Boot plus every scenario takes under two minutes under TCG; this is only the backstop. */
+/** Boot plus every scenario takes about three minutes under TCG; this is only the backstop. */
 const GUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** Earlier runs' logs kept beside this one's (a run in progress is never among the oldest). */
@@ -42,7 +42,7 @@ export default async function setup(project: TestProject): Promise<void> {
   fs.rmSync(initrd);
   say(`total ${((Date.now() - started) / 1000).toFixed(1)} s; guest logs in ${runDir}`);
 
-  const report = buildReport(guest, release, overlay.install);
+  const report = buildReport(guest, release, overlay);
   const reportPath = path.join(runDir, "report.json");
   writeReport(reportPath, report);
   project.provide("vmReportPath", reportPath);
@@ -58,7 +58,7 @@ function newRunDir(): string {
   return dir;
 }
 
-function buildReport(guest: GuestRun, kernelRelease: string, install: VmReport["install"]): VmReport {
+function buildReport(guest: GuestRun, kernelRelease: string, overlay: GuestOverlay): VmReport {
   const done = guest.messages.some((m) => m.type === "done");
   if (!done) {
     throw new Error(
@@ -82,7 +82,8 @@ function buildReport(guest: GuestRun, kernelRelease: string, install: VmReport["
   return {
     kernelRelease,
     guestNode,
-    install,
+    install: overlay.install,
+    bootFiles: overlay.bootFiles,
     phases: phaseTimes,
     snapshots,
     scenarios,

@@ -10,7 +10,7 @@ import { VM_DIR } from "./paths.js";
 import { installTool, type InstallMethod } from "./installTool.js";
 import { writeFile } from "./rootFiles.js";
 import { packCpio } from "./cpioArchive.js";
-import { bootFiles } from "./bootFiles.js";
+import { writeBootFiles, type BootFiles } from "./bootFiles.js";
 
 const RUNNER = "/usr/lib/vfio-autobind-vmtest/runner.js";
 const UNIT = "vfio-autobind-vmtest.service";
@@ -40,6 +40,7 @@ WantedBy=multi-user.target
 export interface GuestOverlay {
   readonly cpio: string;
   readonly install: InstallMethod;
+  readonly bootFiles: BootFiles;
 }
 
 export async function buildGuestOverlay(baseRoot: string, runDir: string): Promise<GuestOverlay> {
@@ -65,10 +66,11 @@ export async function buildGuestOverlay(baseRoot: string, runDir: string): Promi
   const wants = path.join(overlay, "etc/systemd/system/multi-user.target.wants");
   fs.mkdirSync(wants, { recursive: true, mode: 0o755 });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));
-  for (const [file, content] of Object.entries(bootFiles)) writeFile(overlay, file.replace(/^\//, ""), content, 0o644);
+  // After the tool: the generated rules' digest covers the claim files its package installed.
+  const bootFiles = writeBootFiles(baseRoot, overlay);
 
   const cpio = path.join(runDir, "overlay.cpio");
   await packCpio(overlay, cpio);
   fs.rmSync(overlay, { recursive: true });
-  return { cpio, install };
+  return { cpio, install, bootFiles };
 }

@@ -4,6 +4,7 @@ import type { GuestSnapshot, ScenarioMessage } from "../shared/protocol.js";
 import type { PhaseTime } from "./command.js";
 import type { HotplugOutcome } from "./guestSession.js";
 import type { InstallMethod } from "./installTool.js";
+import type { BootFiles } from "./bootFiles.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -16,6 +17,8 @@ export interface VmReport {
   readonly kernelRelease: string;
   readonly guestNode: string;
   readonly install: InstallMethod;
+  /** The claims and generated rules put into the guest before boot. */
+  readonly bootFiles: BootFiles;
   readonly phases: readonly PhaseTime[];
   /** By label: "boot" (after udev's coldplug settled) and "final" (after the last scenario). */
   readonly snapshots: Readonly<Record<string, GuestSnapshot>>;

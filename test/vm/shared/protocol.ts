@@ -23,12 +23,48 @@ export interface DeviceState {
   readonly vfioDev: boolean;
 }
 
+/** One journal entry of the tool (`journalctl -t vfio-autobind -o json`), with the fields the tests read. */
+export interface ToolJournalEntry {
+  readonly cursor: string;
+  readonly message: string;
+  readonly identifier: string | null;
+  readonly priority: number | null;
+  /** `_TRANSPORT`: `stdout` for the helper's stream connection. */
+  readonly transport: string | null;
+  /** `_PID` and `_CMDLINE` of the process that wrote it (journald reads them from the peer). */
+  readonly pid: number | null;
+  readonly cmdline: string | null;
+}
+
+/**
+ * A line of udevd's own (debug) log about the helper: where a rule queued it, each RUN of it,
+ * how that ended, and the PID a worker forked for a RUN program (udevEvidence.ts reads them).
+ */
+export interface UdevdHelperLine {
+  readonly cursor: string;
+  readonly message: string;
+  /** `_PID`: the udevd worker that handled the event. */
+  readonly pid: number | null;
+}
+
+/** What the journal gained between two moments (or since boot). */
+export interface JournalWindow {
+  readonly tool: readonly ToolJournalEntry[];
+  readonly udevdHelperLines: readonly UdevdHelperLine[];
+  /** Cursor of the newest entry at the end of the window: where the next one starts. */
+  readonly endCursor: string | null;
+}
+
 /** What the guest looked like at one moment: every PCI device and the tool's journal lines. */
 export interface GuestSnapshot {
   readonly uptimeSeconds: number;
   readonly devices: readonly DeviceState[];
   /** MESSAGE of every journal entry with SYSLOG_IDENTIFIER=vfio-autobind, oldest first. */
   readonly journal: readonly string[];
+  /** The journal since boot: the tool's entries and udevd's lines about starting the helper. */
+  readonly sinceBoot: JournalWindow;
+  /** journald's "Suppressed N messages" notices since boot: there must be none, or counts lie. */
+  readonly journaldSuppressed: readonly string[];
 }
 
 /**

@@ -5,18 +5,15 @@
  * its result through scenarioResult(name).
  *
  * Before any of these runs, main.ts records a "boot" snapshot (every device's driver and
- * override, the tool's journal lines) once udev has settled, and a "final" one after the
- * last. Those are what the udev scenarios to come assert on:
+ * override, the tool's journal lines, udevd's lines about the helper) once udev's
+ * coldplug has settled, and a "final" one after the last.
  *
- *   - boot binding: claimed devices on their most specific variant in the "boot" snapshot
- *     (claims and the generated 69-vfio-autobind-claims.rules go into the image through
- *     host/guestOverlay.ts: bootFiles);
- *   - no helper for unclaimed devices: unclaimed devices keep their driver, and the
- *     journal holds no line for them;
- *   - udevadm trigger --action=add --subsystem-match=pci idempotence: a scenario that
- *     triggers twice and compares snapshot() between the runs;
- *   - one journal line per decision: GuestSnapshot.journal (journalctl -t vfio-autobind);
- *   - hotplug of a claimed and an unclaimed device: requestHotplug() onto rootPorts.hotplug2.
+ * The udev scenarios come right after tool-runs, before the CLI scenarios: the claims
+ * they use were in place at boot (shared/udevClaims.ts), and their `apply` runs would
+ * otherwise release the devices the CLI scenarios bound by hand (apply releases every
+ * device vfio-autobind holds a record for that no claim selects). Their order matters:
+ * udev-sriov's apply must be the first apply (it sets sriov_drivers_autoprobe), and
+ * udev-trigger's triggers cover every device claimed by the ones before.
  */
 import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
@@ -25,5 +22,20 @@ import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
 import { sriovVfs } from "./sriovVfs.js";
 import { toolRuns } from "./toolRuns.js";
+import { udevBoot } from "./udevBoot.js";
+import { udevHotplug } from "./udevHotplug.js";
+import { udevSriov } from "./udevSriov.js";
+import { udevTrigger } from "./udevTrigger.js";
 
-export const scenarios: readonly Scenario[] = [toolRuns, bindVariant, nvmeHostDriver, failingVariant, sriovVfs, hotplug];
+export const scenarios: readonly Scenario[] = [
+  toolRuns,
+  udevBoot,
+  udevHotplug,
+  udevSriov,
+  udevTrigger,
+  bindVariant,
+  nvmeHostDriver,
+  failingVariant,
+  sriovVfs,
+  hotplug,
+];
