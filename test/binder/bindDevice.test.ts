@@ -13,6 +13,14 @@ afterEach(() => {
   host = undefined;
 });
 
+/** Someone else puts the device on vfio-pci (a driverctl override, say): no record of ours. */
+async function bindToVfioPciBehindOurBack(h: SimulatedHost, address: string, hostDriver: string): Promise<void> {
+  await h.kernel.loadModule("vfio_pci", 1000);
+  h.tree.writeAttribute(address, "driver_override", "vfio-pci\n");
+  h.tree.unbindDriver(address, hostDriver);
+  h.kernel.writeAttribute(path.join(h.tree.root, "bus/pci/drivers_probe"), address);
+}
+
 const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({ address, dryRun: false, force: false, noFallback: false, ...extra });
 
 describe("bind", () => {
@@ -161,11 +169,7 @@ describe("safety verdict", () => {
 
   it("will not move a device from one VFIO driver to another without --force", async () => {
     host = makeSimulatedHost();
-    // Someone else put it on vfio-pci (a driverctl override, say): no record of ours.
-    await host.kernel.loadModule("vfio_pci", 1000);
-    host.tree.writeAttribute(VIRTIO_NET, "driver_override", "vfio-pci\n");
-    host.tree.unbindDriver(VIRTIO_NET, "virtio-pci");
-    host.kernel.writeAttribute(path.join(host.tree.root, "bus/pci/drivers_probe"), VIRTIO_NET);
+    await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
     fs.mkdirSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"));
     const result = await bindDevice(request(VIRTIO_NET), host.env());
     expect(result.message).toBe(`${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`);
@@ -212,10 +216,7 @@ describe("release", () => {
 
   it("leaves alone a device it did not bind, unless --force", async () => {
     host = makeSimulatedHost();
-    await host.kernel.loadModule("vfio_pci", 1000);
-    host.tree.writeAttribute(VF2, "driver_override", "vfio-pci\n");
-    host.tree.unbindDriver(VF2, "mlx5_core");
-    host.kernel.writeAttribute(path.join(host.tree.root, "bus/pci/drivers_probe"), VF2);
+    await bindToVfioPciBehindOurBack(host, VF2, "mlx5_core");
     expect(host.kernel.boundDriver(VF2)).toBe("vfio-pci");
     const ops = host.kernel.operations.length;
     const refused = await releaseDevice({ address: VF2, force: false, dryRun: false }, host.env());
