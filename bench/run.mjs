@@ -12,19 +12,32 @@ mkdirSync("dist/bench", { recursive: true });
 writeFileSync("dist/bench/package.json", '{ "type": "commonjs" }\n');
 const common = { bundle: true, platform: "node", target: "node18", format: "cjs", logLevel: "warning" };
 await build({ ...common, entryPoints: ["bench/rankingBench.ts"], outfile: "dist/bench/rankingBench.cjs" });
-await build({ ...common, entryPoints: ["test/support/simulatedCli.ts"], outfile: "dist/bench/simulated-cli.cjs", minify: true });
+await build({
+  ...common,
+  entryPoints: ["test/support/simulatedCli.ts"],
+  outfile: "dist/bench/simulated-cli.cjs",
+  minify: true,
+});
 await build({ ...common, entryPoints: ["bench/suite.ts"], outfile: "dist/bench/suite.cjs" });
 
 const ranking = JSON.parse(
-  execFileSync(process.execPath, ["--jitless", "--no-expose-wasm", "dist/bench/rankingBench.cjs", "test/fixtures", "300"], { encoding: "utf8" }),
+  execFileSync(
+    process.execPath,
+    ["--jitless", "--no-expose-wasm", "dist/bench/rankingBench.cjs", "test/fixtures", "300"],
+    { encoding: "utf8" },
+  ),
 );
 const scratch = mkdtempSync(join(tmpdir(), "vfio-autobind-bench-rules-"));
 const suite = JSON.parse(
-  execFileSync(process.execPath, ["dist/bench/suite.cjs", "dist/vfio-autobind.js", "dist/bench/simulated-cli.cjs", join(scratch, "69-claims.rules")], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 1 << 24,
-  }),
+  execFileSync(
+    process.execPath,
+    ["dist/bench/suite.cjs", "dist/vfio-autobind.js", "dist/bench/simulated-cli.cjs", join(scratch, "69-claims.rules")],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 1 << 24,
+    },
+  ),
 );
 rmSync(scratch, { recursive: true, force: true });
 

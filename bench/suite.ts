@@ -31,19 +31,29 @@ const notes: string[] = [];
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
 async function timed(command: string[], options: { env?: Record<string, string> } = {}): Promise<number> {
   const start = process.hrtime.bigint();
-  const result = await execa(command[0] as string, command.slice(1), { reject: false, ...(options.env !== undefined ? { env: options.env } : {}) });
+  const result = await execa(command[0] as string, command.slice(1), {
+    reject: false,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.exitCode !== 0) throw new Error(`${command.join(" ")} exited ${result.exitCode}: ${String(result.stderr).slice(0, 300)}`);
+  if (result.exitCode !== 0)
+    throw new Error(`${command.join(" ")} exited ${result.exitCode}: ${String(result.stderr).slice(0, 300)}`);
   return ms;
 }
 
 /** Runs a and b alternately `rounds` times; returns both medians. */
-async function alternate(rounds: number, a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number]> {
+async function alternate(
+  rounds: number,
+  a: () => Promise<number>,
+  b: () => Promise<number>,
+): Promise<[number, number]> {
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = 0; i < rounds; i += 1) {
@@ -60,16 +70,48 @@ async function entryVsFloor(): Promise<void> {
   try {
     tree.addDriver("vfio-pci", "vfio_pci");
     tree.addDriver("virtio_vfio_pci", "virtio_vfio_pci");
-    tree.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio_vfio_pci", iommuGroup: 3, vfioDev: true });
+    tree.addDevice({
+      address: "0000:00:03.0",
+      vendor: "1af4",
+      device: "1041",
+      subsystemDevice: "1100",
+      driver: "virtio_vfio_pci",
+      iommuGroup: 3,
+      vfioDev: true,
+    });
     const modulesDir = makeModulesDir({ "modules.alias": `${debianModulesAlias()}\n${mainlineVariantsAlias()}` });
     const configDir = path.join(work, "config");
     fs.mkdirSync(configDir);
     fs.writeFileSync(path.join(configDir, "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
-    const entry = [...NODE, bundle, "udev-event", "--sysfs-root", tree.root, "--modules-dir", modulesDir, "--state-dir", path.join(work, "state"), "--config-dir", configDir, "--journal-socket", journal.socket];
-    const env = { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: "0000:00:03.0", DEVPATH: "/devices/pci0000:00/0000:00:03.0" };
-    const [ours, floor] = await alternate(40, () => timed(entry, { env }), () => timed([...NODE, "-e", "0"]));
+    const entry = [
+      ...NODE,
+      bundle,
+      "udev-event",
+      "--sysfs-root",
+      tree.root,
+      "--modules-dir",
+      modulesDir,
+      "--state-dir",
+      path.join(work, "state"),
+      "--config-dir",
+      configDir,
+      "--journal-socket",
+      journal.socket,
+    ];
+    const env = {
+      ACTION: "add",
+      SUBSYSTEM: "pci",
+      PCI_SLOT_NAME: "0000:00:03.0",
+      DEVPATH: "/devices/pci0000:00/0000:00:03.0",
+    };
+    const [ours, floor] = await alternate(
+      40,
+      () => timed(entry, { env }),
+      () => timed([...NODE, "-e", "0"]),
+    );
     const decided = journal.entries.at(-1)?.message ?? "";
-    if (!decided.startsWith("0000:00:03.0: already bound to virtio_vfio_pci")) throw new Error(`unexpected decision: ${decided}`);
+    if (!decided.startsWith("0000:00:03.0: already bound to virtio_vfio_pci"))
+      throw new Error(`unexpected decision: ${decided}`);
     results["entryMsMedian"] = round(ours);
     results["nodeFloorMsMedian"] = round(floor);
     results["entryVsNodeFloorRatio"] = round(ours / floor, 3);
@@ -88,15 +130,31 @@ function spawnsPerThousandUnclaimed(): void {
     for (let i = 0; i < 1000; i += 1) {
       const bus = (0x10 + Math.floor(i / 32)).toString(16).padStart(2, "0");
       const slot = (i % 32).toString(16).padStart(2, "0");
-      tree.addDevice({ address: `0000:${bus}:${slot}.0`, vendor: ["8086", "1af4", "15b3", "10de"][i % 4] as string, device: (0x1000 + i).toString(16), classCode: ["020000", "010802", "030000", "0c0330"][i % 4] as string });
+      tree.addDevice({
+        address: `0000:${bus}:${slot}.0`,
+        vendor: ["8086", "1af4", "15b3", "10de"][i % 4] as string,
+        device: (0x1000 + i).toString(16),
+        classCode: ["020000", "010802", "030000", "0c0330"][i % 4] as string,
+      });
     }
     // Claims for devices this host does not have, so every one of the 1,000 is unclaimed.
-    const config = parseClaimFile("[Claim]\nIds=15b3:a2dc\n[Claim]\nAddress=0000:ff:00.*\n", "/etc/vfio-autobind/50-vm.conf");
-    fs.writeFileSync(rulesFile, generateClaimRules(config, "bench", "/etc/vfio-autobind", (pf) => readVfAddresses(tree.root, pf)));
+    const config = parseClaimFile(
+      "[Claim]\nIds=15b3:a2dc\n[Claim]\nAddress=0000:ff:00.*\n",
+      "/etc/vfio-autobind/50-vm.conf",
+    );
+    fs.writeFileSync(
+      rulesFile,
+      generateClaimRules(config, "bench", "/etc/vfio-autobind", (pf) => readVfAddresses(tree.root, pf)),
+    );
     const staticRules = path.resolve("rules.d/70-vfio-autobind.rules");
     let spawns = 0;
     const devices = fs.readdirSync(tree.at("bus/pci/devices"));
-    for (const address of devices) spawns += evaluateRules([staticRules, rulesFile], { kernel: address, subsystem: "pci", dir: tree.deviceDir(address) }).run.length;
+    for (const address of devices)
+      spawns += evaluateRules([staticRules, rulesFile], {
+        kernel: address,
+        subsystem: "pci",
+        dir: tree.deviceDir(address),
+      }).run.length;
     results["spawnsPerThousandUnclaimed"] = (spawns * 1000) / devices.length;
   } finally {
     tree.remove();
@@ -113,9 +171,28 @@ async function burst(): Promise<void> {
       fs.writeFileSync(path.join(configDir, "50-vfs.conf"), `[Claim]\nVfsOf=${PF}\n`);
       const vfs = fs.readdirSync(host.tree.at("bus/pci/devices")).filter((a) => /^0000:3[bc]:/.test(a) && a !== PF);
       const event = (vf: string) =>
-        timed([...NODE, simulatedBundle, "udev-event", "--sysfs-root", host.tree.root, "--modules-dir", host.modulesDir, "--state-dir", host.stateDir, "--proc-root", host.procRoot, "--config-dir", configDir, "--journal-socket", journal.socket], {
-          env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: vf, DEVPATH: `/devices/pci0000:00/${vf}` },
-        });
+        timed(
+          [
+            ...NODE,
+            simulatedBundle,
+            "udev-event",
+            "--sysfs-root",
+            host.tree.root,
+            "--modules-dir",
+            host.modulesDir,
+            "--state-dir",
+            host.stateDir,
+            "--proc-root",
+            host.procRoot,
+            "--config-dir",
+            configDir,
+            "--journal-socket",
+            journal.socket,
+          ],
+          {
+            env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: vf, DEVPATH: `/devices/pci0000:00/${vf}` },
+          },
+        );
       const wall = async (jobs: (() => Promise<number>)[]): Promise<number> => {
         const start = process.hrtime.bigint();
         await Promise.all(jobs.map((job) => job()));
@@ -124,7 +201,8 @@ async function burst(): Promise<void> {
       const floor = await wall(vfs.map(() => () => timed([...NODE, "-e", "0"])));
       const ours = await wall(vfs.map((vf) => () => event(vf)));
       const unbound = vfs.filter((vf) => host.kernel.boundDriver(vf) !== "mlx5_vfio_pci");
-      if (vfs.length !== 256 || unbound.length > 0) throw new Error(`burst: ${unbound.length} of ${vfs.length} VFs not bound`);
+      if (vfs.length !== 256 || unbound.length > 0)
+        throw new Error(`burst: ${unbound.length} of ${vfs.length} VFs not bound`);
       rounds.push([ours, floor]);
     } finally {
       host.cleanup();
@@ -141,7 +219,10 @@ async function burst(): Promise<void> {
 
 async function ensureDriverctl(): Promise<boolean> {
   if (fs.existsSync("/usr/sbin/driverctl")) return true;
-  const install = await execa("apt-get", ["install", "-y", "-qq", "driverctl"], { reject: false, env: { DEBIAN_FRONTEND: "noninteractive" } });
+  const install = await execa("apt-get", ["install", "-y", "-qq", "driverctl"], {
+    reject: false,
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  });
   return install.exitCode === 0 && fs.existsSync("/usr/sbin/driverctl");
 }
 
@@ -162,12 +243,52 @@ async function versusDriverctl(): Promise<void> {
     fs.mkdirSync(tree.at("module/vfio-pci"), { recursive: true }); // driverctl looks for /sys/module/<driver>
     host.tree.addDevice({ address: device, vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 9 });
     await execa(process.execPath, [simulatedBundle, "bind", "--help"]); // warm the page cache
-    const namespaced = (command: string) => ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", `mount --bind "$1" /sys && ${command}`, "sh", tree.root, device];
+    const namespaced = (command: string) => [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "/bin/sh",
+      "-c",
+      `mount --bind "$1" /sys && ${command}`,
+      "sh",
+      tree.root,
+      device,
+    ];
     const resetTree = (): void => {
       tree.writeAttribute(device, "driver_override", "(null)\n");
     };
-    const ourBind = [...NODE, simulatedBundle, "bind", device, "--driver", "vfio-pci", "--sysfs-root", host.tree.root, "--modules-dir", host.modulesDir, "--state-dir", host.stateDir, "--proc-root", host.procRoot];
-    const ourRelease = [...NODE, simulatedBundle, "release", device, "--sysfs-root", host.tree.root, "--modules-dir", host.modulesDir, "--state-dir", host.stateDir, "--proc-root", host.procRoot];
+    const ourBind = [
+      ...NODE,
+      simulatedBundle,
+      "bind",
+      device,
+      "--driver",
+      "vfio-pci",
+      "--sysfs-root",
+      host.tree.root,
+      "--modules-dir",
+      host.modulesDir,
+      "--state-dir",
+      host.stateDir,
+      "--proc-root",
+      host.procRoot,
+    ];
+    const ourRelease = [
+      ...NODE,
+      simulatedBundle,
+      "release",
+      device,
+      "--sysfs-root",
+      host.tree.root,
+      "--modules-dir",
+      host.modulesDir,
+      "--state-dir",
+      host.stateDir,
+      "--proc-root",
+      host.procRoot,
+    ];
     const [ours, theirs] = await alternate(
       20,
       async () => {

@@ -76,6 +76,11 @@ function parents(file) {
 function md5sums(root, files) {
   return files
     .filter((file) => !file.conffile) // dpkg keeps conffile sums in its status file instead
-    .map((file) => `${createHash("md5").update(readFileSync(path.join(root, file.path))).digest("hex")}  ${file.path.slice(1)}\n`)
+    .map(
+      (file) =>
+        `${createHash("md5")
+          .update(readFileSync(path.join(root, file.path)))
+          .digest("hex")}  ${file.path.slice(1)}\n`,
+    )
     .join("");
 }

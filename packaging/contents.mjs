@@ -32,7 +32,10 @@ export function contentsFor(build) {
   const generators = {
     bundle: () => once("bundle", () => Buffer.from(installedBundle(readFileSync(build.bundle, "utf8"), build.info))),
     manPage: () => once("manPage", () => gzip9n(makeManPage(build))),
-    bashCompletion: () => once("bashCompletion", () => Buffer.from(bashCompletion(runBundle(build.bundle, ["completion"]), `/usr/sbin/${NAME}`))),
+    bashCompletion: () =>
+      once("bashCompletion", () =>
+        Buffer.from(bashCompletion(runBundle(build.bundle, ["completion"]), `/usr/sbin/${NAME}`)),
+      ),
     copyright: (format) => once(`copyright-${format}`, () => Buffer.from(makeCopyright(build, format))),
     debianChangelog: () => once("debianChangelog", () => gzip9n(debianChangelog(build.info, build.date))),
   };

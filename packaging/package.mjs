@@ -57,7 +57,10 @@ function assertBundleVersion(bundle, version) {
   try {
     built = runBundle(bundle, ["--version"]).trim();
   } catch (error) {
-    throw new Error(`cannot run ${bundle} (${error instanceof Error ? error.message.split("\n")[0] : error}); run npm run build first`);
+    throw new Error(
+      `cannot run ${bundle} (${error instanceof Error ? error.message.split("\n")[0] : error}); run npm run build first`,
+    );
   }
-  if (built !== version) throw new Error(`${bundle} says version ${built} but package.json says ${version}; run npm run build first`);
+  if (built !== version)
+    throw new Error(`${bundle} says version ${built} but package.json says ${version}; run npm run build first`);
 }

@@ -91,6 +91,9 @@ export function rpmScriptlets() {
   return {
     post: body([reloadUdevRules], "reload_udev_rules"),
     preun: body([noticeBoundDevices], `if [ "$1" -eq 0 ]; then\n\tnotice_bound_devices\nfi`),
-    postun: body([reloadUdevRules, removeGeneratedRules], `if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi\nreload_udev_rules`),
+    postun: body(
+      [reloadUdevRules, removeGeneratedRules],
+      `if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi\nreload_udev_rules`,
+    ),
   };
 }

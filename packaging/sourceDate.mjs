@@ -7,7 +7,11 @@ export function sourceDateEpoch(repoRoot) {
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
   if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) return Number(fromEnv);
   try {
-    const out = execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("git", ["log", "-1", "--format=%ct"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     if (/^\d+$/.test(out.trim())) return Number(out.trim());
   } catch {
     // not a git checkout, or no git: fall through

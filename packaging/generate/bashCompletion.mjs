@@ -9,7 +9,9 @@ const ASK = /\$\(vfio-autobind --get-yargs-completions /g;
 export function bashCompletion(script, command) {
   const asks = script.match(ASK)?.length ?? 0;
   if (asks !== 1) {
-    throw new Error(`expected one 'vfio-autobind --get-yargs-completions' call in the completion script, found ${asks}; has yargs changed it?`);
+    throw new Error(
+      `expected one 'vfio-autobind --get-yargs-completions' call in the completion script, found ${asks}; has yargs changed it?`,
+    );
   }
   const body = script
     .replace(ASK, `$(${command} --get-yargs-completions `)

@@ -10,13 +10,23 @@ function entryLines(info) {
 /** debian/changelog format (deb-changelog(5)), for /usr/share/doc/<name>/changelog.gz. */
 export function debianChangelog(info, date) {
   const items = entryLines(info).map((line, i) => (i === 0 ? `  * ${line}` : `    ${line}`));
-  return [`${info.name} (${info.version}) unstable; urgency=medium`, "", ...items, "", ` -- ${info.maintainer}  ${rfc2822(date)}`, ""].join("\n");
+  return [
+    `${info.name} (${info.version}) unstable; urgency=medium`,
+    "",
+    ...items,
+    "",
+    ` -- ${info.maintainer}  ${rfc2822(date)}`,
+    "",
+  ].join("\n");
 }
 
 /** The body of the spec's %changelog. */
 export function rpmChangelog(info, date) {
   const day = `${WEEKDAYS[date.getUTCDay()]} ${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()} ${date.getUTCFullYear()}`;
-  return [`* ${day} ${info.maintainer} - ${info.version}-${info.rpmRelease}`, ...entryLines(info).map((line) => `- ${line}`)].join("\n");
+  return [
+    `* ${day} ${info.maintainer} - ${info.version}-${info.rpmRelease}`,
+    ...entryLines(info).map((line) => `- ${line}`),
+  ].join("\n");
 }
 
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

@@ -19,7 +19,8 @@ import path from "node:path";
 /** The installed directories of every production dependency, direct or not. */
 export function productionPackageDirs(repoRoot) {
   const lock = JSON.parse(readFileSync(path.join(repoRoot, "package-lock.json"), "utf8"));
-  if (lock.packages === undefined) throw new Error("package-lock.json has no \"packages\" map (lockfileVersion 2 or later is needed)");
+  if (lock.packages === undefined)
+    throw new Error('package-lock.json has no "packages" map (lockfileVersion 2 or later is needed)');
   return Object.entries(lock.packages)
     .filter(([dir, entry]) => dir !== "" && entry.dev !== true)
     .map(([dir]) => dir)
@@ -31,11 +32,13 @@ export function readBundledPackage(repoRoot, dir) {
   const full = path.join(repoRoot, dir);
   const manifest = JSON.parse(readFileSync(path.join(full, "package.json"), "utf8"));
   const licenseFile = readdirSync(full).find((f) => /^(licen[cs]e|copying)([-.][\w.-]*)?$/i.test(f));
-  if (licenseFile === undefined) throw new Error(`${dir}: no license file; its notice cannot go into the copyright file`);
+  if (licenseFile === undefined)
+    throw new Error(`${dir}: no license file; its notice cannot go into the copyright file`);
   const licenseText = readFileSync(path.join(full, licenseFile), "utf8");
   let copyright = copyrightLines(licenseText);
   if (copyright.length === 0) copyright = [authorOf(manifest) ?? ""].filter(Boolean);
-  if (copyright.length === 0) throw new Error(`${dir}: no copyright line in ${licenseFile} and no author in package.json`);
+  if (copyright.length === 0)
+    throw new Error(`${dir}: no copyright line in ${licenseFile} and no author in package.json`);
   if (typeof manifest.license !== "string") throw new Error(`${dir}: package.json has no SPDX license`);
   return { dir, name: manifest.name, version: manifest.version, license: manifest.license, licenseText, copyright };
 }
@@ -57,7 +60,7 @@ export function copyrightFile(info, ownLicenseText, bundled, format) {
     " not keep in the file; they are all here.",
     "",
     "Files: *",
-    `Copyright: ${(copyrightLines(ownLicenseText)[0] ?? info.copyrightHolder)}`,
+    `Copyright: ${copyrightLines(ownLicenseText)[0] ?? info.copyrightHolder}`,
     ...licenseField(info.license, ownLicenseText, format),
   ];
   for (const pkg of bundled) {
@@ -80,7 +83,11 @@ const COMMON_LICENSES = new Set(["Apache-2.0", "GPL-2", "GPL-3", "LGPL-2.1", "LG
 function licenseField(spdx, text, format) {
   const name = DEBIAN_NAMES[spdx] ?? spdx;
   if (format === "deb" && COMMON_LICENSES.has(name)) {
-    return [`License: ${name}`, ` On Debian systems the full text of this license is in`, ` /usr/share/common-licenses/${name}.`];
+    return [
+      `License: ${name}`,
+      ` On Debian systems the full text of this license is in`,
+      ` /usr/share/common-licenses/${name}.`,
+    ];
   }
   return [`License: ${name}`, ...continuation(text)];
 }
@@ -96,7 +103,12 @@ function copyrightLines(text) {
   return text
     .split("\n")
     .filter((line) => /^\s*Copyright\b/.test(line) && !/copyright notice/i.test(line))
-    .map((line) => line.trim().replace(/^Copyright\s*(\((c|C)\)|©)?\s*/, "").trim())
+    .map((line) =>
+      line
+        .trim()
+        .replace(/^Copyright\s*(\((c|C)\)|©)?\s*/, "")
+        .trim(),
+    )
     .filter(Boolean);
 }
 

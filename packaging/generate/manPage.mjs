@@ -23,7 +23,9 @@ export function manPage(helpTexts, { name, version, date, files, seeAlso }) {
 
   const out = [];
   out.push(`.\\" Generated from '${name} --help' by packaging/generate/manPage.mjs; edit the CLI, not this.`);
-  out.push(`.TH ${esc(name.toUpperCase())} 8 ${quote(date.toISOString().slice(0, 10))} ${quote(`${name} ${version}`)} "System Administration"`);
+  out.push(
+    `.TH ${esc(name.toUpperCase())} 8 ${quote(date.toISOString().slice(0, 10))} ${quote(`${name} ${version}`)} "System Administration"`,
+  );
   // Paths and option names are long words: no hyphenation, ragged right.
   out.push(".nh", ".ad l");
   out.push(".SH NAME", `${esc(name)} \\- ${esc(lowerFirst(summary))}`);
@@ -98,7 +100,11 @@ function optionEntry(row, positional) {
 /** What an option takes, after its name: " value", " value ...", " ignore|check|bind". */
 function argumentOf(meta) {
   const choices = meta.map((m) => /^choices: (.*)$/.exec(m)).find((m) => m !== null);
-  if (choices) return ` ${unquote(choices[1]).split(/,\s*/).map((c) => `\\fI${esc(c)}\\fR`).join("|")}`;
+  if (choices)
+    return ` ${unquote(choices[1])
+      .split(/,\s*/)
+      .map((c) => `\\fI${esc(c)}\\fR`)
+      .join("|")}`;
   if (meta.includes("array")) return " \\fIvalue\\fR ...";
   if (meta.includes("string") || meta.includes("number")) return " \\fIvalue\\fR";
   return "";

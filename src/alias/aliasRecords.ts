@@ -70,11 +70,7 @@ export interface ScanOptions {
  * Scans modules.alias text (`alias <pattern> <module>` lines, `#` comments). Lines that
  * mention `vfio_pci:` but do not parse are reported in `skipped`, never thrown.
  */
-export function scanModulesAlias(
-  text: string,
-  file = "modules.alias",
-  options: ScanOptions = {},
-): AliasScan {
+export function scanModulesAlias(text: string, file = "modules.alias", options: ScanOptions = {}): AliasScan {
   const countLines = options.lineNumbers ?? true;
   const aliases: VfioAlias[] = [];
   const skipped: SkippedLine[] = [];

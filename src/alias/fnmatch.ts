@@ -54,10 +54,7 @@ export function tokenizePattern(pattern: string): PatternToken[] {
 }
 
 /** Reads `[...]` starting at `start`; null when it never closes (then `[` is literal). */
-function readBracket(
-  pattern: string,
-  start: number,
-): { token: PatternToken; end: number } | null {
+function readBracket(pattern: string, start: number): { token: PatternToken; end: number } | null {
   let i = start + 1;
   let negated = false;
   if (pattern[i] === "!" || pattern[i] === "^") {
@@ -114,9 +111,7 @@ export function compilePattern(pattern: string): RegExp {
       case "bracket": {
         const body = token.items
           .map((it) =>
-            it.from === it.to
-              ? escapeForRegExp(it.from)
-              : `${escapeForRegExp(it.from)}-${escapeForRegExp(it.to)}`,
+            it.from === it.to ? escapeForRegExp(it.from) : `${escapeForRegExp(it.from)}-${escapeForRegExp(it.to)}`,
           )
           .join("");
         // An empty negated class matches any one character; an empty class matches none.

@@ -31,8 +31,16 @@ export function parseModalias(text: string): PciModalias {
       `not a PCI modalias: ${shown} (expected pci:vXXXXXXXXdXXXXXXXXsvXXXXXXXXsdXXXXXXXXbcXXscXXiXX)`,
     );
   }
-  const [, vendor, device, subsystemVendor, subsystemDevice, baseClass, subClass, progIf] =
-    m as unknown as [string, string, string, string, string, string, string, string];
+  const [, vendor, device, subsystemVendor, subsystemDevice, baseClass, subClass, progIf] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   return { text, vendor, device, subsystemVendor, subsystemDevice, baseClass, subClass, progIf };
 }
 

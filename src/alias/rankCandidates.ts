@@ -39,7 +39,14 @@ export function rankCandidates(modalias: PciModalias, aliases: readonly VfioAlia
   for (const alias of aliases) {
     if (!compilePattern(alias.pattern).test(subject)) continue;
     const { wildcards, literals } = patternSpecificity(alias.pattern);
-    matches.push({ module: alias.module, pattern: alias.pattern, wildcards, literals, origin: alias.origin, alsoMatched: [] });
+    matches.push({
+      module: alias.module,
+      pattern: alias.pattern,
+      wildcards,
+      literals,
+      origin: alias.origin,
+      alsoMatched: [],
+    });
   }
   matches.sort(compareCandidates);
 

@@ -46,7 +46,10 @@ export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot
 }
 
 /** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
-export async function installClaimRules(context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "env" | "dryRun" | "reloadUdev">, warnings: string[]): Promise<string | null> {
+export async function installClaimRules(
+  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "env" | "dryRun" | "reloadUdev">,
+  warnings: string[],
+): Promise<string | null> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
   const rules = claimRulesFor(context.config, context.configDir, context.env.sysfsRoot);
   if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
@@ -67,7 +70,8 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
 
   failed = applyVfAutoprobe(context, lines) || failed;
 
-  const isClaimed = (device: Parameters<typeof selectClaim>[1]): boolean => selectClaim(config, device).kind === "claimed";
+  const isClaimed = (device: Parameters<typeof selectClaim>[1]): boolean =>
+    selectClaim(config, device).kind === "claimed";
   const ours = new Map(listRecords(env.stateDir).records.map((r) => [r.address, r]));
   const handled = new Set<string>();
   for (const address of listPciDeviceNames(env.sysfsRoot)) {
@@ -130,7 +134,10 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
   }
   let recorded: string[] = [];
   try {
-    recorded = fs.readdirSync(dir).filter((n) => n.endsWith(".autoprobe")).map((n) => n.slice(0, -".autoprobe".length));
+    recorded = fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith(".autoprobe"))
+      .map((n) => n.slice(0, -".autoprobe".length));
   } catch {
     // nothing recorded
   }

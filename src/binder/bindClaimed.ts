@@ -21,7 +21,12 @@ function onHostDriver(device: PciDevice): boolean {
   return device.headerKind === "endpoint" && device.driver !== null && !device.hasVfioDev;
 }
 
-export async function bindClaimed(address: string, claim: Claim, env: BindEnvironment, options: ClaimedBindOptions): Promise<BindOutcome[]> {
+export async function bindClaimed(
+  address: string,
+  claim: Claim,
+  env: BindEnvironment,
+  options: ClaimedBindOptions,
+): Promise<BindOutcome[]> {
   const device = readPciDevice(env.sysfsRoot, address);
   const request = {
     dryRun: options.dryRun,
@@ -43,12 +48,26 @@ export async function bindClaimed(address: string, claim: Claim, env: BindEnviro
   if (claim.group === "bind") {
     for (const peer of peers.filter((p) => p.headerKind === "endpoint")) {
       // Peers take the best driver for themselves; a pinned variant may not fit them.
-      outcomes.push(await bindDevice({ address: peer.address, dryRun: options.dryRun, force: claim.force, noFallback: false }, env));
+      outcomes.push(
+        await bindDevice({ address: peer.address, dryRun: options.dryRun, force: claim.force, noFallback: false }, env),
+      );
     }
   }
   return outcomes;
 }
 
 function refusal(address: string, message: string): BindOutcome {
-  return { address, status: "refused", module: null, driver: null, rank: null, candidates: [], attempts: [], verdict: null, restore: null, plan: [], message };
+  return {
+    address,
+    status: "refused",
+    module: null,
+    driver: null,
+    rank: null,
+    candidates: [],
+    attempts: [],
+    verdict: null,
+    restore: null,
+    plan: [],
+    message,
+  };
 }

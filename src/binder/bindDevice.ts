@@ -10,9 +10,21 @@ import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import { isValidModuleName } from "../kmod/loadModule.js";
 import { safetyVerdict, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
-import { attributePaths, moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import {
+  attributePaths,
+  moduleOfDriver,
+  pciDriverOfModule,
+  readPciDevice,
+  type PciDevice,
+} from "../sysfs/pciDevice.js";
 import type { HeldLock } from "../lock/deviceLock.js";
-import { attemptCandidate, DeviceGone, restoreOriginal, type AttemptResult, type SequenceContext } from "./bindSequence.js";
+import {
+  attemptCandidate,
+  DeviceGone,
+  restoreOriginal,
+  type AttemptResult,
+  type SequenceContext,
+} from "./bindSequence.js";
 import type { KernelIo } from "./kernelIo.js";
 import { readRecord, removeRecord, writeRecord, type BindRecord } from "./stateStore.js";
 
@@ -66,7 +78,13 @@ export interface BindOutcome {
 }
 
 export function sequenceContext(env: BindEnvironment, address: string): SequenceContext {
-  return { sysfsRoot: env.sysfsRoot, address, kernel: env.kernel, modprobeTimeoutMs: env.modprobeTimeoutMs, builtinModules: env.builtinModules };
+  return {
+    sysfsRoot: env.sysfsRoot,
+    address,
+    kernel: env.kernel,
+    modprobeTimeoutMs: env.modprobeTimeoutMs,
+    builtinModules: env.builtinModules,
+  };
 }
 
 export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): string {
@@ -75,7 +93,12 @@ export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): s
 }
 
 /** The candidates in the order they will be tried. */
-export function planCandidates(sysfsRoot: string, device: PciDevice, aliasSet: VfioAliasSet, driverOption: string | undefined): PlannedCandidate[] {
+export function planCandidates(
+  sysfsRoot: string,
+  device: PciDevice,
+  aliasSet: VfioAliasSet,
+  driverOption: string | undefined,
+): PlannedCandidate[] {
   if (driverOption !== undefined) {
     const module = moduleForName(sysfsRoot, aliasSet, driverOption);
     return [{ rank: 1, module, pattern: null, driver: pciDriverOfModule(sysfsRoot, module) }];
@@ -90,7 +113,8 @@ export function planCandidates(sysfsRoot: string, device: PciDevice, aliasSet: V
 
 /** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci). */
 function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string {
-  if (!isValidModuleName(name)) throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
+  if (!isValidModuleName(name))
+    throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
   const registeredBy = moduleOfDriver(sysfsRoot, name);
   if (registeredBy !== null) return registeredBy;
   const modules = new Set(aliasSet.aliases.map((a) => a.module));
@@ -108,7 +132,9 @@ const fellBack = (attempts: readonly AttemptResult[]): string => {
 };
 
 const describeCandidates = (candidates: readonly PlannedCandidate[]): string =>
-  candidates.map((c) => `${c.rank}. ${c.module}${c.driver !== null && c.driver !== c.module ? ` (driver ${c.driver})` : ""}`).join(", ");
+  candidates
+    .map((c) => `${c.rank}. ${c.module}${c.driver !== null && c.driver !== c.module ? ` (driver ${c.driver})` : ""}`)
+    .join(", ");
 
 function outcome(address: string, fields: Partial<BindOutcome> & Pick<BindOutcome, "status" | "message">): BindOutcome {
   return {
@@ -131,17 +157,33 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
   const candidates = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver);
   const first = candidates[0];
   if (first === undefined) {
-    return outcome(address, { status: "failed", message: `${address}: no VFIO driver matches ${initial.modalias.text}` });
+    return outcome(address, {
+      status: "failed",
+      message: `${address}: no VFIO driver matches ${initial.modalias.text}`,
+    });
   }
   const onTarget = (device: PciDevice): boolean =>
-    device.driver !== null && (device.driver === first.driver || moduleOfDriver(env.sysfsRoot, device.driver) === first.module);
+    device.driver !== null &&
+    (device.driver === first.driver || moduleOfDriver(env.sysfsRoot, device.driver) === first.module);
   if (onTarget(initial)) {
-    return outcome(address, { status: "already-bound", module: first.module, driver: initial.driver, rank: first.rank, candidates, message: `${address}: already bound to ${initial.driver}` });
+    return outcome(address, {
+      status: "already-bound",
+      module: first.module,
+      driver: initial.driver,
+      rank: first.rank,
+      candidates,
+      message: `${address}: already bound to ${initial.driver}`,
+    });
   }
   // A device we bound to a lower candidate earlier (the better ones failed then) stays
   // there: retrying on every trigger would pull it from under a VM and churn for nothing.
   const ours = readRecord(env.stateDir, address);
-  if (request.driver === undefined && ours?.status === "bound" && ours.driver !== null && ours.driver === initial.driver) {
+  if (
+    request.driver === undefined &&
+    ours?.status === "bound" &&
+    ours.driver !== null &&
+    ours.driver === initial.driver
+  ) {
     const rank = candidates.find((c) => c.module === ours.module)?.rank ?? null;
     return outcome(address, {
       status: "already-bound",
@@ -157,7 +199,11 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
     const verdict = safetyVerdict(device, findHostUses(device.path, env.procRoot), request.force);
     if (verdict.ok && device.hasVfioDev && !request.force) {
       // Moving a device between VFIO drivers would pull it from under a running VM.
-      return { ok: false, reason: `it is bound to ${device.driver}, which a VM may be using; release it first or use --force`, forceable: true };
+      return {
+        ok: false,
+        reason: `it is bound to ${device.driver}, which a VM may be using; release it first or use --force`,
+        forceable: true,
+      };
     }
     return verdict;
   };
@@ -167,11 +213,28 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
     // The whole plan, even for a refusal: the admin sees what --force would or would not change.
     const plan = dryRunPlan(env, initial, tried);
     return verdict.ok
-      ? outcome(address, { status: "planned", candidates: tried, verdict, plan, message: `${address}: would bind to ${first.module} (dry run, nothing written)` })
-      : outcome(address, { status: "refused", candidates: tried, verdict, plan, message: `${address}: refused: ${verdict.reason} (dry run, nothing written)` });
+      ? outcome(address, {
+          status: "planned",
+          candidates: tried,
+          verdict,
+          plan,
+          message: `${address}: would bind to ${first.module} (dry run, nothing written)`,
+        })
+      : outcome(address, {
+          status: "refused",
+          candidates: tried,
+          verdict,
+          plan,
+          message: `${address}: refused: ${verdict.reason} (dry run, nothing written)`,
+        });
   }
   if (!verdict.ok) {
-    return outcome(address, { status: "refused", candidates, verdict, message: `${address}: refused: ${verdict.reason}` });
+    return outcome(address, {
+      status: "refused",
+      candidates,
+      verdict,
+      message: `${address}: refused: ${verdict.reason}`,
+    });
   }
 
   const lock = await env.lock(lockKeyFor(initial));
@@ -179,11 +242,23 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
     // Everything may have changed while we waited for the lock.
     const device = readPciDevice(env.sysfsRoot, address);
     if (onTarget(device)) {
-      return outcome(address, { status: "already-bound", module: first.module, driver: device.driver, rank: first.rank, candidates, message: `${address}: already bound to ${device.driver}` });
+      return outcome(address, {
+        status: "already-bound",
+        module: first.module,
+        driver: device.driver,
+        rank: first.rank,
+        candidates,
+        message: `${address}: already bound to ${device.driver}`,
+      });
     }
     const lockedVerdict = judge(device);
     if (!lockedVerdict.ok) {
-      return outcome(address, { status: "refused", candidates, verdict: lockedVerdict, message: `${address}: refused: ${lockedVerdict.reason}` });
+      return outcome(address, {
+        status: "refused",
+        candidates,
+        verdict: lockedVerdict,
+        message: `${address}: refused: ${lockedVerdict.reason}`,
+      });
     }
     return await bindLocked(env, device, tried, candidates, lockedVerdict);
   } finally {
@@ -246,12 +321,25 @@ async function bindLocked(
     // with the originals so that `release` can try again.
     if (restore.ok) removeRecord(env.stateDir, address);
     const reasons = attempts.map((a) => `${a.module}: ${a.reason}`).join("; ");
-    return outcome(address, { status: "failed", candidates, attempts, verdict, restore, message: `${address}: not bound: ${reasons}; ${restore.reason}` });
+    return outcome(address, {
+      status: "failed",
+      candidates,
+      attempts,
+      verdict,
+      restore,
+      message: `${address}: not bound: ${reasons}; ${restore.reason}`,
+    });
   } catch (error) {
     if (!(error instanceof DeviceGone)) throw error;
     removeRecord(env.stateDir, address);
     const reasons = attempts.map((a) => `${a.module}: ${a.reason}`);
-    return outcome(address, { status: "removed", candidates, attempts, verdict, message: `${address}: not bound: ${[...reasons, "the device was removed"].join("; ")}` });
+    return outcome(address, {
+      status: "removed",
+      candidates,
+      attempts,
+      verdict,
+      message: `${address}: not bound: ${[...reasons, "the device was removed"].join("; ")}`,
+    });
   }
 }
 
@@ -262,10 +350,15 @@ function dryRunPlan(env: BindEnvironment, device: PciDevice, tried: readonly Pla
     const driverName = candidate.driver ?? `<driver of ${candidate.module}>`;
     plan.push(`${index === 0 ? "try" : "else try"} ${candidate.module}:`);
     if (candidate.driver === null) {
-      plan.push(env.builtinModules.has(candidate.module) ? `  ${candidate.module} is built in` : `  modprobe ${candidate.module}`);
+      plan.push(
+        env.builtinModules.has(candidate.module)
+          ? `  ${candidate.module} is built in`
+          : `  modprobe ${candidate.module}`,
+      );
     }
     plan.push(`  write ${driverName} to ${relative(attributePaths.driverOverride(env.sysfsRoot, device.address))}`);
-    if (device.driver !== null && index === 0) plan.push(`  write ${device.address} to ${relative(attributePaths.unbind(env.sysfsRoot, device.driver))}`);
+    if (device.driver !== null && index === 0)
+      plan.push(`  write ${device.address} to ${relative(attributePaths.unbind(env.sysfsRoot, device.driver))}`);
     plan.push(`  write ${device.address} to ${relative(attributePaths.bind(env.sysfsRoot, driverName))}`);
     plan.push(`  read ${relative(path.join(env.sysfsRoot, "bus/pci/devices", device.address, "driver"))} back`);
   });

@@ -16,7 +16,11 @@ export interface BindPaths {
   readonly modulesDir: string;
 }
 
-export function makeBindEnvironment(paths: BindPaths, kernel: KernelIo, onWarnings: (warnings: readonly string[]) => void): BindEnvironment {
+export function makeBindEnvironment(
+  paths: BindPaths,
+  kernel: KernelIo,
+  onWarnings: (warnings: readonly string[]) => void,
+): BindEnvironment {
   const aliasSet = readVfioAliases(paths.modulesDir, { lineNumbers: false });
   onWarnings(aliasSet.warnings);
   return {

@@ -54,7 +54,10 @@ function boundDriver(ctx: SequenceContext): string | null {
 }
 
 /** Loads the module if needed and learns the PCI driver it registers. */
-export async function ensureDriverLoaded(ctx: SequenceContext, module: string): Promise<{ driver: string } | { reason: string }> {
+export async function ensureDriverLoaded(
+  ctx: SequenceContext,
+  module: string,
+): Promise<{ driver: string } | { reason: string }> {
   const loaded = pciDriverOfModule(ctx.sysfsRoot, module);
   if (loaded !== null) return { driver: loaded };
   if (ctx.builtinModules.has(module)) return { reason: `${module} is built in but registers no PCI driver` };
@@ -75,13 +78,23 @@ export async function attemptCandidate(ctx: SequenceContext, module: string): Pr
   const fail = (reason: string): AttemptResult => ({ module, driver, bound: false, reason });
 
   // The override first: from then on no other driver can take the device (pci_match_device).
-  const overrideProblem = write(ctx, "writing driver_override", attributePaths.driverOverride(ctx.sysfsRoot, ctx.address), driver);
+  const overrideProblem = write(
+    ctx,
+    "writing driver_override",
+    attributePaths.driverOverride(ctx.sysfsRoot, ctx.address),
+    driver,
+  );
   if (overrideProblem !== null) return fail(overrideProblem);
 
   const current = boundDriver(ctx);
   if (current === driver) return { module, driver, bound: true, reason: "bound" };
   if (current !== null) {
-    const unbindProblem = write(ctx, `unbinding ${current}`, attributePaths.unbind(ctx.sysfsRoot, current), ctx.address);
+    const unbindProblem = write(
+      ctx,
+      `unbinding ${current}`,
+      attributePaths.unbind(ctx.sysfsRoot, current),
+      ctx.address,
+    );
     if (unbindProblem !== null) return fail(unbindProblem);
   }
 
@@ -111,20 +124,39 @@ function writeWithRetry(ctx: SequenceContext, what: string, file: string, value:
  * Puts the original override and driver back. An original driver of null means the device
  * was unbound, and stays so.
  */
-export function restoreOriginal(ctx: SequenceContext, originalDriver: string | null, originalOverride: string | null): RestoreResult {
+export function restoreOriginal(
+  ctx: SequenceContext,
+  originalDriver: string | null,
+  originalOverride: string | null,
+): RestoreResult {
   const problems: string[] = [];
   // "\n" clears driver_override; an empty write would not reach the kernel at all.
-  const overrideProblem = writeWithRetry(ctx, "restoring driver_override", attributePaths.driverOverride(ctx.sysfsRoot, ctx.address), originalOverride ?? "\n");
+  const overrideProblem = writeWithRetry(
+    ctx,
+    "restoring driver_override",
+    attributePaths.driverOverride(ctx.sysfsRoot, ctx.address),
+    originalOverride ?? "\n",
+  );
   if (overrideProblem !== null) problems.push(overrideProblem);
 
   let current = boundDriver(ctx);
   if (current !== null && current !== originalDriver) {
-    const problem = writeWithRetry(ctx, `unbinding ${current}`, attributePaths.unbind(ctx.sysfsRoot, current), ctx.address);
+    const problem = writeWithRetry(
+      ctx,
+      `unbinding ${current}`,
+      attributePaths.unbind(ctx.sysfsRoot, current),
+      ctx.address,
+    );
     if (problem !== null) problems.push(problem);
     current = boundDriver(ctx);
   }
   if (originalDriver !== null && current === null) {
-    const problem = writeWithRetry(ctx, `binding ${originalDriver}`, attributePaths.bind(ctx.sysfsRoot, originalDriver), ctx.address);
+    const problem = writeWithRetry(
+      ctx,
+      `binding ${originalDriver}`,
+      attributePaths.bind(ctx.sysfsRoot, originalDriver),
+      ctx.address,
+    );
     current = boundDriver(ctx);
     if (current === null) {
       // Let the driver core choose, as at boot, before giving up.

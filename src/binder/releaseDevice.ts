@@ -39,8 +39,18 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
   const target = record?.originalDriver ?? null;
   const targetOverride = record?.originalOverride ?? null;
   if (request.dryRun) {
-    const back = record === null ? "clear driver_override and let the kernel choose a driver" : target === null ? "restore the override and leave it unbound" : `restore the override and bind ${target}`;
-    return { address, status: "planned", driver: initial.driver, message: `${address}: would ${back} (dry run, nothing written)` };
+    const back =
+      record === null
+        ? "clear driver_override and let the kernel choose a driver"
+        : target === null
+          ? "restore the override and leave it unbound"
+          : `restore the override and bind ${target}`;
+    return {
+      address,
+      status: "planned",
+      driver: initial.driver,
+      message: `${address}: would ${back} (dry run, nothing written)`,
+    };
   }
 
   const lock = await env.lock(lockKeyFor(initial));
@@ -51,7 +61,13 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
       if (record === null) {
         // --force without a record: unbind, clear the override, and probe as at boot.
         result = restoreOriginal(ctx, null, null);
-        if (!result.ok) return { address, status: "failed", driver: result.driver, message: `${address}: not released: ${result.reason}` };
+        if (!result.ok)
+          return {
+            address,
+            status: "failed",
+            driver: result.driver,
+            message: `${address}: not released: ${result.reason}`,
+          };
         const driver = probeDevice(ctx);
         return {
           address,
@@ -64,10 +80,20 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
     } catch (error) {
       if (!(error instanceof DeviceGone) && deviceExists(env.sysfsRoot, address)) throw error;
       removeRecord(env.stateDir, address);
-      return { address, status: "removed", driver: null, message: `${address}: the device was removed; record dropped` };
+      return {
+        address,
+        status: "removed",
+        driver: null,
+        message: `${address}: the device was removed; record dropped`,
+      };
     }
     if (!result.ok) {
-      return { address, status: "failed", driver: result.driver, message: `${address}: not released: ${result.reason}` };
+      return {
+        address,
+        status: "failed",
+        driver: result.driver,
+        message: `${address}: not released: ${result.reason}`,
+      };
     }
     removeRecord(env.stateDir, address);
     return {

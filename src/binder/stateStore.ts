@@ -60,7 +60,9 @@ export function readRecord(stateDir: string, address: string): BindRecord | null
     throw new StateError(`${file}: not valid JSON; move it away and check the device by hand`);
   }
   if (!isBindRecord(parsed) || parsed.address !== address) {
-    throw new StateError(`${file}: not a vfio-autobind record for ${address}; move it away and check the device by hand`);
+    throw new StateError(
+      `${file}: not a vfio-autobind record for ${address}; move it away and check the device by hand`,
+    );
   }
   return parsed;
 }
@@ -102,7 +104,10 @@ export function listRecords(stateDir: string): { records: BindRecord[]; problems
   const dir = path.join(stateDir, "devices");
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((name) => name.endsWith(".json")).sort();
+    names = fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith(".json"))
+      .sort();
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { records: [], problems: [] };
     return { records: [], problems: [`cannot list ${dir}: ${describeFsError(error)}`] };

@@ -7,7 +7,9 @@ import { resolveDevice } from "../sysfs/pciDevice.js";
 import { type CommandContext, warn } from "./commandContext.js";
 
 export function bindEnvironment(context: CommandContext): BindEnvironment {
-  return makeBindEnvironment(context, context.adapters.kernelIo(context.sysfsRoot), (warnings) => warn(context, warnings));
+  return makeBindEnvironment(context, context.adapters.kernelIo(context.sysfsRoot), (warnings) =>
+    warn(context, warnings),
+  );
 }
 
 function resolve(context: CommandContext, argument: string): string {
@@ -25,7 +27,13 @@ export interface BindArguments {
 export async function runBind(context: CommandContext, args: BindArguments): Promise<void> {
   const address = resolve(context, args.device);
   const result = await bindDevice(
-    { address, dryRun: args.dryRun, force: args.force, noFallback: args.noFallback, ...(args.driver !== undefined ? { driver: args.driver } : {}) },
+    {
+      address,
+      dryRun: args.dryRun,
+      force: args.force,
+      noFallback: args.noFallback,
+      ...(args.driver !== undefined ? { driver: args.driver } : {}),
+    },
     bindEnvironment(context),
   );
   if (context.json) context.output.out(`${JSON.stringify(bindJson(result), null, 2)}\n`);
@@ -52,9 +60,15 @@ function bindJson(result: BindOutcome): Record<string, unknown> {
   };
 }
 
-export async function runRelease(context: CommandContext, args: { device: string; force: boolean; dryRun: boolean }): Promise<void> {
+export async function runRelease(
+  context: CommandContext,
+  args: { device: string; force: boolean; dryRun: boolean },
+): Promise<void> {
   const address = resolve(context, args.device);
-  const result: ReleaseOutcome = await releaseDevice({ address, force: args.force, dryRun: args.dryRun }, bindEnvironment(context));
+  const result: ReleaseOutcome = await releaseDevice(
+    { address, force: args.force, dryRun: args.dryRun },
+    bindEnvironment(context),
+  );
   context.output.out(context.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.message}\n`);
   if (result.status !== "released" && result.status !== "planned") context.exitCode = 1;
 }

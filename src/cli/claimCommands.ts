@@ -8,7 +8,13 @@ import { claimFileName, claimFileText, type ClaimRequest } from "../config/claim
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
-import { deviceExists, listPciDeviceNames, readBoundDriver, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import {
+  deviceExists,
+  listPciDeviceNames,
+  readBoundDriver,
+  readPciDevice,
+  type PciDevice,
+} from "../sysfs/pciDevice.js";
 import { reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, warn } from "./commandContext.js";
@@ -37,14 +43,25 @@ function loadValidConfig(context: CommandContext): LoadedConfig {
 async function refreshRules(context: CommandContext): Promise<void> {
   const warnings: string[] = [];
   const line = await installClaimRules(
-    { config: loadValidConfig(context), configDir: context.configDir, rulesFile: context.rulesFile, env: bindEnvironment(context), dryRun: false, reloadUdev: () => reloadUdevRules(context.udevadm) },
+    {
+      config: loadValidConfig(context),
+      configDir: context.configDir,
+      rulesFile: context.rulesFile,
+      env: bindEnvironment(context),
+      dryRun: false,
+      reloadUdev: () => reloadUdevRules(context.udevadm),
+    },
     warnings,
   );
   if (line !== null) context.output.out(`${line}\n`);
   warn(context, warnings);
 }
 
-export async function runClaim(context: CommandContext, request: ClaimRequest, options: { now: boolean; command: string }): Promise<void> {
+export async function runClaim(
+  context: CommandContext,
+  request: ClaimRequest,
+  options: { now: boolean; command: string },
+): Promise<void> {
   if (request.addresses.length + request.ids.length + request.classes.length + request.vfsOf.length === 0) {
     throw new UsageError("give at least one selector: an address, --ids, --class or --vfs-of");
   }
@@ -53,7 +70,8 @@ export async function runClaim(context: CommandContext, request: ClaimRequest, o
   const text = claimFileText(request, options.command);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
-  if (fs.existsSync(file)) throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
+  if (fs.existsSync(file))
+    throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   try {
     fs.mkdirSync(context.configDir, { recursive: true });
     fs.writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
@@ -64,7 +82,9 @@ export async function runClaim(context: CommandContext, request: ClaimRequest, o
   context.output.out(`wrote ${file}\n`);
   const kind = request.exclude ? "excludes" : "selects";
   const written = (request.exclude ? parsed.exclusions[0] : parsed.claims[0]) as { selectors: Selectors };
-  const selected = presentDevices(context.sysfsRoot).filter((d) => selectorsMatch(written.selectors, d)).map((d) => d.address);
+  const selected = presentDevices(context.sysfsRoot)
+    .filter((d) => selectorsMatch(written.selectors, d))
+    .map((d) => d.address);
   context.output.out(`it ${kind} ${selected.length === 0 ? "no device present now" : selected.join(", ")}\n`);
   if (options.now) await runApply(context, { dryRun: false });
   else {
@@ -73,7 +93,11 @@ export async function runClaim(context: CommandContext, request: ClaimRequest, o
   }
 }
 
-export async function runUnclaim(context: CommandContext, request: ClaimRequest, options: { now: boolean }): Promise<void> {
+export async function runUnclaim(
+  context: CommandContext,
+  request: ClaimRequest,
+  options: { now: boolean },
+): Promise<void> {
   const file = path.join(context.configDir, claimFileName(request));
   if (!fs.existsSync(file)) {
     const config = readClaimConfig(context.configDir);
@@ -101,12 +125,20 @@ export function runClaims(context: CommandContext): void {
   const describe = (s: Selectors): string =>
     [
       ...s.addresses.map((a) => `address ${a}`),
-      ...s.ids.map((i) => `ids ${i.vendor}:${i.device}${i.subsystemVendor === undefined ? "" : `:${i.subsystemVendor}:${i.subsystemDevice}`}`),
+      ...s.ids.map(
+        (i) =>
+          `ids ${i.vendor}:${i.device}${i.subsystemVendor === undefined ? "" : `:${i.subsystemVendor}:${i.subsystemDevice}`}`,
+      ),
       ...s.classes.map((c) => `class 0x${c}`),
       ...s.vfsOf.map((pf) => `vfs of ${pf}`),
     ].join(", ");
   const entries = [
-    ...config.claims.map((c) => ({ kind: "claim", origin: c.origin, selectors: c.selectors, options: { driver: c.driver, group: c.group, force: c.force } })),
+    ...config.claims.map((c) => ({
+      kind: "claim",
+      origin: c.origin,
+      selectors: c.selectors,
+      options: { driver: c.driver, group: c.group, force: c.force },
+    })),
     ...config.exclusions.map((e) => ({ kind: "exclude", origin: e.origin, selectors: e.selectors, options: null })),
   ].map((e) => ({ ...e, devices: present.filter((d) => selectorsMatch(e.selectors, d)).map((d) => d.address) }));
   if (context.json) {
@@ -116,10 +148,16 @@ export function runClaims(context: CommandContext): void {
       e.kind,
       `${path.basename(e.origin.file)}:${e.origin.line}`,
       describe(e.selectors),
-      e.options === null ? "-" : `driver=${e.options.driver} group=${e.options.group}${e.options.force ? " force" : ""}`,
+      e.options === null
+        ? "-"
+        : `driver=${e.options.driver} group=${e.options.group}${e.options.force ? " force" : ""}`,
       e.devices.join(" ") || "(none present)",
     ]);
-    context.output.out(rows.length === 0 ? `no claims in ${context.configDir}\n` : formatTable(["KIND", "WHERE", "SELECTS", "OPTIONS", "DEVICES NOW"], rows));
+    context.output.out(
+      rows.length === 0
+        ? `no claims in ${context.configDir}\n`
+        : formatTable(["KIND", "WHERE", "SELECTS", "OPTIONS", "DEVICES NOW"], rows),
+    );
   }
   for (const error of config.errors) context.output.err(`vfio-autobind: ${formatConfigError(error)}\n`);
   if (config.errors.length > 0) context.exitCode = 1;
@@ -129,7 +167,9 @@ export function runCheck(context: CommandContext): void {
   const config = readClaimConfig(context.configDir);
   for (const error of config.errors) context.output.err(`${formatConfigError(error)}\n`);
   if (config.errors.length > 0) {
-    context.output.err(`vfio-autobind: ${config.errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`);
+    context.output.err(
+      `vfio-autobind: ${config.errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`,
+    );
     context.exitCode = 1;
     return;
   }
@@ -139,7 +179,9 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  context.output.out(`${context.configDir}: ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s), no errors; ${context.rulesFile} is up to date\n`);
+  context.output.out(
+    `${context.configDir}: ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s), no errors; ${context.rulesFile} is up to date\n`,
+  );
 }
 
 export async function runApply(context: CommandContext, options: { dryRun: boolean }): Promise<void> {
@@ -161,12 +203,17 @@ export async function runApply(context: CommandContext, options: { dryRun: boole
 export function runStatus(context: CommandContext): void {
   const { records, problems } = listRecords(context.stateDir);
   const rows = records.map((r) => {
-    const now = deviceExists(context.sysfsRoot, r.address) ? readBoundDriver(context.sysfsRoot, r.address) ?? "(none)" : "(device gone)";
+    const now = deviceExists(context.sysfsRoot, r.address)
+      ? (readBoundDriver(context.sysfsRoot, r.address) ?? "(none)")
+      : "(device gone)";
     const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
     return { ...r, now, note };
   });
   const config = readClaimConfig(context.configDir);
-  const stale = config.errors.length > 0 ? `${config.errors.length} config error(s); run "vfio-autobind check"` : staleRulesReason(context.rulesFile, config.digest);
+  const stale =
+    config.errors.length > 0
+      ? `${config.errors.length} config error(s); run "vfio-autobind check"`
+      : staleRulesReason(context.rulesFile, config.digest);
   if (context.json) {
     context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
   } else {

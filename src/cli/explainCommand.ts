@@ -1,5 +1,11 @@
 /** `explain DEVICE`: the device, every matching VFIO alias in rank order and why, the winner. */
-import { buildExplanation, describeSriov, explanationJson, formatOrigin, type Explanation } from "../explain/buildExplanation.js";
+import {
+  buildExplanation,
+  describeSriov,
+  explanationJson,
+  formatOrigin,
+  type Explanation,
+} from "../explain/buildExplanation.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
@@ -11,12 +17,17 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
   const device = readPciDevice(context.sysfsRoot, address);
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: true });
-  warn(context, aliasSet.warnings.filter((w) => !w.includes("malformed")));
+  warn(
+    context,
+    aliasSet.warnings.filter((w) => !w.includes("malformed")),
+  );
   const pciIds = readPciIds();
   const name =
     pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
   const explanation = buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name);
-  context.output.out(context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation));
+  context.output.out(
+    context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
+  );
 }
 
 export function formatExplanation(e: Explanation): string {
@@ -31,7 +42,14 @@ export function formatExplanation(e: Explanation): string {
   field("modalias", d.modalias.text);
   field("driver", `${d.driver ?? "none"}${d.hasVfioDev ? " (vfio)" : ""}`);
   field("override", d.driverOverride ?? "none");
-  field("iommu group", d.iommuGroup === null ? "none (vfio needs one)" : d.iommuGroupPeers.length === 0 ? `${d.iommuGroup} (alone)` : `${d.iommuGroup} (with ${d.iommuGroupPeers.join(", ")})`);
+  field(
+    "iommu group",
+    d.iommuGroup === null
+      ? "none (vfio needs one)"
+      : d.iommuGroupPeers.length === 0
+        ? `${d.iommuGroup} (alone)`
+        : `${d.iommuGroup} (with ${d.iommuGroupPeers.join(", ")})`,
+  );
   field("sr-iov", describeSriov(d.sriov));
   field("header", d.headerType === null ? "unknown (config unreadable)" : d.headerKind);
   field("numa node", d.numaNode === null ? "-" : String(d.numaNode));
@@ -44,7 +62,9 @@ export function formatExplanation(e: Explanation): string {
     for (const c of e.candidates) {
       lines.push(`  ${c.rank}. ${c.module}`);
       lines.push(`     pattern  ${c.pattern}`);
-      lines.push(`     score    ${c.wildcards} wildcard${c.wildcards === 1 ? "" : "s"}, ${c.literals} literal characters`);
+      lines.push(
+        `     score    ${c.wildcards} wildcard${c.wildcards === 1 ? "" : "s"}, ${c.literals} literal characters`,
+      );
       lines.push(`     from     ${formatOrigin(c.origin)}`);
       if (c.belowBecause !== null) lines.push(`     ranked   below: ${c.belowBecause}`);
       for (const other of c.alsoMatched) lines.push(`     also     ${other} (less specific, same module)`);
@@ -54,7 +74,8 @@ export function formatExplanation(e: Explanation): string {
   if (e.best === null) {
     lines.push("Best: none");
   } else {
-    const driver = e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
+    const driver =
+      e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
     lines.push(`Best: ${e.best.module} (${driver})`);
   }
   if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");

@@ -10,7 +10,13 @@ import { realKernelIo } from "../binder/kernelIo.js";
 import { runBind, runRelease } from "./bindCommands.js";
 import { runApply, runCheck, runClaim, runClaims, runStatus, runUnclaim } from "./claimCommands.js";
 import type { ClaimRequest } from "../config/claimWriter.js";
-import { type Adapters, type CommandContext, type GlobalArguments, globalOptionsFrom, type Output } from "./commandContext.js";
+import {
+  type Adapters,
+  type CommandContext,
+  type GlobalArguments,
+  globalOptionsFrom,
+  type Output,
+} from "./commandContext.js";
 import { runExplain } from "./explainCommand.js";
 import { runList } from "./listCommand.js";
 
@@ -20,7 +26,11 @@ const EPILOGUE =
 
 const REAL_ADAPTERS: Adapters = { kernelIo: () => realKernelIo };
 
-export async function runCli(argv: readonly string[], output: Output, adapters: Adapters = REAL_ADAPTERS): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  output: Output,
+  adapters: Adapters = REAL_ADAPTERS,
+): Promise<number> {
   // The command that runs sets exitCode on its context; it is read back at the end.
   const contexts: CommandContext[] = [];
   const contextFrom = (args: GlobalArguments): CommandContext => {
@@ -89,9 +99,21 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
       (y) =>
         y
           .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
-          .option("driver", { type: "string", requiresArg: true, describe: "use only this module or driver (e.g. vfio_pci or vfio-pci)" })
-          .option("dry-run", { type: "boolean", default: false, describe: "print the safety verdict, candidates and writes; change nothing" })
-          .option("force", { type: "boolean", default: false, describe: "take the device even if the host is using it (never bridges or PFs with VFs)" })
+          .option("driver", {
+            type: "string",
+            requiresArg: true,
+            describe: "use only this module or driver (e.g. vfio_pci or vfio-pci)",
+          })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "print the safety verdict, candidates and writes; change nothing",
+          })
+          .option("force", {
+            type: "boolean",
+            default: false,
+            describe: "take the device even if the host is using it (never bridges or PFs with VFs)",
+          })
           .option("no-fallback", { type: "boolean", default: false, describe: "try only the best candidate" })
           .example("$0 bind 0000:3b:00.2", "bind to the most specific VFIO driver")
           .example("$0 bind 3b:00.2 --driver vfio-pci", "bind to generic vfio-pci only")
@@ -111,7 +133,11 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
       (y) =>
         y
           .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
-          .option("force", { type: "boolean", default: false, describe: "also release a device vfio-autobind did not bind (the kernel picks its driver)" })
+          .option("force", {
+            type: "boolean",
+            default: false,
+            describe: "also release a device vfio-autobind did not bind (the kernel picks its driver)",
+          })
           .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; change nothing" })
           .example("$0 release 0000:3b:00.2", "return the device to its host driver"),
       (args) => runRelease(contextFrom(args), { device: args.device, force: args.force, dryRun: args["dry-run"] }),
@@ -119,36 +145,82 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
     .command(
       "claim [selectors..]",
       "hand devices to VFIO from now on: write a claim file and update the udev rules",
-      (y) => claimOptions(y)
-        .option("driver", { type: "string", requiresArg: true, describe: "pin a module or driver instead of the best match (e.g. vfio-pci)" })
-        .option("group", { choices: ["ignore", "check", "bind"] as const, describe: "what to do about other devices in the IOMMU group", defaultDescription: "check" })
-        .option("force", { type: "boolean", default: false, describe: "take devices even if the host is using them" })
-        .option("exclude", { type: "boolean", default: false, describe: "write an exclusion instead: never bind these" })
-        .option("now", { type: "boolean", default: false, describe: "also apply at once (bind matching devices present now)" })
-        .example("$0 claim 0000:3b:00.2", "one device, by address")
-        .example("$0 claim --ids 10de:2342 --group bind", "every GPU of this model, with its IOMMU group")
-        .example("$0 claim --vfs-of 0000:3b:00.0", "every VF of a NIC, as they are created")
-        .example("$0 claim --class 0x0108 --exclude 0000:01:00.0", "NVMe drives except the boot one"),
-      (args) => runClaim(contextFrom(args), claimRequestFrom(args), { now: args.now, command: `vfio-autobind ${argv.join(" ")}` }),
+      (y) =>
+        claimOptions(y)
+          .option("driver", {
+            type: "string",
+            requiresArg: true,
+            describe: "pin a module or driver instead of the best match (e.g. vfio-pci)",
+          })
+          .option("group", {
+            choices: ["ignore", "check", "bind"] as const,
+            describe: "what to do about other devices in the IOMMU group",
+            defaultDescription: "check",
+          })
+          .option("force", { type: "boolean", default: false, describe: "take devices even if the host is using them" })
+          .option("exclude", {
+            type: "boolean",
+            default: false,
+            describe: "write an exclusion instead: never bind these",
+          })
+          .option("now", {
+            type: "boolean",
+            default: false,
+            describe: "also apply at once (bind matching devices present now)",
+          })
+          .example("$0 claim 0000:3b:00.2", "one device, by address")
+          .example("$0 claim --ids 10de:2342 --group bind", "every GPU of this model, with its IOMMU group")
+          .example("$0 claim --vfs-of 0000:3b:00.0", "every VF of a NIC, as they are created")
+          .example("$0 claim --class 0x0108 --exclude 0000:01:00.0", "NVMe drives except the boot one"),
+      (args) =>
+        runClaim(contextFrom(args), claimRequestFrom(args), {
+          now: args.now,
+          command: `vfio-autobind ${argv.join(" ")}`,
+        }),
     )
     .command(
       "unclaim [selectors..]",
       "remove a claim made with claim (same selectors) and update the udev rules",
-      (y) => claimOptions(y)
-        .option("exclude", { type: "boolean", default: false, describe: "remove an exclusion made with claim --exclude" })
-        .option("now", { type: "boolean", default: false, describe: "also apply at once (release what it had bound)" })
-        .example("$0 unclaim 0000:3b:00.2 --now", "stop claiming a device and give it back now"),
+      (y) =>
+        claimOptions(y)
+          .option("exclude", {
+            type: "boolean",
+            default: false,
+            describe: "remove an exclusion made with claim --exclude",
+          })
+          .option("now", {
+            type: "boolean",
+            default: false,
+            describe: "also apply at once (release what it had bound)",
+          })
+          .example("$0 unclaim 0000:3b:00.2 --now", "stop claiming a device and give it back now"),
       (args) => runUnclaim(contextFrom(args), claimRequestFrom(args), { now: args.now }),
     )
-    .command("claims", "list the claims and exclusions, and the devices each selects now", (y) => y, (args) => runClaims(contextFrom(args)))
-    .command("check", "validate every claim file (file:line: message) and the generated rules", (y) => y, (args) => runCheck(contextFrom(args)))
+    .command(
+      "claims",
+      "list the claims and exclusions, and the devices each selects now",
+      (y) => y,
+      (args) => runClaims(contextFrom(args)),
+    )
+    .command(
+      "check",
+      "validate every claim file (file:line: message) and the generated rules",
+      (y) => y,
+      (args) => runCheck(contextFrom(args)),
+    )
     .command(
       "apply",
       "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
-      (y) => y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
+      (y) =>
+        y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
       (args) => runApply(contextFrom(args), { dryRun: args["dry-run"] }),
     )
-    .command("status", "show the devices vfio-autobind has bound, from its records", (y) => y, (args) => runStatus(contextFrom(args)))
+    .command(
+      "status",
+      "show the devices vfio-autobind has bound, from its records",
+      (y) => y,
+      (args) => runStatus(contextFrom(args)),
+    )
     .completion("completion", "print a bash completion script (source it, or save it to bash-completion's directory)")
     .demandCommand(1, "Give a command, such as list, explain, claim or apply. See --help.")
     .recommendCommands()
@@ -190,10 +262,29 @@ export async function runCli(argv: readonly string[], output: Output, adapters: 
 /** The selector options shared by claim and unclaim. */
 function claimOptions<T>(y: Argv<T>) {
   return y
-    .positional("selectors", { type: "string", array: true, describe: "PCI addresses or globs (0000:3b:00.2, 0000:3b:00.*)" })
-    .option("ids", { type: "string", array: true, requiresArg: true, describe: "vendor:device[:subvendor:subdevice], e.g. 15b3:101e" })
-    .option("class", { type: "string", array: true, requiresArg: true, describe: "class code 0xBB, 0xBBSS or 0xBBSSPP, e.g. 0x0302" })
-    .option("vfs-of", { type: "string", array: true, requiresArg: true, describe: "the VFs of this PF, e.g. 0000:3b:00.0" });
+    .positional("selectors", {
+      type: "string",
+      array: true,
+      describe: "PCI addresses or globs (0000:3b:00.2, 0000:3b:00.*)",
+    })
+    .option("ids", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "vendor:device[:subvendor:subdevice], e.g. 15b3:101e",
+    })
+    .option("class", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "class code 0xBB, 0xBBSS or 0xBBSSPP, e.g. 0x0302",
+    })
+    .option("vfs-of", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "the VFs of this PF, e.g. 0000:3b:00.0",
+    });
 }
 
 function claimRequestFrom(args: {

@@ -114,7 +114,16 @@ export function parsePfSelector(text: string): string | null {
   return address === null ? null : formatPciAddress(address);
 }
 
-const BOOLEANS: Record<string, boolean> = { yes: true, true: true, on: true, "1": true, no: false, false: false, off: false, "0": false };
+const BOOLEANS: Record<string, boolean> = {
+  yes: true,
+  true: true,
+  on: true,
+  "1": true,
+  no: false,
+  false: false,
+  off: false,
+  "0": false,
+};
 
 interface SectionDraft {
   kind: "Claim" | "Exclude";
@@ -124,11 +133,30 @@ interface SectionDraft {
   seen: Set<SelectorKey>;
 }
 
-const SELECTOR_PARSERS: Record<SelectorKey, { parse: (v: string) => unknown; expected: string; field: keyof SectionDraft["selectors"] }> = {
-  Address: { parse: parseAddressSelector, expected: "a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*", field: "addresses" },
-  Ids: { parse: parseIdSelector, expected: "vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e", field: "ids" },
-  Class: { parse: parseClassSelector, expected: "a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802", field: "classes" },
-  VfsOf: { parse: parsePfSelector, expected: "the PCI address of a physical function, such as 0000:3b:00.0", field: "vfsOf" },
+const SELECTOR_PARSERS: Record<
+  SelectorKey,
+  { parse: (v: string) => unknown; expected: string; field: keyof SectionDraft["selectors"] }
+> = {
+  Address: {
+    parse: parseAddressSelector,
+    expected: "a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*",
+    field: "addresses",
+  },
+  Ids: {
+    parse: parseIdSelector,
+    expected: "vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e",
+    field: "ids",
+  },
+  Class: {
+    parse: parseClassSelector,
+    expected: "a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802",
+    field: "classes",
+  },
+  VfsOf: {
+    parse: parsePfSelector,
+    expected: "the PCI address of a physical function, such as 0000:3b:00.0",
+    field: "vfsOf",
+  },
 };
 
 export function parseClaimFile(text: string, file: string): ClaimConfig {
@@ -155,7 +183,13 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
     const driver = draft.options.Driver?.value ?? "auto";
     const group = (draft.options.Group?.value ?? "check") as GroupPolicy;
     const forceText = draft.options.Force?.value;
-    claims.push({ origin: draft.origin, selectors: draft.selectors, driver, group, force: forceText === undefined ? false : (BOOLEANS[forceText.toLowerCase()] as boolean) });
+    claims.push({
+      origin: draft.origin,
+      selectors: draft.selectors,
+      driver,
+      group,
+      force: forceText === undefined ? false : (BOOLEANS[forceText.toLowerCase()] as boolean),
+    });
   };
 
   const lines = text.split("\n");
@@ -170,7 +204,13 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       const name = header[1] as string;
       if (name === "Claim" || name === "Exclude") {
         inUnknownSection = false;
-        section = { kind: name, origin: { file, line }, selectors: { addresses: [], ids: [], classes: [], vfsOf: [] }, options: {}, seen: new Set() };
+        section = {
+          kind: name,
+          origin: { file, line },
+          selectors: { addresses: [], ids: [], classes: [], vfsOf: [] },
+          options: {},
+          seen: new Set(),
+        };
       } else {
         inUnknownSection = true;
         error(line, `unknown section [${name}]; expected [Claim] or [Exclude]`);
@@ -220,7 +260,10 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       current.options[key as OptionKey] = { value, line };
       return;
     }
-    error(line, `unknown key ${key}=; a [${current.kind}] takes ${[...SELECTOR_KEYS, ...(current.kind === "Claim" ? OPTION_KEYS : [])].map((k) => `${k}=`).join(", ")}`);
+    error(
+      line,
+      `unknown key ${key}=; a [${current.kind}] takes ${[...SELECTOR_KEYS, ...(current.kind === "Claim" ? OPTION_KEYS : [])].map((k) => `${k}=`).join(", ")}`,
+    );
   });
   finish(section);
   return { claims, exclusions, errors };
@@ -229,7 +272,9 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
 function optionProblem(key: OptionKey, value: string): string | null {
   switch (key) {
     case "Driver":
-      return value === "auto" || NAME.test(value) ? null : `Driver=${value}: expected auto or a module or driver name such as vfio_pci or vfio-pci`;
+      return value === "auto" || NAME.test(value)
+        ? null
+        : `Driver=${value}: expected auto or a module or driver name such as vfio_pci or vfio-pci`;
     case "Group":
       return ["ignore", "check", "bind"].includes(value) ? null : `Group=${value}: expected ignore, check or bind`;
     case "Force":
@@ -239,7 +284,9 @@ function optionProblem(key: OptionKey, value: string): string | null {
 
 /** All files of a config directory, in the order they are read (file name order). */
 export function mergeClaimFiles(files: readonly { name: string; text: string }[]): ClaimConfig {
-  const parsed = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => parseClaimFile(f.text, f.name));
+  const parsed = [...files]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((f) => parseClaimFile(f.text, f.name));
   return {
     claims: parsed.flatMap((p) => p.claims),
     exclusions: parsed.flatMap((p) => p.exclusions),

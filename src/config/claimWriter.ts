@@ -14,13 +14,25 @@ export interface ClaimRequest {
 }
 
 export function claimFileName(request: ClaimRequest): string {
-  const first = [...request.addresses, ...request.vfsOf.map((pf) => `vfs-of-${pf}`), ...request.ids, ...request.classes.map((c) => `class-${c}`)][0] ?? "empty";
-  const slug = first.toLowerCase().replace(/[^a-z0-9.-]+/g, "_").replace(/^_+|_+$/g, "");
+  const first =
+    [
+      ...request.addresses,
+      ...request.vfsOf.map((pf) => `vfs-of-${pf}`),
+      ...request.ids,
+      ...request.classes.map((c) => `class-${c}`),
+    ][0] ?? "empty";
+  const slug = first
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "_")
+    .replace(/^_+|_+$/g, "");
   return `50-${request.exclude ? "exclude" : "claim"}-${slug}.conf`;
 }
 
 export function claimFileText(request: ClaimRequest, command: string): string {
-  const lines = [`# Written by: ${command}`, `# Remove with "vfio-autobind unclaim" and the same selectors, or edit by hand and run "vfio-autobind apply".`];
+  const lines = [
+    `# Written by: ${command}`,
+    `# Remove with "vfio-autobind unclaim" and the same selectors, or edit by hand and run "vfio-autobind apply".`,
+  ];
   lines.push(request.exclude ? "[Exclude]" : "[Claim]");
   if (request.addresses.length > 0) lines.push(`Address=${request.addresses.join(" ")}`);
   if (request.ids.length > 0) lines.push(`Ids=${request.ids.join(" ")}`);

@@ -17,7 +17,11 @@ export interface LoadedConfig extends ClaimConfig {
 }
 
 /** The config with its digest computed on first use: the udev path never needs it. */
-function withLazyDigest(config: ClaimConfig, files: readonly { name: string; text: string }[], extra: Partial<LoadedConfig> = {}): LoadedConfig {
+function withLazyDigest(
+  config: ClaimConfig,
+  files: readonly { name: string; text: string }[],
+  extra: Partial<LoadedConfig> = {},
+): LoadedConfig {
   let digest: string | undefined;
   return {
     ...config,
@@ -33,10 +37,17 @@ function withLazyDigest(config: ClaimConfig, files: readonly { name: string; tex
 export function readClaimConfig(configDir: string): LoadedConfig {
   let names: string[];
   try {
-    names = fs.readdirSync(configDir).filter((name) => name.endsWith(".conf")).sort();
+    names = fs
+      .readdirSync(configDir)
+      .filter((name) => name.endsWith(".conf"))
+      .sort();
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return withLazyDigest(mergeClaimFiles([]), []);
-    const problem: ConfigError = { file: configDir, line: 0, message: `cannot list the config directory: ${describeFsError(error)}` };
+    const problem: ConfigError = {
+      file: configDir,
+      line: 0,
+      message: `cannot list the config directory: ${describeFsError(error)}`,
+    };
     return { claims: [], exclusions: [], errors: [problem], digest: "unreadable", files: [] };
   }
   const files: { name: string; text: string }[] = [];

@@ -21,7 +21,10 @@ const PRIORITY_INFO = 6;
 const PRIORITY_ERROR = 3;
 const CLOSE_TIMEOUT_MS = 2_000;
 
-export function journalLog(socketPath: string = JOURNAL_STREAM_SOCKET, fallback: (line: string) => void = (line) => void process.stderr.write(line)): DecisionLog {
+export function journalLog(
+  socketPath: string = JOURNAL_STREAM_SOCKET,
+  fallback: (line: string) => void = (line) => void process.stderr.write(line),
+): DecisionLog {
   const pending: string[] = [];
   let failed = false;
   // journald half-closes every stdout stream right after accepting it; keep our side open.

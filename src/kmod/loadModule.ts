@@ -18,9 +18,11 @@ export async function modprobe(module: string, timeoutMs: number, command = "mod
   // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
   // the udev path that only decides never spawns anything.
   const { execa } = await import("execa");
-  if (!isValidModuleName(module)) throw new ModuleLoadError(`refusing to load ${JSON.stringify(module)}: not a module name`);
+  if (!isValidModuleName(module))
+    throw new ModuleLoadError(`refusing to load ${JSON.stringify(module)}: not a module name`);
   const result = await execa(command, ["--", module], { reject: false, timeout: timeoutMs, stdin: "ignore" });
-  if (result.timedOut) throw new ModuleLoadError(`modprobe ${module} timed out after ${Math.round(timeoutMs / 1000)} s`);
+  if (result.timedOut)
+    throw new ModuleLoadError(`modprobe ${module} timed out after ${Math.round(timeoutMs / 1000)} s`);
   if (result.failed) {
     const detail = result.stderr.trim().split("\n").pop() || result.shortMessage;
     throw new ModuleLoadError(`modprobe ${module} failed: ${detail}`);

@@ -73,7 +73,11 @@ export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boo
     const builtinFile = path.join(modulesDir, "modules.builtin");
     const builtin = readOptional(builtinFile);
     if (fallback) {
-      aliases.push({ pattern: GENERIC_VFIO_PATTERN, module: GENERIC_VFIO_MODULE, origin: { file: "(fallback: no modules.alias)" } });
+      aliases.push({
+        pattern: GENERIC_VFIO_PATTERN,
+        module: GENERIC_VFIO_MODULE,
+        origin: { file: "(fallback: no modules.alias)" },
+      });
     } else if ("text" in builtin && builtinModuleNames(builtin.text).has(GENERIC_VFIO_MODULE)) {
       aliases.push({ pattern: GENERIC_VFIO_PATTERN, module: GENERIC_VFIO_MODULE, origin: { file: builtinFile } });
     }

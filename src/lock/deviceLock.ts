@@ -129,7 +129,9 @@ async function runFlock(fd: number, file: string, timeoutMs: number, flockComman
   }
 
   const firstLine = result.stderr.split("\n").find((line) => line.trim() !== "");
-  const reason = firstLine ?? (result.signal !== undefined ? `killed by ${result.signal}` : `exit status ${String(result.exitCode)}`);
+  const reason =
+    firstLine ??
+    (result.signal !== undefined ? `killed by ${result.signal}` : `exit status ${String(result.exitCode)}`);
   throw new LockError(`${flockCommand} failed on ${file}: ${reason}`);
 }
 

@@ -44,7 +44,8 @@ export function lookupPciNames(text: string, vendor: string, device: string, cla
   const classEntry = findEntry(body, `C ${classCode.slice(0, 2).toLowerCase()}`, 0, body.length);
   if (classEntry !== null) {
     const end = blockEnd(body, classEntry.at);
-    className = findEntry(body, `\t${classCode.slice(2, 4).toLowerCase()}`, classEntry.at, end)?.name ?? classEntry.name;
+    className =
+      findEntry(body, `\t${classCode.slice(2, 4).toLowerCase()}`, classEntry.at, end)?.name ?? classEntry.name;
   }
   return { vendor: vendorEntry?.name ?? null, device: deviceName, className };
 }

@@ -24,7 +24,9 @@ function hardRefusals(device: PciDevice): string[] {
     refusals.push(`${what}; only endpoint devices can go to VFIO`);
   }
   if (device.sriov.role === "pf" && device.sriov.numVfs > 0) {
-    refusals.push(`it has ${device.sriov.numVfs} VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`);
+    refusals.push(
+      `it has ${device.sriov.numVfs} VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
+    );
   }
   if (device.iommuGroup === null) {
     refusals.push("it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot");
@@ -34,7 +36,10 @@ function hardRefusals(device: PciDevice): string[] {
 
 export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
   const hard = hardRefusals(device);
-  const inUse = [...(device.bootVga ? ["it is the boot display (boot_vga)"] : []), ...hostUses.map((use) => use.reason)];
+  const inUse = [
+    ...(device.bootVga ? ["it is the boot display (boot_vga)"] : []),
+    ...hostUses.map((use) => use.reason),
+  ];
   if (hard.length > 0) return { ok: false, reason: [...hard, ...inUse].join("; "), forceable: false };
   if (inUse.length === 0) return { ok: true, overridden: [] };
   if (force) return { ok: true, overridden: inUse };

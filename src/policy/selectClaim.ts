@@ -7,22 +7,28 @@ import { fnmatch } from "../alias/fnmatch.js";
 import type { Claim, ClaimConfig, Exclusion, Selectors } from "../config/claimConfig.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
 
-export type DeviceFacts = Pick<PciDevice, "address" | "vendor" | "device" | "subsystemVendor" | "subsystemDevice" | "classCode" | "sriov">;
+export type DeviceFacts = Pick<
+  PciDevice,
+  "address" | "vendor" | "device" | "subsystemVendor" | "subsystemDevice" | "classCode" | "sriov"
+>;
 
 export function selectorsMatch(selectors: Selectors, device: DeviceFacts): boolean {
-  if (selectors.addresses.length > 0 && !selectors.addresses.some((glob) => fnmatch(glob, device.address))) return false;
+  if (selectors.addresses.length > 0 && !selectors.addresses.some((glob) => fnmatch(glob, device.address)))
+    return false;
   if (
     selectors.ids.length > 0 &&
     !selectors.ids.some(
       (id) =>
         id.vendor === device.vendor &&
         id.device === device.device &&
-        (id.subsystemVendor === undefined || (id.subsystemVendor === device.subsystemVendor && id.subsystemDevice === device.subsystemDevice)),
+        (id.subsystemVendor === undefined ||
+          (id.subsystemVendor === device.subsystemVendor && id.subsystemDevice === device.subsystemDevice)),
     )
   ) {
     return false;
   }
-  if (selectors.classes.length > 0 && !selectors.classes.some((prefix) => device.classCode.startsWith(prefix))) return false;
+  if (selectors.classes.length > 0 && !selectors.classes.some((prefix) => device.classCode.startsWith(prefix)))
+    return false;
   if (selectors.vfsOf.length > 0) {
     const sriov = device.sriov;
     if (sriov.role !== "vf" || !selectors.vfsOf.includes(sriov.physfn)) return false;

@@ -43,7 +43,9 @@ export function parseDeviceReference(argument: string, sysfsRoot: string): Devic
     /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/.test(parts[1] as string) &&
     parts.slice(2).every(isSysfsPciName);
   if (!(viaBus && isSysfsPciName(name)) && !viaDevices) {
-    throw new UsageError(`${argument}: not a PCI device path (expected .../bus/pci/devices/<address> or .../devices/pciDDDD:BB/.../<address>)`);
+    throw new UsageError(
+      `${argument}: not a PCI device path (expected .../bus/pci/devices/<address> or .../devices/pciDDDD:BB/.../<address>)`,
+    );
   }
   return { name, relativePath };
 }

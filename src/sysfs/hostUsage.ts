@@ -119,7 +119,8 @@ export function hostUsesOf(
   for (const device of devices) {
     const { name } = device;
     if (device.kind === "net") {
-      if (device.flags !== null && isInterfaceUp(device.flags)) uses.push({ kind: "net-up", name, reason: `${name} is up` });
+      if (device.flags !== null && isInterfaceUp(device.flags))
+        uses.push({ kind: "net-up", name, reason: `${name} is up` });
       continue;
     }
     const devNode = `/dev/${name}`;

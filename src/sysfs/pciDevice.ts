@@ -133,7 +133,10 @@ function readHexId(file: string, digits: number): string {
   const text = requireText(file).trim();
   const m = new RegExp(`^0x([0-9a-fA-F]{${digits}})$`).exec(text);
   if (m === null) {
-    throw new SysfsError(file, `expected 0x followed by ${digits} hex digits, found ${JSON.stringify(text.slice(0, 40))}`);
+    throw new SysfsError(
+      file,
+      `expected 0x followed by ${digits} hex digits, found ${JSON.stringify(text.slice(0, 40))}`,
+    );
   }
   return (m[1] as string).toLowerCase();
 }

@@ -22,7 +22,11 @@ export function ensureSystemPath(env: NodeJS.ProcessEnv): void {
   if (env["PATH"] === undefined || env["PATH"] === "") env["PATH"] = SYSTEM_PATH;
 }
 
-export async function runUdevEntry(argv: readonly string[], event: NodeJS.ProcessEnv, adapters: Adapters): Promise<number> {
+export async function runUdevEntry(
+  argv: readonly string[],
+  event: NodeJS.ProcessEnv,
+  adapters: Adapters,
+): Promise<number> {
   let values;
   try {
     values = parseArgs({
@@ -48,7 +52,9 @@ export async function runUdevEntry(argv: readonly string[], event: NodeJS.Proces
   ensureSystemPath(process.env);
   const log = journalLog(values["journal-socket"]);
   const deadline = setTimeout(() => {
-    log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`);
+    log.error(
+      `${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`,
+    );
     void log.close().then(() => process.exit(1));
   }, EVENT_DEADLINE_MS);
   deadline.unref();

@@ -29,7 +29,9 @@ export async function handleUdevEvent(event: NodeJS.ProcessEnv, context: UdevEve
   const address = event["PCI_SLOT_NAME"] ?? path.basename(event["DEVPATH"] ?? "");
   const { log, env } = context;
   if (!isSysfsPciName(address)) {
-    log.error(`udev event without a PCI address (PCI_SLOT_NAME=${JSON.stringify(event["PCI_SLOT_NAME"] ?? "")}, DEVPATH=${JSON.stringify(event["DEVPATH"] ?? "")}); nothing done`);
+    log.error(
+      `udev event without a PCI address (PCI_SLOT_NAME=${JSON.stringify(event["PCI_SLOT_NAME"] ?? "")}, DEVPATH=${JSON.stringify(event["DEVPATH"] ?? "")}); nothing done`,
+    );
     return 1;
   }
   if (!deviceExists(env.sysfsRoot, address)) {
@@ -50,7 +52,9 @@ export async function handleUdevEvent(event: NodeJS.ProcessEnv, context: UdevEve
   const selection = selectClaim(config, device);
   const current = device.driver ?? "no driver";
   if (selection.kind === "excluded") {
-    log.info(`${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}`);
+    log.info(
+      `${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}`,
+    );
     return 0;
   }
   if (selection.kind === "unclaimed") {

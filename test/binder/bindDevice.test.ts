@@ -5,7 +5,19 @@ import { afterEach, describe, expect, it } from "vitest";
 import { bindDevice, type BindRequest } from "../../src/binder/bindDevice.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
-import { BOOT_VGA, BRIDGE, makeSimulatedHost, NVME, PF, UNBOUND_VIRTIO_BLK, VF1, VF2, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../support/simulatedHost.js";
+import {
+  BOOT_VGA,
+  BRIDGE,
+  makeSimulatedHost,
+  NVME,
+  PF,
+  UNBOUND_VIRTIO_BLK,
+  VF1,
+  VF2,
+  VIRTIO_NET,
+  vfioDrivers,
+  type SimulatedHost,
+} from "../support/simulatedHost.js";
 
 let host: SimulatedHost | undefined;
 afterEach(() => {
@@ -21,7 +33,13 @@ async function bindToVfioPciBehindOurBack(h: SimulatedHost, address: string, hos
   h.kernel.writeAttribute(path.join(h.tree.root, "bus/pci/drivers_probe"), address);
 }
 
-const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({ address, dryRun: false, force: false, noFallback: false, ...extra });
+const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
+  address,
+  dryRun: false,
+  force: false,
+  noFallback: false,
+  ...extra,
+});
 
 describe("bind", () => {
   it("binds a bound device to its most specific variant: override, unbind, bind, read back, record", async () => {
@@ -57,12 +75,15 @@ describe("bind", () => {
     expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
   });
 
-  it.each(["vfio-pci", "vfio_pci"])("--driver %s pins generic vfio-pci even where a variant ranks higher", async (name) => {
-    host = makeSimulatedHost();
-    const result = await bindDevice(request(VIRTIO_NET, { driver: name }), host.env());
-    expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
-    expect(result.candidates).toHaveLength(1);
-  });
+  it.each(["vfio-pci", "vfio_pci"])(
+    "--driver %s pins generic vfio-pci even where a variant ranks higher",
+    async (name) => {
+      host = makeSimulatedHost();
+      const result = await bindDevice(request(VIRTIO_NET, { driver: name }), host.env());
+      expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
+      expect(result.candidates).toHaveLength(1);
+    },
+  );
 
   it("binds an unbound VF without any unbind", async () => {
     host = makeSimulatedHost();
@@ -104,7 +125,9 @@ describe("bind", () => {
   });
 
   it("restores the original driver and override when every candidate fails", async () => {
-    host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } }, vfio_pci: { load: "timeout" } }) });
+    host = makeSimulatedHost({
+      drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } }, vfio_pci: { load: "timeout" } }),
+    });
     host.tree.writeAttribute(VIRTIO_NET, "driver_override", "virtio-pci\n");
     const result = await bindDevice(request(VIRTIO_NET), host.env());
     expect(result.status).toBe("failed");
@@ -141,16 +164,23 @@ describe("bind", () => {
 describe("safety verdict", () => {
   it.each([
     [BRIDGE, true, "refused: it is a PCI bridge; only endpoint devices can go to VFIO"],
-    [PF, true, "refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs"],
+    [
+      PF,
+      true,
+      "refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs",
+    ],
     [BOOT_VGA, false, "refused: it is the boot display (boot_vga); use --force to take it anyway"],
-  ])("refuses %s before writing anything (--force: %s is ignored for hard rules)", async (address, evenForced, message) => {
-    host = makeSimulatedHost();
-    const result = await bindDevice(request(address, { force: evenForced }), host.env());
-    expect(result.status).toBe("refused");
-    expect(result.message).toBe(`${address}: ${message}`);
-    expect(host.kernel.operations).toEqual([]);
-    expect(fs.existsSync(path.join(host.stateDir, "devices"))).toBe(false);
-  });
+  ])(
+    "refuses %s before writing anything (--force: %s is ignored for hard rules)",
+    async (address, evenForced, message) => {
+      host = makeSimulatedHost();
+      const result = await bindDevice(request(address, { force: evenForced }), host.env());
+      expect(result.status).toBe("refused");
+      expect(result.message).toBe(`${address}: ${message}`);
+      expect(host.kernel.operations).toEqual([]);
+      expect(fs.existsSync(path.join(host.stateDir, "devices"))).toBe(false);
+    },
+  );
 
   it("refuses a device whose network interface is up, and takes it with --force", async () => {
     host = makeSimulatedHost();
@@ -172,7 +202,9 @@ describe("safety verdict", () => {
     await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
     fs.mkdirSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"));
     const result = await bindDevice(request(VIRTIO_NET), host.env());
-    expect(result.message).toBe(`${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`);
+    expect(result.message).toBe(
+      `${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`,
+    );
   });
 });
 

@@ -13,7 +13,14 @@ import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { LockError, type HeldLock } from "../../src/lock/deviceLock.js";
 import { deviceExists } from "../../src/sysfs/pciDevice.js";
-import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, VF2, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../support/simulatedHost.js";
+import {
+  makeSimulatedHost,
+  UNBOUND_VIRTIO_BLK,
+  VF2,
+  VIRTIO_NET,
+  vfioDrivers,
+  type SimulatedHost,
+} from "../support/simulatedHost.js";
 import type { Fault, Operation, SimulatedDriver } from "../support/simulatedKernel.js";
 
 const ERRNOS = ["EBUSY", "ENODEV", "EINVAL", "EIO", "ENOENT"] as const;
@@ -38,7 +45,8 @@ interface Scenario {
 
 function hostFor(scenario: Scenario): SimulatedHost {
   const host = makeSimulatedHost({ drivers: scenario.drivers });
-  if (scenario.original.override !== null) host.tree.writeAttribute(scenario.address, "driver_override", `${scenario.original.override}\n`);
+  if (scenario.original.override !== null)
+    host.tree.writeAttribute(scenario.address, "driver_override", `${scenario.original.override}\n`);
   return host;
 }
 
@@ -109,11 +117,17 @@ function checkOutcome(scenario: Scenario, host: SimulatedHost, outcome: BindOutc
     expect(outcome.status, label).toBe("failed");
     expect({ driver, override }, label).toEqual(scenario.original);
     expect(record, label).toBeNull();
-    expect(outcome.message, label).toMatch(scenario.original.driver === null ? /; left unbound, as it was$/ : new RegExp(`; restored ${scenario.original.driver}$`));
+    expect(outcome.message, label).toMatch(
+      scenario.original.driver === null
+        ? /; left unbound, as it was$/
+        : new RegExp(`; restored ${scenario.original.driver}$`),
+    );
   }
   // A failed attempt always says why, in words an admin can act on.
   for (const attempt of outcome.attempts.filter((a) => !a.bound)) {
-    expect(attempt.reason, label).toMatch(/failed: E[A-Z]+|^modprobe \S+ failed: |timed out|went to|bound nothing|registers no PCI driver/);
+    expect(attempt.reason, label).toMatch(
+      /failed: E[A-Z]+|^modprobe \S+ failed: |timed out|went to|bound nothing|registers no PCI driver/,
+    );
   }
 }
 
@@ -125,7 +139,10 @@ describe("fault matrix", () => {
       // A fault at index i leaves operations 0..i-1 as in the clean run, so the clean
       // run names every operation a single fault can hit.
       const clean = hostFor(scenario);
-      await bindDevice({ address: scenario.address, dryRun: false, force: false, noFallback: false }, clean.env({ lock: noLock }));
+      await bindDevice(
+        { address: scenario.address, dryRun: false, force: false, noFallback: false },
+        clean.env({ lock: noLock }),
+      );
       const operations = [...clean.kernel.operations];
       clean.cleanup();
 
@@ -135,9 +152,17 @@ describe("fault matrix", () => {
           const host = hostFor(scenario);
           try {
             host.kernel.injectFault(at, fault);
-            const outcome = await bindDevice({ address: scenario.address, dryRun: false, force: false, noFallback: false }, host.env({ lock: noLock }));
+            const outcome = await bindDevice(
+              { address: scenario.address, dryRun: false, force: false, noFallback: false },
+              host.env({ lock: noLock }),
+            );
             cases += 1;
-            checkOutcome(scenario, host, outcome, `${scenario.name}, op ${at} (${operation.kind} ${operation.target}), ${describeFault(fault)}`);
+            checkOutcome(
+              scenario,
+              host,
+              outcome,
+              `${scenario.name}, op ${at} (${operation.kind} ${operation.target}), ${describeFault(fault)}`,
+            );
           } finally {
             host.cleanup();
           }
@@ -160,8 +185,12 @@ describe("lock and state faults", () => {
   it("a lock that cannot be taken changes nothing", async () => {
     const host = makeSimulatedHost();
     try {
-      const env = host.env({ lock: () => Promise.reject(new LockError("timed out after 60 s waiting for lock x (held by pid 4242)")) });
-      await expect(bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, env)).rejects.toThrow(/held by pid 4242/);
+      const env = host.env({
+        lock: () => Promise.reject(new LockError("timed out after 60 s waiting for lock x (held by pid 4242)")),
+      });
+      await expect(
+        bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, env),
+      ).rejects.toThrow(/held by pid 4242/);
       expect(host.kernel.operations).toEqual([]);
       expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
     } finally {
@@ -173,7 +202,9 @@ describe("lock and state faults", () => {
     const host = makeSimulatedHost();
     try {
       fs.writeFileSync(path.join(host.stateDir, "devices"), "not a directory");
-      await expect(bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, host.env())).rejects.toThrow(
+      await expect(
+        bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, host.env()),
+      ).rejects.toThrow(
         new RegExp(`cannot (read|write) ${host.stateDir}/devices/${VIRTIO_NET}.json: (ENOTDIR|EEXIST)`),
       );
       expect(host.kernel.operations).toEqual([]);
@@ -201,7 +232,10 @@ describe("lock and state faults", () => {
           realWrite(file, value);
         },
       };
-      const outcome = await bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, { ...env, kernel });
+      const outcome = await bindDevice(
+        { address: VIRTIO_NET, dryRun: false, force: false, noFallback: false },
+        { ...env, kernel },
+      );
       expect(outcome.status).toBe("bound");
       expect(outcome.message).toMatch(/\(warning: cannot write .*: EISDIR\)$/);
       expect(readRecord(host.stateDir, VIRTIO_NET)).toMatchObject({ status: "binding", originalDriver: "virtio-pci" });

@@ -16,7 +16,14 @@ let modulesDir: string;
 
 beforeAll(() => {
   sys = FakeSysfs.create();
-  sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio-pci", iommuGroup: 3 });
+  sys.addDevice({
+    address: "0000:00:03.0",
+    vendor: "1af4",
+    device: "1041",
+    subsystemDevice: "1100",
+    driver: "virtio-pci",
+    iommuGroup: 3,
+  });
   modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
 });
 
@@ -33,7 +40,10 @@ describe("under the udevd sandbox (PR_SET_MDWE)", () => {
   });
 
   it("node --jitless runs explain", async () => {
-    const result = await runBundle(["explain", "0000:00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir], { mdwe: true });
+    const result = await runBundle(
+      ["explain", "0000:00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir],
+      { mdwe: true },
+    );
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).best.module).toBe("virtio_vfio_pci");
@@ -47,10 +57,13 @@ describe("on Node 18 (Debian bookworm's nodejs)", () => {
   it("runs explain under --jitless and the sandbox", async () => {
     const version = await execa(node18, ["--version"]);
     expect(version.stdout).toMatch(/^v18\./);
-    const result = await runBundle(["explain", "00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir], {
-      mdwe: true,
-      nodeBinary: node18,
-    });
+    const result = await runBundle(
+      ["explain", "00:03.0", "--json", "--sysfs-root", sys.root, "--modules-dir", modulesDir],
+      {
+        mdwe: true,
+        nodeBinary: node18,
+      },
+    );
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).best.module).toBe("virtio_vfio_pci");

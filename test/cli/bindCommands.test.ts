@@ -25,7 +25,14 @@ afterEach(() => {
 });
 
 const globals = (h: SimulatedHost): string[] => [
-  "--sysfs-root", h.tree.root, "--modules-dir", h.modulesDir, "--state-dir", h.stateDir, "--proc-root", h.procRoot,
+  "--sysfs-root",
+  h.tree.root,
+  "--modules-dir",
+  h.modulesDir,
+  "--state-dir",
+  h.stateDir,
+  "--proc-root",
+  h.procRoot,
 ];
 
 /** Every file and link of a tree with its content, to prove a command wrote nothing. */
@@ -50,7 +57,9 @@ describe("production bundle", () => {
     const result = await runBundle(["bind", VIRTIO_NET, "--dry-run", ...globals(host)]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
-    expect(result.stdout.split("\n")[0]).toBe(`${VIRTIO_NET}: would bind to virtio_vfio_pci (dry run, nothing written)`);
+    expect(result.stdout.split("\n")[0]).toBe(
+      `${VIRTIO_NET}: would bind to virtio_vfio_pci (dry run, nothing written)`,
+    );
     expect(result.stdout).toContain(`write ${VIRTIO_NET} to /sys/bus/pci/drivers/virtio-pci/unbind`);
     expect(snapshot(host.tree.root)).toEqual(before);
     expect(fs.readdirSync(host.stateDir)).toEqual([]);
@@ -61,7 +70,9 @@ describe("production bundle", () => {
     const before = snapshot(host.tree.root);
     const result = await runBundle(["bind", PF, "--force", ...globals(host)]);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toBe(`${PF}: refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`);
+    expect(result.stdout).toBe(
+      `${PF}: refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
+    );
     expect(snapshot(host.tree.root)).toEqual(before);
   });
 
@@ -69,7 +80,9 @@ describe("production bundle", () => {
     host = makeSimulatedHost();
     const result = await runBundle(["release", NVME, ...globals(host)]);
     expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^${NVME}: not bound by vfio-autobind \\(no record in .*\\); left on nvme; use --force`));
+    expect(result.stdout).toMatch(
+      new RegExp(`^${NVME}: not bound by vfio-autobind \\(no record in .*\\); left on nvme; use --force`),
+    );
   });
 
   it("rejects a bad --driver value as one line", async () => {
@@ -86,7 +99,13 @@ describe("over the simulated kernel", () => {
     const bound = await runBundle(["bind", VIRTIO_NET, "--json", ...globals(host)], { bundle: simulated.file });
     expect(bound.stderr).toBe("");
     expect(bound.exitCode).toBe(0);
-    expect(JSON.parse(bound.stdout)).toMatchObject({ address: VIRTIO_NET, status: "bound", module: "virtio_vfio_pci", driver: "virtio_vfio_pci", rank: 1 });
+    expect(JSON.parse(bound.stdout)).toMatchObject({
+      address: VIRTIO_NET,
+      status: "bound",
+      module: "virtio_vfio_pci",
+      driver: "virtio_vfio_pci",
+      rank: 1,
+    });
     const released = await runBundle(["release", VIRTIO_NET, ...globals(host)], { bundle: simulated.file });
     expect(released.exitCode).toBe(0);
     expect(released.stdout).toBe(`${VIRTIO_NET}: released; back on virtio-pci`);
@@ -95,18 +114,32 @@ describe("over the simulated kernel", () => {
 
   it("64 processes binding sibling VFs of one PF at once all end bound, with no lock left held", async () => {
     host = makeSimulatedHost({ extraVfs: 62 });
-    const vfs = fs.readdirSync(host.tree.at("bus/pci/devices")).filter((a) => /^0000:3[bc]:/.test(a) && a !== PF).sort();
+    const vfs = fs
+      .readdirSync(host.tree.at("bus/pci/devices"))
+      .filter((a) => /^0000:3[bc]:/.test(a) && a !== PF)
+      .sort();
     expect(vfs).toHaveLength(64);
     // Half of them start on the host VF driver, so both the unbind path and the plain path race.
-    for (const vf of vfs.filter((_, i) => i % 2 === 0)) if (host.kernel.boundDriver(vf) === null) host.tree.bindDriver(vf, "mlx5_core");
+    for (const vf of vfs.filter((_, i) => i % 2 === 0))
+      if (host.kernel.boundDriver(vf) === null) host.tree.bindDriver(vf, "mlx5_core");
 
     const h = host;
-    const results = await Promise.all(vfs.map((vf) => runBundle(["bind", vf, ...globals(h)], { bundle: simulated.file })));
+    const results = await Promise.all(
+      vfs.map((vf) => runBundle(["bind", vf, ...globals(h)], { bundle: simulated.file })),
+    );
     const log = results.map((r, i) => `${vfs[i]} ${r.exitCode} ${r.stdout} ${r.stderr}`).join("\n");
     if (process.env["DEBUG_BURST"]) console.log(log);
     results.forEach((result, i) => {
-      expect({ vf: vfs[i], exitCode: result.exitCode, stderr: result.stderr }).toEqual({ vf: vfs[i], exitCode: 0, stderr: "" });
-      expect(result.stdout).toMatch(new RegExp(`^${vfs[i]}: (bound to mlx5_vfio_pci \\(module mlx5_vfio_pci, rank 1 of 2\\)|already bound to mlx5_vfio_pci)$`));
+      expect({ vf: vfs[i], exitCode: result.exitCode, stderr: result.stderr }).toEqual({
+        vf: vfs[i],
+        exitCode: 0,
+        stderr: "",
+      });
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^${vfs[i]}: (bound to mlx5_vfio_pci \\(module mlx5_vfio_pci, rank 1 of 2\\)|already bound to mlx5_vfio_pci)$`,
+        ),
+      );
     });
     for (const vf of vfs) {
       expect(host.kernel.boundDriver(vf)).toBe("mlx5_vfio_pci");

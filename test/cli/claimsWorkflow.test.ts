@@ -50,24 +50,64 @@ afterEach(async () => {
 
 const cli = (args: string[]) =>
   runBundle(
-    [...args, "--sysfs-root", host.tree.root, "--modules-dir", host.modulesDir, "--state-dir", host.stateDir, "--proc-root", host.procRoot, "--config-dir", configDir, "--rules-file", rulesFile, "--udevadm", fakeUdevadm],
+    [
+      ...args,
+      "--sysfs-root",
+      host.tree.root,
+      "--modules-dir",
+      host.modulesDir,
+      "--state-dir",
+      host.stateDir,
+      "--proc-root",
+      host.procRoot,
+      "--config-dir",
+      configDir,
+      "--rules-file",
+      rulesFile,
+      "--udevadm",
+      fakeUdevadm,
+    ],
     { bundle: simulated.file },
   );
 
 /** udev's add event for one device, run the way the packaged rule runs it. */
 const addEvent = (address: string, mdwe = false) =>
   runBundle(
-    ["udev-event", "--sysfs-root", host.tree.root, "--modules-dir", host.modulesDir, "--state-dir", host.stateDir, "--proc-root", host.procRoot, "--config-dir", configDir, "--journal-socket", journal.socket],
+    [
+      "udev-event",
+      "--sysfs-root",
+      host.tree.root,
+      "--modules-dir",
+      host.modulesDir,
+      "--state-dir",
+      host.stateDir,
+      "--proc-root",
+      host.procRoot,
+      "--config-dir",
+      configDir,
+      "--journal-socket",
+      journal.socket,
+    ],
     {
       bundle: simulated.file,
       mdwe,
-      env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: address, DEVPATH: `/devices/pci0000:00/${address}`, MODALIAS: fs.readFileSync(path.join(host.tree.deviceDir(address), "modalias"), "utf8").trim() },
+      env: {
+        ACTION: "add",
+        SUBSYSTEM: "pci",
+        PCI_SLOT_NAME: address,
+        DEVPATH: `/devices/pci0000:00/${address}`,
+        MODALIAS: fs.readFileSync(path.join(host.tree.deviceDir(address), "modalias"), "utf8").trim(),
+      },
     },
   );
 
 /** The RUN programs udev would start for a device's add event. */
 const udevRuns = (address: string): string[] =>
-  evaluateRules([STATIC_RULES, ...(fs.existsSync(rulesFile) ? [rulesFile] : [])], { kernel: address, subsystem: "pci", dir: host.tree.deviceDir(address) }).run;
+  evaluateRules([STATIC_RULES, ...(fs.existsSync(rulesFile) ? [rulesFile] : [])], {
+    kernel: address,
+    subsystem: "pci",
+    dir: host.tree.deviceDir(address),
+  }).run;
 
 describe("claims, as a new admin uses them", () => {
   it("claim → add event binds and logs one line; an unclaimed device starts no process; unclaim + apply gives it back", async () => {
@@ -80,7 +120,9 @@ describe("claims, as a new admin uses them", () => {
     expect(fs.readFileSync(udevadmLog, "utf8")).toBe("control --reload\n");
 
     // udev's side: only the claimed device gets a RUN, and it is node --jitless.
-    expect(udevRuns(VIRTIO_NET)).toEqual(["/usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js udev-event"]);
+    expect(udevRuns(VIRTIO_NET)).toEqual([
+      "/usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js udev-event",
+    ]);
     const devices = fs.readdirSync(host.tree.at("bus/pci/devices"));
     const spawns = devices.filter((d) => udevRuns(d).length > 0);
     expect(spawns).toEqual([VIRTIO_NET]);
@@ -113,7 +155,9 @@ describe("claims, as a new admin uses them", () => {
     const writes = host.kernel.operations.length;
     const again = await addEvent(NVME);
     expect(again.exitCode).toBe(0);
-    expect(journal.entries.map((e) => e.message)).toEqual([`${NVME}: already bound to vfio-pci [claim ${configDir}/50-claim-0000_00_04.0.conf:3]`]);
+    expect(journal.entries.map((e) => e.message)).toEqual([
+      `${NVME}: already bound to vfio-pci [claim ${configDir}/50-claim-0000_00_04.0.conf:3]`,
+    ]);
     expect(host.kernel.operations.length).toBe(writes);
   });
 
@@ -123,7 +167,9 @@ describe("claims, as a new admin uses them", () => {
     fs.writeFileSync(path.join(configDir, "20-bad.conf"), "# hand edited\n[Claim]\nIds=15b3:101e\nGroup=everything\n");
     const check = await cli(["check"]);
     expect(check.exitCode).toBe(1);
-    expect(check.stderr.split("\n")[0]).toBe(`${configDir}/20-bad.conf:4: Group=everything: expected ignore, check or bind`);
+    expect(check.stderr.split("\n")[0]).toBe(
+      `${configDir}/20-bad.conf:4: Group=everything: expected ignore, check or bind`,
+    );
 
     const event = await addEvent(VIRTIO_NET);
     expect(event.exitCode).toBe(1);
@@ -145,7 +191,9 @@ describe("claims, as a new admin uses them", () => {
     fs.appendFileSync(path.join(configDir, "50-claim-0000_00_03.0.conf"), "Force=yes\n");
     const check = await cli(["check"]);
     expect(check.exitCode).toBe(1);
-    expect(check.stderr).toBe(`vfio-autobind: generated rules are stale: ${rulesFile} was generated from another config; run "vfio-autobind apply"`);
+    expect(check.stderr).toBe(
+      `vfio-autobind: generated rules are stale: ${rulesFile} was generated from another config; run "vfio-autobind apply"`,
+    );
     expect((await cli(["status"])).stderr).toContain("generated rules are stale");
     await cli(["apply"]);
     expect((await cli(["check"])).exitCode).toBe(0);
@@ -154,7 +202,10 @@ describe("claims, as a new admin uses them", () => {
   it("handles a burst of 256 VF add events at once: all bound, no errors, one journal line each", async () => {
     const claimed = await cli(["claim", "--vfs-of", PF]);
     expect(claimed.exitCode).toBe(0);
-    const vfs = fs.readdirSync(host.tree.at("bus/pci/devices")).filter((a) => /^0000:3[bc]:/.test(a) && a !== PF).sort();
+    const vfs = fs
+      .readdirSync(host.tree.at("bus/pci/devices"))
+      .filter((a) => /^0000:3[bc]:/.test(a) && a !== PF)
+      .sort();
     expect(vfs).toHaveLength(256);
     // The generated rules name all 256 VFs by address, and nothing else.
     expect(vfs.every((vf) => udevRuns(vf).length === 1)).toBe(true);
@@ -169,7 +220,8 @@ describe("claims, as a new admin uses them", () => {
 
   it("apply keeps new VFs of a claimed PF off their host driver, and puts that back on unclaim", async () => {
     await cli(["claim", "--vfs-of", PF]);
-    const autoprobe = () => fs.readFileSync(path.join(host.tree.deviceDir(PF), "sriov_drivers_autoprobe"), "utf8").trim();
+    const autoprobe = () =>
+      fs.readFileSync(path.join(host.tree.deviceDir(PF), "sriov_drivers_autoprobe"), "utf8").trim();
     const applied = await cli(["apply"]);
     expect(applied.stdout).toContain(`${PF}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
     expect(autoprobe()).toBe("0");

@@ -16,9 +16,31 @@ let emptyDir: string;
 beforeAll(() => {
   sys = FakeSysfs.create();
   sys.addDevice({ address: "0000:00:00.0", vendor: "8086", device: "29c0", classCode: "060000", iommuGroup: 0 });
-  sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio-pci", iommuGroup: 3 });
-  sys.addDevice({ address: "0000:00:04.0", vendor: "1af4", device: "1042", subsystemVendor: "15b3", subsystemDevice: "0061", classCode: "010000", iommuGroup: 4 });
-  sys.addDevice({ address: "0000:00:05.0", vendor: "1b36", device: "0010", classCode: "010802", driver: "nvme", iommuGroup: 5 });
+  sys.addDevice({
+    address: "0000:00:03.0",
+    vendor: "1af4",
+    device: "1041",
+    subsystemDevice: "1100",
+    driver: "virtio-pci",
+    iommuGroup: 3,
+  });
+  sys.addDevice({
+    address: "0000:00:04.0",
+    vendor: "1af4",
+    device: "1042",
+    subsystemVendor: "15b3",
+    subsystemDevice: "0061",
+    classCode: "010000",
+    iommuGroup: 4,
+  });
+  sys.addDevice({
+    address: "0000:00:05.0",
+    vendor: "1b36",
+    device: "0010",
+    classCode: "010802",
+    driver: "nvme",
+    iommuGroup: 5,
+  });
   sys.addDriver("vfio-pci", "vfio_pci");
   modulesDir = makeModulesDir({
     "modules.alias": `${debianModulesAlias()}\n${mainlineVariantsAlias()}\nalias vfio_pci:v00001AF4d00001042sv000015B3sd*bc*sc*i* mlx5_vfio_pci\nalias vfio_pci:v00001AF4d broken line\n`,
@@ -49,7 +71,10 @@ describe("list", () => {
   it("prints a JSON array with address and best", async () => {
     const result = await runBundle(["list", "--json", ...globals()]);
     expect(result.exitCode).toBe(0);
-    const rows = JSON.parse(result.stdout) as { address: string; best: { module: string; driver: string | null } | null }[];
+    const rows = JSON.parse(result.stdout) as {
+      address: string;
+      best: { module: string; driver: string | null } | null;
+    }[];
     expect(rows.map((r) => [r.address, r.best?.module])).toEqual([
       ["0000:00:00.0", "vfio_pci"],
       ["0000:00:03.0", "virtio_vfio_pci"],
@@ -67,7 +92,9 @@ describe("list", () => {
     expect(result.stderr.trim().split("\n")).toEqual([
       `vfio-autobind: warning: ${emptyDir}/modules.alias: missing; offering only the generic vfio_pci module`,
     ]);
-    expect((JSON.parse(result.stdout) as { best: { module: string } }[]).every((r) => r.best.module === "vfio_pci")).toBe(true);
+    expect(
+      (JSON.parse(result.stdout) as { best: { module: string } }[]).every((r) => r.best.module === "vfio_pci"),
+    ).toBe(true);
   });
 
   it("keeps listing when one device has odd contents, names the file, and exits 1", async () => {
@@ -79,7 +106,9 @@ describe("list", () => {
       const result = await runBundle(["list", "--sysfs-root", odd.root, "--modules-dir", modulesDir]);
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toMatch(/0000:00:04\.0\s+1af4:1042/);
-      expect(result.stderr).toContain(`${odd.root}/bus/pci/devices/0000:00:03.0/class: expected 0x followed by 6 hex digits, found "zebra"`);
+      expect(result.stderr).toContain(
+        `${odd.root}/bus/pci/devices/0000:00:03.0/class: expected 0x followed by 6 hex digits, found "zebra"`,
+      );
       expect(result.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
     } finally {
       odd.remove();
@@ -93,11 +122,15 @@ describe("explain", () => {
     expect(result.exitCode).toBe(0);
     const out = result.stdout;
     expect(out).toContain("modalias     pci:v00001AF4d00001042sv000015B3sd00000061bc01sc00i00");
-    expect(out).toMatch(/1\. mlx5_vfio_pci\n\s+pattern\s+vfio_pci:v00001AF4d00001042sv000015B3sd\*bc\*sc\*i\*\n\s+score\s+4 wildcards, 44 literal characters/);
+    expect(out).toMatch(
+      /1\. mlx5_vfio_pci\n\s+pattern\s+vfio_pci:v00001AF4d00001042sv000015B3sd\*bc\*sc\*i\*\n\s+score\s+4 wildcards, 44 literal characters/,
+    );
     expect(out).toMatch(/2\. virtio_vfio_pci[\s\S]*ranked\s+below: more wildcards than mlx5_vfio_pci \(5 > 4\)/);
     expect(out).toMatch(/3\. vfio_pci[\s\S]*ranked\s+below: more wildcards than virtio_vfio_pci \(7 > 5\)/);
     expect(out).toContain("Best: mlx5_vfio_pci (driver name known once the module is loaded)");
-    expect(out).toMatch(/Skipped 1 malformed vfio_pci line\(s\):\n\s+.*modules\.alias:\d+: expected "alias <pattern> <module>", found 4 fields/);
+    expect(out).toMatch(
+      /Skipped 1 malformed vfio_pci line\(s\):\n\s+.*modules\.alias:\d+: expected "alias <pattern> <module>", found 4 fields/,
+    );
   });
 
   it("gives JSON with device, candidates in rank order, and best", async () => {
@@ -106,7 +139,13 @@ describe("explain", () => {
     const json = JSON.parse(result.stdout);
     expect(json.device.address).toBe("0000:00:03.0");
     expect(json.device.modalias).toBe("pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00");
-    expect(json.candidates.map((c: { module: string; pattern: string; wildcards: number }) => [c.module, c.pattern, c.wildcards])).toEqual([
+    expect(
+      json.candidates.map((c: { module: string; pattern: string; wildcards: number }) => [
+        c.module,
+        c.pattern,
+        c.wildcards,
+      ]),
+    ).toEqual([
       ["virtio_vfio_pci", "vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*", 5],
       ["vfio_pci", "vfio_pci:v*d*sv*sd*bc*sc*i*", 7],
     ]);
@@ -114,14 +153,24 @@ describe("explain", () => {
   });
 
   it("names the real driver of a loaded module (vfio_pci registers vfio-pci)", async () => {
-    const result = await runBundle(["explain", "00:05.0", "--json", "--sysfs-root", sys.root, "--modules-dir", debianOnlyDir]);
+    const result = await runBundle([
+      "explain",
+      "00:05.0",
+      "--json",
+      "--sysfs-root",
+      sys.root,
+      "--modules-dir",
+      debianOnlyDir,
+    ]);
     expect(JSON.parse(result.stdout).best).toEqual({ module: "vfio_pci", driver: "vfio-pci" });
   });
 
   it("refuses an unknown device with exit 1 and a non-device argument with exit 2", async () => {
     const missing = await runBundle(["explain", "0000:99:00.0", ...globals()]);
     expect(missing.exitCode).toBe(1);
-    expect(missing.stderr.trim()).toBe(`vfio-autobind: 0000:99:00.0: no such PCI device in ${sys.root}/bus/pci/devices`);
+    expect(missing.stderr.trim()).toBe(
+      `vfio-autobind: 0000:99:00.0: no such PCI device in ${sys.root}/bus/pci/devices`,
+    );
     const bogus = await runBundle(["explain", "eth0", ...globals()]);
     expect(bogus.exitCode).toBe(2);
     expect(bogus.stderr).toMatch(/^vfio-autobind: "eth0" is not a PCI device/);
@@ -146,7 +195,9 @@ describe("command line", () => {
   });
 
   it("has --help on every command and --version from package.json", async () => {
-    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
     expect((await runBundle(["--version"])).stdout.trim()).toBe(pkg.version);
     for (const command of [[], ["list"], ["explain"]]) {
       const help = await runBundle([...command, "--help"]);

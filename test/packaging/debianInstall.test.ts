@@ -61,7 +61,15 @@ afterAll(() => {
 describe("the .deb", () => {
   it("installs with apt into a clean bookworm, its dependencies satisfied by Debian's packages", async () => {
     expect((await mustRunInRoot(rootDir(), ["node", "--version"])).stdout).toMatch(/^v18\./);
-    await mustRunInRoot(rootDir(), ["apt-get", "install", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0", "/tmp/vfio-autobind.deb"]);
+    await mustRunInRoot(rootDir(), [
+      "apt-get",
+      "install",
+      "-y",
+      "--no-install-recommends",
+      "-o",
+      "Dpkg::Use-Pty=0",
+      "/tmp/vfio-autobind.deb",
+    ]);
     const status = await mustRunInRoot(rootDir(), ["dpkg-query", "-W", "-f", "${Status} ${Version}", "vfio-autobind"]);
     expect(status.stdout).toBe(`install ok installed ${version}`);
   });
@@ -82,10 +90,25 @@ describe("the .deb", () => {
     const sys = FakeSysfs.create();
     const modules = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
     try {
-      sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio-pci", iommuGroup: 3 });
+      sys.addDevice({
+        address: "0000:00:03.0",
+        vendor: "1af4",
+        device: "1041",
+        subsystemDevice: "1100",
+        driver: "virtio-pci",
+        iommuGroup: 3,
+      });
       await execa("cp", ["-a", sys.root, at("/tmp/fake-sys")]);
       await execa("cp", ["-a", modules, at("/tmp/modules")]);
-      const result = await runInRoot(rootDir(), ["vfio-autobind", "list", "--json", "--sysfs-root", "/tmp/fake-sys", "--modules-dir", "/tmp/modules"]);
+      const result = await runInRoot(rootDir(), [
+        "vfio-autobind",
+        "list",
+        "--json",
+        "--sysfs-root",
+        "/tmp/fake-sys",
+        "--modules-dir",
+        "/tmp/modules",
+      ]);
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
       const devices = JSON.parse(result.stdout) as { address: string; best: { module: string } | null }[];
@@ -102,8 +125,8 @@ describe("the .deb", () => {
     const script = [
       "source /usr/share/bash-completion/completions/vfio-autobind",
       'f=$(complete -p vfio-autobind | sed -n "s/.* -F \\([^ ]*\\) .*/\\1/p")',
-      "COMP_WORDS=(vfio-autobind rel); COMP_CWORD=1; $f; echo \"${COMPREPLY[*]}\"",
-      "COMP_WORDS=(vfio-autobind bind --dry); COMP_CWORD=2; $f; echo \"${COMPREPLY[*]}\"",
+      'COMP_WORDS=(vfio-autobind rel); COMP_CWORD=1; $f; echo "${COMPREPLY[*]}"',
+      'COMP_WORDS=(vfio-autobind bind --dry); COMP_CWORD=2; $f; echo "${COMPREPLY[*]}"',
     ].join("\n");
     const result = await mustRunInRoot(rootDir(), ["bash", "-c", script]);
     expect(result.stdout.split("\n")).toEqual(["release", "--dry-run"]);
@@ -111,11 +134,21 @@ describe("the .deb", () => {
 
   it("on removal leaves bound devices alone and says which they are and how to release them", async () => {
     simulateUse();
-    const result = await mustRunInRoot(rootDir(), ["apt-get", "remove", "-y", "-o", "Dpkg::Use-Pty=0", "vfio-autobind"]);
-    expect(result.stderr).toContain("vfio-autobind: these devices stay on their VFIO drivers (a VM may be using them): 0000:3b:00.2");
+    const result = await mustRunInRoot(rootDir(), [
+      "apt-get",
+      "remove",
+      "-y",
+      "-o",
+      "Dpkg::Use-Pty=0",
+      "vfio-autobind",
+    ]);
+    expect(result.stderr).toContain(
+      "vfio-autobind: these devices stay on their VFIO drivers (a VM may be using them): 0000:3b:00.2",
+    );
     expect(result.stderr).toContain("'vfio-autobind release ADDRESS' ('vfio-autobind status' lists them)");
     // Removal is not purge: configuration stays, records stay, the program goes.
-    for (const file of [BOUND_RECORD, ADMIN_CLAIM, GENERATED_RULE, "/etc/vfio-autobind/00-example.conf"]) expect(fs.existsSync(at(file)), file).toBe(true);
+    for (const file of [BOUND_RECORD, ADMIN_CLAIM, GENERATED_RULE, "/etc/vfio-autobind/00-example.conf"])
+      expect(fs.existsSync(at(file)), file).toBe(true);
     expect(fs.existsSync(at("/usr/sbin/vfio-autobind"))).toBe(false);
   });
 
@@ -134,7 +167,8 @@ describe("the .deb", () => {
 });
 
 describe("the .rpm in the same root", () => {
-  const rpm = (...args: string[]) => execa("rpm", ["--root", rootDir(), "--dbpath", "/var/lib/rpm", "--nodeps", ...args], { reject: false });
+  const rpm = (...args: string[]) =>
+    execa("rpm", ["--root", rootDir(), "--dbpath", "/var/lib/rpm", "--nodeps", ...args], { reject: false });
 
   it("installs with its scriptlets and runs on Debian's Node 18", async () => {
     fs.rmSync(at("/etc/vfio-autobind"), { recursive: true, force: true });
@@ -142,7 +176,11 @@ describe("the .rpm in the same root", () => {
     const install = await rpm("-i", built.rpm);
     expect(install.exitCode, install.stderr).toBe(0);
     expect(install.stderr).not.toContain("scriptlet failed");
-    expect(await runInRoot(rootDir(), ["vfio-autobind", "--version"])).toEqual({ exitCode: 0, stdout: version, stderr: "" });
+    expect(await runInRoot(rootDir(), ["vfio-autobind", "--version"])).toEqual({
+      exitCode: 0,
+      stdout: version,
+      stderr: "",
+    });
   });
 
   it("on erase says which devices stay bound and removes the generated rule, leaving the root as it was", async () => {

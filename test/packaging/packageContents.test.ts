@@ -10,7 +10,15 @@ import { build as esbuild } from "esbuild";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE, assertBundleBuilt } from "../support/runBundle.js";
-import { type BuiltPackages, REPO, buildPackages, filesUnder, packageVersion, repoRules, tempDir } from "./support/builtPackages.js";
+import {
+  type BuiltPackages,
+  REPO,
+  buildPackages,
+  filesUnder,
+  packageVersion,
+  repoRules,
+  tempDir,
+} from "./support/builtPackages.js";
 import { requireTools } from "./support/hostTools.js";
 
 const version = packageVersion();
@@ -70,7 +78,12 @@ describe("the layout", () => {
 
   it("rpm -qlp lists the same files and the directories the package owns", async () => {
     const listed = (await rpmQuery("-l")).split("\n").sort();
-    const dirs = ["/etc/vfio-autobind", "/usr/lib/vfio-autobind", "/usr/share/doc/vfio-autobind", "/usr/share/licenses/vfio-autobind"];
+    const dirs = [
+      "/etc/vfio-autobind",
+      "/usr/lib/vfio-autobind",
+      "/usr/share/doc/vfio-autobind",
+      "/usr/share/licenses/vfio-autobind",
+    ];
     expect(listed).toEqual([...shared, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort());
   });
 
@@ -92,7 +105,9 @@ describe("the layout", () => {
     }
     const listing = (await execa("dpkg-deb", ["-c", built.deb])).stdout.split("\n");
     expect(listing.every((line) => line.includes(" root/root "))).toBe(true);
-    const rpmOwners = (await rpmQuery("--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]")).split("\n");
+    const rpmOwners = (
+      await rpmQuery("--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]")
+    ).split("\n");
     expect(rpmOwners.every((line) => line.startsWith("root:root "))).toBe(true);
     expect(rpmOwners).toContain("root:root -rwxr-xr-x /usr/sbin/vfio-autobind");
   });
@@ -107,14 +122,18 @@ describe("the layout", () => {
     const text = read(debRoot, "/etc/vfio-autobind/00-example.conf").toString();
     const lines = text.split("\n").filter((line) => line.trim() !== "");
     expect(lines.every((line) => line.startsWith("#"))).toBe(true);
-    for (const key of ["[Claim]", "[Exclude]", "Address=", "Ids=", "Class=", "VfsOf=", "Driver=", "Group=", "Force="]) expect(text).toContain(key);
+    for (const key of ["[Claim]", "[Exclude]", "Address=", "Ids=", "Class=", "VfsOf=", "Driver=", "Group=", "Force="])
+      expect(text).toContain(key);
   });
 
   it("a package built with no udev rules has none, and one built with a new rule carries it", async () => {
     const empty = tempDir("no-rules");
     const extra = tempDir("extra-rules");
     scratch.push(empty, extra);
-    fs.writeFileSync(path.join(extra, "60-packaging-test.rules"), '# a rule only this test packages\nACTION=="add", SUBSYSTEM=="pci", GOTO="end"\nLABEL="end"\n');
+    fs.writeFileSync(
+      path.join(extra, "60-packaging-test.rules"),
+      '# a rule only this test packages\nACTION=="add", SUBSYSTEM=="pci", GOTO="end"\nLABEL="end"\n',
+    );
     const bare = await buildPackages({ rulesDir: empty });
     const more = await buildPackages({ rulesDir: extra });
     scratch.push(bare.dir, more.dir);
@@ -152,22 +171,40 @@ describe("metadata", () => {
   it("the changelogs name this version", async () => {
     const changelog = gunzipSync(read(debRoot, "/usr/share/doc/vfio-autobind/changelog.gz")).toString();
     expect(changelog.split("\n")[0]).toBe(`vfio-autobind (${version}) unstable; urgency=medium`);
-    expect((await rpmQuery("--changelog")).split("\n")[0]).toMatch(new RegExp(` - ${version.replace(/\./g, "\\.")}-1$`));
+    expect((await rpmQuery("--changelog")).split("\n")[0]).toMatch(
+      new RegExp(` - ${version.replace(/\./g, "\\.")}-1$`),
+    );
   });
 
   it("the copyright file is machine-readable and names every npm package inside the bundle", async () => {
     const copyright = read(debRoot, "/usr/share/doc/vfio-autobind/copyright").toString();
     expect(copyright.split("\n")[0]).toBe("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/");
     const holder = /^Copyright \(c\) (.*)$/m.exec(fs.readFileSync(path.join(REPO, "LICENSE"), "utf8"))?.[1];
-    expect(copyright).toContain(`\nFiles: *\nCopyright: ${holder}\nLicense: Expat\n MIT License\n .\n Copyright (c) ${holder}\n`);
+    expect(copyright).toContain(
+      `\nFiles: *\nCopyright: ${holder}\nLicense: Expat\n MIT License\n .\n Copyright (c) ${holder}\n`,
+    );
     // What esbuild really pulls in from src/main.ts (the entry build.mjs bundles), found
     // independently of how the copyright file is made.
-    const { metafile } = await esbuild({ entryPoints: [path.join(REPO, "src/main.ts")], absWorkingDir: REPO, bundle: true, platform: "node", format: "cjs", write: false, metafile: true, logLevel: "silent" });
-    const bundled = new Set(Object.keys(metafile.inputs).map((input) => /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]).filter((dir) => dir !== undefined));
+    const { metafile } = await esbuild({
+      entryPoints: [path.join(REPO, "src/main.ts")],
+      absWorkingDir: REPO,
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const bundled = new Set(
+      Object.keys(metafile.inputs)
+        .map((input) => /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1])
+        .filter((dir) => dir !== undefined),
+    );
     expect(bundled.size).toBeGreaterThan(10);
     for (const dir of bundled) expect(copyright).toContain(`\nFiles: ${dir}/*\n`);
     // Every paragraph has the fields dep5 requires.
-    for (const paragraph of copyright.split("\n\n").slice(1)) expect(paragraph).toMatch(/^Files: .*\nCopyright: .*\n(.*\n)*?License: \S+/);
+    for (const paragraph of copyright.split("\n\n").slice(1))
+      expect(paragraph).toMatch(/^Files: .*\nCopyright: .*\n(.*\n)*?License: \S+/);
   });
 });
 
@@ -186,7 +223,8 @@ describe("maintainer scripts", () => {
       expect(text).toContain("if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then");
       expect(text).toContain("udevadm control --reload || true");
     }
-    for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts]) expect(text).not.toMatch(/trigger/);
+    for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts])
+      expect(text).not.toMatch(/trigger/);
   });
 
   it("on purge (rpm: erase) remove the generated claims rule, and nothing else by hand", async () => {
@@ -202,12 +240,15 @@ describe("the installed command", () => {
   it("is a sh wrapper that runs the bundle under node --jitless --no-expose-wasm", () => {
     const wrapper = read(debRoot, "/usr/sbin/vfio-autobind").toString();
     expect(wrapper.split("\n")[0]).toBe("#!/bin/sh");
-    expect(wrapper).toContain('\nexec /usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n');
+    expect(wrapper).toContain(
+      '\nexec /usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n',
+    );
   });
 
   it("runs the packaged bundle on Node 18 with the wrapper's flags, printing package.json's version and nothing else", async () => {
     const bundle = path.join(debRoot, "usr/lib/vfio-autobind/vfio-autobind.js");
-    if (!fs.existsSync(NODE18)) throw new Error(`${NODE18} is missing: run node scripts/fetch-node18.mjs (npm test's pretest does)`);
+    if (!fs.existsSync(NODE18))
+      throw new Error(`${NODE18} is missing: run node scripts/fetch-node18.mjs (npm test's pretest does)`);
     for (const node of [NODE18, process.execPath]) {
       const result = await execa(node, ["--jitless", "--no-expose-wasm", bundle, "--version"], { reject: false });
       expect(result.stderr, node).toBe("");
@@ -232,7 +273,9 @@ describe("the man page", () => {
     const page = path.join(tempDir("man"), "vfio-autobind.8");
     scratch.push(path.dirname(page));
     fs.writeFileSync(page, gunzipSync(read(debRoot, "/usr/share/man/man8/vfio-autobind.8.gz")));
-    const result = await execa("man", ["--warnings", "-E", "UTF-8", "-l", page], { env: { MANWIDTH: "80", LC_ALL: "C.UTF-8", MAN_KEEP_FORMATTING: "" } });
+    const result = await execa("man", ["--warnings", "-E", "UTF-8", "-l", page], {
+      env: { MANWIDTH: "80", LC_ALL: "C.UTF-8", MAN_KEEP_FORMATTING: "" },
+    });
     rendered = result.stdout;
     warnings = result.stderr;
   });
@@ -258,19 +301,31 @@ describe("the man page", () => {
   it("carries each command's own options and examples, and the global options", () => {
     expect(rendered).toMatch(/^ {7}--no-fallback\n/m);
     expect(rendered).toContain("vfio-autobind bind 3b:00.2 --driver vfio-pci");
-    for (const option of ["--sysfs-root", "--modules-dir", "--state-dir", "--json", "--version"]) expect(rendered).toContain(option);
+    for (const option of ["--sysfs-root", "--modules-dir", "--state-dir", "--json", "--version"])
+      expect(rendered).toContain(option);
     expect(rendered).toMatch(/^EXIT STATUS\n {7}0 success, 1 failure, 2 usage error\.$/m);
   });
 
   it("names the package version and the files an admin deals with", () => {
-    expect(rendered).toMatch(new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\(8\\)$`, "m"));
-    for (const file of ["/etc/vfio-autobind/", "/etc/udev/rules.d/69-vfio-autobind-claims.rules", "/run/vfio-autobind/"]) expect(rendered).toContain(file);
+    expect(rendered).toMatch(
+      new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\(8\\)$`, "m"),
+    );
+    for (const file of [
+      "/etc/vfio-autobind/",
+      "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+      "/run/vfio-autobind/",
+    ])
+      expect(rendered).toContain(file);
   });
 });
 
 describe("linters", () => {
   it("lintian reports no error and no warning (overrides only with a written reason)", async () => {
-    const result = await execa("lintian", ["--color", "never", "--display-info", "--pedantic", "--show-overrides", built.deb], { reject: false });
+    const result = await execa(
+      "lintian",
+      ["--color", "never", "--display-info", "--pedantic", "--show-overrides", built.deb],
+      { reject: false },
+    );
     const tags = result.stdout.split("\n").filter((line) => /^[EWIPOX]: /.test(line));
     expect(tags.filter((line) => /^[EW]: /.test(line))).toEqual([]);
     expect(result.exitCode).toBe(0);
@@ -278,13 +333,16 @@ describe("linters", () => {
     if (fs.existsSync(overrides)) {
       const lines = fs.readFileSync(overrides, "utf8").split("\n");
       lines.forEach((line, i) => {
-        if (line.trim() !== "" && !line.startsWith("#")) expect(lines[i - 1] ?? "", `override without a comment: ${line}`).toMatch(/^#/);
+        if (line.trim() !== "" && !line.startsWith("#"))
+          expect(lines[i - 1] ?? "", `override without a comment: ${line}`).toMatch(/^#/);
       });
     }
   });
 
   it("rpmlint reports no error", async () => {
-    const result = await execa("rpmlint", ["-c", path.join(REPO, "packaging/rpmlint.toml"), built.rpm], { reject: false });
+    const result = await execa("rpmlint", ["-c", path.join(REPO, "packaging/rpmlint.toml"), built.rpm], {
+      reject: false,
+    });
     expect(result.stdout.split("\n").filter((line) => / E: /.test(line))).toEqual([]);
     expect(result.stdout).toMatch(/ 0 errors, /);
   });

@@ -34,7 +34,11 @@ export async function startFakeJournal(): Promise<FakeJournal> {
       const [identifier, , defaultPriority, levelPrefix] = lines;
       for (const line of lines.slice(7).filter((l) => l !== "")) {
         const m = levelPrefix === "1" ? /^<(\d)>(.*)$/.exec(line) : null;
-        entries.push({ identifier: identifier ?? "", priority: m === null ? Number(defaultPriority) : Number(m[1]), message: m === null ? line : (m[2] as string) });
+        entries.push({
+          identifier: identifier ?? "",
+          priority: m === null ? Number(defaultPriority) : Number(m[1]),
+          message: m === null ? line : (m[2] as string),
+        });
       }
     });
   });

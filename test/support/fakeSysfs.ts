@@ -139,8 +139,7 @@ export class FakeSysfs {
 
   addDevice(spec: FakeDeviceSpec): string {
     const [domain, bus] = spec.address.split(":") as [string, string];
-    const parentDir =
-      spec.parent === undefined ? this.at(`devices/pci${domain}:${bus}`) : this.deviceDir(spec.parent);
+    const parentDir = spec.parent === undefined ? this.at(`devices/pci${domain}:${bus}`) : this.deviceDir(spec.parent);
     const dir = path.join(parentDir, spec.address);
     fs.mkdirSync(dir, { recursive: true });
     const write = (name: string, content: string | Buffer): void => fs.writeFileSync(path.join(dir, name), content);

@@ -34,11 +34,15 @@ export async function runBundle(
   const nodeArgs = options.node ?? ["--jitless"];
   const node = options.nodeBinary ?? process.execPath;
   const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, node] : [node];
-  const result = await execa(command[0] as string, [...command.slice(1), ...nodeArgs, options.bundle ?? BUNDLE, ...args], {
-    reject: false,
-    env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
-    extendEnv: true,
-  });
+  const result = await execa(
+    command[0] as string,
+    [...command.slice(1), ...nodeArgs, options.bundle ?? BUNDLE, ...args],
+    {
+      reject: false,
+      env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
+      extendEnv: true,
+    },
+  );
   return {
     exitCode: result.exitCode ?? -1,
     stdout: result.stdout,
@@ -52,6 +56,7 @@ function refuseRealSysfs(args: readonly string[]): void {
   if (!writes) return;
   const at = args.indexOf("--sysfs-root");
   const root = at >= 0 ? args[at + 1] : undefined;
-  if (root === undefined) throw new Error(`refusing to run ${args.join(" ")} without --sysfs-root pointing at a fake tree`);
+  if (root === undefined)
+    throw new Error(`refusing to run ${args.join(" ")} without --sysfs-root pointing at a fake tree`);
   assertFakeSysfsRoot(root);
 }

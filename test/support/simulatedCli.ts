@@ -12,7 +12,11 @@ const argv = process.argv.slice(2);
 const run =
   argv[0] === "udev-event"
     ? runUdevEntry(argv.slice(1), process.env, adapters)
-    : runCli(argv, { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) }, adapters);
+    : runCli(
+        argv,
+        { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) },
+        adapters,
+      );
 run.then(
   (code) => {
     process.exitCode = code;

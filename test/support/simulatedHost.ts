@@ -26,7 +26,12 @@ export const BOOT_VGA = "0000:00:02.0";
 export const HOST_DRIVERS: SimulatedDriver[] = [
   { name: "virtio-pci", module: "virtio_pci", ids: ["pci:v00001AF4d*sv*sd*bc*sc*i*"], loaded: true },
   { name: "nvme", module: "nvme", ids: ["pci:v00001B36d00000010sv*sd*bc01sc08i02*"], loaded: true },
-  { name: "mlx5_core", module: "mlx5_core", ids: ["pci:v000015B3d0000101Dsv*sd*bc*sc*i*", "pci:v000015B3d0000101Esv*sd*bc*sc*i*"], loaded: true },
+  {
+    name: "mlx5_core",
+    module: "mlx5_core",
+    ids: ["pci:v000015B3d0000101Dsv*sd*bc*sc*i*", "pci:v000015B3d0000101Esv*sd*bc*sc*i*"],
+    loaded: true,
+  },
   { name: "bochs-drm", module: "bochs", ids: ["pci:v00001234d00001111sv*sd*bc03sc*i*"], loaded: true },
 ];
 
@@ -34,7 +39,11 @@ export function vfioDrivers(overrides: Partial<Record<string, Partial<SimulatedD
   const base: SimulatedDriver[] = [
     // vfio_pci's table is one override-only catch-all; its driver is called vfio-pci.
     { name: "vfio-pci", module: "vfio_pci", ids: ["vfio_pci:v*d*sv*sd*bc*sc*i*"] },
-    { name: "virtio_vfio_pci", module: "virtio_vfio_pci", ids: ["vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*", "vfio_pci:v00001AF4d00001042sv*sd*bc*sc*i*"] },
+    {
+      name: "virtio_vfio_pci",
+      module: "virtio_vfio_pci",
+      ids: ["vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*", "vfio_pci:v00001AF4d00001042sv*sd*bc*sc*i*"],
+    },
     { name: "mlx5_vfio_pci", module: "mlx5_vfio_pci", ids: ["vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*"] },
   ];
   return base.map((d) => ({ ...d, ...overrides[d.module] }));
@@ -52,16 +61,70 @@ export interface SimulatedHost {
 
 export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraVfs?: number } = {}): SimulatedHost {
   const tree = FakeSysfs.create();
-  tree.addDevice({ address: BOOT_VGA, vendor: "1234", device: "1111", classCode: "030000", driver: "bochs-drm", bootVga: true, iommuGroup: 2 });
-  tree.addDevice({ address: VIRTIO_NET, vendor: "1af4", device: "1041", subsystemDevice: "1100", driver: "virtio-pci", iommuGroup: 3 });
-  tree.addDevice({ address: NVME, vendor: "1b36", device: "0010", subsystemVendor: "1af4", subsystemDevice: "1100", classCode: "010802", driver: "nvme", iommuGroup: 4 });
-  tree.addDevice({ address: UNBOUND_VIRTIO_BLK, vendor: "1af4", device: "1042", subsystemDevice: "1100", classCode: "010000", iommuGroup: 5 });
-  tree.addDevice({ address: BRIDGE, vendor: "8086", device: "2918", classCode: "060400", headerType: 1, iommuGroup: 6 });
+  tree.addDevice({
+    address: BOOT_VGA,
+    vendor: "1234",
+    device: "1111",
+    classCode: "030000",
+    driver: "bochs-drm",
+    bootVga: true,
+    iommuGroup: 2,
+  });
+  tree.addDevice({
+    address: VIRTIO_NET,
+    vendor: "1af4",
+    device: "1041",
+    subsystemDevice: "1100",
+    driver: "virtio-pci",
+    iommuGroup: 3,
+  });
+  tree.addDevice({
+    address: NVME,
+    vendor: "1b36",
+    device: "0010",
+    subsystemVendor: "1af4",
+    subsystemDevice: "1100",
+    classCode: "010802",
+    driver: "nvme",
+    iommuGroup: 4,
+  });
+  tree.addDevice({
+    address: UNBOUND_VIRTIO_BLK,
+    vendor: "1af4",
+    device: "1042",
+    subsystemDevice: "1100",
+    classCode: "010000",
+    iommuGroup: 5,
+  });
+  tree.addDevice({
+    address: BRIDGE,
+    vendor: "8086",
+    device: "2918",
+    classCode: "060400",
+    headerType: 1,
+    iommuGroup: 6,
+  });
   const vfs = 2 + (options.extraVfs ?? 0);
-  tree.addDevice({ address: PF, vendor: "15b3", device: "101d", parent: BRIDGE, driver: "mlx5_core", iommuGroup: 7, sriov: { totalVfs: vfs, numVfs: vfs } });
+  tree.addDevice({
+    address: PF,
+    vendor: "15b3",
+    device: "101d",
+    parent: BRIDGE,
+    driver: "mlx5_core",
+    iommuGroup: 7,
+    sriov: { totalVfs: vfs, numVfs: vfs },
+  });
   // Where the kernel puts them: the PF's routing id + offset 1 + n (the fake PF's layout).
   vfAddresses(PF, 1, 1, vfs).forEach((address, n) => {
-    tree.addDevice({ address, vendor: "15b3", device: "101e", parent: BRIDGE, physfn: PF, iommuGroup: 101 + n, ...(address === VF2 ? { driver: "mlx5_core" } : {}) });
+    tree.addDevice({
+      address,
+      vendor: "15b3",
+      device: "101e",
+      parent: BRIDGE,
+      physfn: PF,
+      iommuGroup: 101 + n,
+      ...(address === VF2 ? { driver: "mlx5_core" } : {}),
+    });
   });
   const kernel = SimulatedKernel.install(tree, { drivers: [...HOST_DRIVERS, ...(options.drivers ?? vfioDrivers())] });
   const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });

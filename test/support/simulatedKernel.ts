@@ -226,7 +226,8 @@ export class SimulatedKernel implements KernelIo {
     this.perform(relative, value);
     if (fault === "host-grab") {
       const host = this.hostDrivers.get(subject);
-      if (host !== undefined && this.boundDriver(subject) === null && this.deviceDir(subject) !== null) this.tree.bindDriver(subject, host);
+      if (host !== undefined && this.boundDriver(subject) === null && this.deviceDir(subject) !== null)
+        this.tree.bindDriver(subject, host);
     }
   }
 
@@ -245,7 +246,8 @@ export class SimulatedKernel implements KernelIo {
       if (driver === undefined) throw errnoError("ENOENT", relative);
       if (this.deviceDir(line) === null) throw errnoError("ENODEV", `no device ${line}`);
       if (driverFile[2] === "unbind") {
-        if (!this.tree.unbindDriver(line, driver.name)) throw errnoError("ENODEV", `${line} is not bound to ${driver.name}`);
+        if (!this.tree.unbindDriver(line, driver.name))
+          throw errnoError("ENODEV", `${line} is not bound to ${driver.name}`);
         return;
       }
       if (this.boundDriver(line) !== null) throw errnoError("EBUSY", `${line} already bound`);
@@ -256,7 +258,8 @@ export class SimulatedKernel implements KernelIo {
     const autoprobe = /^bus\/pci\/devices\/([^/]+)\/sriov_drivers_autoprobe$/.exec(relative);
     if (autoprobe !== null) {
       const dir = this.deviceDir(autoprobe[1] as string);
-      if (dir === null || !fs.existsSync(path.join(dir, "sriov_drivers_autoprobe"))) throw errnoError("ENOENT", relative);
+      if (dir === null || !fs.existsSync(path.join(dir, "sriov_drivers_autoprobe")))
+        throw errnoError("ENOENT", relative);
       if (line !== "0" && line !== "1") throw errnoError("EINVAL", relative);
       fs.writeFileSync(path.join(dir, "sriov_drivers_autoprobe"), `${line}\n`);
       return;
@@ -272,10 +275,17 @@ export class SimulatedKernel implements KernelIo {
   async loadModule(module: string, timeoutMs: number): Promise<void> {
     const fault = this.nextFault({ kind: "modprobe", target: module });
     const driver = this.config.drivers.find((d) => d.module === module);
-    const load = fault === "modprobe-fail" ? "fail" : fault === "modprobe-timeout" ? "timeout" : driver?.load ?? "ok";
-    if (driver === undefined) throw new ModuleLoadError(`modprobe ${module} failed: modprobe: FATAL: Module ${module} not found in directory /lib/modules/sim`);
-    if (load === "timeout") throw new ModuleLoadError(`modprobe ${module} timed out after ${Math.round(timeoutMs / 1000)} s`);
-    if (load === "fail") throw new ModuleLoadError(`modprobe ${module} failed: modprobe: ERROR: could not insert '${module}': Invalid argument`);
+    const load = fault === "modprobe-fail" ? "fail" : fault === "modprobe-timeout" ? "timeout" : (driver?.load ?? "ok");
+    if (driver === undefined)
+      throw new ModuleLoadError(
+        `modprobe ${module} failed: modprobe: FATAL: Module ${module} not found in directory /lib/modules/sim`,
+      );
+    if (load === "timeout")
+      throw new ModuleLoadError(`modprobe ${module} timed out after ${Math.round(timeoutMs / 1000)} s`);
+    if (load === "fail")
+      throw new ModuleLoadError(
+        `modprobe ${module} failed: modprobe: ERROR: could not insert '${module}': Invalid argument`,
+      );
     // Registering is idempotent, and done by every loader: like a second modprobe that
     // waits for a module still initialising in another process, this one returns only once
     // the driver is fully there.

@@ -16,7 +16,11 @@ describe("scanModulesAlias", () => {
     const scan = scanModulesAlias(text, "/lib/modules/x/modules.alias");
     expect(scan.skipped).toEqual([]);
     expect(scan.aliases).toEqual([
-      { pattern: "vfio_pci:v*d*sv*sd*bc*sc*i*", module: "vfio_pci", origin: { file: "/lib/modules/x/modules.alias", line: 3 } },
+      {
+        pattern: "vfio_pci:v*d*sv*sd*bc*sc*i*",
+        module: "vfio_pci",
+        origin: { file: "/lib/modules/x/modules.alias", line: 3 },
+      },
       {
         pattern: "vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*",
         module: "virtio_vfio_pci", // depmod's spelling: '-' becomes '_'
@@ -64,7 +68,15 @@ describe("scanModulesAlias", () => {
     const scan = scanModulesAlias(mainlineVariantsAlias(), "variants");
     expect(scan.skipped).toEqual([]);
     expect(new Set(scan.aliases.map((a) => a.module))).toEqual(
-      new Set(["vfio_pci", "mlx5_vfio_pci", "hisi_acc_vfio_pci", "pds_vfio_pci", "virtio_vfio_pci", "nvgrace_gpu_vfio_pci", "qat_vfio_pci"]),
+      new Set([
+        "vfio_pci",
+        "mlx5_vfio_pci",
+        "hisi_acc_vfio_pci",
+        "pds_vfio_pci",
+        "virtio_vfio_pci",
+        "nvgrace_gpu_vfio_pci",
+        "qat_vfio_pci",
+      ]),
     );
     expect(scan.aliases).toHaveLength(17);
   });
@@ -109,6 +121,8 @@ describe("scanBuiltinModinfo", () => {
 
 describe("builtinModuleNames", () => {
   it("turns modules.builtin paths into module names", () => {
-    expect(builtinModuleNames("kernel/drivers/vfio/pci/vfio-pci.ko\nkernel/fs/ext4/ext4.ko\n")).toEqual(new Set(["vfio_pci", "ext4"]));
+    expect(builtinModuleNames("kernel/drivers/vfio/pci/vfio-pci.ko\nkernel/fs/ext4/ext4.ko\n")).toEqual(
+      new Set(["vfio_pci", "ext4"]),
+    );
   });
 });

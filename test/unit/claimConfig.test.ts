@@ -50,26 +50,69 @@ describe("parseClaimFile", () => {
       },
     ]);
     expect(config.exclusions).toEqual([
-      { origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 14 }, selectors: { addresses: ["0000:3b:00.7"], ids: [], classes: [], vfsOf: [] } },
+      {
+        origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 14 },
+        selectors: { addresses: ["0000:3b:00.7"], ids: [], classes: [], vfsOf: [] },
+      },
     ]);
   });
 
   it.each([
     ["Address=0000:3b:00.2", 1, "Address= outside any section; put it under [Claim] or [Exclude]"],
     ["[Claims]\nAddress=0000:3b:00.2", 1, "unknown section [Claims]; expected [Claim] or [Exclude]"],
-    ["[Claim]\nAdress=0000:3b:00.2", 2, "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force="],
-    ["[Claim]\nAddress=eth0", 2, "Address=eth0: expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*"],
-    ["[Claim]\nIds=15b3", 2, "Ids=15b3: expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e"],
-    ["[Claim]\nClass=0x030", 2, "Class=0x030: expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802"],
-    ["[Claim]\nVfsOf=3b:00.*", 2, "VfsOf=3b:00.*: expected the PCI address of a physical function, such as 0000:3b:00.0"],
-    ["[Claim]\nAddress=0000:3b:00.2\nDriver=../evil", 3, "Driver=../evil: expected auto or a module or driver name such as vfio_pci or vfio-pci"],
+    [
+      "[Claim]\nAdress=0000:3b:00.2",
+      2,
+      "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force=",
+    ],
+    [
+      "[Claim]\nAddress=eth0",
+      2,
+      "Address=eth0: expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*",
+    ],
+    [
+      "[Claim]\nIds=15b3",
+      2,
+      "Ids=15b3: expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e",
+    ],
+    [
+      "[Claim]\nClass=0x030",
+      2,
+      "Class=0x030: expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802",
+    ],
+    [
+      "[Claim]\nVfsOf=3b:00.*",
+      2,
+      "VfsOf=3b:00.*: expected the PCI address of a physical function, such as 0000:3b:00.0",
+    ],
+    [
+      "[Claim]\nAddress=0000:3b:00.2\nDriver=../evil",
+      3,
+      "Driver=../evil: expected auto or a module or driver name such as vfio_pci or vfio-pci",
+    ],
     ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, "Group=all: expected ignore, check or bind"],
     ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, "Force=maybe: expected yes or no"],
-    ["[Claim]\nAddress=0000:3b:00.2\nDriver=vfio-pci\nDriver=auto", 4, "Driver= is given twice in this [Claim] (first on line 3)"],
+    [
+      "[Claim]\nAddress=0000:3b:00.2\nDriver=vfio-pci\nDriver=auto",
+      4,
+      "Driver= is given twice in this [Claim] (first on line 3)",
+    ],
     ["[Claim]\nDriver=vfio-pci", 1, "[Claim] selects nothing: give at least one of Address=, Ids=, Class=, VfsOf="],
-    ["[Exclude]\nAddress=0000:3b:00.2\nForce=yes", 3, "Force= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf="],
-    ["[Claim]\nAddress=0000:3b:00.2\nthis is not ini", 3, 'expected Key=Value, a [Section] header or a # comment, found "this is not ini"'],
-    ["[Claim]\nAddress=", 2, "Address= is empty; expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*"],
+    [
+      "[Exclude]\nAddress=0000:3b:00.2\nForce=yes",
+      3,
+      "Force= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf=",
+    ],
+    [
+      "[Claim]\nAddress=0000:3b:00.2\nthis is not ini",
+      3,
+      'expected Key=Value, a [Section] header or a # comment, found "this is not ini"',
+    ],
+    [
+      "[Claim]\nAddress=",
+      2,
+      "Address= is empty; expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*",
+    ],
   ])("%j is an error on line %i", (text, line, message) => {
     const config = parseClaimFile(text, "f.conf");
     expect(config.errors).toContainEqual({ file: "f.conf", line, message });
@@ -84,7 +127,9 @@ describe("parseClaimFile", () => {
 
 describe("formatConfigError", () => {
   it("names the file alone for an error about the whole file", () => {
-    expect(formatConfigError({ file: "/etc/vfio-autobind/x.conf", line: 0, message: "cannot read: EACCES" })).toBe("/etc/vfio-autobind/x.conf: cannot read: EACCES");
+    expect(formatConfigError({ file: "/etc/vfio-autobind/x.conf", line: 0, message: "cannot read: EACCES" })).toBe(
+      "/etc/vfio-autobind/x.conf: cannot read: EACCES",
+    );
   });
 });
 
@@ -100,7 +145,16 @@ describe("mergeClaimFiles", () => {
 
 describe("claim files written by the CLI", () => {
   it("parse back to the same selectors and options", () => {
-    const request = { addresses: ["0000:3b:00.2"], ids: ["15b3:101e"], classes: ["0x02"], vfsOf: [], exclude: false, driver: "vfio-pci", group: "bind", force: true };
+    const request = {
+      addresses: ["0000:3b:00.2"],
+      ids: ["15b3:101e"],
+      classes: ["0x02"],
+      vfsOf: [],
+      exclude: false,
+      driver: "vfio-pci",
+      group: "bind",
+      force: true,
+    };
     const text = claimFileText(request, "vfio-autobind claim 0000:3b:00.2 ...");
     const parsed = parseClaimFile(text, "x.conf");
     expect(parsed.errors).toEqual([]);
@@ -111,6 +165,8 @@ describe("claim files written by the CLI", () => {
       force: true,
     });
     expect(claimFileName(request)).toBe("50-claim-0000_3b_00.2.conf");
-    expect(claimFileName({ ...request, addresses: [], exclude: true, vfsOf: ["0000:3b:00.0"] })).toBe("50-exclude-vfs-of-0000_3b_00.0.conf");
+    expect(claimFileName({ ...request, addresses: [], exclude: true, vfsOf: ["0000:3b:00.0"] })).toBe(
+      "50-exclude-vfs-of-0000_3b_00.0.conf",
+    );
   });
 });

@@ -13,7 +13,11 @@ const rulesFor = (text: string, vfs: Record<string, string[]> = {}): string[] =>
 
 describe("generateClaimRules", () => {
   it("turns selectors into udev matches, one line per id, exclusions first", () => {
-    expect(rulesFor("[Claim]\nAddress=0000:3b:00.* 0000:5e:00.1\nIds=15b3:101e 10de:2342:10de:16eb\nClass=0x02\n[Exclude]\nAddress=0000:3b:00.7")).toEqual([
+    expect(
+      rulesFor(
+        "[Claim]\nAddress=0000:3b:00.* 0000:5e:00.1\nIds=15b3:101e 10de:2342:10de:16eb\nClass=0x02\n[Exclude]\nAddress=0000:3b:00.7",
+      ),
+    ).toEqual([
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
       'KERNEL=="0000:3b:00.7", GOTO="vfio_autobind_claims_end"',
@@ -30,7 +34,9 @@ describe("generateClaimRules", () => {
   });
 
   it("falls back to any VF when the PF's layout is unknown", () => {
-    expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0")[2]).toBe('TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"');
+    expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0")[2]).toBe(
+      'TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+    );
   });
 
   it("records the config digest it was made from", () => {

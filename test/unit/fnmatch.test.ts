@@ -37,7 +37,10 @@ describe("fnmatch", () => {
   it("agrees with glibc fnmatch(3), flags 0, on random patterns", () => {
     const alphabet = fc.constantFrom("a", "b", "c", "*", "?", "[", "]", "!", "-", "^", "\\");
     const cases = fc.sample(
-      fc.tuple(fc.string({ unit: alphabet, maxLength: 8 }), fc.string({ unit: fc.constantFrom("a", "b", "c", "]", "-", "*"), maxLength: 6 })),
+      fc.tuple(
+        fc.string({ unit: alphabet, maxLength: 8 }),
+        fc.string({ unit: fc.constantFrom("a", "b", "c", "]", "-", "*"), maxLength: 6 }),
+      ),
       { numRuns: 600, seed: 42 },
     );
     const script = [
@@ -46,7 +49,9 @@ describe("fnmatch", () => {
       "out = [libc.fnmatch(p.encode(), s.encode(), 0) == 0 for p, s in json.load(sys.stdin)]",
       "print(json.dumps(out))",
     ].join("\n");
-    const glibc = JSON.parse(execFileSync("python3", ["-c", script], { input: JSON.stringify(cases) }).toString()) as boolean[];
+    const glibc = JSON.parse(
+      execFileSync("python3", ["-c", script], { input: JSON.stringify(cases) }).toString(),
+    ) as boolean[];
     let compared = 0;
     cases.forEach(([pattern, text], i) => {
       let ours: boolean;

@@ -142,7 +142,10 @@ describe("findHostUses on NVMe (no block glue dir)", () => {
 
   it("returns nothing when nothing on the disk is in use", () => {
     addNvmeDisk();
-    writeProc(mountLine(50, "8:1", "/", "/dev/sda1"), `${SWAPS_HEADER}/dev/sda2 partition 100 0 -2\n/swapfile file 100 0 -3\n`);
+    writeProc(
+      mountLine(50, "8:1", "/", "/dev/sda1"),
+      `${SWAPS_HEADER}/dev/sda2 partition 100 0 -2\n/swapfile file 100 0 -3\n`,
+    );
     expect(findHostUses(sys.deviceDir(NVME), proc)).toEqual([]);
   });
 });
@@ -184,7 +187,9 @@ describe("findHostUses on network interfaces", () => {
   it("finds a virtio-net interface under virtioN/net/", () => {
     addClassDir(VIRTIO_NET, "virtio0", "virtio");
     addNet(VIRTIO_NET, "virtio0/net/eth0", "0x1003");
-    expect(findHostUses(sys.deviceDir(VIRTIO_NET), proc)).toEqual([{ kind: "net-up", name: "eth0", reason: "eth0 is up" }]);
+    expect(findHostUses(sys.deviceDir(VIRTIO_NET), proc)).toEqual([
+      { kind: "net-up", name: "eth0", reason: "eth0 is up" },
+    ]);
   });
 
   it("returns nothing for a device whose interfaces are all down", () => {
@@ -224,7 +229,9 @@ describe("findClassDevices", () => {
     addNet(NIC, "net/eth2", "0x1003");
     expect(fs.existsSync(path.join(sys.deviceDir(NIC), "0000:3c:00.0", "net", "eth9"))).toBe(true);
     expect(findHostUses(sys.deviceDir(NIC), proc)).toEqual([{ kind: "net-up", name: "eth2", reason: "eth2 is up" }]);
-    expect(findHostUses(sys.deviceDir("0000:3c:00.0"), proc)).toEqual([{ kind: "net-up", name: "eth9", reason: "eth9 is up" }]);
+    expect(findHostUses(sys.deviceDir("0000:3c:00.0"), proc)).toEqual([
+      { kind: "net-up", name: "eth9", reason: "eth9 is up" },
+    ]);
   });
 
   it("does not follow symlinks, even ones leading to an interface that is up", () => {
@@ -243,7 +250,9 @@ describe("findClassDevices", () => {
       { kind: "net", name: "eth2", flags: null },
       { kind: "net", name: "eth3", flags: null },
     ]);
-    expect(findClassDevices(sys.deviceDir(VIRTIO_BLK))).toEqual([{ kind: "block", name: "vda", majorMinor: null, holders: [] }]);
+    expect(findClassDevices(sys.deviceDir(VIRTIO_BLK))).toEqual([
+      { kind: "block", name: "vda", majorMinor: null, holders: [] },
+    ]);
     writeProc(mountLine(20, "253:0", "/", "/dev/root"), SWAPS_HEADER);
     expect(findHostUses(sys.deviceDir(NIC), proc)).toEqual([]);
     expect(findHostUses(sys.deviceDir(VIRTIO_BLK), proc)).toEqual([]);
@@ -284,7 +293,9 @@ describe("parseMountinfo", () => {
   });
 
   it("skips blank and malformed lines", () => {
-    expect(parseMountinfo("\n\ngarbage\n1 2 x:y / /a rw - ext4 /dev/a rw\n1 2 8:1 / /b rw ext4 /dev/b rw\n")).toEqual([]);
+    expect(parseMountinfo("\n\ngarbage\n1 2 x:y / /a rw - ext4 /dev/a rw\n1 2 8:1 / /b rw ext4 /dev/b rw\n")).toEqual(
+      [],
+    );
   });
 });
 

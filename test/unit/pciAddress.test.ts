@@ -16,13 +16,22 @@ describe("parsePciAddress", () => {
     expect(formatPciAddress(parsed!)).toBe(canonical);
   });
 
-  it.each(["", "3b:00", "3b:00.8", "0000:3b:20.0", "0000:3b:0.1", "zz:00.0", "0000:3b:00.2 ", "a:b:c:d"])("refuses %j", (text) => {
-    expect(parsePciAddress(text)).toBeNull();
-  });
+  it.each(["", "3b:00", "3b:00.8", "0000:3b:20.0", "0000:3b:0.1", "zz:00.0", "0000:3b:00.2 ", "a:b:c:d"])(
+    "refuses %j",
+    (text) => {
+      expect(parsePciAddress(text)).toBeNull();
+    },
+  );
 
   it("orders by domain, bus, slot and function numerically", () => {
     const names = ["10000:00:00.0", "0000:00:1f.0", "0000:00:02.0", "0001:00:00.0", "0000:00:02.1"];
-    expect([...names].sort(comparePciNames)).toEqual(["0000:00:02.0", "0000:00:02.1", "0000:00:1f.0", "0001:00:00.0", "10000:00:00.0"]);
+    expect([...names].sort(comparePciNames)).toEqual([
+      "0000:00:02.0",
+      "0000:00:02.1",
+      "0000:00:1f.0",
+      "0001:00:00.0",
+      "10000:00:00.0",
+    ]);
   });
 });
 
@@ -34,12 +43,18 @@ describe("parseDeviceReference", () => {
     ["3b:00.2", { name: "0000:3b:00.2" }],
     ["/sys/bus/pci/devices/0000:3b:00.2", { name: "0000:3b:00.2", relativePath: "bus/pci/devices/0000:3b:00.2" }],
     ["/sys/bus/pci/devices/0000:3b:00.2/", { name: "0000:3b:00.2", relativePath: "bus/pci/devices/0000:3b:00.2" }],
-    ["/tmp/fake-sys/bus/pci/devices/0000:3b:00.2", { name: "0000:3b:00.2", relativePath: "bus/pci/devices/0000:3b:00.2" }],
+    [
+      "/tmp/fake-sys/bus/pci/devices/0000:3b:00.2",
+      { name: "0000:3b:00.2", relativePath: "bus/pci/devices/0000:3b:00.2" },
+    ],
     [
       "/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.2",
       { name: "0000:3b:00.2", relativePath: "devices/pci0000:3a/0000:3a:00.0/0000:3b:00.2" },
     ],
-    ["/sys/devices/pci10000:00/10000:00:02.0", { name: "10000:00:02.0", relativePath: "devices/pci10000:00/10000:00:02.0" }],
+    [
+      "/sys/devices/pci10000:00/10000:00:02.0",
+      { name: "10000:00:02.0", relativePath: "devices/pci10000:00/10000:00:02.0" },
+    ],
   ])("%s names %j", (argument, expected) => {
     expect(parseDeviceReference(argument, root)).toEqual(expected);
   });

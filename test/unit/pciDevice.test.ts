@@ -18,7 +18,14 @@ let sys: FakeSysfs;
 beforeEach(() => {
   sys = FakeSysfs.create();
   sys.addDevice({ address: "0000:00:00.0", vendor: "8086", device: "29c0", classCode: "060000", iommuGroup: 0 });
-  sys.addDevice({ address: "0000:00:1c.0", vendor: "8086", device: "2918", classCode: "060400", headerType: 0x81, iommuGroup: 1 });
+  sys.addDevice({
+    address: "0000:00:1c.0",
+    vendor: "8086",
+    device: "2918",
+    classCode: "060400",
+    headerType: 0x81,
+    iommuGroup: 1,
+  });
   sys.addDevice({
     address: "0000:3b:00.0",
     vendor: "15b3",
@@ -29,9 +36,33 @@ beforeEach(() => {
     numaNode: 1,
     sriov: { totalVfs: 8, numVfs: 2 },
   });
-  sys.addDevice({ address: "0000:3b:00.1", vendor: "15b3", device: "101e", parent: "0000:00:1c.0", physfn: "0000:3b:00.0", iommuGroup: 8, driverOverride: "mlx5_vfio_pci" });
-  sys.addDevice({ address: "0000:3b:00.2", vendor: "15b3", device: "101e", parent: "0000:00:1c.0", physfn: "0000:3b:00.0", iommuGroup: 8, driver: "vfio-pci", vfioDev: true });
-  sys.addDevice({ address: "0000:00:02.0", vendor: "1234", device: "1111", classCode: "030000", bootVga: true, driver: "bochs-drm" });
+  sys.addDevice({
+    address: "0000:3b:00.1",
+    vendor: "15b3",
+    device: "101e",
+    parent: "0000:00:1c.0",
+    physfn: "0000:3b:00.0",
+    iommuGroup: 8,
+    driverOverride: "mlx5_vfio_pci",
+  });
+  sys.addDevice({
+    address: "0000:3b:00.2",
+    vendor: "15b3",
+    device: "101e",
+    parent: "0000:00:1c.0",
+    physfn: "0000:3b:00.0",
+    iommuGroup: 8,
+    driver: "vfio-pci",
+    vfioDev: true,
+  });
+  sys.addDevice({
+    address: "0000:00:02.0",
+    vendor: "1234",
+    device: "1111",
+    classCode: "030000",
+    bootVga: true,
+    driver: "bochs-drm",
+  });
   sys.addDriver("vfio-pci", "vfio_pci");
 });
 
@@ -78,7 +109,11 @@ describe("readPciDevice", () => {
       iommuGroupPeers: ["0000:3b:00.2"],
       hasVfioDev: false,
     });
-    expect(readPciDevice(sys.root, "0000:3b:00.2")).toMatchObject({ driver: "vfio-pci", hasVfioDev: true, iommuGroupPeers: ["0000:3b:00.1"] });
+    expect(readPciDevice(sys.root, "0000:3b:00.2")).toMatchObject({
+      driver: "vfio-pci",
+      hasVfioDev: true,
+      iommuGroupPeers: ["0000:3b:00.1"],
+    });
   });
 
   it("tells bridges from endpoints by the header type, multi-function bit masked", () => {
@@ -125,19 +160,28 @@ describe("resolveDevice", () => {
   });
 
   it("refuses a devices/ path that does not lead to the named device", () => {
-    expect(() => resolveDevice(sys.root, parseDeviceReference("/sys/devices/pci0000:00/0000:3b:00.2", sys.root))).toThrow(
-      /no such PCI device/,
-    );
+    expect(() =>
+      resolveDevice(sys.root, parseDeviceReference("/sys/devices/pci0000:00/0000:3b:00.2", sys.root)),
+    ).toThrow(/no such PCI device/);
   });
 });
 
 describe("listPciDeviceNames", () => {
   it("lists every device in address order", () => {
-    expect(listPciDeviceNames(sys.root)).toEqual(["0000:00:00.0", "0000:00:02.0", "0000:00:1c.0", "0000:3b:00.0", "0000:3b:00.1", "0000:3b:00.2"]);
+    expect(listPciDeviceNames(sys.root)).toEqual([
+      "0000:00:00.0",
+      "0000:00:02.0",
+      "0000:00:1c.0",
+      "0000:3b:00.0",
+      "0000:3b:00.1",
+      "0000:3b:00.2",
+    ]);
   });
 
   it("fails with the directory named when there is no PCI bus", () => {
-    expect(() => listPciDeviceNames(path.join(sys.root, "nowhere"))).toThrow(/bus\/pci\/devices: cannot list PCI devices \(ENOENT\)/);
+    expect(() => listPciDeviceNames(path.join(sys.root, "nowhere"))).toThrow(
+      /bus\/pci\/devices: cannot list PCI devices \(ENOENT\)/,
+    );
   });
 });
 

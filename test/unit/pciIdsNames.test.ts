@@ -23,7 +23,11 @@ const PCI_IDS = [
 describe("lookupPciNames", () => {
   it("finds vendor, device and class as lspci shows them", () => {
     const names = lookupPciNames(PCI_IDS, "1af4", "1041", "020000");
-    expect(names).toEqual({ vendor: "Red Hat, Inc.", device: "Virtio 1.0 network device", className: "Ethernet controller" });
+    expect(names).toEqual({
+      vendor: "Red Hat, Inc.",
+      device: "Virtio 1.0 network device",
+      className: "Ethernet controller",
+    });
     expect(formatPciNames(names)).toBe("Ethernet controller: Red Hat, Inc. Virtio 1.0 network device");
   });
 
@@ -37,7 +41,11 @@ describe("lookupPciNames", () => {
   });
 
   it("falls back to the base class name and copes with unknown ids", () => {
-    expect(lookupPciNames(PCI_IDS, "dead", "beef", "120000")).toEqual({ vendor: null, device: null, className: "Processing accelerators" });
+    expect(lookupPciNames(PCI_IDS, "dead", "beef", "120000")).toEqual({
+      vendor: null,
+      device: null,
+      className: "Processing accelerators",
+    });
     expect(formatPciNames({ vendor: null, device: null, className: null })).toBeNull();
   });
 });

@@ -10,7 +10,11 @@ const modalias = (vendor: string, device: string, sv: string, sd: string, cls = 
     `pci:v0000${vendor}d0000${device}sv0000${sv}sd0000${sd}bc${cls.slice(0, 2)}sc${cls.slice(2, 4)}i${cls.slice(4, 6)}`,
   );
 
-const alias = (pattern: string, module: string, line = 1): VfioAlias => ({ pattern, module, origin: { file: "t", line } });
+const alias = (pattern: string, module: string, line = 1): VfioAlias => ({
+  pattern,
+  module,
+  origin: { file: "t", line },
+});
 
 /** Debian's real modules.alias with the mainline variant lines appended, as a distribution kernel with variants would have. */
 const realWorld = scanModulesAlias(`${debianModulesAlias()}\n${mainlineVariantsAlias()}`, "modules.alias").aliases;
@@ -35,7 +39,12 @@ describe("rankCandidates on real modules.alias data", () => {
     const debianOnly = scanModulesAlias(debianModulesAlias(), "modules.alias").aliases;
     const ranked = rankCandidates(modalias("1AF4", "1041", "1AF4", "1100"), debianOnly);
     expect(ranked).toHaveLength(1);
-    expect(ranked[0]).toMatchObject({ module: "vfio_pci", pattern: "vfio_pci:v*d*sv*sd*bc*sc*i*", wildcards: 7, literals: 20 });
+    expect(ranked[0]).toMatchObject({
+      module: "vfio_pci",
+      pattern: "vfio_pci:v*d*sv*sd*bc*sc*i*",
+      wildcards: 7,
+      literals: 20,
+    });
   });
 });
 
@@ -61,7 +70,11 @@ describe("the seed's BlueField Virtio SNAP case", () => {
   it("gives the same answer whatever the order of the lines", () => {
     fc.assert(
       fc.property(fc.shuffledSubarray(aliases, { minLength: aliases.length }), (shuffled) => {
-        expect(rankCandidates(snap, shuffled).map((c) => c.module)).toEqual(["mlx5_vfio_pci", "virtio_vfio_pci", "vfio_pci"]);
+        expect(rankCandidates(snap, shuffled).map((c) => c.module)).toEqual([
+          "mlx5_vfio_pci",
+          "virtio_vfio_pci",
+          "vfio_pci",
+        ]);
       }),
     );
   });
@@ -77,13 +90,21 @@ describe("tie-breaks", () => {
       alias("vfio_pci:v00001AF4d0000104[01]sv*sd*bc*sc*i*", "bracket"),
     ]);
     expect(ranked.map((c) => c.module)).toEqual(["exact", "bracket", "question_mark"]);
-    expect(whyRanksBelow(ranked[1]!, ranked[0]!)).toBe("as many wildcards as exact, fewer literal characters (35 < 36)");
+    expect(whyRanksBelow(ranked[1]!, ranked[0]!)).toBe(
+      "as many wildcards as exact, fewer literal characters (35 < 36)",
+    );
   });
 
   it("falls back to module name order, never file order", () => {
     const p = "vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i*";
-    expect(rankCandidates(dev, [alias(p, "zeta", 1), alias(p, "alpha", 2)]).map((c) => c.module)).toEqual(["alpha", "zeta"]);
-    expect(rankCandidates(dev, [alias(p, "alpha", 1), alias(p, "zeta", 2)]).map((c) => c.module)).toEqual(["alpha", "zeta"]);
+    expect(rankCandidates(dev, [alias(p, "zeta", 1), alias(p, "alpha", 2)]).map((c) => c.module)).toEqual([
+      "alpha",
+      "zeta",
+    ]);
+    expect(rankCandidates(dev, [alias(p, "alpha", 1), alias(p, "zeta", 2)]).map((c) => c.module)).toEqual([
+      "alpha",
+      "zeta",
+    ]);
   });
 
   it("lists a module once, with its most specific matching pattern", () => {
@@ -106,7 +127,11 @@ describe("tie-breaks", () => {
 
 describe("ranking properties", () => {
   const hex4 = fc.constantFrom("1AF4", "15B3", "8086", "10DE");
-  const field = (value: fc.Arbitrary<string>) => fc.oneof(value.map((v) => `0000${v}`), fc.constant("*"));
+  const field = (value: fc.Arbitrary<string>) =>
+    fc.oneof(
+      value.map((v) => `0000${v}`),
+      fc.constant("*"),
+    );
   const patternArb = fc
     .tuple(field(hex4), field(fc.constantFrom("1041", "1042", "101E")), field(hex4), fc.constantFrom("*", "02", "01"))
     .map(([v, d, sv, bc]) => `vfio_pci:v${v}d${d}sv${sv}sd*bc${bc}sc*i*`);
@@ -121,7 +146,9 @@ describe("ranking properties", () => {
   it("is independent of line order", () => {
     fc.assert(
       fc.property(deviceArb, aliasesArb, fc.integer(), (dev, aliases, seed) => {
-        const shuffled = [...aliases].sort((a, b) => ((a.pattern.length * 31 + seed) % 7) - ((b.pattern.length * 31 + seed) % 7));
+        const shuffled = [...aliases].sort(
+          (a, b) => ((a.pattern.length * 31 + seed) % 7) - ((b.pattern.length * 31 + seed) % 7),
+        );
         const strip = (list: ReturnType<typeof rankCandidates>) => list.map((c) => [c.module, c.pattern]);
         expect(strip(rankCandidates(dev, shuffled))).toEqual(strip(rankCandidates(dev, aliases)));
         expect(strip(rankCandidates(dev, [...aliases].reverse()))).toEqual(strip(rankCandidates(dev, aliases)));

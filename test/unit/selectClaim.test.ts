@@ -17,7 +17,11 @@ const selected = (config: string, facts: DeviceFacts = device()): string => {
   const parsed = parseClaimFile(config, "c.conf");
   expect(parsed.errors).toEqual([]);
   const selection = selectClaim(parsed, facts);
-  return selection.kind === "claimed" ? `claim:${selection.claim.origin.line}` : selection.kind === "excluded" ? `excluded:${selection.exclusion.origin.line}` : "unclaimed";
+  return selection.kind === "claimed"
+    ? `claim:${selection.claim.origin.line}`
+    : selection.kind === "excluded"
+      ? `excluded:${selection.exclusion.origin.line}`
+      : "unclaimed";
 };
 
 describe("selectClaim", () => {
@@ -46,7 +50,12 @@ describe("selectClaim", () => {
   });
 
   it("VfsOf never selects the PF itself or a device that is not a VF", () => {
-    expect(selected("[Claim]\nVfsOf=0000:3b:00.0", device({ address: "0000:3b:00.0", sriov: { role: "pf", numVfs: 2, totalVfs: 8, vfs: [] } }))).toBe("unclaimed");
+    expect(
+      selected(
+        "[Claim]\nVfsOf=0000:3b:00.0",
+        device({ address: "0000:3b:00.0", sriov: { role: "pf", numVfs: 2, totalVfs: 8, vfs: [] } }),
+      ),
+    ).toBe("unclaimed");
     expect(selected("[Claim]\nVfsOf=0000:3b:00.0", device({ sriov: { role: "none" } }))).toBe("unclaimed");
   });
 });

@@ -10,7 +10,11 @@ describeVm("scenario (a): bind picks the most specific variant", () => {
     const { bind } = result.net;
     expect(bind.before.driver).toBe("virtio-pci");
     expect(bind.run.exitCode).toBe(0);
-    expect(bind.run.json).toMatchObject({ status: "bound", module: fixtureVariants.subsys.module, driver: fixtureVariants.subsys.driver });
+    expect(bind.run.json).toMatchObject({
+      status: "bound",
+      module: fixtureVariants.subsys.module,
+      driver: fixtureVariants.subsys.driver,
+    });
     expect(bind.after.driver).toBe(fixtureVariants.subsys.driver);
     expect(bind.after.driver).not.toBe(fixtureVariants.subsys.module);
     expect(bind.after.vfioDev).toBe(true);

@@ -9,7 +9,11 @@ describeVm("scenarios (b) and 6: NVMe, bound to its built-in driver before anyth
   it("bind unbinds nvme and binds generic vfio-pci", () => {
     expect(result.bind.before.driver).toBe("nvme");
     expect(result.bind.run.exitCode).toBe(0);
-    expect(result.bind.run.json).toMatchObject({ status: "bound", module: genericVfio.module, driver: genericVfio.driver });
+    expect(result.bind.run.json).toMatchObject({
+      status: "bound",
+      module: genericVfio.module,
+      driver: genericVfio.driver,
+    });
     expect(result.bind.after.driver).toBe(genericVfio.driver);
     expect(result.bind.vfioGroupNode).toBe(true);
     expect(result.recordAfterBind).toBe(true);

@@ -39,6 +39,7 @@ export function scenarioResult<Result>(name: string): Result {
     });
   });
   if (scenario === undefined) throw new Error(`the guest sent no result for scenario ${name}`);
-  if (!scenario.completed) throw new Error(`scenario ${name} threw in the guest: ${scenario.error}\n${scenario.log.join("\n")}`);
+  if (!scenario.completed)
+    throw new Error(`scenario ${name} threw in the guest: ${scenario.error}\n${scenario.log.join("\n")}`);
   return scenario.result as Result;
 }

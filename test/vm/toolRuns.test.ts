@@ -48,8 +48,14 @@ describeVm("the bundle in the guest (Debian's Node 18, real modules.alias)", () 
     expect(result.list.exitCode).toBe(0);
     const rows = result.list.json as ListRow[];
     const row = (address: string): ListRow | undefined => rows.find((r) => r.address === address);
-    expect(row(bootDevices.netVariant.address)).toMatchObject({ driver: "virtio-pci", best: { module: fixtureVariants.subsys.module } });
-    expect(row(bootDevices.blkVariant.address)).toMatchObject({ driver: "virtio-pci", best: { module: fixtureVariants.generic.module } });
+    expect(row(bootDevices.netVariant.address)).toMatchObject({
+      driver: "virtio-pci",
+      best: { module: fixtureVariants.subsys.module },
+    });
+    expect(row(bootDevices.blkVariant.address)).toMatchObject({
+      driver: "virtio-pci",
+      best: { module: fixtureVariants.generic.module },
+    });
     expect(row(bootDevices.nvme.address)).toMatchObject({ driver: "nvme", best: { module: genericVfio.module } });
   });
 

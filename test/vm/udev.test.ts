@@ -14,13 +14,40 @@ import type { UdevBootResult } from "./guest/scenarios/udevBoot.js";
 import type { UdevHotplugResult } from "./guest/scenarios/udevHotplug.js";
 import type { UdevSriovResult } from "./guest/scenarios/udevSriov.js";
 import type { UdevTriggerResult } from "./guest/scenarios/udevTrigger.js";
-import { bootDevices, fixtureVariants, genericVfio, hostDrivers, rootPorts, sriovUdevController, udevBootDevices } from "./shared/machineLayout.js";
+import {
+  bootDevices,
+  fixtureVariants,
+  genericVfio,
+  hostDrivers,
+  rootPorts,
+  sriovUdevController,
+  udevBootDevices,
+} from "./shared/machineLayout.js";
 import type { DeviceState, GuestSnapshot, JournalWindow } from "./shared/protocol.js";
-import { bootClaimedDevices, bootClaimFiles, GUEST_CONFIG_DIR, udevClaimedDevices, udevHotplugDevices, udevSriovVfs } from "./shared/udevClaims.js";
-import { addressesIn, countBy, helperRuns, HELPER_COMMAND, oncePerDevice, queuedRuns, subjectOf } from "./udevEvidence.js";
+import {
+  bootClaimedDevices,
+  bootClaimFiles,
+  GUEST_CONFIG_DIR,
+  udevClaimedDevices,
+  udevHotplugDevices,
+  udevSriovVfs,
+} from "./shared/udevClaims.js";
+import {
+  addressesIn,
+  countBy,
+  helperRuns,
+  HELPER_COMMAND,
+  oncePerDevice,
+  queuedRuns,
+  subjectOf,
+} from "./udevEvidence.js";
 import { describeVm, scenarioResult, vmReport } from "./scenarioReport.js";
 
-const VFIO_DRIVERS = new Set<string>([genericVfio.driver, fixtureVariants.subsys.driver, fixtureVariants.generic.driver]);
+const VFIO_DRIVERS = new Set<string>([
+  genericVfio.driver,
+  fixtureVariants.subsys.driver,
+  fixtureVariants.generic.driver,
+]);
 const lateAddress = udevBootDevices.blkLateClaim.address;
 
 function bootSnapshot(): GuestSnapshot {
@@ -29,10 +56,13 @@ function bootSnapshot(): GuestSnapshot {
   return snapshot;
 }
 
-const deviceIn = (devices: readonly DeviceState[], address: string): DeviceState | undefined => devices.find((d) => d.address === address);
+const deviceIn = (devices: readonly DeviceState[], address: string): DeviceState | undefined =>
+  devices.find((d) => d.address === address);
 
 /** Driver and override of every device: what "nothing changed" compares. */
-const bindings = (devices: readonly DeviceState[]): Record<string, { driver: string | null; override: string | null }> =>
+const bindings = (
+  devices: readonly DeviceState[],
+): Record<string, { driver: string | null; override: string | null }> =>
   Object.fromEntries(devices.map((d) => [d.address, { driver: d.driver, override: d.override }]));
 
 /**
@@ -42,8 +72,14 @@ const bindings = (devices: readonly DeviceState[]): Record<string, { driver: str
  */
 function expectOneDecisionPerDevice(window: JournalWindow, devices: readonly string[]): void {
   const runs = helperRuns(window);
-  expect(countBy(runs, (r) => r.device), "helper processes udevd started, per device").toEqual(oncePerDevice(devices));
-  expect(runs.map((r) => [r.device, r.exitCode]), "exit status of each helper").toEqual(runs.map((r) => [r.device, 0]));
+  expect(
+    countBy(runs, (r) => r.device),
+    "helper processes udevd started, per device",
+  ).toEqual(oncePerDevice(devices));
+  expect(
+    runs.map((r) => [r.device, r.exitCode]),
+    "exit status of each helper",
+  ).toEqual(runs.map((r) => [r.device, 0]));
   expect(countBy(window.tool, subjectOf), "vfio-autobind journal lines, per device").toEqual(oncePerDevice(devices));
   for (const entry of window.tool) {
     expect(addressesIn(entry.message), entry.message).toEqual([subjectOf(entry)]);
@@ -62,11 +98,15 @@ describeVm("udev 1: claims in place at boot", () => {
     expect(result.rulesText).toBe(bootFiles?.rules);
     expect(result.rulesText).toContain(`# config-digest: ${bootFiles?.digest}\n`);
     expect(result.check.exitCode).toBe(0);
-    expect(result.check.stdout).toMatch(/4 claim\(s\), 0 exclusion\(s\), no errors; \/etc\/udev\/rules\.d\/69-vfio-autobind-claims\.rules is up to date/);
+    expect(result.check.stdout).toMatch(
+      /4 claim\(s\), 0 exclusion\(s\), no errors; \/etc\/udev\/rules\.d\/69-vfio-autobind-claims\.rules is up to date/,
+    );
   });
 
   it("the layout's bus numbers hold, so the claims name the devices behind the ports", () => {
-    expect(result.portBuses).toEqual(Object.fromEntries(Object.values(rootPorts).map((p) => [p.address, p.secondaryBus])));
+    expect(result.portBuses).toEqual(
+      Object.fromEntries(Object.values(rootPorts).map((p) => [p.address, p.secondaryBus])),
+    );
   });
 
   it("udevd queued the packaged rule's RUN for the claimed devices only (the generated rules marked them)", () => {
@@ -85,14 +125,20 @@ describeVm("udev 1: claims in place at boot", () => {
     }
     expect(bootClaimedDevices[udevBootDevices.netClaimed.address]).toBe(fixtureVariants.subsys.driver);
     const line = bootSnapshot().sinceBoot.tool.find((e) => subjectOf(e) === udevBootDevices.netClaimed.address);
-    expect(line?.message).toMatch(/^0000:00:08\.0: bound to fixture-vfio-virtio-subsys \(module fixture_vfio_virtio_subsys, rank 1 of 3\)/);
+    expect(line?.message).toMatch(
+      /^0000:00:08\.0: bound to fixture-vfio-virtio-subsys \(module fixture_vfio_virtio_subsys, rank 1 of 3\)/,
+    );
   });
 
   it("every unclaimed device keeps its host driver and gets no override", () => {
     const unclaimed = bootSnapshot().devices.filter((d) => !(d.address in bootClaimedDevices));
     expect(unclaimed.length).toBeGreaterThan(10);
     for (const device of unclaimed) {
-      expect(device, device.address).toMatchObject({ driver: hostDrivers[device.id] ?? null, override: null, vfioDev: false });
+      expect(device, device.address).toMatchObject({
+        driver: hostDrivers[device.id] ?? null,
+        override: null,
+        vfioDev: false,
+      });
       expect(VFIO_DRIVERS.has(device.driver ?? "")).toBe(false);
     }
     // Same ids and classes as the claimed ones, other addresses: the Address= half of each claim decides.
@@ -116,15 +162,31 @@ describeVm("udev 2: an NVMe controller claimed at boot, already on the built-in 
   const address = udevBootDevices.nvmeClaimed.address;
 
   it("ends on vfio-pci, unbound from nvme by the helper", () => {
-    expect(deviceIn(bootSnapshot().devices, address)).toMatchObject({ id: "1b36:0010", driver: genericVfio.driver, override: genericVfio.driver, vfioDev: true });
+    expect(deviceIn(bootSnapshot().devices, address)).toMatchObject({
+      id: "1b36:0010",
+      driver: genericVfio.driver,
+      override: genericVfio.driver,
+      vfioDev: true,
+    });
     // The record says what it was taken from: nvme had it before udev's helper ran.
-    expect(result.records[address]).toMatchObject({ status: "bound", originalDriver: "nvme", originalOverride: null, module: genericVfio.module, driver: genericVfio.driver });
+    expect(result.records[address]).toMatchObject({
+      status: "bound",
+      originalDriver: "nvme",
+      originalOverride: null,
+      module: genericVfio.module,
+      driver: genericVfio.driver,
+    });
     const line = bootSnapshot().sinceBoot.tool.find((e) => subjectOf(e) === address);
-    expect(line?.message).toBe(`${address}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/10-vmtest-boot.conf:9]`);
+    expect(line?.message).toBe(
+      `${address}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/10-vmtest-boot.conf:9]`,
+    );
   });
 
   it("leaves the other NVMe controller (00:07.0, for the nvme-host-driver scenario) on nvme", () => {
-    expect(deviceIn(bootSnapshot().devices, bootDevices.nvme.address)).toMatchObject({ driver: "nvme", override: null });
+    expect(deviceIn(bootSnapshot().devices, bootDevices.nvme.address)).toMatchObject({
+      driver: "nvme",
+      override: null,
+    });
   });
 });
 
@@ -140,14 +202,26 @@ describeVm("udev 3: devices hot-plugged through QMP device_add", () => {
   });
 
   it("the claimed one is bound by udev to its most specific variant", () => {
-    expect(result.claimed.device).toMatchObject({ id: "1af4:1041", driver: fixtureVariants.subsys.driver, override: fixtureVariants.subsys.driver, vfioDev: true });
+    expect(result.claimed.device).toMatchObject({
+      id: "1af4:1041",
+      driver: fixtureVariants.subsys.driver,
+      override: fixtureVariants.subsys.driver,
+      vfioDev: true,
+    });
     expect(result.claimed.secondsToBind).toBeLessThan(45);
     const line = result.window.tool.find((e) => subjectOf(e) === result.claimed.address);
-    expect(line?.message).toBe(`${result.claimed.address}: bound to fixture-vfio-virtio-subsys (module fixture_vfio_virtio_subsys, rank 1 of 3) [claim /etc/vfio-autobind/10-vmtest-boot.conf:14]`);
+    expect(line?.message).toBe(
+      `${result.claimed.address}: bound to fixture-vfio-virtio-subsys (module fixture_vfio_virtio_subsys, rank 1 of 3) [claim /etc/vfio-autobind/10-vmtest-boot.conf:14]`,
+    );
   });
 
   it("the unclaimed one is left alone: virtio-pci, no override, no helper, no journal line", () => {
-    expect(result.unclaimed.device).toMatchObject({ id: "1af4:1041", driver: "virtio-pci", override: null, vfioDev: false });
+    expect(result.unclaimed.device).toMatchObject({
+      id: "1af4:1041",
+      driver: "virtio-pci",
+      override: null,
+      vfioDev: false,
+    });
     expect(result.settle.exitCode).toBe(0);
     expectOneDecisionPerDevice(result.window, [result.claimed.address]);
   });
@@ -163,7 +237,12 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expect(result.claim.exitCode).toBe(0);
     expect(result.claim.stdout).toContain(`it selects ${lateAddress}\n`);
     expect(result.claim.stdout).toContain("wrote /etc/udev/rules.d/69-vfio-autobind-claims.rules\n");
-    expect(result.rulesAfterClaim).toMatch(new RegExp(`^KERNEL=="${lateAddress.replace(/\./g, "\\.")}", ENV\\{VFIO_AUTOBIND_CLAIM\\}="/etc/vfio-autobind/50-claim-[^"]+:\\d+"$`, "m"));
+    expect(result.rulesAfterClaim).toMatch(
+      new RegExp(
+        `^KERNEL=="${lateAddress.replace(/\./g, "\\.")}", ENV\\{VFIO_AUTOBIND_CLAIM\\}="/etc/vfio-autobind/50-claim-[^"]+:\\d+"$`,
+        "m",
+      ),
+    );
     expect(result.checkAfterClaim.exitCode).toBe(0);
     expect(result.checkAfterClaim.stdout).toContain("is up to date");
   });
@@ -171,11 +250,16 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
   it("the first trigger binds the newly claimed device to its best variant and changes nothing else", () => {
     expect(deviceIn(result.before, lateAddress)).toMatchObject({ driver: "virtio-pci", override: null });
     const after = result.first.devices;
-    expect(deviceIn(after, lateAddress)).toMatchObject({ driver: fixtureVariants.generic.driver, override: fixtureVariants.generic.driver, vfioDev: true });
+    expect(deviceIn(after, lateAddress)).toMatchObject({
+      driver: fixtureVariants.generic.driver,
+      override: fixtureVariants.generic.driver,
+      vfioDev: true,
+    });
     const { [lateAddress]: _changed, ...othersAfter } = bindings(after);
     const { [lateAddress]: _was, ...othersBefore } = bindings(result.before);
     expect(othersAfter).toEqual(othersBefore);
-    for (const [address, driver] of Object.entries(udevClaimedDevices)) expect(deviceIn(after, address)?.driver, address).toBe(driver);
+    for (const [address, driver] of Object.entries(udevClaimedDevices))
+      expect(deviceIn(after, address)?.driver, address).toBe(driver);
   });
 
   it("the first trigger runs the helper once for every claimed device and for no other device", () => {
@@ -183,9 +267,13 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expect(result.first.settle.exitCode).toBe(0);
     expectOneDecisionPerDevice(result.first.window, claimedPresent);
     const lines = Object.fromEntries(result.first.window.tool.map((e) => [subjectOf(e), e.message]));
-    expect(lines[lateAddress]).toMatch(/^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\) \[claim \/etc\/vfio-autobind\/50-claim-/);
+    expect(lines[lateAddress]).toMatch(
+      /^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\) \[claim \/etc\/vfio-autobind\/50-claim-/,
+    );
     for (const address of claimedPresent.filter((a) => a !== lateAddress)) {
-      expect(lines[address]).toMatch(new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `));
+      expect(lines[address]).toMatch(
+        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+      );
     }
   });
 
@@ -194,7 +282,9 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expectOneDecisionPerDevice(result.second.window, claimedPresent);
     for (const entry of result.second.window.tool) {
       const address = subjectOf(entry) as string;
-      expect(entry.message).toMatch(new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `));
+      expect(entry.message).toMatch(
+        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+      );
     }
   });
 
@@ -206,7 +296,11 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
   it("`apply` after `unclaim` gives the device back to virtio-pci, by hand and not through udev", () => {
     expect(result.apply.exitCode).toBe(0);
     expect(result.apply.stdout).toContain(`${lateAddress}: released; back on virtio-pci (no longer claimed)`);
-    expect(deviceIn(result.afterApply, lateAddress)).toMatchObject({ driver: "virtio-pci", override: null, vfioDev: false });
+    expect(deviceIn(result.afterApply, lateAddress)).toMatchObject({
+      driver: "virtio-pci",
+      override: null,
+      vfioDev: false,
+    });
     const { [lateAddress]: _released, ...othersAfter } = bindings(result.afterApply);
     const { [lateAddress]: _bound, ...othersBefore } = bindings(result.second.devices);
     expect(othersAfter).toEqual(othersBefore);
@@ -222,21 +316,34 @@ describeVm("udev 7: SR-IOV VFs claimed with VfsOf=, bound by udev as they appear
     expect(result.pfAddress).toBe(sriovUdevController.pfAddress);
     expect(result.autoprobeBefore).toBe("1");
     expect(result.apply.exitCode).toBe(0);
-    expect(result.apply.stdout).toContain(`${result.pfAddress}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
+    expect(result.apply.stdout).toContain(
+      `${result.pfAddress}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`,
+    );
     expect(result.autoprobeAfterApply).toBe("0");
   });
 
   it("every VF ends on vfio-pci, with no CLI bind: the helper bound each from its add event", () => {
     expect(result.vfs.map((vf) => vf.address)).toEqual(udevSriovVfs);
     for (const vf of result.vfs) {
-      expect(vf, vf.address).toMatchObject({ id: "1b36:0010", driver: genericVfio.driver, override: genericVfio.driver, vfioDev: true });
+      expect(vf, vf.address).toMatchObject({
+        id: "1b36:0010",
+        driver: genericVfio.driver,
+        override: genericVfio.driver,
+        vfioDev: true,
+      });
       // Created without a driver (autoprobe 0), so nothing had to be unbound.
-      expect(result.records[vf.address], vf.address).toMatchObject({ status: "bound", originalDriver: null, driver: genericVfio.driver });
+      expect(result.records[vf.address], vf.address).toMatchObject({
+        status: "bound",
+        originalDriver: null,
+        driver: genericVfio.driver,
+      });
     }
     expect(result.settle.exitCode).toBe(0);
     expectOneDecisionPerDevice(result.window, udevSriovVfs);
     for (const entry of result.window.tool) {
-      expect(entry.message).toBe(`${subjectOf(entry)}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/20-vmtest-sriov.conf:2]`);
+      expect(entry.message).toBe(
+        `${subjectOf(entry)}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/20-vmtest-sriov.conf:2]`,
+      );
     }
   });
 
@@ -273,7 +380,12 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
     const entries = Object.values(phases()).flatMap((p) => p.window.tool);
     expect(entries.length).toBe(2 + 1 + udevSriovVfs.length + 2 * Object.keys(udevClaimedDevices).length);
     for (const entry of entries) {
-      expect(entry, entry.message).toMatchObject({ identifier: "vfio-autobind", priority: 6, transport: "stdout", cmdline: HELPER_COMMAND });
+      expect(entry, entry.message).toMatchObject({
+        identifier: "vfio-autobind",
+        priority: 6,
+        transport: "stdout",
+        cmdline: HELPER_COMMAND,
+      });
     }
     // One process per line: no helper logged twice, none logged for another's event.
     expect(new Set(entries.map((e) => e.pid)).size).toBe(entries.length);
@@ -285,6 +397,8 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
     const inPhases = new Set(Object.values(phases()).flatMap((p) => p.window.tool.map((e) => e.cursor)));
     expect(final?.sinceBoot.tool.filter((e) => !inPhases.has(e.cursor)).map((e) => e.message)).toEqual([]);
     const runsInPhases = Object.values(phases()).reduce((n, p) => n + helperRuns(p.window).length, 0);
-    expect(helperRuns(final?.sinceBoot ?? { tool: [], udevdHelperLines: [], endCursor: null }).length).toBe(runsInPhases);
+    expect(helperRuns(final?.sinceBoot ?? { tool: [], udevdHelperLines: [], endCursor: null }).length).toBe(
+      runsInPhases,
+    );
   });
 });

@@ -7,7 +7,8 @@
 import type { JournalWindow, ToolJournalEntry } from "./shared/protocol.js";
 
 /** The packaged rule's command, as udevd names it in its log. */
-export const HELPER_COMMAND = "/usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js udev-event";
+export const HELPER_COMMAND =
+  "/usr/bin/node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js udev-event";
 
 /** One RUN of the helper, as udevd logged it. */
 export interface HelperRun {
@@ -32,7 +33,9 @@ const QUEUED = /^(\S+): (\S+:\d+) RUN '(.*)'$/;
 export function queuedRuns(window: JournalWindow): QueuedRun[] {
   return window.udevdHelperLines.flatMap((line) => {
     const queued = QUEUED.exec(line.message);
-    return queued !== null && queued[3] === HELPER_COMMAND ? [{ device: queued[1] as string, rule: queued[2] as string }] : [];
+    return queued !== null && queued[3] === HELPER_COMMAND
+      ? [{ device: queued[1] as string, rule: queued[2] as string }]
+      : [];
   });
 }
 
@@ -87,4 +90,5 @@ export function countBy<T>(items: readonly T[], key: (item: T) => string | null)
 }
 
 /** `{ device: 1 }` for each device: what one event per device must produce. */
-export const oncePerDevice = (devices: readonly string[]): Record<string, number> => Object.fromEntries(devices.map((d) => [d, 1]));
+export const oncePerDevice = (devices: readonly string[]): Record<string, number> =>
+  Object.fromEntries(devices.map((d) => [d, 1]));

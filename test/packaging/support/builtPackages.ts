@@ -28,13 +28,23 @@ export function tempDir(prefix: string): string {
 /** Runs packaging/package.mjs; `rulesDir` packages another directory's *.rules. */
 export async function buildPackages(options: { rulesDir?: string } = {}): Promise<BuiltPackages> {
   const dir = tempDir("packages");
-  const args = [PACKAGE_SCRIPT, "--out", dir, ...(options.rulesDir !== undefined ? ["--rules-dir", options.rulesDir] : [])];
+  const args = [
+    PACKAGE_SCRIPT,
+    "--out",
+    dir,
+    ...(options.rulesDir !== undefined ? ["--rules-dir", options.rulesDir] : []),
+  ];
   const result = await execa(process.execPath, args, { cwd: REPO, reject: false, all: true });
   if (result.exitCode !== 0) throw new Error(`packaging/package.mjs failed (exit ${result.exitCode}):\n${result.all}`);
   const version = packageVersion();
-  const built = { dir, deb: path.join(dir, `vfio-autobind_${version}_all.deb`), rpm: path.join(dir, `vfio-autobind-${version}-1.noarch.rpm`) };
+  const built = {
+    dir,
+    deb: path.join(dir, `vfio-autobind_${version}_all.deb`),
+    rpm: path.join(dir, `vfio-autobind-${version}-1.noarch.rpm`),
+  };
   for (const file of [built.deb, built.rpm]) {
-    if (!fs.existsSync(file)) throw new Error(`packaging/package.mjs did not write ${file}; it printed:\n${result.all}`);
+    if (!fs.existsSync(file))
+      throw new Error(`packaging/package.mjs did not write ${file}; it printed:\n${result.all}`);
   }
   return built;
 }

@@ -38,7 +38,9 @@ export async function makeDebianRoot(): Promise<string> {
   );
   if (result.exitCode !== 0) {
     fs.rmSync(parent, { recursive: true, force: true });
-    throw new Error(`mmdebstrap failed (exit ${result.exitCode}); is the Debian archive reachable?\n${tail(result.all ?? "")}`);
+    throw new Error(
+      `mmdebstrap failed (exit ${result.exitCode}); is the Debian archive reachable?\n${tail(result.all ?? "")}`,
+    );
   }
   return root;
 }
@@ -47,7 +49,16 @@ export async function makeDebianRoot(): Promise<string> {
 export async function runInRoot(root: string, command: readonly string[]): Promise<RunResult> {
   const result = await execa(
     "env",
-    ["-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C.UTF-8", "DEBIAN_FRONTEND=noninteractive", "chroot", root, ...command],
+    [
+      "-i",
+      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=/root",
+      "LC_ALL=C.UTF-8",
+      "DEBIAN_FRONTEND=noninteractive",
+      "chroot",
+      root,
+      ...command,
+    ],
     { reject: false, stdin: "ignore" },
   );
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
@@ -57,7 +68,9 @@ export async function runInRoot(root: string, command: readonly string[]): Promi
 export async function mustRunInRoot(root: string, command: readonly string[]): Promise<RunResult> {
   const result = await runInRoot(root, command);
   if (result.exitCode !== 0) {
-    throw new Error(`${command.join(" ")} failed in the Debian root (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${command.join(" ")} failed in the Debian root (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result;
 }

@@ -7,7 +7,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DeviceState, GuestSnapshot, JournalWindow, ToolJournalEntry, UdevdHelperLine } from "../shared/protocol.js";
+import type {
+  DeviceState,
+  GuestSnapshot,
+  JournalWindow,
+  ToolJournalEntry,
+  UdevdHelperLine,
+} from "../shared/protocol.js";
 
 const PCI_DEVICES = "/sys/bus/pci/devices";
 
@@ -131,7 +137,11 @@ export function uptimeSeconds(): number {
 }
 
 /** Polls until `check` returns a value, or gives up after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | null | undefined | false): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => T | null | undefined | false,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
@@ -153,7 +163,10 @@ type JournalJson = Record<string, unknown>;
 function journalJson(args: readonly string[]): JournalJson[] {
   // --sync: journald first processes what is queued on its sockets (a helper's last line).
   spawnSync("journalctl", ["--sync"]);
-  const child = spawnSync("journalctl", ["-o", "json", "--no-pager", "-b", ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const child = spawnSync("journalctl", ["-o", "json", "--no-pager", "-b", ...args], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return (child.stdout ?? "")
     .split("\n")
     .filter(Boolean)
@@ -162,7 +175,8 @@ function journalJson(args: readonly string[]): JournalJson[] {
 }
 
 const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
-const int = (value: unknown): number | null => (typeof value === "string" && /^\d+$/.test(value) ? Number(value) : null);
+const int = (value: unknown): number | null =>
+  typeof value === "string" && /^\d+$/.test(value) ? Number(value) : null;
 
 /** The newest entry's cursor, taken before an action: journalWindow(mark) then holds all it caused. */
 export function journalMark(): string | null {

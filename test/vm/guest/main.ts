@@ -12,13 +12,19 @@ import { scenarios } from "./scenarios/index.js";
 async function main(): Promise<void> {
   // Scenarios write to /sys: refuse to run anywhere but the suite's own guest.
   const cmdline = fs.readFileSync("/proc/cmdline", "utf8").split(/\s+/);
-  if (!cmdline.includes(GUEST_FLAG)) throw new Error(`not the VM suite's guest (${GUEST_FLAG} is not on the kernel command line)`);
+  if (!cmdline.includes(GUEST_FLAG))
+    throw new Error(`not the VM suite's guest (${GUEST_FLAG} is not on the kernel command line)`);
 
   const started = Date.now();
   const setup = new GuestLog();
   // Coldplug includes the helper's runs for the devices claimed at boot.
   udevSettle(setup);
-  sendToHost({ type: "hello", kernel: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), node: process.version, uptimeSeconds: uptimeSeconds() });
+  sendToHost({
+    type: "hello",
+    kernel: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+    node: process.version,
+    uptimeSeconds: uptimeSeconds(),
+  });
   sendToHost({ type: "snapshot", label: "boot", snapshot: snapshot() });
 
   for (const scenario of scenarios) {
@@ -42,7 +48,15 @@ async function main(): Promise<void> {
     }
     const seconds = (Date.now() - scenarioStarted) / 1000;
     log.note(`scenario ${scenario.name}: end after ${seconds.toFixed(1)} s`);
-    sendToHost({ type: "scenario", name: scenario.name, completed: error === null, error, seconds, result, log: log.lines });
+    sendToHost({
+      type: "scenario",
+      name: scenario.name,
+      completed: error === null,
+      error,
+      seconds,
+      result,
+      log: log.lines,
+    });
   }
 
   sendToHost({ type: "snapshot", label: "final", snapshot: snapshot() });

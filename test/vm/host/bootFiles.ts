@@ -57,18 +57,25 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
   const relativeConfigDir = GUEST_CONFIG_DIR.slice(1);
   if (fs.existsSync(path.join(baseRoot, relativeConfigDir))) {
     // The overlay would merge with it and the digest below would miss its files.
-    throw new Error(`the base root already has ${GUEST_CONFIG_DIR}; the boot claims assume only the package and the suite write there`);
+    throw new Error(
+      `the base root already has ${GUEST_CONFIG_DIR}; the boot claims assume only the package and the suite write there`,
+    );
   }
-  for (const [name, text] of Object.entries(bootClaimFiles)) writeFile(overlay, path.join(relativeConfigDir, name), text, 0o644);
+  for (const [name, text] of Object.entries(bootClaimFiles))
+    writeFile(overlay, path.join(relativeConfigDir, name), text, 0o644);
 
   const hostConfigDir = path.join(overlay, relativeConfigDir);
   // The same reading (file filter, name order) and digest as the tool in the guest.
   const loaded = readClaimConfig(hostConfigDir);
   if (loaded.errors.length > 0) throw new Error(`the boot claims have errors: ${JSON.stringify(loaded.errors)}`);
   // Parsed again under their guest paths: the rules name each claim by file and line.
-  const files = loaded.files.map((file) => ({ name: path.join(GUEST_CONFIG_DIR, path.basename(file)), text: fs.readFileSync(file, "utf8") }));
+  const files = loaded.files.map((file) => ({
+    name: path.join(GUEST_CONFIG_DIR, path.basename(file)),
+    text: fs.readFileSync(file, "utf8"),
+  }));
   const config = mergeClaimFiles(files);
-  const vfAddressesOf = (pf: string): readonly string[] | null => (pf === sriovUdevController.pfAddress ? udevSriovVfs : null);
+  const vfAddressesOf = (pf: string): readonly string[] | null =>
+    pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
   const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
 

@@ -27,8 +27,13 @@ export async function phase<T>(name: string, work: () => Promise<T>): Promise<T>
 export async function run(file: string, args: readonly string[], options: Options = {}): Promise<string> {
   const result = await execa(file, args, { reject: false, all: true, ...options });
   if (result.exitCode !== 0 || result.failed) {
-    const tail = String(result.all ?? "").split("\n").slice(-30).join("\n");
-    throw new Error(`${[file, ...args].join(" ")} failed (${result.shortMessage ?? `exit ${result.exitCode}`})\n${tail}`);
+    const tail = String(result.all ?? "")
+      .split("\n")
+      .slice(-30)
+      .join("\n");
+    throw new Error(
+      `${[file, ...args].join(" ")} failed (${result.shortMessage ?? `exit ${result.exitCode}`})\n${tail}`,
+    );
   }
   return String(result.stdout ?? "");
 }

@@ -11,7 +11,9 @@ export async function packCpio(dir: string, output: string): Promise<void> {
   const list = `${output}.list`;
   await withFile(list, "w", (listOut) => runWithFds("find", [".", "-print0"], dir, "ignore", listOut));
   await withFile(list, "r", (listIn) =>
-    withFile(output, "w", (archive) => runWithFds("cpio", ["--null", "--create", "--format=newc", "--quiet"], dir, listIn, archive)),
+    withFile(output, "w", (archive) =>
+      runWithFds("cpio", ["--null", "--create", "--format=newc", "--quiet"], dir, listIn, archive),
+    ),
   );
   fs.rmSync(list);
 }
@@ -29,12 +31,20 @@ async function withFile<T>(file: string, flags: string, use: (fd: number) => Pro
  * The child reads and writes the files' descriptors itself, so the archive (hundreds of
  * MB) never passes through this process, as it would through execa's { file } targets.
  */
-function runWithFds(file: string, args: readonly string[], cwd: string, stdin: number | "ignore", stdout: number): Promise<void> {
+function runWithFds(
+  file: string,
+  args: readonly string[],
+  cwd: string,
+  stdin: number | "ignore",
+  stdout: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd, stdio: [stdin, stdout, "pipe"] });
     let stderr = "";
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${[file, ...args].join(" ")} failed (exit ${code})\n${stderr}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${[file, ...args].join(" ")} failed (exit ${code})\n${stderr}`)),
+    );
   });
 }

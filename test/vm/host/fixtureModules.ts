@@ -26,11 +26,15 @@ export async function buildFixtureModules(kernel: KernelTree): Promise<FixtureMo
     fs.cpSync(FIXTURES_DIR, build, { recursive: true });
     // The headers' own .kernelvariables choose gcc-12, the kernel's compiler.
     await run("make", ["-C", kernel.headersDir, `M=${build}`, "modules"]);
-    for (const ko of fs.readdirSync(build).filter((f) => f.endsWith(".ko"))) fs.copyFileSync(path.join(build, ko), path.join(work, ko));
+    for (const ko of fs.readdirSync(build).filter((f) => f.endsWith(".ko")))
+      fs.copyFileSync(path.join(build, ko), path.join(work, ko));
     fs.rmSync(build, { recursive: true });
   });
   pruneSiblings(parent, path.basename(dir));
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".ko")).map((f) => path.join(dir, f));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".ko"))
+    .map((f) => path.join(dir, f));
   say(`fixture modules ${files.map((f) => path.basename(f)).join(", ")}${cached ? " (cached)" : ""}`);
   return { dir, files, hash };
 }

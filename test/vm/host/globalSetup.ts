@@ -37,7 +37,9 @@ export default async function setup(project: TestProject): Promise<void> {
   fs.copyFileSync(root.cpio, initrd);
   fs.appendFileSync(initrd, fs.readFileSync(overlay.cpio));
 
-  const guest = await phase("guest boot and scenarios", () => bootGuest({ kernel: kernel.vmlinuz, initrd, runDir, timeoutMs: GUEST_TIMEOUT_MS }));
+  const guest = await phase("guest boot and scenarios", () =>
+    bootGuest({ kernel: kernel.vmlinuz, initrd, runDir, timeoutMs: GUEST_TIMEOUT_MS }),
+  );
   // The logs stay; the initramfs is only the cached base plus the overlay.
   fs.rmSync(initrd);
   say(`total ${((Date.now() - started) / 1000).toFixed(1)} s; guest logs in ${runDir}`);
@@ -52,7 +54,8 @@ function newRunDir(): string {
   const runs = path.join(CACHE_DIR, "runs");
   fs.mkdirSync(runs, { recursive: true });
   // ISO time stamps sort by age.
-  for (const old of fs.readdirSync(runs).sort().slice(0, -RUNS_KEPT)) fs.rmSync(path.join(runs, old), { recursive: true, force: true });
+  for (const old of fs.readdirSync(runs).sort().slice(0, -RUNS_KEPT))
+    fs.rmSync(path.join(runs, old), { recursive: true, force: true });
   const dir = path.join(runs, new Date().toISOString().replace(/[:.]/g, "-"));
   fs.mkdirSync(dir);
   return dir;

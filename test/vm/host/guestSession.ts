@@ -29,7 +29,12 @@ export interface GuestRun {
   readonly resultsLog: string;
 }
 
-export async function bootGuest(options: { kernel: string; initrd: string; runDir: string; timeoutMs: number }): Promise<GuestRun> {
+export async function bootGuest(options: {
+  kernel: string;
+  initrd: string;
+  runDir: string;
+  timeoutMs: number;
+}): Promise<GuestRun> {
   const files = {
     kernel: options.kernel,
     initrd: options.initrd,
@@ -37,14 +42,21 @@ export async function bootGuest(options: { kernel: string; initrd: string; runDi
     resultsLog: path.join(options.runDir, "results.log"),
     qmpSocket: path.join(options.runDir, "qmp.sock"),
   };
-  const qemu = execa("qemu-system-x86_64", qemuArgv(files), { reject: false, all: true, timeout: options.timeoutMs, stdin: "ignore" });
+  const qemu = execa("qemu-system-x86_64", qemuArgv(files), {
+    reject: false,
+    all: true,
+    timeout: options.timeoutMs,
+    stdin: "ignore",
+  });
   const hotplugger = new Hotplugger(files.qmpSocket);
   const follower = new ResultsFollower(files.resultsLog, hotplugger);
 
   // Polled rather than watched: the file is written by QEMU, in small pieces, for minutes.
   let pending = Promise.resolve();
   const poller = setInterval(() => {
-    pending = pending.then(() => follower.poll()).catch((error: unknown) => say(`following the guest failed: ${String(error)}`));
+    pending = pending
+      .then(() => follower.poll())
+      .catch((error: unknown) => say(`following the guest failed: ${String(error)}`));
   }, 500);
   const result = await qemu;
   clearInterval(poller);
@@ -113,7 +125,9 @@ class Hotplugger {
 }
 
 function reportProgress(message: GuestMessage): void {
-  if (message.type === "hello") say(`guest up: ${message.kernel}, node ${message.node}, ${message.uptimeSeconds.toFixed(1)} s after kernel start`);
-  if (message.type === "scenario") say(`scenario ${message.name}: ${message.completed ? "ran" : "THREW"} in ${message.seconds.toFixed(1)} s`);
+  if (message.type === "hello")
+    say(`guest up: ${message.kernel}, node ${message.node}, ${message.uptimeSeconds.toFixed(1)} s after kernel start`);
+  if (message.type === "scenario")
+    say(`scenario ${message.name}: ${message.completed ? "ran" : "THREW"} in ${message.seconds.toFixed(1)} s`);
   if (message.type === "done") say(`guest finished its scenarios in ${message.seconds.toFixed(1)} s`);
 }

@@ -18,7 +18,8 @@ import { REPO_ROOT } from "./paths.js";
 import { run, say } from "./command.js";
 import { writeFile } from "./rootFiles.js";
 
-export type InstallMethod = { readonly kind: "deb"; readonly file: string } | { readonly kind: "bundle"; readonly rules: readonly string[] };
+export type InstallMethod =
+  { readonly kind: "deb"; readonly file: string } | { readonly kind: "bundle"; readonly rules: readonly string[] };
 
 const BUNDLE = path.join(REPO_ROOT, "dist", "vfio-autobind.js");
 const RULES_DIR = path.join(REPO_ROOT, "rules.d");
@@ -37,7 +38,8 @@ function chooseDeb(): string | null {
   const debs = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => /^vfio-autobind_.*_all\.deb$/.test(f)) : [];
   const newest = debs.map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   if (newest === undefined) {
-    if (choice === "deb") throw new Error("VFIO_AUTOBIND_VM_INSTALL=deb, but dist/ holds no vfio-autobind_*_all.deb: run npm run package");
+    if (choice === "deb")
+      throw new Error("VFIO_AUTOBIND_VM_INSTALL=deb, but dist/ holds no vfio-autobind_*_all.deb: run npm run package");
     return null;
   }
   assertDebIsCurrent(newest);
@@ -52,7 +54,10 @@ function chooseDeb(): string | null {
 function assertDebIsCurrent(deb: string): void {
   const options = { maxBuffer: 64 * 1024 * 1024 };
   const tarball = execFileSync("dpkg-deb", ["--fsys-tarfile", deb], options);
-  const inPackage = execFileSync("tar", ["-xO", "./usr/lib/vfio-autobind/vfio-autobind.js"], { ...options, input: tarball });
+  const inPackage = execFileSync("tar", ["-xO", "./usr/lib/vfio-autobind/vfio-autobind.js"], {
+    ...options,
+    input: tarball,
+  });
   const afterFirstLine = (text: Buffer): Buffer => text.subarray(text.indexOf(10) + 1);
   if (!afterFirstLine(inPackage).equals(afterFirstLine(fs.readFileSync(BUNDLE)))) {
     throw new Error(
@@ -67,9 +72,20 @@ function installBundle(overlay: string): InstallMethod {
   writeFile(overlay, "usr/lib/vfio-autobind/vfio-autobind.js", fs.readFileSync(BUNDLE), 0o644);
   // As the package's wrapper: --jitless because udevd's MemoryDenyWriteExecute=yes forbids
   // the JIT (kernel-facts.md §6); --no-expose-wasm spares Node's warning about the two.
-  writeFile(overlay, "usr/sbin/vfio-autobind", '#!/bin/sh\nexec node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n', 0o755);
-  const rules = fs.existsSync(RULES_DIR) ? fs.readdirSync(RULES_DIR).filter((f) => f.endsWith(".rules")).sort() : [];
-  for (const rule of rules) writeFile(overlay, `usr/lib/udev/rules.d/${rule}`, fs.readFileSync(path.join(RULES_DIR, rule)), 0o644);
+  writeFile(
+    overlay,
+    "usr/sbin/vfio-autobind",
+    '#!/bin/sh\nexec node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n',
+    0o755,
+  );
+  const rules = fs.existsSync(RULES_DIR)
+    ? fs
+        .readdirSync(RULES_DIR)
+        .filter((f) => f.endsWith(".rules"))
+        .sort()
+    : [];
+  for (const rule of rules)
+    writeFile(overlay, `usr/lib/udev/rules.d/${rule}`, fs.readFileSync(path.join(RULES_DIR, rule)), 0o644);
   return { kind: "bundle", rules };
 }
 
@@ -79,7 +95,14 @@ async function installDeb(baseRoot: string, overlay: string, deb: string): Promi
   const merged = path.join(scratch, "merged");
   fs.mkdirSync(work);
   fs.mkdirSync(merged);
-  await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${baseRoot},upperdir=${overlay},workdir=${work}`, merged]);
+  await run("mount", [
+    "-t",
+    "overlay",
+    "overlay",
+    "-o",
+    `lowerdir=${baseRoot},upperdir=${overlay},workdir=${work}`,
+    merged,
+  ]);
   try {
     const inChroot = `/tmp/${path.basename(deb)}`;
     fs.copyFileSync(deb, path.join(merged, inChroot));
@@ -87,7 +110,9 @@ async function installDeb(baseRoot: string, overlay: string, deb: string): Promi
     // the host's devices; policy-rc.d keeps it from starting services.
     writeFile(merged, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755);
     try {
-      await run("chroot", [merged, "dpkg", "-i", inChroot], { env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+      await run("chroot", [merged, "dpkg", "-i", inChroot], {
+        env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+      });
     } finally {
       fs.rmSync(path.join(merged, inChroot), { force: true });
       fs.rmSync(path.join(merged, "usr/sbin/policy-rc.d"), { force: true });
@@ -104,7 +129,8 @@ async function installDeb(baseRoot: string, overlay: string, deb: string): Promi
 function refuseWhiteouts(dir: string): void {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isCharacterDevice()) throw new Error(`dpkg -i removed ${full} from the base root; the overlay cannot carry a removal`);
+    if (entry.isCharacterDevice())
+      throw new Error(`dpkg -i removed ${full} from the base root; the overlay cannot carry a removal`);
     if (entry.isDirectory()) refuseWhiteouts(full);
   }
 }

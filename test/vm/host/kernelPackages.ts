@@ -53,8 +53,11 @@ export async function kernelTree(release: string): Promise<KernelTree> {
     const debs = path.join(work, "debs");
     fs.mkdirSync(debs);
     // _apt cannot write into root's cache directory; the download is checked by apt all the same.
-    await run("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", ...(await packageNames(release))], { cwd: debs });
-    for (const deb of fs.readdirSync(debs)) await run("dpkg-deb", ["-x", path.join(debs, deb), path.join(work, "tree")]);
+    await run("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", ...(await packageNames(release))], {
+      cwd: debs,
+    });
+    for (const deb of fs.readdirSync(debs))
+      await run("dpkg-deb", ["-x", path.join(debs, deb), path.join(work, "tree")]);
     pointHeadersAtTree(path.join(work, "tree"), path.join(dir, "tree"), release);
   });
   pruneSiblings(path.dirname(dir), release);

@@ -40,7 +40,9 @@ export class QmpClient {
   /** Runs a command; rejects with QEMU's own error description. */
   async execute(command: string, args?: Readonly<Record<string, unknown>>): Promise<unknown> {
     const reply = this.reply();
-    this.socket.write(`${JSON.stringify(args === undefined ? { execute: command } : { execute: command, arguments: args })}\n`);
+    this.socket.write(
+      `${JSON.stringify(args === undefined ? { execute: command } : { execute: command, arguments: args })}\n`,
+    );
     const message = await reply;
     if ("error" in message) throw new Error(`QMP ${command}: ${JSON.stringify(message.error)}`);
     return message.return;

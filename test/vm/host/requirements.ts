@@ -13,11 +13,13 @@ const TOOLS: ReadonlyArray<readonly [command: string, aptPackage: string]> = [
 ];
 
 export async function checkHostRequirements(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error("the VM suite must run as root (mmdebstrap --mode=root, chroot, mount)");
+  if (process.getuid?.() !== 0)
+    throw new Error("the VM suite must run as root (mmdebstrap --mode=root, chroot, mount)");
   const missing: string[] = [];
   for (const [command, aptPackage] of TOOLS) {
     const found = await execa("sh", ["-c", 'command -v "$1"', "sh", command], { reject: false });
     if (found.exitCode !== 0) missing.push(aptPackage);
   }
-  if (missing.length > 0) throw new Error(`the VM suite needs: apt-get install --no-install-recommends ${missing.join(" ")}`);
+  if (missing.length > 0)
+    throw new Error(`the VM suite needs: apt-get install --no-install-recommends ${missing.join(" ")}`);
 }

@@ -9,22 +9,44 @@
  * evaluates every kind. Each also names its device by address: the CLI scenarios' devices
  * have the same ids and classes and must stay unclaimed.
  */
-import { addressBehind, fixtureVariants, genericVfio, rootPorts, sriovUdevController, udevBootDevices } from "./machineLayout.js";
+import {
+  addressBehind,
+  fixtureVariants,
+  genericVfio,
+  rootPorts,
+  sriovUdevController,
+  udevBootDevices,
+} from "./machineLayout.js";
 
 export const GUEST_CONFIG_DIR = "/etc/vfio-autobind";
 export const GUEST_RULES_FILE = "/etc/udev/rules.d/69-vfio-autobind-claims.rules";
 
 /** The hot-plugged device the claims select (behind hotplug2), and the one they do not (behind hotplug3). */
 export const udevHotplugDevices = {
-  claimed: { requestId: "udev-hotplug-claimed", qemuId: "udev-hp-claimed", port: rootPorts.hotplug2, address: addressBehind(rootPorts.hotplug2) },
-  unclaimed: { requestId: "udev-hotplug-unclaimed", qemuId: "udev-hp-unclaimed", port: rootPorts.hotplug3, address: addressBehind(rootPorts.hotplug3) },
+  claimed: {
+    requestId: "udev-hotplug-claimed",
+    qemuId: "udev-hp-claimed",
+    port: rootPorts.hotplug2,
+    address: addressBehind(rootPorts.hotplug2),
+  },
+  unclaimed: {
+    requestId: "udev-hotplug-unclaimed",
+    qemuId: "udev-hp-unclaimed",
+    port: rootPorts.hotplug3,
+    address: addressBehind(rootPorts.hotplug3),
+  },
 } as const;
 
 /** The VFs of the udev SR-IOV PF, as the layout places them. */
 export const udevSriovVfs: readonly string[] = Array.from({ length: sriovUdevController.maxVfs }, (_, n) => {
   const [domain, bus, slotFn] = sriovUdevController.pfAddress.split(":") as [string, string, string];
   const [slot, fn] = slotFn.split(".") as [string, string];
-  const id = (parseInt(bus, 16) << 8) + (parseInt(slot, 16) << 3) + parseInt(fn, 16) + sriovUdevController.vfOffset + n * sriovUdevController.vfStride;
+  const id =
+    (parseInt(bus, 16) << 8) +
+    (parseInt(slot, 16) << 3) +
+    parseInt(fn, 16) +
+    sriovUdevController.vfOffset +
+    n * sriovUdevController.vfStride;
   return `${domain}:${(id >> 8).toString(16).padStart(2, "0")}:${((id >> 3) & 0x1f).toString(16).padStart(2, "0")}.${id & 7}`;
 });
 

@@ -25,7 +25,11 @@ export const bindVariant = defineScenario<BindVariantResult>({
     const netRelease = releaseStep(log, net);
     const blkBind = bindStep(log, blk);
     const blkRelease = releaseStep(log, blk);
-    return { net: { bind: netBind, release: netRelease }, blk: { bind: blkBind, release: blkRelease }, subsysModuleDrivers };
+    return {
+      net: { bind: netBind, release: netRelease },
+      blk: { bind: blkBind, release: blkRelease },
+      subsysModuleDrivers,
+    };
   },
 });
 

@@ -19,7 +19,12 @@ export const hotplug = defineScenario<HotplugResult>({
   name: "hotplug",
   async run({ log, requestHotplug }) {
     const port = rootPorts.hotplug1;
-    requestHotplug("hotplug-net", { driver: "virtio-net-pci", id: "hotplug-net", bus: port.id, "disable-legacy": "on" });
+    requestHotplug("hotplug-net", {
+      driver: "virtio-net-pci",
+      id: "hotplug-net",
+      bus: port.id,
+      "disable-legacy": "on",
+    });
     const address = await waitFor(`a device behind ${port.address}`, 90_000, () => devicesBehind(port.address)[0]);
     log.note(`hot-plugged device appeared at ${address}`);
     const asAdded = await waitFor(`a driver on ${address}`, 30_000, () => {

@@ -33,16 +33,27 @@ export const toolRuns = defineScenario<ToolRunsResult>({
     const kernel = fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
     const aliases = fs.readFileSync(`/lib/modules/${kernel}/modules.alias`, "utf8");
     const explain: Record<string, CommandRun> = {};
-    for (const device of Object.values(bootDevices)) explain[device.address] = runTool(log, ["explain", device.address, "--json"]);
+    for (const device of Object.values(bootDevices))
+      explain[device.address] = runTool(log, ["explain", device.address, "--json"]);
     return {
       pid1: fs.readlinkSync("/proc/1/exe"),
-      udevdMemoryDenyWriteExecute: runCommand(log, ["systemctl", "show", "-P", "MemoryDenyWriteExecute", "systemd-udevd.service"]).stdout.trim(),
+      udevdMemoryDenyWriteExecute: runCommand(log, [
+        "systemctl",
+        "show",
+        "-P",
+        "MemoryDenyWriteExecute",
+        "systemd-udevd.service",
+      ]).stdout.trim(),
       nodeVersion: runCommand(log, ["node", "--version"]).stdout.trim(),
       toolVersion: runTool(log, ["--version"]),
       list: runTool(log, ["list", "--json"]),
       explain,
-      fixtureAliasLines: aliases.split("\n").filter((line) => line.startsWith("alias vfio_pci:") && line.includes(" fixture_")),
-      fixtureModulePaths: ["fixture_vfio_virtio", "fixture_vfio_virtio_subsys"].map((m) => runCommand(log, ["modinfo", "-n", m]).stdout.trim()),
+      fixtureAliasLines: aliases
+        .split("\n")
+        .filter((line) => line.startsWith("alias vfio_pci:") && line.includes(" fixture_")),
+      fixtureModulePaths: ["fixture_vfio_virtio", "fixture_vfio_virtio_subsys"].map((m) =>
+        runCommand(log, ["modinfo", "-n", m]).stdout.trim(),
+      ),
       dpkgQuery: runCommand(log, ["dpkg-query", "-W", "-f", "${Status} ${Version}", "vfio-autobind"]),
     };
   },

@@ -7,7 +7,15 @@
  */
 import { udevHotplugDevices, udevClaimedDevices } from "../../shared/udevClaims.js";
 import type { DeviceState, JournalWindow } from "../../shared/protocol.js";
-import { devicesBehind, journalMark, journalWindow, readDevice, udevSettle, waitFor, type CommandRun } from "../guestSystem.js";
+import {
+  devicesBehind,
+  journalMark,
+  journalWindow,
+  readDevice,
+  udevSettle,
+  waitFor,
+  type CommandRun,
+} from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
 
 export interface UdevHotplugResult {
@@ -24,14 +32,31 @@ export const udevHotplug = defineScenario<UdevHotplugResult>({
     const mark = journalMark();
     const started = Date.now();
     for (const plug of [udevHotplugDevices.claimed, udevHotplugDevices.unclaimed]) {
-      requestHotplug(plug.requestId, { driver: "virtio-net-pci", id: plug.qemuId, bus: plug.port.id, "disable-legacy": "on" });
+      requestHotplug(plug.requestId, {
+        driver: "virtio-net-pci",
+        id: plug.qemuId,
+        bus: plug.port.id,
+        "disable-legacy": "on",
+      });
     }
-    const claimedAddress = await waitFor(`a device behind ${udevHotplugDevices.claimed.port.address}`, 90_000, () => devicesBehind(udevHotplugDevices.claimed.port.address)[0]);
-    const unclaimedAddress = await waitFor(`a device behind ${udevHotplugDevices.unclaimed.port.address}`, 90_000, () => devicesBehind(udevHotplugDevices.unclaimed.port.address)[0]);
+    const claimedAddress = await waitFor(
+      `a device behind ${udevHotplugDevices.claimed.port.address}`,
+      90_000,
+      () => devicesBehind(udevHotplugDevices.claimed.port.address)[0],
+    );
+    const unclaimedAddress = await waitFor(
+      `a device behind ${udevHotplugDevices.unclaimed.port.address}`,
+      90_000,
+      () => devicesBehind(udevHotplugDevices.unclaimed.port.address)[0],
+    );
     log.note(`hot-plugged: ${claimedAddress} (claimed), ${unclaimedAddress} (unclaimed)`);
     const expected = udevClaimedDevices[udevHotplugDevices.claimed.address];
     // Polled: the helper runs in udev's own time; udevadm settle alone would prove less.
-    await waitFor(`${claimedAddress} on ${expected}`, 45_000, () => readDevice(claimedAddress).driver === expected).catch((error: unknown) => {
+    await waitFor(
+      `${claimedAddress} on ${expected}`,
+      45_000,
+      () => readDevice(claimedAddress).driver === expected,
+    ).catch((error: unknown) => {
       log.note(String(error));
     });
     const secondsToBind = (Date.now() - started) / 1000;

@@ -8,7 +8,18 @@ import * as fs from "node:fs";
 import { rootPorts, sriovUdevController } from "../../shared/machineLayout.js";
 import type { DeviceState, JournalWindow } from "../../shared/protocol.js";
 import { udevClaimedDevices } from "../../shared/udevClaims.js";
-import { devicesBehind, journalMark, journalWindow, readDevice, runTool, udevSettle, virtualFunctions, waitFor, writeGuestSysfs, type CommandRun } from "../guestSystem.js";
+import {
+  devicesBehind,
+  journalMark,
+  journalWindow,
+  readDevice,
+  runTool,
+  udevSettle,
+  virtualFunctions,
+  waitFor,
+  writeGuestSysfs,
+  type CommandRun,
+} from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
 import { readRecords } from "./udevBoot.js";
 
@@ -42,7 +53,9 @@ export const udevSriov = defineScenario<UdevSriovResult>({
       return found.length === sriovUdevController.maxVfs ? found : null;
     });
     // Polled until the helper has bound each VF (or the time is up; the test says which).
-    await waitFor("every VF on its claimed driver", 60_000, () => vfs.every((vf) => readDevice(vf).driver === udevClaimedDevices[vf])).catch((error: unknown) => {
+    await waitFor("every VF on its claimed driver", 60_000, () =>
+      vfs.every((vf) => readDevice(vf).driver === udevClaimedDevices[vf]),
+    ).catch((error: unknown) => {
       log.note(String(error));
     });
     const settle = udevSettle(log);

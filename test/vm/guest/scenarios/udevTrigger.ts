@@ -9,7 +9,16 @@ import * as fs from "node:fs";
 import { udevBootDevices } from "../../shared/machineLayout.js";
 import type { DeviceState, JournalWindow } from "../../shared/protocol.js";
 import { GUEST_RULES_FILE } from "../../shared/udevClaims.js";
-import { journalMark, journalWindow, listDevices, runCommand, runTool, udevSettle, type CommandRun, type GuestLog } from "../guestSystem.js";
+import {
+  journalMark,
+  journalWindow,
+  listDevices,
+  runCommand,
+  runTool,
+  udevSettle,
+  type CommandRun,
+  type GuestLog,
+} from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
 
 export interface TriggerStep {
