@@ -134,7 +134,7 @@ function spawnsPerThousandUnclaimed(): void {
         address: `0000:${bus}:${slot}.0`,
         vendor: ["8086", "1af4", "15b3", "10de"][i % 4] as string,
         device: (0x1000 + i).toString(16),
-        classCode: ["020000", "010802", "030000", "0c0330"][i % 4] as string,
+        classCode: ["020000", "010802", "030000", "0c0330"][i % 4],
       });
     }
     // Claims for devices this host does not have, so every one of the 1,000 is unclaimed.

@@ -20,7 +20,7 @@ export const EXIT_USAGE = 2;
 /** The errno code of a Node fs error, or undefined for anything else. */
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error === "object" && error !== null && "code" in error) {
-    const code = (error as { code: unknown }).code;
+    const code = error.code;
     return typeof code === "string" ? code : undefined;
   }
   return undefined;

@@ -223,7 +223,7 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       return;
     }
     if (inUnknownSection) return; // already reported at the header
-    const current = section as SectionDraft | null;
+    const current = section;
     const key = assignment[1] as string;
     const value = (assignment[2] as string).trim();
     if (current === null) {

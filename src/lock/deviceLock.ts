@@ -84,21 +84,6 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
   };
 }
 
-/** Runs `fn` holding the lock, and releases it however `fn` ends. */
-export async function withLock<T>(
-  lockDir: string,
-  key: string,
-  options: LockOptions,
-  fn: () => Promise<T> | T,
-): Promise<T> {
-  const lock = await acquireLock(lockDir, key, options);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
-}
-
 async function runFlock(fd: number, file: string, timeoutMs: number, flockCommand: string): Promise<void> {
   // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
   // the udev path that only decides never spawns anything.

@@ -36,7 +36,7 @@ function conditionSets(selectors: Selectors, vfAddressesOf: VfAddressesOf): stri
   if (selectors.vfsOf.length > 0) {
     const lists = selectors.vfsOf.map(vfAddressesOf);
     if (lists.every((list) => list !== null)) {
-      let addresses = (lists as (readonly string[])[]).flat();
+      let addresses = lists.flat();
       if (selectors.addresses.length > 0)
         addresses = addresses.filter((a) => selectors.addresses.some((glob) => fnmatch(glob, a)));
       if (addresses.length === 0) return null;

@@ -59,18 +59,18 @@ export async function runUdevEntry(
   }, EVENT_DEADLINE_MS);
   deadline.unref();
   try {
-    const sysfsRoot = values["sysfs-root"] as string;
+    const sysfsRoot = values["sysfs-root"];
     const env = makeBindEnvironment(
       {
         sysfsRoot,
-        procRoot: values["proc-root"] as string,
-        stateDir: values["state-dir"] as string,
+        procRoot: values["proc-root"],
+        stateDir: values["state-dir"],
         modulesDir: values["modules-dir"] ?? defaultModulesDir(),
       },
       adapters.kernelIo(sysfsRoot),
       (warnings) => warnings.forEach((w) => log.error(w)),
     );
-    return await handleUdevEvent(event, { configDir: values["config-dir"] as string, env, log });
+    return await handleUdevEvent(event, { configDir: values["config-dir"], env, log });
   } catch (error) {
     // Whatever it was, say it in the journal, where the admin will look.
     log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: ${error instanceof Error ? error.message : String(error)}`);

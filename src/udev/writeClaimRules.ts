@@ -10,11 +10,12 @@ import { digestOfRules } from "./claimRules.js";
 
 export const DEFAULT_RULES_FILE = "/etc/udev/rules.d/69-vfio-autobind-claims.rules";
 
-export function readInstalledDigest(rulesFile: string): string | null | "missing" {
+/** The digest the installed rules were made from: null when they are not ours, undefined when there are none. */
+function readInstalledDigest(rulesFile: string): string | null | undefined {
   try {
     return digestOfRules(fs.readFileSync(rulesFile, "utf8"));
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return "missing";
+    if (errnoCode(error) === "ENOENT") return undefined;
     throw new RuntimeFailure(`cannot read ${rulesFile}: ${describeFsError(error)}`);
   }
 }
@@ -23,7 +24,7 @@ export function readInstalledDigest(rulesFile: string): string | null | "missing
 export function staleRulesReason(rulesFile: string, digest: string): string | null {
   const installed = readInstalledDigest(rulesFile);
   if (installed === digest) return null;
-  if (installed === "missing") return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
+  if (installed === undefined) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
   return `${rulesFile} was generated from another config; run "vfio-autobind apply"`;
 }
 

@@ -6,7 +6,7 @@ import { build } from "esbuild";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RuntimeFailure } from "../../src/errors.js";
-import { acquireLock, LockError, withLock } from "../../src/lock/deviceLock.js";
+import { acquireLock, LockError } from "../../src/lock/deviceLock.js";
 
 const SOURCE = fileURLToPath(new URL("../../src/lock/deviceLock.ts", import.meta.url));
 const KEY = "device-0000:3b:00.2";
@@ -138,17 +138,6 @@ describe("acquireLock in one process", () => {
     const b = await acquireLock(lockDir, "group-13", { timeoutMs: 0 });
     a.release();
     b.release();
-  });
-
-  it("withLock returns fn's value and releases also when fn throws", async () => {
-    await expect(withLock(lockDir, KEY, { timeoutMs: 0 }, () => 42)).resolves.toBe(42);
-    await expect(
-      withLock(lockDir, KEY, { timeoutMs: 0 }, async () => {
-        throw new Error("inner failure");
-      }),
-    ).rejects.toThrow("inner failure");
-    const again = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
-    again.release();
   });
 });
 

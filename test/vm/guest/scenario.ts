@@ -4,7 +4,7 @@ import type { GuestLog } from "./guestSystem.js";
 export interface ScenarioContext {
   readonly log: GuestLog;
   /** Asks the host to `device_add` this device through QMP; the scenario waits for it to appear. */
-  requestHotplug(requestId: string, device: Readonly<Record<string, string>>): void;
+  readonly requestHotplug: (requestId: string, device: Readonly<Record<string, string>>) => void;
 }
 
 /**

@@ -39,6 +39,7 @@ export function readReport(file: string): VmReport {
 /** The last lines of the guest console, without terminal colour codes, for failure messages. */
 export function consoleTail(consoleLog: string, lines = 60): string {
   const text = fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8") : "(no console log)";
+  // eslint-disable-next-line no-control-regex -- stripping the console's ANSI escapes is the point
   const plain = text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "");
   return plain.split("\n").slice(-lines).join("\n");
 }
