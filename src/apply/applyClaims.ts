@@ -6,7 +6,6 @@
  * A config with errors changes nothing.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
 import type { BindEnvironment } from "../binder/bindDevice.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
@@ -15,7 +14,8 @@ import { formatConfigError } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { selectClaim } from "../policy/selectClaim.js";
-import { listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
+import { statePaths, sysfsPaths } from "../paths.js";
+import { listPciDeviceNames, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
 import { writeClaimRules } from "../udev/writeClaimRules.js";
@@ -105,10 +105,11 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
 function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
   const { env } = context;
   const wanted = new Set(context.config.claims.flatMap((c) => c.selectors.vfsOf));
-  const dir = path.join(env.stateDir, "sriov");
+  const state = statePaths(env.stateDir);
+  const dir = state.sriov;
   let failed = false;
-  const recordOf = (pf: string): string => path.join(dir, `${pf}.autoprobe`);
-  const attribute = (pf: string): string => path.join(pciDevicesDir(env.sysfsRoot), pf, "sriov_drivers_autoprobe");
+  const recordOf = state.autoprobeRecord;
+  const attribute = sysfsPaths(env.sysfsRoot).sriovAutoprobe;
 
   for (const pf of wanted) {
     let current: string;

@@ -7,16 +7,10 @@ import * as path from "node:path";
 import { rankCandidates } from "../alias/rankCandidates.js";
 import { RuntimeFailure } from "../errors.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
-import { isValidModuleName } from "../kmod/loadModule.js";
+import { isSafeModuleName, sysfsPaths } from "../paths.js";
 import { safetyVerdict, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
-import {
-  attributePaths,
-  moduleOfDriver,
-  pciDriverOfModule,
-  readPciDevice,
-  type PciDevice,
-} from "../sysfs/pciDevice.js";
+import { moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
 import type { HeldLock } from "../lock/deviceLock.js";
 import {
   attemptCandidate,
@@ -113,7 +107,7 @@ export function planCandidates(
 
 /** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci). */
 function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string {
-  if (!isValidModuleName(name))
+  if (!isSafeModuleName(name))
     throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
   const registeredBy = moduleOfDriver(sysfsRoot, name);
   if (registeredBy !== null) return registeredBy;
@@ -356,11 +350,15 @@ function dryRunPlan(env: BindEnvironment, device: PciDevice, tried: readonly Pla
           : `  modprobe ${candidate.module}`,
       );
     }
-    plan.push(`  write ${driverName} to ${relative(attributePaths.driverOverride(env.sysfsRoot, device.address))}`);
+    plan.push(`  write ${driverName} to ${relative(sysfsPaths(env.sysfsRoot).driverOverride(device.address))}`);
     if (device.driver !== null && index === 0)
-      plan.push(`  write ${device.address} to ${relative(attributePaths.unbind(env.sysfsRoot, device.driver))}`);
-    plan.push(`  write ${device.address} to ${relative(attributePaths.bind(env.sysfsRoot, driverName))}`);
-    plan.push(`  read ${relative(path.join(env.sysfsRoot, "bus/pci/devices", device.address, "driver"))} back`);
+      plan.push(`  write ${device.address} to ${relative(sysfsPaths(env.sysfsRoot).unbind(device.driver))}`);
+    const bindFile =
+      candidate.driver === null
+        ? path.join(relative(sysfsPaths(env.sysfsRoot).driverDir("DRIVER")), "..", driverName, "bind")
+        : relative(sysfsPaths(env.sysfsRoot).bind(candidate.driver));
+    plan.push(`  write ${device.address} to ${bindFile}`);
+    plan.push(`  read ${relative(sysfsPaths(env.sysfsRoot).boundDriverLink(device.address))} back`);
   });
   plan.push(
     `if none binds: write ${device.driverOverride ?? "(clear)"} to driver_override${device.driver !== null ? `, bind ${device.driver} again` : ", leave unbound"}`,

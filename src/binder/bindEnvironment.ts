@@ -1,7 +1,7 @@
 /** Builds what the binder needs from the paths in use; shared by the CLI and the udev entry. */
-import * as path from "node:path";
 import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
 import { acquireLock } from "../lock/deviceLock.js";
+import { statePaths } from "../paths.js";
 import type { BindEnvironment } from "./bindDevice.js";
 import type { KernelIo } from "./kernelIo.js";
 
@@ -31,7 +31,7 @@ export function makeBindEnvironment(
     builtinModules: readBuiltinModules(paths.modulesDir),
     kernel,
     modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
-    lock: (key) => acquireLock(path.join(paths.stateDir, "locks"), key, { timeoutMs: LOCK_TIMEOUT_MS }),
+    lock: (key) => acquireLock(statePaths(paths.stateDir).locks, key, { timeoutMs: LOCK_TIMEOUT_MS }),
     now: () => new Date(),
   };
 }

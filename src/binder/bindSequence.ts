@@ -4,7 +4,8 @@
  * drivers_probe reports success even when nothing bound (kernel-facts section 4).
  */
 import { errnoCode } from "../errors.js";
-import { attributePaths, deviceExists, pciDriverOfModule, readBoundDriver } from "../sysfs/pciDevice.js";
+import { sysfsPaths } from "../paths.js";
+import { deviceExists, pciDriverOfModule, readBoundDriver } from "../sysfs/pciDevice.js";
 import type { KernelIo } from "./kernelIo.js";
 
 export interface SequenceContext {
@@ -81,7 +82,7 @@ export async function attemptCandidate(ctx: SequenceContext, module: string): Pr
   const overrideProblem = write(
     ctx,
     "writing driver_override",
-    attributePaths.driverOverride(ctx.sysfsRoot, ctx.address),
+    sysfsPaths(ctx.sysfsRoot).driverOverride(ctx.address),
     driver,
   );
   if (overrideProblem !== null) return fail(overrideProblem);
@@ -89,17 +90,12 @@ export async function attemptCandidate(ctx: SequenceContext, module: string): Pr
   const current = boundDriver(ctx);
   if (current === driver) return { module, driver, bound: true, reason: "bound" };
   if (current !== null) {
-    const unbindProblem = write(
-      ctx,
-      `unbinding ${current}`,
-      attributePaths.unbind(ctx.sysfsRoot, current),
-      ctx.address,
-    );
+    const unbindProblem = write(ctx, `unbinding ${current}`, sysfsPaths(ctx.sysfsRoot).unbind(current), ctx.address);
     if (unbindProblem !== null) return fail(unbindProblem);
   }
 
   // The driver's own bind file reports the probe's error; the read-back below decides.
-  const bindProblem = write(ctx, `binding ${driver}`, attributePaths.bind(ctx.sysfsRoot, driver), ctx.address);
+  const bindProblem = write(ctx, `binding ${driver}`, sysfsPaths(ctx.sysfsRoot).bind(driver), ctx.address);
   const after = boundDriver(ctx);
   if (after === driver) return { module, driver, bound: true, reason: "bound" };
   if (after !== null) return fail(`the device went to ${after} instead`);
@@ -108,7 +104,7 @@ export async function attemptCandidate(ctx: SequenceContext, module: string): Pr
 
 /** Asks the driver core to find a driver, as at boot, and says which one bound (if any). */
 export function probeDevice(ctx: SequenceContext): string | null {
-  write(ctx, "probing", attributePaths.driversProbe(ctx.sysfsRoot), ctx.address);
+  write(ctx, "probing", sysfsPaths(ctx.sysfsRoot).driversProbe, ctx.address);
   return boundDriver(ctx);
 }
 
@@ -134,19 +130,14 @@ export function restoreOriginal(
   const overrideProblem = writeWithRetry(
     ctx,
     "restoring driver_override",
-    attributePaths.driverOverride(ctx.sysfsRoot, ctx.address),
+    sysfsPaths(ctx.sysfsRoot).driverOverride(ctx.address),
     originalOverride ?? "\n",
   );
   if (overrideProblem !== null) problems.push(overrideProblem);
 
   let current = boundDriver(ctx);
   if (current !== null && current !== originalDriver) {
-    const problem = writeWithRetry(
-      ctx,
-      `unbinding ${current}`,
-      attributePaths.unbind(ctx.sysfsRoot, current),
-      ctx.address,
-    );
+    const problem = writeWithRetry(ctx, `unbinding ${current}`, sysfsPaths(ctx.sysfsRoot).unbind(current), ctx.address);
     if (problem !== null) problems.push(problem);
     current = boundDriver(ctx);
   }
@@ -154,13 +145,13 @@ export function restoreOriginal(
     const problem = writeWithRetry(
       ctx,
       `binding ${originalDriver}`,
-      attributePaths.bind(ctx.sysfsRoot, originalDriver),
+      sysfsPaths(ctx.sysfsRoot).bind(originalDriver),
       ctx.address,
     );
     current = boundDriver(ctx);
     if (current === null) {
       // Let the driver core choose, as at boot, before giving up.
-      writeWithRetry(ctx, "probing", attributePaths.driversProbe(ctx.sysfsRoot), ctx.address);
+      writeWithRetry(ctx, "probing", sysfsPaths(ctx.sysfsRoot).driversProbe, ctx.address);
       current = boundDriver(ctx);
     }
     if (current !== originalDriver && problem !== null) problems.push(problem);

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
+import { statePaths } from "../paths.js";
 
 export interface BindRecord {
   readonly version: 1;
@@ -25,7 +26,7 @@ export class StateError extends RuntimeFailure {
 }
 
 export function recordFile(stateDir: string, address: string): string {
-  return path.join(stateDir, "devices", `${address}.json`);
+  return statePaths(stateDir).record(address);
 }
 
 function isBindRecord(value: unknown): value is BindRecord {
@@ -101,7 +102,7 @@ export function removeRecord(stateDir: string, address: string): void {
 
 /** Every record, in file name order; unreadable ones are reported, not fatal. */
 export function listRecords(stateDir: string): { records: BindRecord[]; problems: string[] } {
-  const dir = path.join(stateDir, "devices");
+  const dir = statePaths(stateDir).devices;
   let names: string[];
   try {
     names = fs

@@ -3,9 +3,7 @@
  * module files are, how to print, and where messages go.
  */
 import type { KernelIo } from "../binder/kernelIo.js";
-import { DEFAULT_CONFIG_DIR } from "../config/readClaimConfig.js";
-import { defaultModulesDir } from "../kmod/readVfioAliases.js";
-import { DEFAULT_RULES_FILE } from "../udev/writeClaimRules.js";
+import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 
 export interface Output {
   out(text: string): void;
@@ -49,12 +47,12 @@ export interface GlobalArguments {
 
 export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
   return {
-    sysfsRoot: argv["sysfs-root"] ?? "/sys",
+    sysfsRoot: argv["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
     modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
-    stateDir: argv["state-dir"] ?? "/run/vfio-autobind",
-    procRoot: argv["proc-root"] ?? "/proc",
-    configDir: argv["config-dir"] ?? DEFAULT_CONFIG_DIR,
-    rulesFile: argv["rules-file"] ?? DEFAULT_RULES_FILE,
+    stateDir: argv["state-dir"] ?? DEFAULT_PATHS.stateDir,
+    procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
+    configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
+    rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

@@ -6,6 +6,7 @@
 import yargs, { type Argv } from "yargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { DEFAULT_PATHS } from "../paths.js";
 import { realKernelIo } from "../binder/kernelIo.js";
 import { runBind, runRelease } from "./bindCommands.js";
 import { runApply, runCheck, runClaim, runClaims, runStatus, runUnclaim } from "./claimCommands.js";
@@ -44,36 +45,36 @@ export async function runCli(
     .usage("Usage: $0 <command> [options]\n\nBind claimed PCI devices to their most specific VFIO driver.")
     .option("sysfs-root", {
       type: "string",
-      default: "/sys",
+      default: DEFAULT_PATHS.sysfsRoot,
       describe: "sysfs to read (a test tree instead of /sys)",
       requiresArg: true,
     })
     .option("modules-dir", {
       type: "string",
       describe: "kernel module directory holding modules.alias",
-      defaultDescription: "/lib/modules/$(uname -r)",
+      defaultDescription: `${DEFAULT_PATHS.modulesBase}/$(uname -r)`,
       requiresArg: true,
     })
     .option("state-dir", {
       type: "string",
-      default: "/run/vfio-autobind",
+      default: DEFAULT_PATHS.stateDir,
       describe: "where bind records and locks are kept",
       requiresArg: true,
     })
     .option("config-dir", {
       type: "string",
-      default: "/etc/vfio-autobind",
+      default: DEFAULT_PATHS.configDir,
       describe: "directory of claim files (*.conf, read in name order)",
       requiresArg: true,
     })
     .option("rules-file", {
       type: "string",
-      default: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+      default: DEFAULT_PATHS.rulesFile,
       describe: "the udev rules generated from the claims",
       requiresArg: true,
     })
     // Where /proc is, for tests that fake mounts and swaps; not for admins.
-    .option("proc-root", { type: "string", default: "/proc", hidden: true, requiresArg: true })
+    .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
     // The udevadm that reloads rules, for tests that must not touch the host's udevd.
     .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
     .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })

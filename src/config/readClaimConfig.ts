@@ -8,8 +8,6 @@ import * as path from "node:path";
 import { describeFsError, errnoCode } from "../errors.js";
 import { mergeClaimFiles, type ClaimConfig, type ConfigError } from "./claimConfig.js";
 
-export const DEFAULT_CONFIG_DIR = "/etc/vfio-autobind";
-
 export interface LoadedConfig extends ClaimConfig {
   /** Identifies this exact config, to tell whether generated rules are stale. */
   readonly digest: string;

@@ -6,8 +6,8 @@
  * Where there is no journal (a container, a test), the lines go to stderr instead.
  */
 import * as net from "node:net";
+import { DEFAULT_PATHS } from "../paths.js";
 
-export const JOURNAL_STREAM_SOCKET = "/run/systemd/journal/stdout";
 export const SYSLOG_IDENTIFIER = "vfio-autobind";
 
 export interface DecisionLog {
@@ -22,7 +22,7 @@ const PRIORITY_ERROR = 3;
 const CLOSE_TIMEOUT_MS = 2_000;
 
 export function journalLog(
-  socketPath: string = JOURNAL_STREAM_SOCKET,
+  socketPath: string = DEFAULT_PATHS.journalSocket,
   fallback: (line: string) => void = (line) => void process.stderr.write(line),
 ): DecisionLog {
   const pending: string[] = [];

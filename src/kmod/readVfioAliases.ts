@@ -6,7 +6,6 @@
  * VM start here; a missing index should not strand a device).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import {
   builtinModuleNames,
@@ -26,10 +25,6 @@ export interface VfioAliasSet {
   readonly warnings: string[];
   /** True when modules.alias could not be read and the generic module stands in. */
   readonly fallback: boolean;
-}
-
-export function defaultModulesDir(): string {
-  return path.join("/lib/modules", os.release());
 }
 
 /** Reads an optional file as latin1 (the index files are ASCII; latin1 never fails to decode and is the cheapest). */

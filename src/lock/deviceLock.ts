@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, RuntimeFailure } from "../errors.js";
+import { isSafeLockKey } from "../paths.js";
 
 export interface LockOptions {
   readonly timeoutMs: number;
@@ -23,8 +24,6 @@ export interface HeldLock {
 
 export class LockError extends RuntimeFailure {}
 
-const KEY_PATTERN = /^[A-Za-z0-9_.:-]+$/;
-
 /** flock(1)'s exit status when the lock stayed busy (its default --conflict-exit-code). */
 const FLOCK_CONFLICT = 1;
 
@@ -37,7 +36,7 @@ const SAFETY_MARGIN_MS = 2_000;
  * "device-0000:3b:00.2" or "group-12"; `lockDir` is created (0o700) if missing.
  */
 export async function acquireLock(lockDir: string, key: string, options: LockOptions): Promise<HeldLock> {
-  if (!KEY_PATTERN.test(key)) throw new LockError(`invalid lock key ${JSON.stringify(key)}`);
+  if (!isSafeLockKey(key)) throw new LockError(`invalid lock key ${JSON.stringify(key)}`);
   const { timeoutMs } = options;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new LockError(`invalid lock timeout ${String(timeoutMs)} ms`);

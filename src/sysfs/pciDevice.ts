@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ModaliasError, parseModalias, type PciModalias } from "../alias/modalias.js";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
+import { sysfsPaths } from "../paths.js";
 import type { DeviceReference } from "./deviceReference.js";
 import { comparePciNames, isSysfsPciName } from "./pciAddress.js";
 
@@ -56,7 +57,7 @@ export class SysfsError extends RuntimeFailure {
 }
 
 export function pciDevicesDir(root: string): string {
-  return path.join(root, "bus", "pci", "devices");
+  return sysfsPaths(root).pciDevices;
 }
 
 /** Every PCI device of the tree, in address order. */
@@ -230,7 +231,7 @@ export function readPciDevice(root: string, address: string): PciDevice {
   const iommuGroupPeers =
     iommuGroup === null
       ? []
-      : listDir(path.join(root, "kernel", "iommu_groups", iommuGroup, "devices"))
+      : listDir(sysfsPaths(root).iommuGroupDevices(iommuGroup))
           .filter((peer) => peer !== address && isSysfsPciName(peer))
           .sort(comparePciNames);
 
@@ -266,30 +267,22 @@ export function readPciDevice(root: string, address: string): PciDevice {
  * is not loaded or registers no PCI driver.
  */
 export function pciDriverOfModule(root: string, module: string): string | null {
-  const entries = listDir(path.join(root, "module", module, "drivers"));
+  const entries = listDir(sysfsPaths(root).moduleDrivers(module));
   const pci = entries.filter((entry) => entry.startsWith("pci:")).sort();
   return pci.length === 0 ? null : (pci[0] as string).slice("pci:".length);
 }
 
 /** The driver bound to a device right now (the `driver` link), read fresh each time. */
 export function readBoundDriver(root: string, address: string): string | null {
-  return linkName(path.join(pciDevicesDir(root), address, "driver"));
+  return linkName(sysfsPaths(root).boundDriverLink(address));
 }
 
 /** Whether the device is still there (it may be hot-removed at any moment). */
 export function deviceExists(root: string, address: string): boolean {
-  return fs.existsSync(path.join(pciDevicesDir(root), address));
+  return fs.existsSync(sysfsPaths(root).device(address));
 }
 
 /** The module behind a registered PCI driver (`drivers/<driver>/module`), if it says. */
 export function moduleOfDriver(root: string, driver: string): string | null {
-  return linkName(path.join(root, "bus", "pci", "drivers", driver, "module"));
+  return linkName(sysfsPaths(root).moduleOfDriverLink(driver));
 }
-
-/** The sysfs files the bind sequence writes. */
-export const attributePaths = {
-  driverOverride: (root: string, address: string): string => path.join(pciDevicesDir(root), address, "driver_override"),
-  unbind: (root: string, driver: string): string => path.join(root, "bus", "pci", "drivers", driver, "unbind"),
-  bind: (root: string, driver: string): string => path.join(root, "bus", "pci", "drivers", driver, "bind"),
-  driversProbe: (root: string): string => path.join(root, "bus", "pci", "drivers_probe"),
-};

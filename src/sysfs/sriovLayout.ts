@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatPciAddress, parsePciAddress } from "./pciAddress.js";
-import { pciDevicesDir } from "./pciDevice.js";
+import { sysfsPaths } from "../paths.js";
 
 /** Pure: the VF addresses from the PF's address and its SR-IOV numbers. */
 export function vfAddresses(pf: string, offset: number, stride: number, totalVfs: number): string[] {
@@ -33,7 +33,7 @@ function readNumber(file: string): number | null {
 
 /** The VF addresses of a PF in this tree, or null when the PF or its numbers are missing. */
 export function readVfAddresses(root: string, pf: string): string[] | null {
-  const dir = path.join(pciDevicesDir(root), pf);
+  const dir = sysfsPaths(root).device(pf);
   const offset = readNumber(path.join(dir, "sriov_offset"));
   const stride = readNumber(path.join(dir, "sriov_stride"));
   const total = readNumber(path.join(dir, "sriov_totalvfs"));

@@ -6,9 +6,8 @@
 import { parseArgs } from "node:util";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../cli/commandContext.js";
-import { DEFAULT_CONFIG_DIR } from "../config/readClaimConfig.js";
-import { journalLog, JOURNAL_STREAM_SOCKET } from "../journal/decisionLog.js";
-import { defaultModulesDir } from "../kmod/readVfioAliases.js";
+import { journalLog } from "../journal/decisionLog.js";
+import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 import { EVENT_DEADLINE_MS, handleUdevEvent } from "./udevEvent.js";
 
 /** Where modprobe and flock live on every distribution we ship for. */
@@ -34,12 +33,12 @@ export async function runUdevEntry(
       strict: true,
       allowPositionals: false,
       options: {
-        "sysfs-root": { type: "string", default: "/sys" },
+        "sysfs-root": { type: "string", default: DEFAULT_PATHS.sysfsRoot },
         "modules-dir": { type: "string" },
-        "state-dir": { type: "string", default: "/run/vfio-autobind" },
-        "proc-root": { type: "string", default: "/proc" },
-        "config-dir": { type: "string", default: DEFAULT_CONFIG_DIR },
-        "journal-socket": { type: "string", default: JOURNAL_STREAM_SOCKET },
+        "state-dir": { type: "string", default: DEFAULT_PATHS.stateDir },
+        "proc-root": { type: "string", default: DEFAULT_PATHS.procRoot },
+        "config-dir": { type: "string", default: DEFAULT_PATHS.configDir },
+        "journal-socket": { type: "string", default: DEFAULT_PATHS.journalSocket },
       },
     }).values;
   } catch (error) {

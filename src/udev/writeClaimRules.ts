@@ -8,8 +8,6 @@ import * as path from "node:path";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
 import { digestOfRules } from "./claimRules.js";
 
-export const DEFAULT_RULES_FILE = "/etc/udev/rules.d/69-vfio-autobind-claims.rules";
-
 /** The digest the installed rules were made from: null when they are not ours, undefined when there are none. */
 function readInstalledDigest(rulesFile: string): string | null | undefined {
   try {

@@ -1,0 +1,105 @@
+/**
+ * Every path vfio-autobind uses, in one place (after mdevctl's `Environment`): the default
+ * locations on a host, and every file derived from a root (sysfs attributes, state records,
+ * locks). Nothing else in the tool joins these paths by hand.
+ *
+ * A name that becomes part of a path (a driver, a module, a device address, a lock key) is
+ * checked here against a strict pattern first, whether it came from the command line, from
+ * sysfs or from a record on disk: stored data is data, never a way out of its root.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import { RuntimeFailure } from "./errors.js";
+import { isSysfsPciName } from "./sysfs/pciAddress.js";
+
+/** Where things are on a real host. The CLI's option defaults, the udev entry and the packages read these. */
+export const DEFAULT_PATHS = {
+  sysfsRoot: "/sys",
+  procRoot: "/proc",
+  stateDir: "/run/vfio-autobind",
+  configDir: "/etc/vfio-autobind",
+  rulesFile: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+  /** The kernel's module directories, one per release: `<modulesBase>/$(uname -r)`. */
+  modulesBase: "/lib/modules",
+  /** The journal's stream socket, where the udev helper writes its decisions. */
+  journalSocket: "/run/systemd/journal/stdout",
+} as const;
+
+/** The module directory of the running kernel. */
+export function defaultModulesDir(): string {
+  return path.join(DEFAULT_PATHS.modulesBase, os.release());
+}
+
+/** A name that does not fit its pattern: it never becomes a path. */
+export class UnsafeNameError extends RuntimeFailure {
+  override readonly name = "UnsafeNameError";
+}
+
+// Kernel driver and module names: letters, digits, `_`, `-` (and `.`/`+` in a few drivers),
+// never starting with a dot, so `.` and `..` are impossible.
+const DRIVER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
+const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const IOMMU_GROUP = /^[0-9]{1,10}$/;
+const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+
+export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
+export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
+/** A device address exactly as sysfs names it (`0000:3b:00.2`). */
+export const isSafePciAddress = (name: string): boolean => isSysfsPciName(name);
+export const isSafeIommuGroup = (name: string): boolean => IOMMU_GROUP.test(name);
+export const isSafeLockKey = (name: string): boolean => LOCK_KEY.test(name);
+
+function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
+  if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);
+  return name;
+}
+
+/** The files under a sysfs root (`/sys`, or a test tree) that vfio-autobind reads and writes. */
+export function sysfsPaths(root: string) {
+  const pciDevices = path.join(root, "bus", "pci", "devices");
+  const device = (address: string): string => path.join(pciDevices, checked("PCI address", address, isSafePciAddress));
+  const driverDir = (driver: string): string =>
+    path.join(root, "bus", "pci", "drivers", checked("driver", driver, isSafeDriverName));
+  return {
+    root,
+    pciDevices,
+    device,
+    /** One attribute (or link) of a device: `driver_override`, `driver`, `iommu_group`, ... */
+    deviceFile: (address: string, name: string): string => path.join(device(address), name),
+    driverOverride: (address: string): string => path.join(device(address), "driver_override"),
+    boundDriverLink: (address: string): string => path.join(device(address), "driver"),
+    sriovAutoprobe: (pf: string): string => path.join(device(pf), "sriov_drivers_autoprobe"),
+    driverDir,
+    bind: (driver: string): string => path.join(driverDir(driver), "bind"),
+    unbind: (driver: string): string => path.join(driverDir(driver), "unbind"),
+    moduleOfDriverLink: (driver: string): string => path.join(driverDir(driver), "module"),
+    driversProbe: path.join(root, "bus", "pci", "drivers_probe"),
+    moduleDrivers: (module: string): string =>
+      path.join(root, "module", checked("module", module, isSafeModuleName), "drivers"),
+    iommuGroupDevices: (group: string): string =>
+      path.join(root, "kernel", "iommu_groups", checked("IOMMU group", group, isSafeIommuGroup), "devices"),
+  };
+}
+export type SysfsPaths = ReturnType<typeof sysfsPaths>;
+
+/** The files vfio-autobind keeps under its state directory (`/run/vfio-autobind`). */
+export function statePaths(stateDir: string) {
+  const devices = path.join(stateDir, "devices");
+  const locks = path.join(stateDir, "locks");
+  const sriov = path.join(stateDir, "sriov");
+  return {
+    stateDir,
+    /** One bind record per device: `devices/<address>.json`. */
+    devices,
+    record: (address: string): string =>
+      path.join(devices, `${checked("PCI address", address, isSafePciAddress)}.json`),
+    /** One lock file per IOMMU group (or per device without one): `locks/<key>.lock`. */
+    locks,
+    lock: (key: string): string => path.join(locks, `${checked("lock key", key, isSafeLockKey)}.lock`),
+    /** The sriov_drivers_autoprobe value a PF had before apply set it to 0: `sriov/<pf>.autoprobe`. */
+    sriov,
+    autoprobeRecord: (pf: string): string =>
+      path.join(sriov, `${checked("PCI address", pf, isSafePciAddress)}.autoprobe`),
+  };
+}
+export type StatePaths = ReturnType<typeof statePaths>;
