@@ -18,7 +18,9 @@ const argv = process.argv.slice(2);
 
 const run: Promise<number> =
   argv[0] === "udev-event"
-    ? import("./udev/udevEntry.js").then(({ runUdevEntry }) => runUdevEntry(argv.slice(1), process.env, adapters))
+    ? import("./udev/udevHelperProcess.js").then(({ runUdevHelper }) =>
+        runUdevHelper(argv.slice(1), process.env, adapters),
+      )
     : import("./cli/runCli.js").then(({ runCli }) => {
         quietOnClosedPipe();
         return runCli(

@@ -17,3 +17,8 @@ export const realKernelIo: KernelIo = {
   writeAttribute: writeSysfsAttribute,
   loadModule: (module, timeoutMs) => modprobe(module, timeoutMs),
 };
+
+/** What the commands and the udev helper act on the kernel through; tests substitute a simulated kernel. */
+export interface Adapters {
+  kernelIo(sysfsRoot: string): KernelIo;
+}

@@ -2,7 +2,7 @@
  * The global options every command shares, resolved once: where sysfs and the kernel's
  * module files are, how to print, and where messages go.
  */
-import type { KernelIo } from "../binder/kernelIo.js";
+import type { Adapters } from "../binder/kernelIo.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 
 export interface Output {
@@ -20,11 +20,6 @@ export interface GlobalOptions {
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
-}
-
-/** What the commands act on the kernel through; tests substitute a simulated kernel. */
-export interface Adapters {
-  kernelIo(sysfsRoot: string): KernelIo;
 }
 
 export interface CommandContext extends GlobalOptions {

@@ -7,17 +7,11 @@ import yargs, { type Argv } from "yargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { DEFAULT_PATHS } from "../paths.js";
-import { realKernelIo } from "../binder/kernelIo.js";
+import { type Adapters, realKernelIo } from "../binder/kernelIo.js";
 import { runBind, runRelease } from "./bindCommands.js";
 import { runApply, runCheck, runClaim, runClaims, runStatus, runUnclaim } from "./claimCommands.js";
 import type { ClaimRequest } from "../config/claimWriter.js";
-import {
-  type Adapters,
-  type CommandContext,
-  type GlobalArguments,
-  globalOptionsFrom,
-  type Output,
-} from "./commandContext.js";
+import { type CommandContext, type GlobalArguments, globalOptionsFrom, type Output } from "./commandContext.js";
 import { runExplain } from "./explainCommand.js";
 import { runList } from "./listCommand.js";
 

@@ -4,14 +4,14 @@
  * fake tree at once. The root must be a fake tree (SimulatedKernel.open refuses others).
  */
 import { runCli } from "../../src/cli/runCli.js";
-import { runUdevEntry } from "../../src/udev/udevEntry.js";
+import { runUdevHelper } from "../../src/udev/udevHelperProcess.js";
 import { SimulatedKernel } from "./simulatedKernel.js";
 
 const adapters = { kernelIo: (sysfsRoot: string) => SimulatedKernel.open(sysfsRoot) };
 const argv = process.argv.slice(2);
 const run =
   argv[0] === "udev-event"
-    ? runUdevEntry(argv.slice(1), process.env, adapters)
+    ? runUdevHelper(argv.slice(1), process.env, adapters)
     : runCli(
         argv,
         { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) },

@@ -1,14 +1,15 @@
 /**
- * `vfio-autobind udev-event`, as the packaged rule runs it. Parsed with node:util's
- * parseArgs rather than yargs: this path runs once per claimed device at boot, and the
- * command-line machinery is never loaded on it.
+ * The udev helper process, `vfio-autobind udev-event` as the packaged rule runs it: its
+ * arguments, its deadline and its journal connection, around handleAddEvent (which decides).
+ * Arguments are parsed with node:util's parseArgs rather than yargs: this path runs once per
+ * claimed device at boot, and the command-line machinery is never loaded on it.
  */
 import { parseArgs } from "node:util";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
-import type { Adapters } from "../cli/commandContext.js";
+import type { Adapters } from "../binder/kernelIo.js";
 import { journalLog } from "../journal/decisionLog.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
-import { EVENT_DEADLINE_MS, handleUdevEvent } from "./udevEvent.js";
+import { EVENT_DEADLINE_MS, handleAddEvent } from "./handleAddEvent.js";
 
 /** Where modprobe and flock live on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -21,7 +22,7 @@ export function ensureSystemPath(env: NodeJS.ProcessEnv): void {
   if (env["PATH"] === undefined || env["PATH"] === "") env["PATH"] = SYSTEM_PATH;
 }
 
-export async function runUdevEntry(
+export async function runUdevHelper(
   argv: readonly string[],
   event: NodeJS.ProcessEnv,
   adapters: Adapters,
@@ -69,7 +70,7 @@ export async function runUdevEntry(
       adapters.kernelIo(sysfsRoot),
       (warnings) => warnings.forEach((w) => log.error(w)),
     );
-    return await handleUdevEvent(event, { configDir: values["config-dir"], env, log });
+    return await handleAddEvent(event, { configDir: values["config-dir"], env, log });
   } catch (error) {
     // Whatever it was, say it in the journal, where the admin will look.
     log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,6 +1,6 @@
 /**
- * The udev entry: what `RUN+=` starts for a PCI add event of a device the generated rules
- * marked as claimed. It reads the event from its environment (ACTION, SUBSYSTEM,
+ * One PCI add event of a device the generated rules marked as claimed, decided and carried
+ * out (udevHelperProcess.ts is the process around it). It reads the event from its environment (ACTION, SUBSYSTEM,
  * PCI_SLOT_NAME, DEVPATH), re-checks the claim against the current config, binds, and
  * writes one journal line per decision. A config that `check` would reject binds nothing.
  * It must end well inside udev's 180 s event timeout, so it has a deadline of its own.
@@ -17,14 +17,14 @@ import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
 
 export const EVENT_DEADLINE_MS = 150_000;
 
-export interface UdevEventContext {
+export interface AddEventContext {
   readonly configDir: string;
   readonly env: BindEnvironment;
   readonly log: DecisionLog;
 }
 
 /** Handles one event; returns the exit code. Every path that decides something logs it. */
-export async function handleUdevEvent(event: NodeJS.ProcessEnv, context: UdevEventContext): Promise<number> {
+export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEventContext): Promise<number> {
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
   const address = event["PCI_SLOT_NAME"] ?? path.basename(event["DEVPATH"] ?? "");
   const { log, env } = context;
