@@ -6,15 +6,18 @@
  * A config with errors changes nothing.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
 import type { BindEnvironment } from "../binder/bindDevice.js";
+import { planOf, succeeded } from "../binder/outcomes.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
 import { listRecords } from "../binder/stateStore.js";
 import { formatConfigError } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { selectClaim } from "../policy/selectClaim.js";
-import { statePaths, sysfsPaths } from "../paths.js";
+import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
+import { isSafePciAddress, statePaths, sysfsPaths } from "../paths.js";
 import { listPciDeviceNames, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
@@ -84,14 +87,14 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
         handled.add(outcome.address);
         if (outcome.status === "already-bound") continue;
         lines.push(outcome.message);
-        for (const step of outcome.plan) lines.push(`  ${step}`);
-        if (outcome.status === "refused" || outcome.status === "failed" || outcome.status === "removed") failed = true;
+        for (const step of planOf(outcome)) lines.push(`  ${step}`);
+        if (!succeeded(outcome)) failed = true;
       }
     } else if (ours.has(address)) {
       const why = selection.kind === "excluded" ? "excluded" : "no longer claimed";
       const result = await releaseDevice({ address, force: false, dryRun: context.dryRun }, env);
       lines.push(`${result.message} (${why})`);
-      if (result.status === "failed") failed = true;
+      if (!succeeded(result)) failed = true;
     }
   }
   return { lines, warnings, failed };
@@ -100,21 +103,21 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
 /**
  * For each PF named by VfsOf=, new VFs should appear without a host driver: set
  * sriov_drivers_autoprobe to 0 and remember the old value; put it back for PFs no
- * claim names any more.
+ * claim names any more. The records are state read back from disk: only entries whose
+ * name is a PCI address and whose content is 0 or 1 are acted on; anything else is
+ * reported and left alone.
  */
 function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
   const { env } = context;
   const wanted = new Set(context.config.claims.flatMap((c) => c.selectors.vfsOf));
   const state = statePaths(env.stateDir);
-  const dir = state.sriov;
+  const sys = sysfsPaths(env.sysfsRoot);
   let failed = false;
-  const recordOf = state.autoprobeRecord;
-  const attribute = sysfsPaths(env.sysfsRoot).sriovAutoprobe;
 
   for (const pf of wanted) {
     let current: string;
     try {
-      current = fs.readFileSync(attribute(pf), "utf8").trim();
+      current = fs.readFileSync(sys.sriovAutoprobe(pf), "utf8").trim();
     } catch {
       continue; // no such PF (yet), or no SR-IOV: the claim's rules still cover its VFs
     }
@@ -124,38 +127,59 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
       continue;
     }
     try {
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(recordOf(pf), `${current}\n`);
-      env.kernel.writeAttribute(attribute(pf), "0");
+      if (!AUTOPROBE_VALUE.test(current)) throw new Error(`it reads ${JSON.stringify(current.slice(0, 20))}`);
+      writeFileAtomic(state.autoprobeRecord(pf), `${current}\n`, { mode: 0o644, dirMode: 0o755 });
+      env.kernel.writeAttribute(sys.sriovAutoprobe(pf), "0");
       lines.push(`${pf}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
     } catch (error) {
-      lines.push(`${pf}: could not set sriov_drivers_autoprobe: ${describeFsError(error)}`);
+      lines.push(`${pf}: could not set sriov_drivers_autoprobe: ${describeError(error)}`);
       failed = true;
     }
   }
-  let recorded: string[] = [];
+  let names: string[] = [];
   try {
-    recorded = fs
-      .readdirSync(dir)
-      .filter((n) => n.endsWith(".autoprobe"))
-      .map((n) => n.slice(0, -".autoprobe".length));
+    names = fs.readdirSync(state.sriov).filter((n) => n.endsWith(AUTOPROBE_SUFFIX));
   } catch {
     // nothing recorded
   }
-  for (const pf of recorded.filter((p) => !wanted.has(p))) {
-    const original = fs.readFileSync(recordOf(pf), "utf8").trim();
+  for (const name of names) {
+    const pf = name.slice(0, -AUTOPROBE_SUFFIX.length);
+    if (!isSafePciAddress(pf)) {
+      lines.push(
+        `${path.join(state.sriov, name)}: not a record of vfio-autobind (no PCI address in its name); left alone`,
+      );
+      continue;
+    }
+    if (wanted.has(pf)) continue;
+    const recordFile = state.autoprobeRecord(pf);
+    let original: string;
+    try {
+      original = readRegularFile(recordFile, { maxBytes: 16 }).trim();
+      if (!AUTOPROBE_VALUE.test(original)) throw new Error(`${recordFile}: holds neither 0 nor 1`);
+    } catch (error) {
+      lines.push(`${pf}: cannot restore sriov_drivers_autoprobe: ${describeError(error)}; move the record away`);
+      failed = true;
+      continue;
+    }
     if (context.dryRun) {
       lines.push(`${pf}: would set sriov_drivers_autoprobe back to ${original}`);
       continue;
     }
     try {
-      env.kernel.writeAttribute(attribute(pf), original);
+      env.kernel.writeAttribute(sys.sriovAutoprobe(pf), original);
       lines.push(`${pf}: set sriov_drivers_autoprobe back to ${original}`);
     } catch (error) {
       // The PF may be gone; either way the record has served its purpose.
       lines.push(`${pf}: could not restore sriov_drivers_autoprobe: ${describeFsError(error)}`);
     }
-    fs.rmSync(recordOf(pf), { force: true });
+    fs.rmSync(recordFile, { force: true });
   }
   return failed;
 }
+
+const AUTOPROBE_SUFFIX = ".autoprobe";
+/** sriov_drivers_autoprobe is a boolean the kernel prints as 0 or 1. */
+const AUTOPROBE_VALUE = /^[01]$/;
+
+const describeError = (error: unknown): string =>
+  error instanceof Error && !("code" in error) ? error.message : describeFsError(error);

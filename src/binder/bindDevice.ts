@@ -1,26 +1,40 @@
 /**
  * `bind`: one device to its best VFIO driver, under a lock, falling back through the
- * ranked candidates and restoring the original driver when all of them fail. The order
- * of work and what each outcome means are here; the kernel steps are in bindSequence.
+ * ranked candidates and restoring the original driver when all of them fail. The order of
+ * work is here; what refuses a device is in policy/safetyVerdict.ts, the kernel steps (and
+ * the plan --dry-run prints from them) in bindSteps.ts, the outcomes in outcomes.ts.
  */
-import * as path from "node:path";
+import { normaliseModuleName } from "../alias/aliasRecords.js";
 import { rankCandidates } from "../alias/rankCandidates.js";
-import { RuntimeFailure } from "../errors.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
-import { isSafeModuleName, sysfsPaths } from "../paths.js";
-import { safetyVerdict, type SafetyVerdict } from "../policy/safetyVerdict.js";
+import type { HeldLock } from "../lock/deviceLock.js";
+import { isSafeModuleName } from "../paths.js";
+import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
-import type { HeldLock } from "../lock/deviceLock.js";
 import {
+  ATTEMPT_STEPS,
   attemptCandidate,
+  describeRestore,
   DeviceGone,
   restoreOriginal,
   type AttemptResult,
   type SequenceContext,
-} from "./bindSequence.js";
+} from "./bindSteps.js";
+import {
+  attemptCostMs,
+  canAfford,
+  lockWaitMs,
+  RESTORE_RESERVE_MS,
+  seconds,
+  SYSFS_STEPS_MS,
+  type Budget,
+} from "./budget.js";
 import type { KernelIo } from "./kernelIo.js";
+import { refusedOutcome, type BindOutcome, type PlannedCandidate } from "./outcomes.js";
 import { readRecord, removeRecord, writeRecord, type BindRecord } from "./stateStore.js";
+
+export type { BindOutcome, PlannedCandidate } from "./outcomes.js";
 
 export interface BindRequest {
   readonly address: string;
@@ -39,36 +53,10 @@ export interface BindEnvironment {
   readonly builtinModules: ReadonlySet<string>;
   readonly kernel: KernelIo;
   readonly modprobeTimeoutMs: number;
-  lock(key: string): Promise<HeldLock>;
+  /** What is left of the time this run may take (the udev helper's deadline; unlimited by hand). */
+  readonly budget: Budget;
+  lock(key: string, timeoutMs: number): Promise<HeldLock>;
   now(): Date;
-}
-
-export interface PlannedCandidate {
-  readonly rank: number;
-  readonly module: string;
-  /** The alias that put it here; null when named with --driver. */
-  readonly pattern: string | null;
-  /** Known when the module is loaded (or was, at planning time). */
-  readonly driver: string | null;
-}
-
-export type BindStatus = "bound" | "already-bound" | "refused" | "failed" | "removed" | "planned";
-
-export interface BindOutcome {
-  readonly address: string;
-  readonly status: BindStatus;
-  readonly module: string | null;
-  readonly driver: string | null;
-  readonly rank: number | null;
-  readonly candidates: readonly PlannedCandidate[];
-  readonly attempts: readonly AttemptResult[];
-  readonly verdict: SafetyVerdict | null;
-  /** Set when all candidates failed and the original was put back (or not). */
-  readonly restore: { readonly ok: boolean; readonly driver: string | null; readonly reason: string } | null;
-  /** For --dry-run: the writes it would make, in order. */
-  readonly plan: readonly string[];
-  /** The line an admin reads. */
-  readonly message: string;
 }
 
 export function sequenceContext(env: BindEnvironment, address: string): SequenceContext {
@@ -86,15 +74,16 @@ export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): s
   return device.iommuGroup === null ? `device-${device.address}` : `group-${device.iommuGroup}`;
 }
 
-/** The candidates in the order they will be tried. */
+/** The candidates in the order they will be tried, or why a pinned driver is refused. */
 export function planCandidates(
   sysfsRoot: string,
   device: PciDevice,
   aliasSet: VfioAliasSet,
   driverOption: string | undefined,
-): PlannedCandidate[] {
+): PlannedCandidate[] | { refusal: string } {
   if (driverOption !== undefined) {
     const module = moduleForName(sysfsRoot, aliasSet, driverOption);
+    if (typeof module !== "string") return module;
     return [{ rank: 1, module, pattern: null, driver: pciDriverOfModule(sysfsRoot, module) }];
   }
   return rankCandidates(device.modalias, aliasSet.aliases).map((c, i) => ({
@@ -105,18 +94,15 @@ export function planCandidates(
   }));
 }
 
-/** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci). */
-function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string {
-  if (!isSafeModuleName(name))
-    throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
-  const registeredBy = moduleOfDriver(sysfsRoot, name);
-  if (registeredBy !== null) return registeredBy;
-  const modules = new Set(aliasSet.aliases.map((a) => a.module));
-  if (modules.has(name)) return name;
-  const underscored = name.replace(/-/g, "_");
-  if (modules.has(underscored)) return underscored;
-  // Not in the index (an out-of-tree module without VFIO aliases): let modprobe judge.
-  return underscored;
+/** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci); only VFIO drivers. */
+function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string | { refusal: string } {
+  if (!isSafeModuleName(name)) {
+    return { refusal: `driver ${JSON.stringify(name).slice(0, 80)} is not a module or driver name` };
+  }
+  const vfioModules = new Set(aliasSet.aliases.map((a) => a.module));
+  const module = moduleOfDriver(sysfsRoot, name) ?? normaliseModuleName(name);
+  const refusal = pinnedModuleRefusal(module, vfioModules);
+  return refusal === null ? module : { refusal };
 }
 
 /** Why the better candidates were passed over, for the line the admin reads. */
@@ -130,130 +116,98 @@ const describeCandidates = (candidates: readonly PlannedCandidate[]): string =>
     .map((c) => `${c.rank}. ${c.module}${c.driver !== null && c.driver !== c.module ? ` (driver ${c.driver})` : ""}`)
     .join(", ");
 
-function outcome(address: string, fields: Partial<BindOutcome> & Pick<BindOutcome, "status" | "message">): BindOutcome {
-  return {
-    address,
-    module: null,
-    driver: null,
-    rank: null,
-    candidates: [],
-    attempts: [],
-    verdict: null,
-    restore: null,
-    plan: [],
-    ...fields,
-  };
-}
+const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
+  attemptCostMs(candidate.driver === null && !env.builtinModules.has(candidate.module), env.modprobeTimeoutMs);
 
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
   const initial = readPciDevice(env.sysfsRoot, address);
-  const candidates = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver);
+  const planned = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver);
+  if (!Array.isArray(planned)) return refusedOutcome(address, planned.refusal);
+  const candidates = planned;
   const first = candidates[0];
   if (first === undefined) {
-    return outcome(address, {
+    return {
       status: "failed",
+      address,
+      candidates,
+      attempts: [],
+      verdict: null,
+      restore: null,
       message: `${address}: no VFIO driver matches ${initial.modalias.text}`,
-    });
+    };
   }
-  const onTarget = (device: PciDevice): boolean =>
+  const onTarget = (device: PciDevice): device is PciDevice & { driver: string } =>
     device.driver !== null &&
     (device.driver === first.driver || moduleOfDriver(env.sysfsRoot, device.driver) === first.module);
-  if (onTarget(initial)) {
-    return outcome(address, {
-      status: "already-bound",
-      module: first.module,
-      driver: initial.driver,
-      rank: first.rank,
-      candidates,
-      message: `${address}: already bound to ${initial.driver}`,
-    });
-  }
+  const alreadyBound = (device: PciDevice & { driver: string }): BindOutcome => ({
+    status: "already-bound",
+    address,
+    module: first.module,
+    driver: device.driver,
+    rank: first.rank,
+    candidates,
+    message: `${address}: already bound to ${device.driver}`,
+  });
+  if (onTarget(initial)) return alreadyBound(initial);
+
   // A device we bound to a lower candidate earlier (the better ones failed then) stays
   // there: retrying on every trigger would pull it from under a VM and churn for nothing.
   const ours = readRecord(env.stateDir, address);
   if (
     request.driver === undefined &&
     ours?.status === "bound" &&
-    ours.driver !== null &&
+    ours.module !== null &&
+    initial.driver !== null &&
     ours.driver === initial.driver
   ) {
     const rank = candidates.find((c) => c.module === ours.module)?.rank ?? null;
-    return outcome(address, {
+    return {
       status: "already-bound",
+      address,
       module: ours.module,
       driver: initial.driver,
       rank,
       candidates,
       message: `${address}: already bound to ${initial.driver}${rank === null ? "" : ` (rank ${rank} of ${candidates.length}; vfio-autobind bound it there)`}`,
-    });
+    };
   }
 
-  const judge = (device: PciDevice): SafetyVerdict => {
-    const verdict = safetyVerdict(device, findHostUses(device.path, env.procRoot), request.force);
-    if (verdict.ok && device.hasVfioDev && !request.force) {
-      // Moving a device between VFIO drivers would pull it from under a running VM.
-      return {
-        ok: false,
-        reason: `it is bound to ${device.driver}, which a VM may be using; release it first or use --force`,
-        forceable: true,
-      };
-    }
-    return verdict;
-  };
+  const judge = (device: PciDevice): SafetyVerdict =>
+    bindVerdict(device, findHostUses(device.path, env.procRoot), request.force);
   const verdict = judge(initial);
   const tried = request.noFallback ? candidates.slice(0, 1) : candidates;
   if (request.dryRun) {
     // The whole plan, even for a refusal: the admin sees what --force would or would not change.
     const plan = dryRunPlan(env, initial, tried);
     return verdict.ok
-      ? outcome(address, {
+      ? {
           status: "planned",
+          address,
           candidates: tried,
           verdict,
           plan,
           message: `${address}: would bind to ${first.module} (dry run, nothing written)`,
-        })
-      : outcome(address, {
-          status: "refused",
-          candidates: tried,
-          verdict,
-          plan,
-          message: `${address}: refused: ${verdict.reason} (dry run, nothing written)`,
-        });
+        }
+      : refusedOutcome(address, verdict.reason, { candidates: tried, verdict, plan });
   }
-  if (!verdict.ok) {
-    return outcome(address, {
-      status: "refused",
+  if (!verdict.ok) return refusedOutcome(address, verdict.reason, { candidates, verdict });
+
+  // The lock wait comes out of the same budget: after it, one attempt and a restore must still fit.
+  const waitMs = lockWaitMs(env.budget, costOf(env, first));
+  if (waitMs < 0) {
+    return refusedOutcome(address, `only ${seconds(env.budget.remainingMs())} s left of the deadline; not started`, {
       candidates,
       verdict,
-      message: `${address}: refused: ${verdict.reason}`,
     });
   }
-
-  const lock = await env.lock(lockKeyFor(initial));
+  const lock = await env.lock(lockKeyFor(initial), waitMs);
   try {
     // Everything may have changed while we waited for the lock.
     const device = readPciDevice(env.sysfsRoot, address);
-    if (onTarget(device)) {
-      return outcome(address, {
-        status: "already-bound",
-        module: first.module,
-        driver: device.driver,
-        rank: first.rank,
-        candidates,
-        message: `${address}: already bound to ${device.driver}`,
-      });
-    }
+    if (onTarget(device)) return alreadyBound(device);
     const lockedVerdict = judge(device);
-    if (!lockedVerdict.ok) {
-      return outcome(address, {
-        status: "refused",
-        candidates,
-        verdict: lockedVerdict,
-        message: `${address}: refused: ${lockedVerdict.reason}`,
-      });
-    }
+    if (!lockedVerdict.ok) return refusedOutcome(address, lockedVerdict.reason, { candidates, verdict: lockedVerdict });
     return await bindLocked(env, device, tried, candidates, lockedVerdict);
   } finally {
     lock.release();
@@ -270,26 +224,42 @@ async function bindLocked(
   const address = device.address;
   // A device we bound before keeps the driver it had before us as its original.
   const previous = readRecord(env.stateDir, address);
-  const originalDriver = previous !== null ? previous.originalDriver : device.driver;
-  const originalOverride = previous !== null ? previous.originalOverride : device.driverOverride;
+  const original = {
+    driver: previous !== null ? previous.originalDriver : device.driver,
+    override: previous !== null ? previous.originalOverride : device.driverOverride,
+  };
   const record = (fields: Pick<BindRecord, "status" | "module" | "driver">): BindRecord => ({
     version: 1,
     address,
-    originalDriver,
-    originalOverride,
+    originalDriver: original.driver,
+    originalOverride: original.override,
     time: env.now().toISOString(),
     ...fields,
   });
   // Written before the first change, so a crash mid-way still knows how to go back.
   writeRecord(env.stateDir, record({ status: "binding", module: null, driver: null }));
 
-  const ctx = sequenceContext(env, address);
   const attempts: AttemptResult[] = [];
   try {
     for (const candidate of tried) {
-      const attempt = await attemptCandidate(ctx, candidate.module);
+      // Stop starting attempts once one more and the restore after it no longer fit the budget.
+      if (!canAfford(env.budget, costOf(env, candidate))) {
+        attempts.push({
+          module: candidate.module,
+          driver: candidate.driver,
+          bound: false,
+          reason: `not tried: ${seconds(env.budget.remainingMs())} s left of the deadline, too little for an attempt and a restore`,
+        });
+        break;
+      }
+      // modprobe may use what is left after the sysfs steps and the restore, up to its own timeout.
+      const modprobeTimeoutMs = Math.min(
+        env.modprobeTimeoutMs,
+        env.budget.remainingMs() - SYSFS_STEPS_MS - RESTORE_RESERVE_MS,
+      );
+      const attempt = await attemptCandidate({ ...sequenceContext(env, address), modprobeTimeoutMs }, candidate.module);
       attempts.push(attempt);
-      if (attempt.bound) {
+      if (attempt.bound && attempt.driver !== null) {
         let warning = "";
         try {
           writeRecord(env.stateDir, record({ status: "bound", module: attempt.module, driver: attempt.driver }));
@@ -298,8 +268,9 @@ async function bindLocked(
           warning = ` (warning: ${error instanceof Error ? error.message : String(error)})`;
         }
         const forced = verdict.ok && verdict.overridden.length > 0 ? ` (forced: ${verdict.overridden.join("; ")})` : "";
-        return outcome(address, {
+        return {
           status: "bound",
+          address,
           module: attempt.module,
           driver: attempt.driver,
           rank: candidate.rank,
@@ -307,62 +278,62 @@ async function bindLocked(
           attempts,
           verdict,
           message: `${address}: bound to ${attempt.driver} (module ${attempt.module}, rank ${candidate.rank} of ${candidates.length})${fellBack(attempts)}${forced}${warning}`,
-        });
+        };
       }
     }
-    const restore = restoreOriginal(ctx, originalDriver, originalOverride);
+    const restore = restoreOriginal(sequenceContext(env, address), original);
     // Back where it started: nothing of ours is left to release. Otherwise keep the record
     // with the originals so that `release` can try again.
     if (restore.ok) removeRecord(env.stateDir, address);
     const reasons = attempts.map((a) => `${a.module}: ${a.reason}`).join("; ");
-    return outcome(address, {
+    return {
       status: "failed",
+      address,
       candidates,
       attempts,
       verdict,
       restore,
       message: `${address}: not bound: ${reasons}; ${restore.reason}`,
-    });
+    };
   } catch (error) {
     if (!(error instanceof DeviceGone)) throw error;
     removeRecord(env.stateDir, address);
     const reasons = attempts.map((a) => `${a.module}: ${a.reason}`);
-    return outcome(address, {
+    return {
       status: "removed",
+      address,
       candidates,
       attempts,
-      verdict,
       message: `${address}: not bound: ${[...reasons, "the device was removed"].join("; ")}`,
-    });
+    };
   }
 }
 
+/** What --dry-run prints: the same step tables the executor walks, described instead of run. */
 function dryRunPlan(env: BindEnvironment, device: PciDevice, tried: readonly PlannedCandidate[]): string[] {
   const plan: string[] = [];
-  const relative = (file: string): string => path.join("/sys", path.relative(env.sysfsRoot, file));
   tried.forEach((candidate, index) => {
-    const driverName = candidate.driver ?? `<driver of ${candidate.module}>`;
     plan.push(`${index === 0 ? "try" : "else try"} ${candidate.module}:`);
-    if (candidate.driver === null) {
-      plan.push(
-        env.builtinModules.has(candidate.module)
-          ? `  ${candidate.module} is built in`
-          : `  modprobe ${candidate.module}`,
-      );
+    const view = {
+      sysfsRoot: env.sysfsRoot,
+      address: device.address,
+      currentDriver: device.driver,
+      currentOverride: device.driverOverride,
+      module: candidate.module,
+      driver: candidate.driver,
+      builtin: env.builtinModules.has(candidate.module),
+      index,
+    };
+    for (const step of ATTEMPT_STEPS) {
+      const line = step.describe(view);
+      if (line !== null) plan.push(`  ${line}`);
     }
-    plan.push(`  write ${driverName} to ${relative(sysfsPaths(env.sysfsRoot).driverOverride(device.address))}`);
-    if (device.driver !== null && index === 0)
-      plan.push(`  write ${device.address} to ${relative(sysfsPaths(env.sysfsRoot).unbind(device.driver))}`);
-    const bindFile =
-      candidate.driver === null
-        ? path.join(relative(sysfsPaths(env.sysfsRoot).driverDir("DRIVER")), "..", driverName, "bind")
-        : relative(sysfsPaths(env.sysfsRoot).bind(candidate.driver));
-    plan.push(`  write ${device.address} to ${bindFile}`);
-    plan.push(`  read ${relative(sysfsPaths(env.sysfsRoot).boundDriverLink(device.address))} back`);
   });
-  plan.push(
-    `if none binds: write ${device.driverOverride ?? "(clear)"} to driver_override${device.driver !== null ? `, bind ${device.driver} again` : ", leave unbound"}`,
-  );
+  plan.push("if none binds:");
+  const target = { driver: device.driver, override: device.driverOverride };
+  for (const line of describeRestore({ sysfsRoot: env.sysfsRoot, address: device.address }, target)) {
+    plan.push(`  ${line}`);
+  }
   plan.push(`candidates in order: ${describeCandidates(tried)}`);
   return plan;
 }

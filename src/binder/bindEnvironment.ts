@@ -1,13 +1,10 @@
-/** Builds what the binder needs from the paths in use; shared by the CLI and the udev entry. */
+/** Builds what the binder needs from the paths in use; shared by the CLI and the udev helper. */
 import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
 import { acquireLock } from "../lock/deviceLock.js";
 import { statePaths } from "../paths.js";
 import type { BindEnvironment } from "./bindDevice.js";
+import { MODPROBE_TIMEOUT_MS, UNLIMITED_BUDGET, type Budget } from "./budget.js";
 import type { KernelIo } from "./kernelIo.js";
-
-/** modprobe gets its own deadline, well inside udev's 180 s event timeout. */
-export const MODPROBE_TIMEOUT_MS = 30_000;
-export const LOCK_TIMEOUT_MS = 60_000;
 
 export interface BindPaths {
   readonly sysfsRoot: string;
@@ -20,6 +17,7 @@ export function makeBindEnvironment(
   paths: BindPaths,
   kernel: KernelIo,
   onWarnings: (warnings: readonly string[]) => void,
+  budget: Budget = UNLIMITED_BUDGET,
 ): BindEnvironment {
   const aliasSet = readVfioAliases(paths.modulesDir, { lineNumbers: false });
   onWarnings(aliasSet.warnings);
@@ -31,7 +29,8 @@ export function makeBindEnvironment(
     builtinModules: readBuiltinModules(paths.modulesDir),
     kernel,
     modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
-    lock: (key) => acquireLock(statePaths(paths.stateDir).locks, key, { timeoutMs: LOCK_TIMEOUT_MS }),
+    budget,
+    lock: (key, timeoutMs) => acquireLock(statePaths(paths.stateDir).locks, key, { timeoutMs }),
     now: () => new Date(),
   };
 }

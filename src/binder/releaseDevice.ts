@@ -2,26 +2,24 @@
  * `release`: undo a bind. Puts back the override and the driver the device had before
  * vfio-autobind took it (or leaves it unbound when it had none), reads the result back and
  * removes the record. A device with no record was not bound by us and is left alone
- * unless --force, which then clears the override and lets the kernel pick a driver.
+ * unless --force, which then clears the override and lets the kernel pick a driver. Either
+ * way the refusal rules for the way back (policy/safetyVerdict.ts) apply first.
  */
+import { releaseRefusal } from "../policy/safetyVerdict.js";
+import { findHostUses } from "../sysfs/hostUsage.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
-import { DeviceGone, probeDevice, restoreOriginal } from "./bindSequence.js";
 import { lockKeyFor, sequenceContext, type BindEnvironment } from "./bindDevice.js";
+import { DeviceGone, probeDevice, restoreOriginal } from "./bindSteps.js";
+import { LOCK_TIMEOUT_MS } from "./budget.js";
+import type { ReleaseOutcome } from "./outcomes.js";
 import { readRecord, removeRecord } from "./stateStore.js";
+
+export type { ReleaseOutcome, ReleaseStatus } from "./outcomes.js";
 
 export interface ReleaseRequest {
   readonly address: string;
   readonly force: boolean;
   readonly dryRun: boolean;
-}
-
-export type ReleaseStatus = "released" | "not-ours" | "failed" | "removed" | "planned";
-
-export interface ReleaseOutcome {
-  readonly address: string;
-  readonly status: ReleaseStatus;
-  readonly driver: string | null;
-  readonly message: string;
 }
 
 export async function releaseDevice(request: ReleaseRequest, env: BindEnvironment): Promise<ReleaseOutcome> {
@@ -36,15 +34,21 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
       message: `${address}: not bound by vfio-autobind (no record in ${env.stateDir}); left on ${initial.driver ?? "no driver"}; use --force to hand it back to the kernel anyway`,
     };
   }
-  const target = record?.originalDriver ?? null;
-  const targetOverride = record?.originalOverride ?? null;
+  const refused = (device: typeof initial): ReleaseOutcome | null => {
+    const refusal = releaseRefusal(device, findHostUses(device.path, env.procRoot), record !== null);
+    if (refusal === null) return null;
+    return { address, status: "refused", driver: device.driver, message: `${address}: refused: ${refusal}` };
+  };
+  const early = refused(initial);
+  if (early !== null) return early;
+  const target = { driver: record?.originalDriver ?? null, override: record?.originalOverride ?? null };
   if (request.dryRun) {
     const back =
       record === null
         ? "clear driver_override and let the kernel choose a driver"
-        : target === null
+        : target.driver === null
           ? "restore the override and leave it unbound"
-          : `restore the override and bind ${target}`;
+          : `restore the override and bind ${target.driver}`;
     return {
       address,
       status: "planned",
@@ -53,14 +57,17 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
     };
   }
 
-  const lock = await env.lock(lockKeyFor(initial));
+  const lock = await env.lock(lockKeyFor(initial), Math.min(LOCK_TIMEOUT_MS, env.budget.remainingMs()));
   try {
+    // Everything may have changed while we waited for the lock.
+    const again = refused(readPciDevice(env.sysfsRoot, address));
+    if (again !== null) return again;
     const ctx = sequenceContext(env, address);
     let result;
     try {
       if (record === null) {
         // --force without a record: unbind, clear the override, and probe as at boot.
-        result = restoreOriginal(ctx, null, null);
+        result = restoreOriginal(ctx, { driver: null, override: null });
         if (!result.ok)
           return {
             address,
@@ -76,7 +83,7 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
           message: `${address}: released to the kernel; now ${driver === null ? "unbound (no loaded driver claims it)" : `on ${driver}`}`,
         };
       }
-      result = restoreOriginal(ctx, target, targetOverride);
+      result = restoreOriginal(ctx, target);
     } catch (error) {
       if (!(error instanceof DeviceGone) && deviceExists(env.sysfsRoot, address)) throw error;
       removeRecord(env.stateDir, address);
@@ -100,7 +107,7 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
       address,
       status: "released",
       driver: result.driver,
-      message: `${address}: released; ${target === null ? "left unbound, as it was before" : `back on ${target}`}`,
+      message: `${address}: released; ${target.driver === null ? "left unbound, as it was before" : `back on ${target.driver}`}`,
     };
   } finally {
     lock.release();

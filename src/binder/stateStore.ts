@@ -1,13 +1,16 @@
 /**
  * What vfio-autobind did to each device, one JSON file per device under
  * `<state-dir>/devices/`, so `release` can put back exactly what was there. Written
- * atomically (temporary file, fsync, rename): a crash leaves the old record or the new
- * one, never half of either.
+ * atomically (temporary file, fsync, rename; never through a symlink): a crash leaves the
+ * old record or the new one, never half of either.
+ *
+ * A record is data read back from disk, so it is checked like user input: every name in
+ * it must fit the pattern its kind has before it can become part of a path or a write.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
-import { statePaths } from "../paths.js";
+import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
+import { isSafeDriverName, isSafeModuleName, isSafePciAddress, statePaths } from "../paths.js";
 
 export interface BindRecord {
   readonly version: 1;
@@ -29,31 +32,45 @@ export function recordFile(stateDir: string, address: string): string {
   return statePaths(stateDir).record(address);
 }
 
+/** A record is a few hundred bytes; anything much larger is not one of ours. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
+/** What driver_override may hold to be written back: printable, one line, as the kernel keeps it. */
+const OVERRIDE_VALUE = /^[\x21-\x7e]{1,255}$/;
+
+/** `status` prints the time as it is: only what toISOString() writes. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
+
 function isBindRecord(value: unknown): value is BindRecord {
   if (typeof value !== "object" || value === null) return false;
   const r = value as Record<string, unknown>;
-  const nullableString = (v: unknown): boolean => v === null || typeof v === "string";
+  const nullableName = (v: unknown, isSafe: (name: string) => boolean): boolean =>
+    v === null || (typeof v === "string" && isSafe(v));
   return (
     r["version"] === 1 &&
     typeof r["address"] === "string" &&
+    isSafePciAddress(r["address"]) &&
     (r["status"] === "binding" || r["status"] === "bound") &&
-    nullableString(r["originalDriver"]) &&
-    nullableString(r["originalOverride"]) &&
-    nullableString(r["module"]) &&
-    nullableString(r["driver"]) &&
-    typeof r["time"] === "string"
+    nullableName(r["originalDriver"], isSafeDriverName) &&
+    nullableName(r["originalOverride"], (v) => OVERRIDE_VALUE.test(v)) &&
+    nullableName(r["module"], isSafeModuleName) &&
+    nullableName(r["driver"], isSafeDriverName) &&
+    typeof r["time"] === "string" &&
+    ISO_TIME.test(r["time"])
   );
 }
 
 export function readRecord(stateDir: string, address: string): BindRecord | null {
   const file = recordFile(stateDir, address);
-  let text: string;
+  let text: string | null;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readOptionalRegularFile(file, { maxBytes: MAX_RECORD_BYTES });
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return null;
-    throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
+    throw new StateError(
+      `${error instanceof Error ? error.message : String(error)}; move it away and check the device by hand`,
+    );
   }
+  if (text === null) return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -70,24 +87,10 @@ export function readRecord(stateDir: string, address: string): BindRecord | null
 
 export function writeRecord(stateDir: string, record: BindRecord): void {
   const file = recordFile(stateDir, record.address);
-  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    const fd = fs.openSync(temporary, "w", 0o644);
-    try {
-      fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, file);
+    writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 });
   } catch (error) {
-    try {
-      fs.rmSync(temporary, { force: true });
-    } catch {
-      // the original error is the one worth reporting
-    }
-    throw new StateError(`cannot write ${file}: ${describeFsError(error)}`);
+    throw new StateError(error instanceof Error ? error.message : String(error));
   }
 }
 

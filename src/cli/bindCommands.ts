@@ -1,5 +1,6 @@
 /** `bind` and `release`: thin wiring from the command line to the binder. */
-import { bindDevice, type BindEnvironment, type BindOutcome } from "../binder/bindDevice.js";
+import { bindDevice, type BindEnvironment } from "../binder/bindDevice.js";
+import { bindOutcomeJson, planOf } from "../binder/outcomes.js";
 import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
@@ -36,28 +37,12 @@ export async function runBind(context: CommandContext, args: BindArguments): Pro
     },
     bindEnvironment(context),
   );
-  if (context.json) context.output.out(`${JSON.stringify(bindJson(result), null, 2)}\n`);
+  if (context.json) context.output.out(`${JSON.stringify(bindOutcomeJson(result), null, 2)}\n`);
   else {
     context.output.out(`${result.message}\n`);
-    for (const line of result.plan) context.output.out(`  ${line}\n`);
+    for (const line of planOf(result)) context.output.out(`  ${line}\n`);
   }
   if (result.status === "refused" || result.status === "failed" || result.status === "removed") context.exitCode = 1;
-}
-
-function bindJson(result: BindOutcome): Record<string, unknown> {
-  return {
-    address: result.address,
-    status: result.status,
-    module: result.module,
-    driver: result.driver,
-    rank: result.rank,
-    candidates: result.candidates,
-    attempts: result.attempts,
-    verdict: result.verdict,
-    restore: result.restore,
-    plan: result.plan,
-    message: result.message,
-  };
 }
 
 export async function runRelease(

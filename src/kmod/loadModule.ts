@@ -4,15 +4,14 @@
  */
 import { RuntimeFailure } from "../errors.js";
 import { isSafeModuleName } from "../paths.js";
+import { loadExeca } from "../process/lazyExeca.js";
 
 export class ModuleLoadError extends RuntimeFailure {
   override readonly name = "ModuleLoadError";
 }
 
 export async function modprobe(module: string, timeoutMs: number, command = "modprobe"): Promise<void> {
-  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
-  // the udev path that only decides never spawns anything.
-  const { execa } = await import("execa");
+  const execa = await loadExeca();
   if (!isSafeModuleName(module))
     throw new ModuleLoadError(`refusing to load ${JSON.stringify(module)}: not a module name`);
   const result = await execa(command, ["--", module], { reject: false, timeout: timeoutMs, stdin: "ignore" });

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { isSafeLockKey } from "../paths.js";
+import { loadExeca } from "../process/lazyExeca.js";
 
 export interface LockOptions {
   readonly timeoutMs: number;
@@ -84,9 +85,7 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
 }
 
 async function runFlock(fd: number, file: string, timeoutMs: number, flockCommand: string): Promise<void> {
-  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
-  // the udev path that only decides never spawns anything.
-  const { execa } = await import("execa");
+  const execa = await loadExeca();
   // --wait takes seconds and accepts fractions; whole milliseconds keep the number plain.
   const seconds = Math.ceil(timeoutMs) / 1000;
   const mode = seconds === 0 ? ["--nonblock"] : ["--wait", String(seconds)];

@@ -1,5 +1,9 @@
 /**
- * Whether a device may be taken from the host, decided before anything is written. Pure.
+ * Every rule that refuses a device, in one file: taking it from the host (bind), moving it
+ * between VFIO drivers, the IOMMU group policy of a claim, handing it back (release), and
+ * which drivers a pin may name. Pure: the binder only carries out what these decide.
+ *
+ * Whether a device may be taken from the host, decided before anything is written:
  *
  * Never, even with --force: bridges and other non-endpoints (vfio-pci refuses them and
  * the devices behind them would go too), a PF with VFs enabled (vfio-pci refuses it with
@@ -7,6 +11,7 @@
  * Unless --force: the boot display and anything the host is using under the device.
  * Every finding is reported at once, so one run tells the admin all that stands in the way.
  */
+import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
 import type { HostUse } from "../sysfs/hostUsage.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
 
@@ -44,4 +49,61 @@ export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], f
   if (inUse.length === 0) return { ok: true, overridden: [] };
   if (force) return { ok: true, overridden: inUse };
   return { ok: false, reason: `${inUse.join("; ")}; use --force to take it anyway`, forceable: true };
+}
+
+/**
+ * `bind`: the safety verdict, plus one rule of its own. A device already on a VFIO driver
+ * may be open by a VM; moving it to another VFIO driver would pull it from under the guest.
+ */
+export function bindVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
+  const verdict = safetyVerdict(device, hostUses, force);
+  if (!verdict.ok || !device.hasVfioDev || force) return verdict;
+  return {
+    ok: false,
+    reason: `it is bound to ${device.driver}, which a VM may be using; release it first or use --force`,
+    forceable: true,
+  };
+}
+
+/** An endpoint on a host driver: it keeps every VM from opening the IOMMU group. */
+const onHostDriver = (device: PciDevice): boolean =>
+  device.headerKind === "endpoint" && device.driver !== null && !device.hasVfioDev;
+
+/**
+ * A claim's `Group=check`: refused while another endpoint of the IOMMU group sits on a host
+ * driver and no claim selects it (a claimed peer's own event binds it). Null: no objection.
+ */
+export function groupCheckRefusal(
+  device: PciDevice,
+  peers: readonly PciDevice[],
+  isClaimed: (peer: PciDevice) => boolean,
+): string | null {
+  const blocking = peers.filter((peer) => onHostDriver(peer) && !isClaimed(peer));
+  if (blocking.length === 0) return null;
+  const names = blocking.map((peer) => `${peer.address} (${peer.driver})`).join(", ");
+  return `IOMMU group ${device.iommuGroup} also holds ${names} on a host driver, so no VM could use it; claim ${blocking.length === 1 ? "it" : "them"} too, or set Group=bind`;
+}
+
+/**
+ * `release`: on its way back a device meets the same checks as on its way out, and --force
+ * (release one we have no record of) does not bypass them. A device on a host driver is not
+ * ours to hand back; unbinding it from under a mounted disk or an up link is never done.
+ * Null: it may be released.
+ */
+export function releaseRefusal(device: PciDevice, hostUses: readonly HostUse[], hasRecord: boolean): string | null {
+  if (device.driver === null || device.hasVfioDev) return null;
+  if (hostUses.length > 0) {
+    return `${hostUses.map((use) => use.reason).join("; ")}; releasing would unbind ${device.driver} from under the host (--force does not change this)`;
+  }
+  if (!hasRecord) return `it is on ${device.driver}, not a VFIO driver; there is nothing to release`;
+  return null;
+}
+
+/**
+ * A pinned driver (`bind --driver`, `Driver=`) must be a VFIO driver: the generic vfio_pci or
+ * a module with a `vfio_pci:` alias. Anything else would "bind" the device to a host driver.
+ */
+export function pinnedModuleRefusal(module: string, vfioModules: ReadonlySet<string>): string | null {
+  if (module === GENERIC_VFIO_MODULE || vfioModules.has(module)) return null;
+  return `${module} is not a VFIO driver (it has no vfio_pci: alias in modules.alias); pin vfio_pci or one of its variants`;
 }

@@ -1,21 +1,21 @@
 /**
  * One PCI add event of a device the generated rules marked as claimed, decided and carried
- * out (udevHelperProcess.ts is the process around it). It reads the event from its environment (ACTION, SUBSYSTEM,
- * PCI_SLOT_NAME, DEVPATH), re-checks the claim against the current config, binds, and
- * writes one journal line per decision. A config that `check` would reject binds nothing.
- * It must end well inside udev's 180 s event timeout, so it has a deadline of its own.
+ * out (udevHelperProcess.ts is the process around it). It reads the event from its
+ * environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME, DEVPATH), re-checks the claim against the
+ * current config, binds, and writes one journal line per decision. A config that `check` would reject binds nothing.
+ * It must end well inside udev's 180 s event timeout: the bind environment it is given
+ * carries the event's budget (binder/budget.ts).
  */
 import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
 import type { BindEnvironment } from "../binder/bindDevice.js";
+import { exitCodeFor, succeeded } from "../binder/outcomes.js";
 import { formatConfigError } from "../config/claimConfig.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import type { DecisionLog } from "../journal/decisionLog.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
-
-export const EVENT_DEADLINE_MS = 150_000;
 
 export interface AddEventContext {
   readonly configDir: string;
@@ -67,13 +67,10 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
     dryRun: false,
     isClaimed: (peer) => selectClaim(config, peer).kind === "claimed",
   });
-  let failed = false;
   for (const outcome of outcomes) {
-    const ok = outcome.status === "bound" || outcome.status === "already-bound";
-    failed ||= !ok;
     const line = `${outcome.message} [claim ${claimAt}]`;
-    if (ok) log.info(line);
+    if (succeeded(outcome)) log.info(line);
     else log.error(line);
   }
-  return failed ? 1 : 0;
+  return exitCodeFor(outcomes);
 }

@@ -9,7 +9,9 @@ import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import { journalLog } from "../journal/decisionLog.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
-import { EVENT_DEADLINE_MS, handleAddEvent } from "./handleAddEvent.js";
+import { budgetFrom, seconds, UDEV_EVENT_BACKSTOP_MS, UDEV_EVENT_BUDGET_MS } from "../binder/budget.js";
+import { readBoundDriver } from "../sysfs/pciDevice.js";
+import { handleAddEvent } from "./handleAddEvent.js";
 
 /** Where modprobe and flock live on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -51,15 +53,26 @@ export async function runUdevHelper(
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
   ensureSystemPath(process.env);
   const log = journalLog(values["journal-socket"]);
-  const deadline = setTimeout(() => {
+  const sysfsRoot = values["sysfs-root"];
+  // The bind sequence spends this budget and stops in a safe state before it runs out. The
+  // backstop fires only if something blocked past it (a kernel write that hangs cannot be
+  // interrupted): it says where the device is, then exits before udevd kills the worker.
+  const budget = budgetFrom(() => performance.now(), UDEV_EVENT_BUDGET_MS - performance.now());
+  const backstop = setTimeout(() => {
+    const address = event["PCI_SLOT_NAME"] ?? "?";
+    let where = "unknown";
+    try {
+      where = readBoundDriver(sysfsRoot, address) ?? "no driver";
+    } catch {
+      // the address was not a device name; "unknown" says as much
+    }
     log.error(
-      `${event["PCI_SLOT_NAME"] ?? "?"}: gave up after ${EVENT_DEADLINE_MS / 1000} s, before udev's own timeout`,
+      `${address}: still running after ${seconds(UDEV_EVENT_BACKSTOP_MS)} s, so something blocked; exiting before udev's own timeout with the device on ${where}; run "vfio-autobind status"`,
     );
     void log.close().then(() => process.exit(1));
-  }, EVENT_DEADLINE_MS);
-  deadline.unref();
+  }, UDEV_EVENT_BACKSTOP_MS - performance.now());
+  backstop.unref();
   try {
-    const sysfsRoot = values["sysfs-root"];
     const env = makeBindEnvironment(
       {
         sysfsRoot,
@@ -69,6 +82,7 @@ export async function runUdevHelper(
       },
       adapters.kernelIo(sysfsRoot),
       (warnings) => warnings.forEach((w) => log.error(w)),
+      budget,
     );
     return await handleAddEvent(event, { configDir: values["config-dir"], env, log });
   } catch (error) {
@@ -76,7 +90,7 @@ export async function runUdevHelper(
     log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
-    clearTimeout(deadline);
+    clearTimeout(backstop);
     await log.close();
   }
 }

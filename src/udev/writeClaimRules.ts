@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
 import { digestOfRules } from "./claimRules.js";
+import { loadExeca } from "../process/lazyExeca.js";
 
 /** The digest the installed rules were made from: null when they are not ours, undefined when there are none. */
 function readInstalledDigest(rulesFile: string): string | null | undefined {
@@ -47,9 +48,7 @@ export function writeClaimRules(rulesFile: string, text: string): boolean {
 
 /** Asks udevd to re-read its rules; returns a warning when that could not be done. */
 export async function reloadUdevRules(udevadm = "udevadm"): Promise<string | null> {
-  // Loaded on first use: execa's start-up is a third of Node's own under --jitless, and
-  // the udev path that only decides never spawns anything.
-  const { execa } = await import("execa");
+  const execa = await loadExeca();
   const result = await execa(udevadm, ["control", "--reload"], { reject: false, timeout: 30_000, stdin: "ignore" });
   if (result.exitCode === 0) return null;
   const detail = result.stderr.trim().split("\n").pop() || result.shortMessage;

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bindDevice, type BindOutcome } from "../../src/binder/bindDevice.js";
+import { attemptsOf } from "../../src/binder/outcomes.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { LockError, type HeldLock } from "../../src/lock/deviceLock.js";
@@ -124,7 +125,7 @@ function checkOutcome(scenario: Scenario, host: SimulatedHost, outcome: BindOutc
     );
   }
   // A failed attempt always says why, in words an admin can act on.
-  for (const attempt of outcome.attempts.filter((a) => !a.bound)) {
+  for (const attempt of attemptsOf(outcome).filter((a) => !a.bound)) {
     expect(attempt.reason, label).toMatch(
       /failed: E[A-Z]+|^modprobe \S+ failed: |timed out|went to|bound nothing|registers no PCI driver/,
     );

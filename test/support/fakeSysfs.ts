@@ -202,6 +202,8 @@ export class FakeSysfs {
     }
     if (current !== driver) return false;
     fs.rmSync(link, { force: true });
+    // The vfio-dev/ directory (Linux 6.1 on) goes with the VFIO driver that made it.
+    fs.rmSync(path.join(dir, "vfio-dev"), { recursive: true, force: true });
     fs.rmSync(this.at(`bus/pci/drivers/${driver}/${address}`), { force: true });
     return true;
   }

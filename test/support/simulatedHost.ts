@@ -7,7 +7,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { BindEnvironment } from "../../src/binder/bindDevice.js";
+import { UNLIMITED_BUDGET } from "../../src/binder/budget.js";
 import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
+import { statePaths } from "../../src/paths.js";
 import { acquireLock } from "../../src/lock/deviceLock.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
 import { FakeSysfs } from "./fakeSysfs.js";
@@ -148,7 +150,8 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
       builtinModules: new Set(),
       kernel,
       modprobeTimeoutMs: 5_000,
-      lock: (key) => acquireLock(path.join(stateDir, "locks"), key, { timeoutMs: 5_000 }),
+      budget: UNLIMITED_BUDGET,
+      lock: (key, timeoutMs) => acquireLock(statePaths(stateDir).locks, key, { timeoutMs: Math.min(timeoutMs, 5_000) }),
       now: () => new Date("2026-11-24T12:00:00Z"),
       ...overrides,
     }),

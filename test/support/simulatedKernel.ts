@@ -175,6 +175,10 @@ export class SimulatedKernel implements KernelIo {
     }
     fs.rmSync(path.join(driverDir, address), { force: true });
     fs.symlinkSync(path.relative(driverDir, dir), path.join(driverDir, address));
+    // A vfio-pci-core driver registers the device's vfio-dev/vfioN cdev (Linux 6.1 on).
+    if (driver.ids.length > 0 && driver.ids.every((id) => id.startsWith("vfio_pci:"))) {
+      fs.mkdirSync(path.join(dir, "vfio-dev", "vfio0"), { recursive: true });
+    }
   }
 
   /** device_attach(): the first registered driver that matches and probes wins. */

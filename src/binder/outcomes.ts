@@ -1,0 +1,139 @@
+/**
+ * What a bind or a release came to: one discriminated union each, built only by the helpers
+ * below, and the one table that says which outcomes are failures and what exit code a run
+ * ends with. `bind`, `release`, `apply` and the udev helper all read these; none of them
+ * decides failure on its own.
+ */
+import { EXIT_FAILURE, EXIT_OK } from "../errors.js";
+import type { SafetyVerdict } from "../policy/safetyVerdict.js";
+import type { AttemptResult, RestoreResult } from "./bindSteps.js";
+
+export interface PlannedCandidate {
+  readonly rank: number;
+  readonly module: string;
+  /** The alias that put it here; null when named with --driver. */
+  readonly pattern: string | null;
+  /** Known when the module is loaded (or was, at planning time). */
+  readonly driver: string | null;
+}
+
+interface BindCommon {
+  readonly address: string;
+  /** Every candidate, in rank order. */
+  readonly candidates: readonly PlannedCandidate[];
+  /** The line an admin reads (and the journal gets). */
+  readonly message: string;
+}
+
+export type BindOutcome =
+  | (BindCommon & {
+      readonly status: "bound";
+      readonly module: string;
+      readonly driver: string;
+      readonly rank: number;
+      readonly attempts: readonly AttemptResult[];
+      readonly verdict: SafetyVerdict;
+    })
+  | (BindCommon & {
+      readonly status: "already-bound";
+      readonly module: string;
+      readonly driver: string;
+      /** Null when the driver it is on is no longer among the candidates. */
+      readonly rank: number | null;
+    })
+  /** --dry-run: what would be written, in order. */
+  | (BindCommon & { readonly status: "planned"; readonly verdict: SafetyVerdict; readonly plan: readonly string[] })
+  /** A refusal rule said no (policy/): nothing was written. A dry run still shows its plan. */
+  | (BindCommon & {
+      readonly status: "refused";
+      readonly verdict: SafetyVerdict | null;
+      readonly plan: readonly string[];
+    })
+  /** No candidate bound; `restore` says where the device was left (null: nothing was tried). */
+  | (BindCommon & {
+      readonly status: "failed";
+      readonly attempts: readonly AttemptResult[];
+      readonly verdict: SafetyVerdict | null;
+      readonly restore: RestoreResult | null;
+    })
+  /** The device was hot-removed during the sequence. */
+  | (BindCommon & { readonly status: "removed"; readonly attempts: readonly AttemptResult[] });
+
+export type BindStatus = BindOutcome["status"];
+
+export interface ReleaseOutcome {
+  readonly address: string;
+  readonly status: "released" | "planned" | "not-ours" | "refused" | "failed" | "removed";
+  /** The driver the device is on afterwards. */
+  readonly driver: string | null;
+  readonly message: string;
+}
+
+export type ReleaseStatus = ReleaseOutcome["status"];
+
+/** Which outcomes are a success. The one place that decides it, for every command and the udev helper. */
+const SUCCEEDED: Readonly<Record<BindStatus | ReleaseStatus, boolean>> = {
+  bound: true,
+  "already-bound": true,
+  planned: true,
+  released: true,
+  refused: false,
+  failed: false,
+  removed: false,
+  "not-ours": false,
+};
+
+export function succeeded(outcome: { readonly status: BindStatus | ReleaseStatus }): boolean {
+  return SUCCEEDED[outcome.status];
+}
+
+/** The exit code of a run that produced these outcomes: 0 when every one succeeded, else 1. */
+export function exitCodeFor(outcomes: Iterable<{ readonly status: BindStatus | ReleaseStatus }>): number {
+  for (const outcome of outcomes) if (!succeeded(outcome)) return EXIT_FAILURE;
+  return EXIT_OK;
+}
+
+/** A refusal: nothing was written. */
+export function refusedOutcome(
+  address: string,
+  reason: string,
+  fields: { candidates?: readonly PlannedCandidate[]; verdict?: SafetyVerdict | null; plan?: readonly string[] } = {},
+): BindOutcome {
+  const dryRun = fields.plan !== undefined && fields.plan.length > 0 ? " (dry run, nothing written)" : "";
+  return {
+    status: "refused",
+    address,
+    candidates: fields.candidates ?? [],
+    verdict: fields.verdict ?? null,
+    plan: fields.plan ?? [],
+    message: `${address}: refused: ${reason}${dryRun}`,
+  };
+}
+
+/** The attempts made, whatever the outcome (none for a refusal or a dry run). */
+export function attemptsOf(outcome: BindOutcome): readonly AttemptResult[] {
+  return "attempts" in outcome ? outcome.attempts : [];
+}
+
+/** The lines --dry-run prints (empty unless it was a dry run). */
+export function planOf(outcome: BindOutcome): readonly string[] {
+  return "plan" in outcome ? outcome.plan : [];
+}
+
+/** `bind --json`: every field of every outcome, null where that outcome has none, so scripts see one shape. */
+export function bindOutcomeJson(outcome: BindOutcome): Record<string, unknown> {
+  const field = <K extends string>(key: K): unknown => (key in outcome ? (outcome as Record<K, unknown>)[key] : null);
+  return {
+    address: outcome.address,
+    status: outcome.status,
+    module: field("module"),
+    driver: field("driver"),
+    rank: field("rank"),
+    candidates: outcome.candidates,
+    attempts: attemptsOf(outcome),
+    verdict: field("verdict"),
+    restore: field("restore"),
+    plan: planOf(outcome),
+    message: outcome.message,
+  };
+}
