@@ -79,7 +79,7 @@ export function readRecord(stateDir: string, address: string): BindRecord | null
   }
   if (!isBindRecord(parsed) || parsed.address !== address) {
     throw new StateError(
-      `${file}: not a vfio-autobind record for ${address}; move it away and check the device by hand`,
+      `${file}: not a valid vfio-autobind record for ${address}; move it away and check the device by hand`,
     );
   }
   return parsed;
