@@ -1,0 +1,173 @@
+/**
+ * apply, the udev add event and a claim's group policy, in-process over the simulated
+ * kernel: the fast twins of the spawned-bundle tests in test/cli.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { applyClaims } from "../../src/apply/applyClaims.js";
+import { readRecord } from "../../src/binder/stateStore.js";
+import { readClaimConfig } from "../../src/config/readClaimConfig.js";
+import type { DecisionLog } from "../../src/journal/decisionLog.js";
+import { statePaths } from "../../src/paths.js";
+import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../support/simulatedHost.js";
+
+let host: SimulatedHost;
+let configDir: string;
+let rulesFile: string;
+beforeEach(() => {
+  host = makeSimulatedHost();
+  configDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-config-"));
+  rulesFile = path.join(configDir, "rules", "69-vfio-autobind-claims.rules");
+});
+afterEach(() => {
+  host.cleanup();
+  fs.rmSync(configDir, { recursive: true, force: true });
+});
+
+function claimFile(name: string, text: string): void {
+  fs.writeFileSync(path.join(configDir, name), text);
+}
+
+function apply(dryRun = false): ReturnType<typeof applyClaims> {
+  return applyClaims({
+    config: readClaimConfig(configDir),
+    configDir,
+    rulesFile,
+    env: host.env(),
+    dryRun,
+    reloadUdev: () => Promise.resolve(null),
+  });
+}
+
+function capturingLog(): DecisionLog & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (message) => void lines.push(`info ${message}`),
+    error: (message) => void lines.push(`error ${message}`),
+    close: () => Promise.resolve(),
+  };
+}
+
+describe("applyClaims", () => {
+  it("writes the rules, binds what is claimed, and releases what no claim selects any more", async () => {
+    claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\n`);
+    const first = await apply();
+    expect(first.failed).toBe(false);
+    expect(first.lines).toEqual([
+      `wrote ${rulesFile}`,
+      `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2)`,
+    ]);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+
+    fs.rmSync(path.join(configDir, "50-net.conf"));
+    const second = await apply();
+    expect(second.lines).toContain(`${VIRTIO_NET}: released; back on virtio-pci (no longer claimed)`);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+  });
+
+  it("reports a refused device as a failure, and a dry run changes nothing", async () => {
+    claimFile("50-pf.conf", `[Claim]\nAddress=${PF}\n`);
+    const dry = await apply(true);
+    expect(dry.lines[0]).toBe(`would write ${rulesFile} if it differs`);
+    expect(fs.existsSync(rulesFile)).toBe(false);
+    const report = await apply();
+    expect(report.failed).toBe(true);
+    expect(report.lines.some((l) => l.startsWith(`${PF}: refused: it has 2 VFs enabled`))).toBe(true);
+  });
+
+  it("survives a tampered sriov/ state directory: a directory and a name that is no address", async () => {
+    const sriov = statePaths(host.stateDir).sriov;
+    fs.mkdirSync(path.join(sriov, `${PF}.autoprobe`), { recursive: true });
+    fs.writeFileSync(path.join(sriov, "..autoprobe"), "1\n");
+    const before = host.kernel.operations.length;
+    const report = await apply();
+    expect(report.failed).toBe(true);
+    expect(report.lines).toContain(
+      `${path.join(sriov, "..autoprobe")}: not a record of vfio-autobind (no PCI address in its name); left alone`,
+    );
+    expect(report.lines.some((l) => l.startsWith(`${PF}: cannot restore sriov_drivers_autoprobe: `))).toBe(true);
+    expect(host.kernel.operations.slice(before).filter((o) => o.target.includes("autoprobe"))).toEqual([]);
+    expect(fs.existsSync(path.join(host.tree.root, "bus", "pci", "sriov_drivers_autoprobe"))).toBe(false);
+  });
+});
+
+describe("handleAddEvent", () => {
+  const event = (address: string): NodeJS.ProcessEnv => ({
+    ACTION: "add",
+    SUBSYSTEM: "pci",
+    PCI_SLOT_NAME: address,
+    DEVPATH: `/devices/pci0000:00/${address}`,
+  });
+
+  it("binds a claimed device and logs one line naming the claim", async () => {
+    claimFile("50-nvme.conf", `[Claim]\nAddress=${NVME}\n`);
+    const log = capturingLog();
+    const code = await handleAddEvent(event(NVME), { configDir, env: host.env(), log });
+    expect(code).toBe(0);
+    expect(log.lines).toEqual([
+      `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
+    ]);
+    expect(readRecord(host.stateDir, NVME)?.status).toBe("bound");
+  });
+
+  it("leaves an unclaimed or excluded device alone and says so", async () => {
+    claimFile("50-all.conf", `[Claim]\nAddress=0000:00:*\n[Exclude]\nAddress=${NVME}\n`);
+    const log = capturingLog();
+    expect(await handleAddEvent(event(NVME), { configDir, env: host.env(), log })).toBe(0);
+    expect(await handleAddEvent(event(VF1), { configDir, env: host.env(), log })).toBe(0);
+    expect(log.lines).toEqual([
+      `info ${NVME}: excluded by ${path.join(configDir, "50-all.conf")}:3; left on nvme`,
+      `info ${VF1}: no claim selects it; left on no driver`,
+    ]);
+    expect(host.kernel.operations).toEqual([]);
+  });
+
+  it("a refusal is exit 1 and an error line; a broken config binds nothing", async () => {
+    claimFile("50-pf.conf", `[Claim]\nAddress=${PF}\n`);
+    const log = capturingLog();
+    expect(await handleAddEvent(event(PF), { configDir, env: host.env(), log })).toBe(1);
+    expect(log.lines[0]).toMatch(/^error 0000:3b:00\.0: refused: it has 2 VFs enabled/);
+    claimFile("60-bad.conf", "[Claim]\nAddress=nonsense\n");
+    const broken = capturingLog();
+    expect(await handleAddEvent(event(NVME), { configDir, env: host.env(), log: broken })).toBe(1);
+    expect(broken.lines[0]).toMatch(/^error 0000:00:04\.0: not bound: .* has 1 error\(s\), first .*60-bad\.conf:2: /);
+    expect(host.kernel.operations).toEqual([]);
+  });
+});
+
+describe("a claim's IOMMU group policy (bindClaimed)", () => {
+  const PEER = "0000:00:06.0";
+  beforeEach(() => {
+    // A second virtio-net in the same IOMMU group as VIRTIO_NET, on its host driver.
+    host.tree.addDevice({
+      address: PEER,
+      vendor: "1af4",
+      device: "1041",
+      subsystemDevice: "1100",
+      driver: "virtio-pci",
+      iommuGroup: 3,
+    });
+  });
+
+  it("Group=check refuses while a peer sits on a host driver, and names it", async () => {
+    claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\nGroup=check\n`);
+    const report = await apply();
+    expect(report.failed).toBe(true);
+    expect(report.lines).toContain(
+      `${VIRTIO_NET}: refused: IOMMU group 3 also holds ${PEER} (virtio-pci) on a host driver, so no VM could use it; claim it too, or set Group=bind`,
+    );
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+  });
+
+  it("Group=bind binds the peer too", async () => {
+    claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\nGroup=bind\n`);
+    const report = await apply();
+    expect(report.failed).toBe(false);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    expect(host.kernel.boundDriver(PEER)).toBe("virtio_vfio_pci");
+  });
+});
