@@ -6,7 +6,7 @@
  *
  * Each outcome is read back from sysfs rather than trusted: a write to drivers_probe reports
  * success even when nothing bound (drivers/pci/pci-driver.c, drivers/base/bus.c; see
- * docs/kernel-facts.md).
+ * docs/kernel-facts.md, section 4).
  */
 import * as path from "node:path";
 import { errnoCode } from "../errors.js";

@@ -71,7 +71,7 @@ function installBundle(overlay: string): InstallMethod {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm run test:vm does)`);
   writeFile(overlay, "usr/lib/vfio-autobind/vfio-autobind.js", fs.readFileSync(BUNDLE), 0o644);
   // As the package's wrapper: --jitless because udevd's MemoryDenyWriteExecute=yes forbids
-  // the JIT (kernel-facts.md §6); --no-expose-wasm spares Node's warning about the two.
+  // the JIT (docs/kernel-facts.md, section 6); --no-expose-wasm spares Node's warning about the two.
   writeFile(
     overlay,
     "usr/sbin/vfio-autobind",
