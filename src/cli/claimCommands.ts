@@ -174,10 +174,14 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  const stale = staleRulesReason(context.rulesFile, config.digest);
+  const stale = staleRulesReason(context.rulesFile, config);
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     context.exitCode = 1;
+    return;
+  }
+  if (config.claims.length === 0) {
+    context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
     return;
   }
   context.output.out(
@@ -214,7 +218,7 @@ export function runStatus(context: CommandContext): void {
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : staleRulesReason(context.rulesFile, config.digest);
+      : staleRulesReason(context.rulesFile, config);
   if (context.json) {
     context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
   } else {
