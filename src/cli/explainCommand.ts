@@ -72,7 +72,7 @@ export function formatExplanation(e: Explanation): string {
   }
   lines.push("");
   if (e.best === null) {
-    lines.push("Best: none");
+    lines.push(e.notForVfio === null ? "Best: none" : `Best: none: ${e.notForVfio}`);
   } else {
     const driver =
       e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
