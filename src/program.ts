@@ -1,6 +1,6 @@
 /**
  * The program, behind the bundle's entry (src/main.ts) and the tests' simulated CLI
- * (test/support/simulatedCli.ts): `udev-event` goes to the udev helper, everything else to
+ * (support/simulatedCli.ts): `udev-event` goes to the udev helper, everything else to
  * the command line. Each is loaded only when it runs, so a udev event pays for neither
  * yargs nor the commands.
  */

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeSysfs } from "../support/fakeSysfs.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { runBundle } from "../support/runBundle.js";
 
 const EXAMPLE = path.resolve(__dirname, "../../packaging/files/00-example.conf");

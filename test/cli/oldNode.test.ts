@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MINIMUM_NODE, nodeVersionRefusal } from "../../src/nodeVersion.js";
-import { startFakeJournal, type FakeJournal } from "../support/fakeJournal.js";
+import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
 import { runBundle } from "../support/runBundle.js";
 
 const FAKE_OLD_NODE = path.resolve(__dirname, "../support/fake-old-node.cjs");

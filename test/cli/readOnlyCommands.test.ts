@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
-import { debianModulesAlias, makeModulesDir, mainlineVariantsAlias } from "../support/fixtures.js";
-import { FakeSysfs } from "../support/fakeSysfs.js";
+import { debianModulesAlias, makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { runBundle } from "../support/runBundle.js";
 
 let sys: FakeSysfs;

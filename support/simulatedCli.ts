@@ -4,7 +4,7 @@
  * processes can bind devices of one fake tree at once. The root must be a fake tree
  * (SimulatedKernel.open refuses others).
  */
-import { main } from "../../src/program.js";
+import { main } from "../src/program.js";
 import { SimulatedKernel } from "./simulatedKernel.js";
 
 main(process.argv.slice(2), process.env, { kernelIo: (sysfsRoot) => SimulatedKernel.open(sysfsRoot) }).then(
