@@ -14,7 +14,7 @@ const common = { bundle: true, platform: "node", target: "node18", format: "cjs"
 await build({ ...common, entryPoints: ["bench/rankingBench.ts"], outfile: "dist/bench/rankingBench.cjs" });
 await build({
   ...common,
-  entryPoints: ["test/support/simulatedCli.ts"],
+  entryPoints: ["support/simulatedCli.ts"],
   outfile: "dist/bench/simulated-cli.cjs",
   minify: true,
 });

@@ -9,16 +9,18 @@
  *   vsDriverctlRatio            setting a VFIO override: ours (bind --driver vfio-pci) over
  *                               driverctl set-override, on the same fake tree
  * The ranking figure comes from rankingBench.ts, run in-process by run.mjs.
+ * The fake trees, simulated kernel and journal come from support/, which the tests share;
+ * nothing here imports from test/ or installs anything.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execa } from "execa";
-import { FakeSysfs } from "../test/support/fakeSysfs.js";
-import { startFakeJournal } from "../test/support/fakeJournal.js";
-import { debianModulesAlias, mainlineVariantsAlias, makeModulesDir } from "../test/support/fixtures.js";
-import { makeSimulatedHost, PF } from "../test/support/simulatedHost.js";
-import { evaluateRules } from "../test/support/udevRuleEvaluator.js";
+import { FakeSysfs } from "../support/fakeSysfs.js";
+import { startFakeJournal } from "../support/fakeJournal.js";
+import { debianModulesAlias, mainlineVariantsAlias, makeModulesDir } from "../support/fixtures.js";
+import { makeSimulatedHost, PF } from "../support/simulatedHost.js";
+import { evaluateRules } from "../support/udevRuleEvaluator.js";
 import { parseClaimFile } from "../src/config/claimConfig.js";
 import { generateClaimRules } from "../src/udev/claimRules.js";
 import { readVfAddresses } from "../src/sysfs/sriovLayout.js";
@@ -217,19 +219,13 @@ async function burst(): Promise<void> {
   results["burst256VsFloorRatio"] = round(ours / floor, 3);
 }
 
-async function ensureDriverctl(): Promise<boolean> {
-  if (fs.existsSync("/usr/sbin/driverctl")) return true;
-  const install = await execa("apt-get", ["install", "-y", "-qq", "driverctl"], {
-    reject: false,
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  });
-  return install.exitCode === 0 && fs.existsSync("/usr/sbin/driverctl");
-}
+/** driverctl comes from `npm run setup`; the benchmark never installs anything itself. */
+const DRIVERCTL = "/usr/sbin/driverctl";
 
 async function versusDriverctl(): Promise<void> {
-  if (!(await ensureDriverctl())) {
+  if (!fs.existsSync(DRIVERCTL)) {
     results["vsDriverctlRatio"] = null;
-    notes.push("vsDriverctlRatio skipped: driverctl is not installed and apt-get install driverctl failed");
+    notes.push(`vsDriverctlRatio skipped: ${DRIVERCTL} is not installed (npm run setup installs it)`);
     return;
   }
   // An address this machine does not have: even if the bind mount failed, driverctl would

@@ -20,9 +20,22 @@ import path from "node:path";
 
 export const NAME = "vfio-autobind";
 
+/** Where the packages put the bundle; the wrapper and the udev rule run it from here. */
+export const BUNDLE_PATH = `/usr/lib/${NAME}/${NAME}.js`;
+
+/**
+ * How node runs the bundle, by the wrapper (files/vfio-autobind.sh), the udev rule
+ * (rules.d/70-vfio-autobind.rules) and the README: --jitless because systemd-udevd's
+ * sandbox forbids the JIT; --no-expose-wasm because WebAssembly needs the JIT, and saying
+ * so spares a warning from Node 20 on every run. test/packaging holds them all to this.
+ */
+export const NODE_FLAGS = ["--jitless", "--no-expose-wasm"];
+
 /** Package metadata. The version lives in package.json only. */
 export function packageInfo(repoRoot) {
-  const { version } = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  const { version } = pkg;
+  const node = minimumNode(pkg);
   return {
     name: NAME,
     version,
@@ -48,13 +61,25 @@ export function packageInfo(repoRoot) {
       // util-linux: flock(1) guards every device change (its --exclusive, --nonblock and
       // --wait on a descriptor are much older than 2.20; util-linux is Essential, and lintian
       // wants Essential packages named only with a version). kmod: modprobe.
-      depends: ["nodejs (>= 18)", "udev", "kmod", "util-linux (>= 2.20)"],
+      depends: [`nodejs (>= ${node})`, "udev", "kmod", "util-linux (>= 2.20)"],
     },
     rpm: {
       group: "System Environment/Kernel",
-      requires: ["nodejs", "systemd-udev", "kmod", "util-linux"],
+      // Fedora's and RHEL's nodejs carries epoch 1, and a requirement without the epoch
+      // would compare as 0:18 and be met by any of them, RHEL 9's default Node 16 too.
+      requires: [`nodejs >= 1:${node}`, "systemd-udev", "kmod", "util-linux"],
     },
   };
+}
+
+/**
+ * The oldest Node the bundle runs on, from package.json's engines field (`>=18.19`): the
+ * bundle itself refuses older ones (src/nodeVersion.ts; a test holds the two together).
+ */
+function minimumNode(pkg) {
+  const match = /^>=(\d+\.\d+)$/.exec(pkg.engines?.node ?? "");
+  if (match === null) throw new Error(`package.json engines.node must read ">=MAJOR.MINOR", not ${pkg.engines?.node}`);
+  return match[1];
 }
 
 const doc = `/usr/share/doc/${NAME}`;
@@ -68,7 +93,7 @@ const doc = `/usr/share/doc/${NAME}`;
 export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules.d") } = {}) {
   /** @type {InstalledFile[]} */
   const files = [
-    { path: `/usr/lib/${NAME}/${NAME}.js`, mode: 0o644, from: { generate: "bundle" }, formats: ["deb", "rpm"] },
+    { path: BUNDLE_PATH, mode: 0o644, from: { generate: "bundle" }, formats: ["deb", "rpm"] },
     {
       path: `/usr/sbin/${NAME}`,
       mode: 0o755,
@@ -142,7 +167,8 @@ export function ownedDirectories(files) {
 
 /**
  * What the program reads and writes at run time, outside the package's own files. The
- * maintainer scripts and the man page's FILES section read this list.
+ * maintainer scripts and the man page's FILES section read this list. These are the
+ * program's defaults (DEFAULT_PATHS in src/paths.ts); test/packaging proves they agree.
  */
 export const programFiles = {
   configDir: {

@@ -13,7 +13,9 @@ export function requireTools(commands) {
   const missing = commands.filter((command) => !onPath(command));
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((command) => TOOL_PACKAGES[command] ?? command))];
-  throw new Error(`${missing.join(", ")} not found; install with: apt-get install ${packages.join(" ")}`);
+  throw new Error(
+    `${missing.join(", ")} not found; npm run setup installs it (or: apt-get install ${packages.join(" ")})`,
+  );
 }
 
 function onPath(command) {

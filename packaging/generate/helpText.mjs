@@ -1,6 +1,7 @@
 // Asks the built bundle for its own help, which is what the man page is made from.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "../layout.mjs";
 import { parseHelp } from "./parseHelp.mjs";
 
 const UNWRAPPED = fileURLToPath(new URL("./unwrapped-help.cjs", import.meta.url));
@@ -8,7 +9,7 @@ const UNWRAPPED = fileURLToPath(new URL("./unwrapped-help.cjs", import.meta.url)
 /** Runs `node <bundle> ...args` and returns its standard output. */
 export function runBundle(bundle, args, { unwrapped = false } = {}) {
   const preload = unwrapped ? ["--require", UNWRAPPED] : [];
-  return execFileSync(process.execPath, ["--jitless", "--no-expose-wasm", ...preload, bundle, ...args], {
+  return execFileSync(process.execPath, [...NODE_FLAGS, ...preload, bundle, ...args], {
     encoding: "utf8",
     env: { ...process.env, VFIO_AUTOBIND_DEBUG: "" },
   });

@@ -5,6 +5,7 @@
  * the plan --dry-run prints from them) in bindSteps.ts, the outcomes in outcomes.ts.
  */
 import { normaliseModuleName } from "../alias/aliasRecords.js";
+import { RuntimeFailure } from "../errors.js";
 import { rankCandidates } from "../alias/rankCandidates.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { HeldLock } from "../lock/deviceLock.js";
@@ -96,9 +97,9 @@ export function planCandidates(
 
 /** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci); only VFIO drivers. */
 function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string | { refusal: string } {
-  if (!isSafeModuleName(name)) {
-    return { refusal: `driver ${JSON.stringify(name).slice(0, 80)} is not a module or driver name` };
-  }
+  // A malformed name is a bad argument, not a device decision: one line on stderr.
+  if (!isSafeModuleName(name))
+    throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
   const vfioModules = new Set(aliasSet.aliases.map((a) => a.module));
   const module = moduleOfDriver(sysfsRoot, name) ?? normaliseModuleName(name);
   const refusal = pinnedModuleRefusal(module, vfioModules);

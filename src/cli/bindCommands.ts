@@ -5,7 +5,7 @@ import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { resolveDevice } from "../sysfs/pciDevice.js";
-import { type CommandContext, warn } from "./commandContext.js";
+import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 
 export function bindEnvironment(context: CommandContext): BindEnvironment {
   return makeBindEnvironment(context, context.adapters.kernelIo(context.sysfsRoot), (warnings) =>
@@ -57,3 +57,54 @@ export async function runRelease(
   context.output.out(context.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.message}\n`);
   if (result.status !== "released" && result.status !== "planned") context.exitCode = 1;
 }
+
+export const bindCommand = defineCommand({
+  command: "bind <device>",
+  describe: "bind a device to its best VFIO driver, falling back to the next one, restoring on failure",
+  options: (y) =>
+    y
+      .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+      .option("driver", {
+        type: "string",
+        requiresArg: true,
+        describe: "use only this module or driver (e.g. vfio_pci or vfio-pci)",
+      })
+      .option("dry-run", {
+        type: "boolean",
+        default: false,
+        describe: "print the safety verdict, candidates and writes; change nothing",
+      })
+      .option("force", {
+        type: "boolean",
+        default: false,
+        describe: "take the device even if the host is using it (never bridges or PFs with VFs)",
+      })
+      .option("no-fallback", { type: "boolean", default: false, describe: "try only the best candidate" })
+      .example("$0 bind 0000:3b:00.2", "bind to the most specific VFIO driver")
+      .example("$0 bind 3b:00.2 --driver vfio-pci", "bind to generic vfio-pci only")
+      .example("$0 bind 3b:00.2 --dry-run", "show what would happen"),
+  handler: (context, args) =>
+    runBind(context, {
+      device: args.device,
+      ...(args.driver !== undefined ? { driver: args.driver } : {}),
+      dryRun: args["dry-run"],
+      force: args.force,
+      noFallback: args["no-fallback"],
+    }),
+});
+
+export const releaseCommand = defineCommand({
+  command: "release <device>",
+  describe: "give a device bound by vfio-autobind back to the driver it had before",
+  options: (y) =>
+    y
+      .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+      .option("force", {
+        type: "boolean",
+        default: false,
+        describe: "also release a device vfio-autobind did not bind (the kernel picks its driver)",
+      })
+      .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; change nothing" })
+      .example("$0 release 0000:3b:00.2", "return the device to its host driver"),
+  handler: (context, args) => runRelease(context, { device: args.device, force: args.force, dryRun: args["dry-run"] }),
+});

@@ -5,6 +5,7 @@ import { applyClaims, ConfigInvalid, installClaimRules } from "../apply/applyCla
 import { listRecords } from "../binder/stateStore.js";
 import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
 import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
+import type { Argv } from "yargs";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
@@ -17,7 +18,7 @@ import {
 } from "../sysfs/pciDevice.js";
 import { reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
-import { type CommandContext, warn } from "./commandContext.js";
+import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 
 /** The devices present now; one that cannot be read is left out (list reports it). */
@@ -173,10 +174,14 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  const stale = staleRulesReason(context.rulesFile, config.digest);
+  const stale = staleRulesReason(context.rulesFile, config);
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     context.exitCode = 1;
+    return;
+  }
+  if (config.claims.length === 0) {
+    context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
     return;
   }
   context.output.out(
@@ -213,7 +218,7 @@ export function runStatus(context: CommandContext): void {
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : staleRulesReason(context.rulesFile, config.digest);
+      : staleRulesReason(context.rulesFile, config);
   if (context.json) {
     context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
   } else {
@@ -230,3 +235,140 @@ export function runStatus(context: CommandContext): void {
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   if (problems.length > 0) context.exitCode = 1;
 }
+
+// The command table's entries for the commands above.
+
+/** The selector options shared by claim and unclaim. */
+function claimOptions<T>(y: Argv<T>) {
+  return y
+    .positional("selectors", {
+      type: "string",
+      array: true,
+      describe: "PCI addresses or globs (0000:3b:00.2, 0000:3b:00.*)",
+    })
+    .option("ids", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "vendor:device[:subvendor:subdevice], e.g. 15b3:101e",
+    })
+    .option("class", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "class code 0xBB, 0xBBSS or 0xBBSSPP, e.g. 0x0302",
+    })
+    .option("vfs-of", {
+      type: "string",
+      array: true,
+      requiresArg: true,
+      describe: "the VFs of this PF, e.g. 0000:3b:00.0",
+    });
+}
+
+function claimRequestFrom(args: {
+  selectors?: string[] | undefined;
+  ids?: string[] | undefined;
+  class?: string[] | undefined;
+  "vfs-of"?: string[] | undefined;
+  exclude: boolean;
+  driver?: string | undefined;
+  group?: string | undefined;
+  force?: boolean | undefined;
+}): ClaimRequest {
+  return {
+    addresses: args.selectors ?? [],
+    ids: args.ids ?? [],
+    classes: args.class ?? [],
+    vfsOf: args["vfs-of"] ?? [],
+    exclude: args.exclude,
+    ...(args.driver !== undefined ? { driver: args.driver } : {}),
+    ...(args.group !== undefined ? { group: args.group } : {}),
+    force: args.force ?? false,
+  };
+}
+
+export const claimCommand = defineCommand({
+  command: "claim [selectors..]",
+  describe: "hand devices to VFIO from now on: write a claim file and update the udev rules",
+  options: (y) =>
+    claimOptions(y)
+      .option("driver", {
+        type: "string",
+        requiresArg: true,
+        describe: "pin a module or driver instead of the best match (e.g. vfio-pci)",
+      })
+      .option("group", {
+        choices: ["ignore", "check", "bind"] as const,
+        describe: "what to do about other devices in the IOMMU group",
+        defaultDescription: "check",
+      })
+      .option("force", { type: "boolean", default: false, describe: "take devices even if the host is using them" })
+      .option("exclude", {
+        type: "boolean",
+        default: false,
+        describe: "write an exclusion instead: never bind these",
+      })
+      .option("now", {
+        type: "boolean",
+        default: false,
+        describe: "also apply at once (bind matching devices present now)",
+      })
+      .example("$0 claim 0000:3b:00.2", "one device, by address")
+      .example("$0 claim --ids 10de:2342 --group bind", "every GPU of this model, with its IOMMU group")
+      .example("$0 claim --vfs-of 0000:3b:00.0", "every VF of a NIC, as they are created")
+      .example("$0 claim --class 0x0108 --exclude 0000:01:00.0", "NVMe drives except the boot one"),
+  handler: (context, args, invocation) =>
+    runClaim(context, claimRequestFrom(args), {
+      now: args.now,
+      command: `vfio-autobind ${invocation.argv.join(" ")}`,
+    }),
+});
+
+export const unclaimCommand = defineCommand({
+  command: "unclaim [selectors..]",
+  describe: "remove a claim made with claim (same selectors) and update the udev rules",
+  options: (y) =>
+    claimOptions(y)
+      .option("exclude", {
+        type: "boolean",
+        default: false,
+        describe: "remove an exclusion made with claim --exclude",
+      })
+      .option("now", {
+        type: "boolean",
+        default: false,
+        describe: "also apply at once (release what it had bound)",
+      })
+      .example("$0 unclaim 0000:3b:00.2 --now", "stop claiming a device and give it back now"),
+  handler: (context, args) => runUnclaim(context, claimRequestFrom(args), { now: args.now }),
+});
+
+export const claimsCommand = defineCommand({
+  command: "claims",
+  describe: "list the claims and exclusions, and the devices each selects now",
+  options: (y) => y,
+  handler: (context) => runClaims(context),
+});
+
+export const checkCommand = defineCommand({
+  command: "check",
+  describe: "validate every claim file (file:line: message) and the generated rules",
+  options: (y) => y,
+  handler: (context) => runCheck(context),
+});
+
+export const applyCommand = defineCommand({
+  command: "apply",
+  describe: "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
+  options: (y) =>
+    y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
+  handler: (context, args) => runApply(context, { dryRun: args["dry-run"] }),
+});
+
+export const statusCommand = defineCommand({
+  command: "status",
+  describe: "show the devices vfio-autobind has bound, from its records",
+  options: (y) => y,
+  handler: (context) => runStatus(context),
+});

@@ -2,6 +2,7 @@
  * The global options every command shares, resolved once: where sysfs and the kernel's
  * module files are, how to print, and where messages go.
  */
+import type { ArgumentsCamelCase, Argv } from "yargs";
 import type { Adapters } from "../binder/kernelIo.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 
@@ -38,6 +39,93 @@ export interface GlobalArguments {
   "rules-file"?: string;
   udevadm?: string;
   json?: boolean;
+}
+
+/** The options every command takes, with the defaults from src/paths.ts. */
+export function withGlobalOptions<T>(y: Argv<T>) {
+  return (
+    y
+      .option("sysfs-root", {
+        type: "string",
+        default: DEFAULT_PATHS.sysfsRoot,
+        describe: "sysfs to read (a test tree instead of /sys)",
+        requiresArg: true,
+      })
+      .option("modules-dir", {
+        type: "string",
+        describe: "kernel module directory holding modules.alias",
+        defaultDescription: `${DEFAULT_PATHS.modulesBase}/$(uname -r)`,
+        requiresArg: true,
+      })
+      .option("state-dir", {
+        type: "string",
+        default: DEFAULT_PATHS.stateDir,
+        describe: "where bind records and locks are kept",
+        requiresArg: true,
+      })
+      .option("config-dir", {
+        type: "string",
+        default: DEFAULT_PATHS.configDir,
+        describe: "directory of claim files (*.conf, read in name order)",
+        requiresArg: true,
+      })
+      .option("rules-file", {
+        type: "string",
+        default: DEFAULT_PATHS.rulesFile,
+        describe: "the udev rules generated from the claims",
+        requiresArg: true,
+      })
+      // Where /proc is, for tests that fake mounts and swaps; not for admins.
+      .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
+      // The udevadm that reloads rules, for tests that must not touch the host's udevd.
+      .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
+      .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
+  );
+}
+
+/** What a command's handler gets besides its context: the command line as typed. */
+export interface Invocation {
+  readonly argv: readonly string[];
+}
+
+/**
+ * One entry of the command table: the yargs command string and description, the options
+ * it adds to the global ones, and the handler that does the work. A handler reports
+ * failure by throwing RuntimeFailure/UsageError or by setting context.exitCode.
+ */
+export interface CommandDefinition<A> {
+  readonly command: string;
+  readonly describe: string;
+  readonly options: (y: Argv<GlobalArguments>) => Argv<A>;
+  readonly handler: (
+    context: CommandContext,
+    args: ArgumentsCamelCase<A>,
+    invocation: Invocation,
+  ) => void | Promise<void>;
+}
+
+/** A table entry with its argument type erased, so commands of every shape fit one table. */
+export interface CliCommand {
+  readonly command: string;
+  readonly describe: string;
+  /** Adds the command to the parser; `start` makes the context for the run. */
+  register(
+    parser: Argv<GlobalArguments>,
+    start: (args: GlobalArguments) => CommandContext,
+    invocation: Invocation,
+  ): Argv<GlobalArguments>;
+}
+
+export function defineCommand<A extends GlobalArguments>(definition: CommandDefinition<A>): CliCommand {
+  return {
+    command: definition.command,
+    describe: definition.describe,
+    register: (parser, start, invocation) =>
+      parser.command(definition.command, definition.describe, definition.options, (args) =>
+        // The parser carries the global options, so every command's arguments include them.
+        definition.handler(start(args as GlobalArguments), args, invocation),
+      ),
+  };
 }
 
 export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {

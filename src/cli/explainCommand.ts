@@ -11,7 +11,7 @@ import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
-import { type CommandContext, warn } from "./commandContext.js";
+import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 
 export function runExplain(context: CommandContext, deviceArgument: string): void {
   const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
@@ -72,7 +72,7 @@ export function formatExplanation(e: Explanation): string {
   }
   lines.push("");
   if (e.best === null) {
-    lines.push("Best: none");
+    lines.push(e.notForVfio === null ? "Best: none" : `Best: none: ${e.notForVfio}`);
   } else {
     const driver =
       e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
@@ -86,3 +86,14 @@ export function formatExplanation(e: Explanation): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+export const explainCommand = defineCommand({
+  command: "explain <device>",
+  describe: "show every VFIO driver that matches a device, in rank order, and why",
+  options: (y) =>
+    y
+      .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+      .example("$0 explain 0000:3b:00.2", "rank the VFIO drivers for one device")
+      .example("$0 explain /sys/bus/pci/devices/0000:3b:00.2 --json", "the same, as JSON"),
+  handler: (context, args) => runExplain(context, args.device),
+});

@@ -5,7 +5,7 @@ import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
 import { RuntimeFailure } from "../errors.js";
 import { listPciDeviceNames, pciDriverOfModule, readPciDevice } from "../sysfs/pciDevice.js";
-import { type CommandContext, warn } from "./commandContext.js";
+import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 
 export function runList(context: CommandContext): void {
@@ -49,3 +49,10 @@ export function runList(context: CommandContext): void {
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   if (problems.length > 0) context.exitCode = 1;
 }
+
+export const listCommand = defineCommand({
+  command: "list",
+  describe: "list every PCI device with its driver, IOMMU group and best VFIO module",
+  options: (y) => y.example("$0 list", "show all PCI devices").example("$0 list --json", "the same as a JSON array"),
+  handler: (context) => runList(context),
+});

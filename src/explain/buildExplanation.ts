@@ -7,6 +7,7 @@ import type { AliasOrigin, SkippedLine } from "../alias/aliasRecords.js";
 import { vfioMatchString } from "../alias/modalias.js";
 import { rankCandidates, whyRanksBelow } from "../alias/rankCandidates.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
+import { bridgeRefusal } from "../policy/safetyVerdict.js";
 import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
 
 export interface RankedCandidate {
@@ -26,7 +27,9 @@ export interface Explanation {
   readonly name: string | null;
   readonly matchString: string;
   readonly candidates: readonly RankedCandidate[];
-  /** `driver` is null until the module is loaded and names its PCI driver in sysfs. */
+  /** Why no VFIO driver is offered although aliases match (a bridge), or null. */
+  readonly notForVfio: string | null;
+  /** `driver` is null until the module is loaded and names its PCI driver in sysfs; null for a bridge. */
   readonly best: { readonly module: string; readonly driver: string | null } | null;
   readonly skipped: readonly SkippedLine[];
   readonly fallback: boolean;
@@ -50,12 +53,17 @@ export function buildExplanation(
     alsoMatched: candidate.alsoMatched,
   }));
   const winner = candidates[0];
+  const notForVfio = bridgeRefusal(device);
   return {
     device,
     name,
     matchString: vfioMatchString(device.modalias),
     candidates,
-    best: winner === undefined ? null : { module: winner.module, driver: driverOfModule(winner.module) },
+    notForVfio,
+    best:
+      winner === undefined || notForVfio !== null
+        ? null
+        : { module: winner.module, driver: driverOfModule(winner.module) },
     skipped: aliasSet.skipped,
     fallback: aliasSet.fallback,
   };
@@ -115,6 +123,7 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
       alsoMatched: c.alsoMatched,
     })),
     best: explanation.best,
+    notForVfio: explanation.notForVfio,
     fallback: explanation.fallback,
     skipped: explanation.skipped.map((s) => ({ ...s.origin, text: s.text, reason: s.reason })),
   };

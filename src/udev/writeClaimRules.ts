@@ -20,9 +20,15 @@ function readInstalledDigest(rulesFile: string): string | null | undefined {
 }
 
 /** Why the installed rules do not match the config, or null when they do. */
-export function staleRulesReason(rulesFile: string, digest: string): string | null {
+export function staleRulesReason(
+  rulesFile: string,
+  config: { readonly digest: string; readonly claims: readonly unknown[] },
+): string | null {
   const installed = readInstalledDigest(rulesFile);
-  if (installed === digest) return null;
+  if (installed === config.digest) return null;
+  // A fresh install: nothing claimed and nothing generated. Rules made from no claims
+  // would mark no device, so there is nothing to bring up to date.
+  if (installed === undefined && config.claims.length === 0) return null;
   if (installed === undefined) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
   return `${rulesFile} was generated from another config; run "vfio-autobind apply"`;
 }

@@ -12,7 +12,7 @@ import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import type { DecisionLog } from "../../src/journal/decisionLog.js";
 import { statePaths } from "../../src/paths.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
-import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../support/simulatedHost.js";
+import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 
 let host: SimulatedHost;
 let configDir: string;

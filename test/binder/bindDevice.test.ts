@@ -18,7 +18,7 @@ import {
   VIRTIO_NET,
   vfioDrivers,
   type SimulatedHost,
-} from "../support/simulatedHost.js";
+} from "../../support/simulatedHost.js";
 
 let host: SimulatedHost | undefined;
 afterEach(() => {

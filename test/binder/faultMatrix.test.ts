@@ -21,8 +21,8 @@ import {
   VIRTIO_NET,
   vfioDrivers,
   type SimulatedHost,
-} from "../support/simulatedHost.js";
-import type { Fault, Operation, SimulatedDriver } from "../support/simulatedKernel.js";
+} from "../../support/simulatedHost.js";
+import type { Fault, Operation, SimulatedDriver } from "../../support/simulatedKernel.js";
 
 const ERRNOS = ["EBUSY", "ENODEV", "EINVAL", "EIO", "ENOENT"] as const;
 

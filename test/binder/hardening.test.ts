@@ -18,8 +18,8 @@ import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { temporaryNameFor } from "../../src/files/safeFiles.js";
 import { ModuleLoadError } from "../../src/kmod/loadModule.js";
 import type { HeldLock } from "../../src/lock/deviceLock.js";
-import { makeSimulatedHost, NVME, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../support/simulatedHost.js";
-import type { ProbeBehaviour } from "../support/simulatedKernel.js";
+import { makeSimulatedHost, NVME, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../../support/simulatedHost.js";
+import type { ProbeBehaviour } from "../../support/simulatedKernel.js";
 
 let host: SimulatedHost | undefined;
 afterEach(() => {

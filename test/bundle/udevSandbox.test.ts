@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSysfs } from "../support/fakeSysfs.js";
-import { makeModulesDir, mainlineVariantsAlias } from "../support/fixtures.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { runBundle } from "../support/runBundle.js";
 
 let sys: FakeSysfs;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { listRecords, readRecord } from "../../src/binder/stateStore.js";
 import { acquireLock } from "../../src/lock/deviceLock.js";
 import { buildSimulatedBundle } from "../support/simulatedBundle.js";
-import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../support/simulatedHost.js";
+import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { runBundle } from "../support/runBundle.js";
 
 let simulated: { file: string; cleanup(): void };

@@ -9,11 +9,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startFakeJournal, type FakeJournal } from "../support/fakeJournal.js";
+import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
 import { runBundle } from "../support/runBundle.js";
 import { buildSimulatedBundle } from "../support/simulatedBundle.js";
-import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../support/simulatedHost.js";
-import { evaluateRules } from "../support/udevRuleEvaluator.js";
+import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 
 const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules");
 

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
-import { debianModulesAlias, makeModulesDir, mainlineVariantsAlias } from "../support/fixtures.js";
-import { FakeSysfs } from "../support/fakeSysfs.js";
+import { debianModulesAlias, makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { runBundle } from "../support/runBundle.js";
 
 let sys: FakeSysfs;
@@ -63,6 +63,8 @@ describe("list", () => {
     const lines = result.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^ADDRESS\s+ID\s+CLASS\s+DRIVER\s+GROUP\s+BEST\s+NAME$/);
     expect(lines).toHaveLength(5);
+    // The host bridge (class 0600, header type 0) is never offered a VFIO driver.
+    expect(lines[1]).toMatch(/^0000:00:00\.0\s+8086:29c0\s+0600\s+-\s+0\s+-(\s|$)/);
     expect(lines[2]).toMatch(/^0000:00:03\.0\s+1af4:1041\s+0200\s+virtio-pci\s+3\s+virtio_vfio_pci\b/);
     expect(lines[3]).toMatch(/^0000:00:04\.0\s+1af4:1042\s+0100\s+-\s+4\s+mlx5_vfio_pci\b/);
     expect(lines[4]).toMatch(/^0000:00:05\.0\s+1b36:0010\s+0108\s+nvme\s+5\s+vfio_pci\b/);
@@ -76,7 +78,7 @@ describe("list", () => {
       best: { module: string; driver: string | null } | null;
     }[];
     expect(rows.map((r) => [r.address, r.best?.module])).toEqual([
-      ["0000:00:00.0", "vfio_pci"],
+      ["0000:00:00.0", undefined],
       ["0000:00:03.0", "virtio_vfio_pci"],
       ["0000:00:04.0", "mlx5_vfio_pci"],
       ["0000:00:05.0", "vfio_pci"],
@@ -92,9 +94,13 @@ describe("list", () => {
     expect(result.stderr.trim().split("\n")).toEqual([
       `vfio-autobind: warning: ${emptyDir}/modules.alias: missing; offering only the generic vfio_pci module`,
     ]);
-    expect(
-      (JSON.parse(result.stdout) as { best: { module: string } }[]).every((r) => r.best.module === "vfio_pci"),
-    ).toBe(true);
+    const rows = JSON.parse(result.stdout) as { address: string; best: { module: string } | null }[];
+    expect(rows.map((r) => [r.address, r.best?.module])).toEqual([
+      ["0000:00:00.0", undefined], // the host bridge: never
+      ["0000:00:03.0", "vfio_pci"],
+      ["0000:00:04.0", "vfio_pci"],
+      ["0000:00:05.0", "vfio_pci"],
+    ]);
   });
 
   it("keeps listing when one device has odd contents, names the file, and exits 1", async () => {
@@ -177,6 +183,23 @@ describe("explain", () => {
     const outside = await runBundle(["explain", "/etc/passwd", ...globals()]);
     expect(outside.exitCode).toBe(2);
     expect(outside.stderr).toContain("/etc/passwd: not a path under");
+  });
+});
+
+describe("bridges (class 06xx)", () => {
+  it("explain offers no VFIO driver for the host bridge and says why", async () => {
+    const result = await runBundle(["explain", "0000:00:00.0", ...globals()]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain("Best: none: it is a bridge (class 0600); only endpoint devices can go to VFIO\n");
+    const json = JSON.parse((await runBundle(["explain", "0000:00:00.0", "--json", ...globals()])).stdout);
+    expect(json.best).toBeNull();
+    expect(json.notForVfio).toBe("it is a bridge (class 0600); only endpoint devices can go to VFIO");
+  });
+
+  it("bind refuses the host bridge even with --force, though it has an IOMMU group", async () => {
+    const result = await runBundle(["bind", "0000:00:00.0", "--force", "--dry-run", ...globals()]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout.split("\n")[0]).toContain("it is a bridge (class 0600)");
   });
 });
 

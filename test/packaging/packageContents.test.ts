@@ -157,15 +157,18 @@ describe("metadata", () => {
     expect(field("Architecture")).toBe("all");
   });
 
-  it("the .deb depends on node 18 or later, udev, kmod and util-linux (flock)", () => {
-    expect(field("Depends")).toBe("nodejs (>= 18), udev, kmod, util-linux (>= 2.20)");
+  it("the .deb depends on node 18.19 or later, udev, kmod and util-linux (flock)", () => {
+    expect(field("Depends")).toBe("nodejs (>= 18.19), udev, kmod, util-linux (>= 2.20)");
   });
 
   it("the .rpm is noarch, version from package.json, and requires the same tools", async () => {
     expect(path.basename(built.rpm)).toBe(`vfio-autobind-${version}-1.noarch.rpm`);
     expect(await rpmQuery("--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}")).toBe(`vfio-autobind ${version}-1 noarch`);
     const requires = (await rpmQuery("--requires")).split("\n").map((line) => line.trim());
-    for (const name of ["nodejs", "systemd-udev", "kmod", "util-linux"]) expect(requires).toContain(name);
+    for (const name of ["systemd-udev", "kmod", "util-linux"]) expect(requires).toContain(name);
+    // With the epoch Fedora and RHEL give nodejs (1:), or RHEL 9's default Node 16 would do.
+    expect(requires).toContain("nodejs >= 1:18.19");
+    expect(requires.filter((r) => r.startsWith("nodejs"))).toEqual(["nodejs >= 1:18.19"]);
   });
 
   it("the changelogs name this version", async () => {

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
-import { assertFakeSysfsRoot } from "./fakeSysfs.js";
+import { assertFakeSysfsRoot } from "../../support/fakeSysfs.js";
 
 export const BUNDLE = path.resolve(__dirname, "../../dist/vfio-autobind.js");
 export const MDWE_LAUNCHER = path.resolve(__dirname, "with-mdwe.py");

@@ -1,4 +1,4 @@
-/** Builds test/support/simulatedCli.ts into one file, the way build.mjs builds the real bundle. */
+/** Builds support/simulatedCli.ts into one file, the way build.mjs builds the real bundle. */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -8,7 +8,7 @@ export async function buildSimulatedBundle(): Promise<{ file: string; cleanup():
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simcli-"));
   const file = path.join(dir, "simulated-cli.cjs");
   await build({
-    entryPoints: [path.resolve(__dirname, "simulatedCli.ts")],
+    entryPoints: [path.resolve(__dirname, "../../support/simulatedCli.ts")],
     outfile: file,
     bundle: true,
     platform: "node",

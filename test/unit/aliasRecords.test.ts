@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { builtinModuleNames, scanBuiltinModinfo, scanModulesAlias } from "../../src/alias/aliasRecords.js";
-import { debianModulesAlias, mainlineVariantsAlias } from "../support/fixtures.js";
+import { debianModulesAlias, mainlineVariantsAlias } from "../../support/fixtures.js";
 
 describe("scanModulesAlias", () => {
   it("keeps vfio_pci alias records with their line numbers and skips everything else", () => {

@@ -12,7 +12,7 @@ import {
   parseMountinfo,
   parseSwaps,
 } from "../../src/sysfs/hostUsage.js";
-import { FakeSysfs } from "../support/fakeSysfs.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
 
 const NVME = "0000:01:00.0";
 const VIRTIO_BLK = "0000:00:02.0";

@@ -11,7 +11,7 @@ import {
   readPciDevice,
   resolveDevice,
 } from "../../src/sysfs/pciDevice.js";
-import { assertFakeSysfsRoot, FakeSysfs } from "../support/fakeSysfs.js";
+import { assertFakeSysfsRoot, FakeSysfs } from "../../support/fakeSysfs.js";
 
 let sys: FakeSysfs;
 

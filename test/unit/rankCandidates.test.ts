@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { scanModulesAlias, type VfioAlias } from "../../src/alias/aliasRecords.js";
 import { parseModalias } from "../../src/alias/modalias.js";
 import { compareCandidates, rankCandidates, whyRanksBelow } from "../../src/alias/rankCandidates.js";
-import { debianModulesAlias, mainlineVariantsAlias } from "../support/fixtures.js";
+import { debianModulesAlias, mainlineVariantsAlias } from "../../support/fixtures.js";
 
 const modalias = (vendor: string, device: string, sv: string, sd: string, cls = "020000") =>
   parseModalias(

@@ -20,9 +20,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fnmatch } from "../../src/alias/fnmatch.js";
-import type { KernelIo } from "../../src/binder/kernelIo.js";
-import { ModuleLoadError } from "../../src/kmod/loadModule.js";
+import { fnmatch } from "../src/alias/fnmatch.js";
+import type { KernelIo } from "../src/binder/kernelIo.js";
+import { ModuleLoadError } from "../src/kmod/loadModule.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 
 export type ProbeBehaviour = "ok" | "silent" | { readonly errno: string };

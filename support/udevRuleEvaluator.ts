@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fnmatch } from "../../src/alias/fnmatch.js";
+import { fnmatch } from "../src/alias/fnmatch.js";
 
 interface Token {
   readonly key: string;

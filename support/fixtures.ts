@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 
 /** Beside this file in the repository; from the repository root when bundled into bench/. */
 export const FIXTURES =
-  [path.resolve(__dirname, "../fixtures"), path.resolve("test/fixtures")].find((dir) => fs.existsSync(dir)) ??
+  [path.resolve(__dirname, "../test/fixtures"), path.resolve("test/fixtures")].find((dir) => fs.existsSync(dir)) ??
   path.resolve("test/fixtures");
 
 /** modules.alias that depmod wrote for Debian's 6.1 amd64 kernel (scripts/make-debian-alias-fixture.sh). */

@@ -6,12 +6,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { BindEnvironment } from "../../src/binder/bindDevice.js";
-import { UNLIMITED_BUDGET } from "../../src/binder/budget.js";
-import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
-import { statePaths } from "../../src/paths.js";
-import { acquireLock } from "../../src/lock/deviceLock.js";
-import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
+import type { BindEnvironment } from "../src/binder/bindDevice.js";
+import { UNLIMITED_BUDGET } from "../src/binder/budget.js";
+import { readVfioAliases } from "../src/kmod/readVfioAliases.js";
+import { acquireLock } from "../src/lock/deviceLock.js";
+import { statePaths } from "../src/paths.js";
+import { vfAddresses } from "../src/sysfs/sriovLayout.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "./fixtures.js";
 import { SimulatedKernel, type SimulatedDriver } from "./simulatedKernel.js";

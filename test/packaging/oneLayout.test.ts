@@ -1,0 +1,133 @@
+/**
+ * The places that must agree on where things are and how node runs the bundle: the
+ * program's defaults (src/paths.ts), the packaging layout, the wrapper, the packaged udev
+ * rule and the README; and the README's commands are the ones CI and npm run.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { execa } from "execa";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_PATHS } from "../../src/paths.js";
+import { assertBundleBuilt, BUNDLE } from "../support/runBundle.js";
+
+const REPO = path.resolve(__dirname, "../..");
+const read = (file: string): string => fs.readFileSync(path.join(REPO, file), "utf8");
+
+interface Layout {
+  BUNDLE_PATH: string;
+  NODE_FLAGS: string[];
+  programFiles: Record<"configDir" | "claimsRule" | "stateDir", { path: string }>;
+  installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
+}
+let layout: Layout;
+beforeAll(async () => {
+  layout = (await import(pathToFileURL(path.join(REPO, "packaging/layout.mjs")).href)) as Layout;
+});
+
+/** The README's indented command lines (four spaces), in order. */
+const readmeCommands = (): string[] =>
+  read("README.md")
+    .split("\n")
+    .filter((line) => /^ {4}\S/.test(line))
+    .map((line) => line.trim());
+
+describe("paths", () => {
+  it("the packages describe the program's own default paths", () => {
+    expect(layout.programFiles.configDir.path).toBe(DEFAULT_PATHS.configDir);
+    expect(layout.programFiles.claimsRule.path).toBe(DEFAULT_PATHS.rulesFile);
+    expect(layout.programFiles.stateDir.path).toBe(DEFAULT_PATHS.stateDir);
+  });
+
+  it("the wrapper and the udev rule run the installed bundle with node's flags from the layout", () => {
+    const node = `/usr/bin/node ${layout.NODE_FLAGS.join(" ")} ${layout.BUNDLE_PATH}`;
+    expect(layout.installedFiles(REPO).find((f) => f.path === layout.BUNDLE_PATH)?.from).toEqual({
+      generate: "bundle",
+    });
+    expect(read("packaging/files/vfio-autobind.sh").trimEnd().split("\n").at(-1)).toBe(`exec ${node} "$@"`);
+    const runs = [...read("rules.d/70-vfio-autobind.rules").matchAll(/RUN\+="([^"]*)"/g)].map((m) => m[1]);
+    expect(runs).toEqual([`${node} udev-event`]);
+  });
+});
+
+describe("the README's commands", () => {
+  it("runs the tool the way the installed wrapper does", () => {
+    const node = `node ${layout.NODE_FLAGS.join(" ")} dist/vfio-autobind.js`;
+    expect(readmeCommands()).toContain(`npm ci && npm run build && ${node} list`);
+  });
+
+  it("that way Node prints no warning of its own", async () => {
+    assertBundleBuilt();
+    const result = await execa(process.execPath, [...layout.NODE_FLAGS, BUNDLE, "--version"]);
+    expect(result.stderr).toBe("");
+    // Without --no-expose-wasm Node 20 warns on every run: the flag is what prevents it.
+    const bare = await execa(process.execPath, ["--jitless", BUNDLE, "--version"]);
+    if (Number(process.versions.node.split(".")[0]) >= 20) expect(bare.stderr).toContain("--expose_wasm");
+  });
+
+  it("sets up and runs the tests with one command, which .ci/run runs as written", () => {
+    const setupAndTest = "npm run setup && npm test";
+    expect(readmeCommands()).toContain(setupAndTest);
+    expect(readmeCommands()).toContain("npm run test:vm");
+    const ci = read(".ci/run")
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("#") && !/^(set|cd) /.test(line));
+    expect(ci).toEqual([setupAndTest, "npm run test:vm"]);
+  });
+
+  it("npm run setup installs what the tests, the VM suite and the benchmark need; npm test installs nothing", () => {
+    const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+    expect(scripts["setup"]).toBe("bash scripts/setup.sh");
+    const setup = read("scripts/setup.sh");
+    const list = /^packages=\(\n([\s\S]*?)\n\)$/m.exec(setup)?.[1] ?? "";
+    const packages = list
+      .split("\n")
+      .map((line) => line.replace(/#.*/, "").trim())
+      .filter(Boolean);
+    expect(packages.sort()).toEqual(
+      [
+        "python3",
+        "util-linux",
+        "rpm",
+        "rpmlint",
+        "lintian",
+        "man-db",
+        "mmdebstrap",
+        "debian-archive-keyring",
+        "qemu-system-x86",
+        "cpio",
+        "make",
+        "gcc-12",
+        "kmod",
+        "driverctl",
+      ].sort(),
+    );
+    expect(setup).toContain("npm ci --no-audit --no-fund");
+    for (const name of ["test", "pretest", "bench", "build"]) expect(scripts[name]).not.toMatch(/apt|setup/);
+  });
+});
+
+describe("the benchmark stands on its own", () => {
+  const sources = (dir: string): string[] =>
+    fs
+      .readdirSync(path.join(REPO, dir))
+      .filter((f) => /\.(ts|mjs)$/.test(f))
+      .map((f) => path.join(dir, f));
+
+  it("bench/ and support/ import nothing from test/ and install nothing", () => {
+    for (const file of [...sources("bench"), ...sources("support")]) {
+      const text = read(file);
+      expect(text, file).not.toMatch(/from "(\.\.\/)+test\//);
+      expect(text, file).not.toMatch(/entryPoints: \["test\//);
+      expect(text, file).not.toMatch(/"apt-get"|"apt"|"dpkg"/);
+    }
+  });
+
+  it("src/ never imports support/, so the bundle cannot carry it", () => {
+    const walk = (dir: string): string[] =>
+      fs
+        .readdirSync(path.join(REPO, dir), { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const file of walk("src")) expect(read(file), file).not.toMatch(/from "(\.\.\/)+support\//);
+  });
+});
