@@ -22,7 +22,7 @@ export function makeBindEnvironment(
   onWarnings: (warnings: readonly string[]) => void,
 ): BindEnvironment {
   const aliasSet = readVfioAliases(paths.modulesDir, { lineNumbers: false });
-  onWarnings(aliasSet.warnings);
+  onWarnings(aliasSet.warnings.map((w) => w.message));
   return {
     sysfsRoot: paths.sysfsRoot,
     procRoot: paths.procRoot,

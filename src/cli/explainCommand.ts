@@ -10,6 +10,7 @@ import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
+import { quoteForDisplay } from "../text/quoteForDisplay.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
 import { type CommandContext, warn } from "./commandContext.js";
 
@@ -17,9 +18,10 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
   const device = readPciDevice(context.sysfsRoot, address);
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: true });
+  // explain lists the malformed lines itself; the other warnings still go to stderr.
   warn(
     context,
-    aliasSet.warnings.filter((w) => !w.includes("malformed")),
+    aliasSet.warnings.filter((w) => w.kind !== "malformed-lines").map((w) => w.message),
   );
   const pciIds = readPciIds();
   const name =
@@ -29,6 +31,9 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
   );
 }
+
+/** How much of a skipped line explain shows (an index line may be megabytes, or not text). */
+const SKIPPED_SHOWN_LENGTH = 100;
 
 export function formatExplanation(e: Explanation): string {
   const d = e.device;
@@ -79,10 +84,13 @@ export function formatExplanation(e: Explanation): string {
     lines.push(`Best: ${e.best.module} (${driver})`);
   }
   if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");
-  if (e.skipped.length > 0) {
+  if (e.skippedCount > 0) {
     lines.push("");
-    lines.push(`Skipped ${e.skipped.length} malformed vfio_pci line(s):`);
-    for (const s of e.skipped) lines.push(`  ${formatOrigin(s.origin)}: ${s.reason}: ${s.text.trim()}`);
+    const shown = e.skipped.length < e.skippedCount ? ` (the first ${e.skipped.length} shown)` : "";
+    lines.push(`Skipped ${e.skippedCount} malformed vfio_pci line(s)${shown}:`);
+    for (const s of e.skipped) {
+      lines.push(`  ${formatOrigin(s.origin)}: ${s.reason}: ${quoteForDisplay(s.text.trim(), SKIPPED_SHOWN_LENGTH)}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

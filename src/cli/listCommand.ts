@@ -10,7 +10,10 @@ import { formatTable } from "./formatTable.js";
 
 export function runList(context: CommandContext): void {
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
-  warn(context, aliasSet.warnings);
+  warn(
+    context,
+    aliasSet.warnings.map((w) => w.message),
+  );
   const pciIds = readPciIds();
   const driverOf = (module: string): string | null => pciDriverOfModule(context.sysfsRoot, module);
 

@@ -28,7 +28,9 @@ export interface Explanation {
   readonly candidates: readonly RankedCandidate[];
   /** `driver` is null until the module is loaded and names its PCI driver in sysfs. */
   readonly best: { readonly module: string; readonly driver: string | null } | null;
+  /** The first skipped lines in detail; `skippedCount` counts them all. */
   readonly skipped: readonly SkippedLine[];
+  readonly skippedCount: number;
   readonly fallback: boolean;
 }
 
@@ -57,6 +59,7 @@ export function buildExplanation(
     candidates,
     best: winner === undefined ? null : { module: winner.module, driver: driverOfModule(winner.module) },
     skipped: aliasSet.skipped,
+    skippedCount: aliasSet.skippedCount,
     fallback: aliasSet.fallback,
   };
 }
@@ -117,5 +120,6 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
     best: explanation.best,
     fallback: explanation.fallback,
     skipped: explanation.skipped.map((s) => ({ ...s.origin, text: s.text, reason: s.reason })),
+    skippedCount: explanation.skippedCount,
   };
 }
