@@ -20,3 +20,11 @@ export function quoteForDisplay(text: string, max: number = DISPLAY_LENGTH): str
   );
   return cut ? `${shown.slice(0, -1)}..." (${text.length} characters)` : shown;
 }
+
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/** True when `text` holds a control, formatting or bidi character that must not reach a terminal raw. */
+export function hasUnsafeCharacters(text: string): boolean {
+  return UNSAFE.test(text);
+}

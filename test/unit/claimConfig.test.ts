@@ -68,30 +68,30 @@ describe("parseClaimFile", () => {
     [
       "[Claim]\nAddress=eth0",
       2,
-      "Address=eth0: expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*",
+      'Address="eth0": expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*',
     ],
     [
       "[Claim]\nIds=15b3",
       2,
-      "Ids=15b3: expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e",
+      'Ids="15b3": expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e',
     ],
     [
       "[Claim]\nClass=0x030",
       2,
-      "Class=0x030: expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802",
+      'Class="0x030": expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802',
     ],
     [
       "[Claim]\nVfsOf=3b:00.*",
       2,
-      "VfsOf=3b:00.*: expected the PCI address of a physical function, such as 0000:3b:00.0",
+      'VfsOf="3b:00.*": expected the PCI address of a physical function, such as 0000:3b:00.0',
     ],
     [
       "[Claim]\nAddress=0000:3b:00.2\nDriver=../evil",
       3,
-      "Driver=../evil: expected auto or a module or driver name such as vfio_pci or vfio-pci",
+      'Driver="../evil": expected auto or a module or driver name such as vfio_pci or vfio-pci',
     ],
-    ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, "Group=all: expected ignore, check or bind"],
-    ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, "Force=maybe: expected yes or no"],
+    ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, 'Group="all": expected ignore, check or bind'],
+    ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, 'Force="maybe": expected yes or no'],
     [
       "[Claim]\nAddress=0000:3b:00.2\nDriver=vfio-pci\nDriver=auto",
       4,
@@ -103,11 +103,7 @@ describe("parseClaimFile", () => {
       3,
       "Force= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf=",
     ],
-    [
-      "[Claim]\nAddress=0000:3b:00.2\nthis is not ini",
-      3,
-      'expected Key=Value, a [Section] header or a # comment, found "this is not ini"',
-    ],
+    ["[Claim]\nAddress=0000:3b:00.2\nthis is not ini", 3, "expected Key=Value, a [Section] header or a # comment"],
     [
       "[Claim]\nAddress=",
       2,
