@@ -6,6 +6,7 @@
 import * as path from "node:path";
 import { rankCandidates } from "../alias/rankCandidates.js";
 import { RuntimeFailure } from "../errors.js";
+import { describeForbidden, NO_MODULE_POLICY, type ModulePolicy } from "../kmod/modulePolicy.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import { isSafeModuleName, sysfsPaths } from "../paths.js";
 import { safetyVerdict, type SafetyVerdict } from "../policy/safetyVerdict.js";
@@ -36,6 +37,8 @@ export interface BindEnvironment {
   readonly procRoot: string;
   readonly stateDir: string;
   readonly aliasSet: VfioAliasSet;
+  /** Modules the admin forbade (modprobe.d, kernel command line): never tried. */
+  readonly modulePolicy: ModulePolicy;
   readonly builtinModules: ReadonlySet<string>;
   readonly kernel: KernelIo;
   readonly modprobeTimeoutMs: number;
@@ -86,18 +89,31 @@ export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): s
   return device.iommuGroup === null ? `device-${device.address}` : `group-${device.iommuGroup}`;
 }
 
-/** The candidates in the order they will be tried. */
+/** A pinned driver (`--driver`, `Driver=`) whose module the admin forbade. */
+export class ForbiddenDriverError extends RuntimeFailure {
+  override readonly name = "ForbiddenDriverError";
+}
+
+/** The candidates in the order they will be tried; forbidden modules are left out. */
 export function planCandidates(
   sysfsRoot: string,
   device: PciDevice,
   aliasSet: VfioAliasSet,
   driverOption: string | undefined,
+  modulePolicy: ModulePolicy = NO_MODULE_POLICY,
 ): PlannedCandidate[] {
   if (driverOption !== undefined) {
     const module = moduleForName(sysfsRoot, aliasSet, driverOption);
+    const forbidden = modulePolicy.get(module);
+    if (forbidden !== undefined) {
+      throw new ForbiddenDriverError(
+        `driver ${driverOption} (module ${module}) is forbidden by ${describeForbidden(forbidden)}`,
+      );
+    }
     return [{ rank: 1, module, pattern: null, driver: pciDriverOfModule(sysfsRoot, module) }];
   }
-  return rankCandidates(device.modalias, aliasSet.aliases).map((c, i) => ({
+  const allowed = rankCandidates(device.modalias, aliasSet.aliases).filter((c) => !modulePolicy.has(c.module));
+  return allowed.map((c, i) => ({
     rank: i + 1,
     module: c.module,
     pattern: c.pattern,
@@ -148,7 +164,13 @@ function outcome(address: string, fields: Partial<BindOutcome> & Pick<BindOutcom
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
   const initial = readPciDevice(env.sysfsRoot, address);
-  const candidates = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver);
+  let candidates: PlannedCandidate[];
+  try {
+    candidates = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver, env.modulePolicy);
+  } catch (error) {
+    if (!(error instanceof ForbiddenDriverError)) throw error;
+    return outcome(address, { status: "refused", message: `${address}: refused: ${error.message}` });
+  }
   const first = candidates[0];
   if (first === undefined) {
     return outcome(address, {

@@ -17,6 +17,8 @@ export interface GlobalOptions {
   readonly procRoot: string;
   readonly configDir: string;
   readonly rulesFile: string;
+  /** The root under which modprobe.d is read (tests give a tree of their own). */
+  readonly modprobeRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
@@ -36,6 +38,7 @@ export interface GlobalArguments {
   "proc-root"?: string;
   "config-dir"?: string;
   "rules-file"?: string;
+  "modprobe-root"?: string;
   udevadm?: string;
   json?: boolean;
 }
@@ -48,6 +51,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
+    modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

@@ -6,6 +6,8 @@ import {
   formatOrigin,
   type Explanation,
 } from "../explain/buildExplanation.js";
+import { describeForbidden } from "../kmod/modulePolicy.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
@@ -23,10 +25,18 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
     context,
     aliasSet.warnings.filter((w) => w.kind !== "malformed-lines").map((w) => w.message),
   );
+  const modules = readModulePolicy(context.modprobeRoot, context.procRoot);
+  warn(context, modules.warnings);
   const pciIds = readPciIds();
   const name =
     pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
-  const explanation = buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name);
+  const explanation = buildExplanation(
+    device,
+    aliasSet,
+    (m) => pciDriverOfModule(context.sysfsRoot, m),
+    name,
+    modules.policy,
+  );
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
   );
@@ -65,19 +75,21 @@ export function formatExplanation(e: Explanation): string {
   } else {
     lines.push(`Candidates for ${e.matchString}, most specific first:`);
     for (const c of e.candidates) {
-      lines.push(`  ${c.rank}. ${c.module}`);
+      lines.push(c.rank === null ? `  -. ${c.module} (skipped)` : `  ${c.rank}. ${c.module}`);
       lines.push(`     pattern  ${c.pattern}`);
       lines.push(
         `     score    ${c.wildcards} wildcard${c.wildcards === 1 ? "" : "s"}, ${c.literals} literal characters`,
       );
       lines.push(`     from     ${formatOrigin(c.origin)}`);
       if (c.belowBecause !== null) lines.push(`     ranked   below: ${c.belowBecause}`);
+      if (c.forbidden !== null) lines.push(`     skipped  forbidden by ${describeForbidden(c.forbidden)}`);
       for (const other of c.alsoMatched) lines.push(`     also     ${other} (less specific, same module)`);
     }
   }
   lines.push("");
   if (e.best === null) {
-    lines.push("Best: none");
+    const allForbidden = e.candidates.length > 0;
+    lines.push(allForbidden ? "Best: none (every matching module is forbidden)" : "Best: none");
   } else {
     const driver =
       e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;

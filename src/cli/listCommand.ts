@@ -1,5 +1,6 @@
 /** `list`: every PCI device, one row each, with its best VFIO module. Read-only. */
 import { buildExplanation, deviceJson } from "../explain/buildExplanation.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
@@ -14,6 +15,8 @@ export function runList(context: CommandContext): void {
     context,
     aliasSet.warnings.map((w) => w.message),
   );
+  const modules = readModulePolicy(context.modprobeRoot, context.procRoot);
+  warn(context, modules.warnings);
   const pciIds = readPciIds();
   const driverOf = (module: string): string | null => pciDriverOfModule(context.sysfsRoot, module);
 
@@ -34,7 +37,7 @@ export function runList(context: CommandContext): void {
     }
     const name =
       pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
-    const explanation = buildExplanation(device, aliasSet, driverOf, name);
+    const explanation = buildExplanation(device, aliasSet, driverOf, name, modules.policy);
     rows.push({ ...deviceJson(device, name), best: explanation.best });
     table.push([
       device.address,

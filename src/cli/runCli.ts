@@ -69,6 +69,8 @@ export async function runCli(
     })
     // Where /proc is, for tests that fake mounts and swaps; not for admins.
     .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
+    // Where modprobe.d is read, for tests that need a module blacklist of their own.
+    .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
     // The udevadm that reloads rules, for tests that must not touch the host's udevd.
     .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
     .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
