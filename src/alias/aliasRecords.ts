@@ -80,8 +80,14 @@ function patternProblem(pattern: string): string | null {
   }
 }
 
+// A modalias is printable ASCII, so a pattern with anything else can never match; it is
+// refused rather than carried into explain's output, where an escape sequence would reach
+// the terminal.
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
 function checkRecord(pattern: string, module: string): string | null {
   if (!pattern.startsWith(VFIO_ALIAS_PREFIX)) return `pattern does not start with ${VFIO_ALIAS_PREFIX}`;
+  if (!PRINTABLE_ASCII.test(pattern)) return "pattern has characters other than printable ASCII";
   if (!MODULE_NAME.test(module)) return `module name ${JSON.stringify(module.slice(0, 64))} is not valid`;
   return patternProblem(pattern);
 }

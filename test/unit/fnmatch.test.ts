@@ -106,6 +106,27 @@ describe("fnmatch", () => {
     );
   });
 
+  it("matches arbitrary alias patterns up to the cap against modalias strings within the step bound", () => {
+    const aliasUnit = fc.constantFrom("v", "d", "s", "0", "1", "A", "F", "*", "*", "?", "[", "]", "!", "-");
+    const hex = (n: number) => fc.string({ unit: fc.constantFrom(..."0123456789ABCDEF"), minLength: n, maxLength: n });
+    const modalias = fc
+      .tuple(hex(8), hex(8), hex(8), hex(8), hex(2), hex(2), hex(2))
+      .map(([v, d, sv, sd, bc, sc, i]) => `vfio_pci:v${v}d${d}sv${sv}sd${sd}bc${bc}sc${sc}i${i}`);
+    fc.assert(
+      fc.property(fc.string({ unit: aliasUnit, maxLength: MAX_PATTERN_LENGTH - 9 }), modalias, (body, subject) => {
+        const pattern = `vfio_pci:${body}`;
+        let tokens;
+        try {
+          tokens = tokenizePattern(pattern);
+        } catch {
+          return;
+        }
+        expect(matchTokens(tokens, subject).steps).toBeLessThanOrEqual(stepBound(pattern, subject));
+      }),
+      { numRuns: 1000, seed: 17 },
+    );
+  });
+
   it("grows its step count linearly with the text for a fixed pattern", () => {
     // Doubling the text at most doubles the steps (plus the pattern's length): no blow-up.
     fc.assert(
