@@ -83,11 +83,33 @@ const CLASS_SELECTOR = /^(?:0x)?((?:[0-9a-fA-F]{2}){1,3})$/;
 const NAME = /^[A-Za-z0-9_-]+$/;
 const ADDRESS_GLOB = /^[0-9a-fA-F*?[\]!:.-]+$/;
 
+/**
+ * An address glob goes into the udev rules too, where udev matches it with glibc's
+ * fnmatch, which backtracks on every `*`. One `*` per address field (domain, bus, device,
+ * function) is all a glob needs; more is refused, as is anything longer than a glob of an
+ * address can usefully be.
+ */
+export const MAX_ADDRESS_GLOB_STARS = 4;
+export const MAX_ADDRESS_GLOB_LENGTH = 64;
+
+/** Why an address glob is refused outright, or null. */
+export function addressGlobProblem(text: string): string | null {
+  if (text.length > MAX_ADDRESS_GLOB_LENGTH) {
+    return `an address glob is at most ${MAX_ADDRESS_GLOB_LENGTH} characters`;
+  }
+  const stars = text.split("*").length - 1;
+  if (stars > MAX_ADDRESS_GLOB_STARS) {
+    return `an address glob has at most ${MAX_ADDRESS_GLOB_STARS} "*" (one per field), not ${stars}`;
+  }
+  return null;
+}
+
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
 export function parseAddressSelector(text: string): string | null {
   const exact = parsePciAddress(text);
   if (exact !== null) return formatPciAddress(exact);
   if (!/[*?[]/.test(text) || !ADDRESS_GLOB.test(text) || !text.includes(":")) return null;
+  if (addressGlobProblem(text) !== null) return null;
   const glob = (text.split(":").length === 2 ? `0000:${text}` : text).toLowerCase();
   try {
     compilePattern(glob);
@@ -253,6 +275,11 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       const values = value.split(/\s+/).filter((v) => v !== "");
       if (values.length === 0) error(line, `${key}= is empty; expected ${selector.expected}`);
       for (const item of values) {
+        const globProblem = key === "Address" && /[*?[]/.test(item) ? addressGlobProblem(item) : null;
+        if (globProblem !== null) {
+          error(line, `${key}=${quoteForDisplay(item)}: ${globProblem}`);
+          continue;
+        }
         const parsed = selector.parse(item);
         if (parsed === null) error(line, `${key}=${quoteForDisplay(item)}: expected ${selector.expected}`);
         else (current.selectors[selector.field] as unknown[]).push(parsed);

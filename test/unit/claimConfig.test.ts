@@ -166,3 +166,22 @@ describe("claim files written by the CLI", () => {
     );
   });
 });
+
+describe("address globs (issue 10, item 10)", () => {
+  it("refuses more than one star per address field, with a clear error", () => {
+    const glob = `0000:3b:${"*".repeat(40)}x`;
+    const config = parseClaimFile(`[Claim]\nAddress=${glob}\n`, "f.conf");
+    expect(config.errors.map((e) => e.message)).toEqual([
+      `Address="${glob}": an address glob has at most 4 "*" (one per field), not 40`,
+    ]);
+    const stars = parseClaimFile("[Claim]\nAddress=*:*:*.*.*\n", "f.conf");
+    expect(stars.errors.map((e) => e.message)).toEqual([
+      'Address="*:*:*.*.*": an address glob has at most 4 "*" (one per field), not 5',
+    ]);
+    expect(parseClaimFile("[Claim]\nAddress=*:*:*.*\n", "f.conf").errors).toEqual([]);
+    const long = `0000:3b:00.[${"0".repeat(60)}]`;
+    expect(parseClaimFile(`[Claim]\nAddress=${long}\n`, "f.conf").errors.map((e) => e.message)).toEqual([
+      `Address="${long.slice(0, 60)}..." (${long.length} characters): an address glob is at most 64 characters`,
+    ]);
+  });
+});
