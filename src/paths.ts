@@ -23,7 +23,29 @@ export const DEFAULT_PATHS = {
   modulesBase: "/lib/modules",
   /** The journal's stream socket, where the udev helper writes its decisions. */
   journalSocket: "/run/systemd/journal/stdout",
+  /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
+  modprobeRoot: "/",
 } as const;
+
+/**
+ * kmod's configuration directories, highest precedence first: a file name in an earlier
+ * directory hides the same name in a later one (libkmod's conf_files_list).
+ */
+export const MODPROBE_DIRS = [
+  "etc/modprobe.d",
+  "run/modprobe.d",
+  "usr/local/lib/modprobe.d",
+  "usr/lib/modprobe.d",
+  "lib/modprobe.d",
+] as const;
+
+/** What the module policy reads: the modprobe.d directories under a root, and the kernel command line. */
+export function modulePolicyPaths(modprobeRoot: string, procRoot: string) {
+  return {
+    modprobeDirs: MODPROBE_DIRS.map((dir) => path.join(modprobeRoot, dir)),
+    kernelCommandLine: path.join(procRoot, "cmdline"),
+  };
+}
 
 /** The module directory of the running kernel. */
 export function defaultModulesDir(): string {

@@ -147,6 +147,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
       procRoot,
       stateDir,
       aliasSet,
+      modulePolicy: new Map(),
       builtinModules: new Set(),
       kernel,
       modprobeTimeoutMs: 5_000,

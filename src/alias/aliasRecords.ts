@@ -26,14 +26,42 @@ export interface VfioAlias {
 
 export interface SkippedLine {
   readonly origin: AliasOrigin;
+  /** The start of the line, at most SKIPPED_TEXT_LENGTH characters (a line may be megabytes). */
   readonly text: string;
   readonly reason: string;
 }
 
 export interface AliasScan {
   readonly aliases: VfioAlias[];
-  /** Lines that mention `vfio_pci:` but are not well-formed alias records. */
+  /** The first MAX_SKIPPED_DETAIL lines that mention `vfio_pci:` but are not well-formed alias records. */
   readonly skipped: SkippedLine[];
+  /** How many such lines there were in all, kept in detail or not. */
+  readonly skippedCount: number;
+}
+
+/** Skipped lines kept with their origin and reason; the rest are only counted (memory stays bounded). */
+export const MAX_SKIPPED_DETAIL = 100;
+/** How much of a skipped line is kept to show. */
+export const SKIPPED_TEXT_LENGTH = 120;
+
+/** Collects skipped lines: the first MAX_SKIPPED_DETAIL in detail, all of them counted. */
+export class SkippedLines {
+  readonly kept: SkippedLine[] = [];
+  count = 0;
+
+  add(origin: AliasOrigin, text: string, reason: string): void {
+    this.count += 1;
+    if (this.kept.length < MAX_SKIPPED_DETAIL) {
+      this.kept.push({ origin, text: text.slice(0, SKIPPED_TEXT_LENGTH), reason });
+    }
+  }
+
+  addAll(scan: AliasScan): void {
+    for (const line of scan.skipped) {
+      if (this.kept.length < MAX_SKIPPED_DETAIL) this.kept.push(line);
+    }
+    this.count += scan.skippedCount;
+  }
 }
 
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -52,9 +80,15 @@ function patternProblem(pattern: string): string | null {
   }
 }
 
+// A modalias is printable ASCII, so a pattern with anything else can never match; it is
+// refused rather than carried into explain's output, where an escape sequence would reach
+// the terminal.
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
 function checkRecord(pattern: string, module: string): string | null {
   if (!pattern.startsWith(VFIO_ALIAS_PREFIX)) return `pattern does not start with ${VFIO_ALIAS_PREFIX}`;
-  if (!MODULE_NAME.test(module)) return `module name ${JSON.stringify(module)} is not valid`;
+  if (!PRINTABLE_ASCII.test(pattern)) return "pattern has characters other than printable ASCII";
+  if (!MODULE_NAME.test(module)) return `module name ${JSON.stringify(module.slice(0, 64))} is not valid`;
   return patternProblem(pattern);
 }
 
@@ -73,7 +107,7 @@ export interface ScanOptions {
 export function scanModulesAlias(text: string, file = "modules.alias", options: ScanOptions = {}): AliasScan {
   const countLines = options.lineNumbers ?? true;
   const aliases: VfioAlias[] = [];
-  const skipped: SkippedLine[] = [];
+  const skipped = new SkippedLines();
   let line = 1;
   let counted = 0; // offset up to which newlines have been counted into `line`
   let from = 0;
@@ -98,22 +132,22 @@ export function scanModulesAlias(text: string, file = "modules.alias", options: 
     const fields = trimmed.split(/\s+/);
     if (fields[0] !== "alias") {
       if (fields[0] === "softdep" || fields[0] === "options") continue; // not an alias line
-      skipped.push({ origin, text: raw, reason: "not an alias line" });
+      skipped.add(origin, raw, "not an alias line");
       continue;
     }
     if (fields.length !== 3) {
-      skipped.push({ origin, text: raw, reason: `expected "alias <pattern> <module>", found ${fields.length} fields` });
+      skipped.add(origin, raw, `expected "alias <pattern> <module>", found ${fields.length} fields`);
       continue;
     }
     const [, pattern, module] = fields as [string, string, string];
     const problem = checkRecord(pattern, module);
     if (problem !== null) {
-      skipped.push({ origin, text: raw, reason: problem });
+      skipped.add(origin, raw, problem);
       continue;
     }
     aliases.push({ pattern, module: normaliseModuleName(module), origin });
   }
-  return { aliases, skipped };
+  return { aliases, skipped: skipped.kept, skippedCount: skipped.count };
 }
 
 const BUILTIN_ALIAS_KEY = `.alias=${VFIO_ALIAS_PREFIX}`;
@@ -124,7 +158,7 @@ const BUILTIN_ALIAS_KEY = `.alias=${VFIO_ALIAS_PREFIX}`;
  */
 export function scanBuiltinModinfo(text: string, file = "modules.builtin.modinfo"): AliasScan {
   const aliases: VfioAlias[] = [];
-  const skipped: SkippedLine[] = [];
+  const skipped = new SkippedLines();
   let from = 0;
   for (;;) {
     const hit = text.indexOf(BUILTIN_ALIAS_KEY, from);
@@ -137,12 +171,12 @@ export function scanBuiltinModinfo(text: string, file = "modules.builtin.modinfo
     const pattern = text.slice(hit + ".alias=".length, end);
     const problem = checkRecord(pattern, module);
     if (problem !== null) {
-      skipped.push({ origin: { file }, text: text.slice(start, end), reason: problem });
+      skipped.add({ file }, text.slice(start, Math.min(end, start + SKIPPED_TEXT_LENGTH)), problem);
       continue;
     }
     aliases.push({ pattern, module: normaliseModuleName(module), origin: { file } });
   }
-  return { aliases, skipped };
+  return { aliases, skipped: skipped.kept, skippedCount: skipped.count };
 }
 
 /** Module names listed in modules.builtin (`kernel/drivers/vfio/pci/vfio-pci.ko`). */

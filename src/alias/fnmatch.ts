@@ -90,37 +90,78 @@ function readBracket(pattern: string, start: number): { token: PatternToken; end
   return null;
 }
 
-function escapeForRegExp(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? `\\${c}` : c;
+/**
+ * Real aliases are under 100 characters; a longer pattern is refused so that matching one
+ * costs at most MAX_PATTERN_LENGTH steps per character of the string it is matched against.
+ */
+export const MAX_PATTERN_LENGTH = 512;
+
+/** A pattern compiled once, matched against any number of strings. */
+export interface CompiledPattern {
+  readonly pattern: string;
+  /** True when the whole of `text` matches. */
+  test(text: string): boolean;
 }
 
-/** Compiles a pattern to an anchored RegExp that matches the whole string. */
-export function compilePattern(pattern: string): RegExp {
-  let source = "^";
-  for (const token of tokenizePattern(pattern)) {
-    switch (token.kind) {
-      case "literal":
-        source += escapeForRegExp(token.char);
-        break;
-      case "any-one":
-        source += "[^]";
-        break;
-      case "any-run":
-        source += "[^]*";
-        break;
-      case "bracket": {
-        const body = token.items
-          .map((it) =>
-            it.from === it.to ? escapeForRegExp(it.from) : `${escapeForRegExp(it.from)}-${escapeForRegExp(it.to)}`,
-          )
-          .join("");
-        // An empty negated class matches any one character; an empty class matches none.
-        source += token.negated ? `[^${body}]` : body === "" ? "(?!)" : `[${body}]`;
-        break;
-      }
+function matchesOne(token: PatternToken, c: string): boolean {
+  switch (token.kind) {
+    case "literal":
+      return token.char === c;
+    case "any-one":
+      return true;
+    case "bracket":
+      return token.items.some((it) => it.from <= c && c <= it.to) !== token.negated;
+    case "any-run":
+      return false;
+  }
+}
+
+/**
+ * Matches with the "remember the last star" two-pointer walk, and counts its steps: a
+ * failure after a `*` resumes from that star only (earlier stars never need to be
+ * revisited, since any later star can absorb what they would), so the walk takes at most
+ * (tokens + 1) * (text length + 1) steps and never backtracks exponentially as a RegExp
+ * of `.*` runs does.
+ */
+export function matchTokens(tokens: readonly PatternToken[], text: string): { matched: boolean; steps: number } {
+  let steps = 0;
+  let p = 0;
+  let t = 0;
+  let starP = -1;
+  let starT = -1;
+  while (t < text.length) {
+    steps += 1;
+    const token = tokens[p];
+    if (token?.kind === "any-run") {
+      starP = p;
+      starT = t;
+      p += 1;
+    } else if (token !== undefined && matchesOne(token, text[t] as string)) {
+      p += 1;
+      t += 1;
+    } else if (starP >= 0) {
+      // Let the last star take one more character and try the rest again.
+      p = starP + 1;
+      starT += 1;
+      t = starT;
+    } else {
+      return { matched: false, steps };
     }
   }
-  return new RegExp(`${source}$`);
+  while (tokens[p]?.kind === "any-run") {
+    steps += 1;
+    p += 1;
+  }
+  return { matched: p === tokens.length, steps };
+}
+
+/** Compiles a pattern; throws PatternError for a malformed one or one over MAX_PATTERN_LENGTH. */
+export function compilePattern(pattern: string): CompiledPattern {
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    throw new PatternError(`pattern is ${pattern.length} characters long, more than the ${MAX_PATTERN_LENGTH} allowed`);
+  }
+  const tokens = tokenizePattern(pattern);
+  return { pattern, test: (text) => matchTokens(tokens, text).matched };
 }
 
 export function fnmatch(pattern: string, text: string): boolean {

@@ -8,7 +8,7 @@
  * A module that matches through several aliases appears once, with its most specific one.
  */
 import type { AliasOrigin, VfioAlias } from "./aliasRecords.js";
-import { compilePattern, patternSpecificity } from "./fnmatch.js";
+import { compilePattern, patternSpecificity, type CompiledPattern } from "./fnmatch.js";
 import { vfioMatchString, type PciModalias } from "./modalias.js";
 
 export interface Candidate {
@@ -32,12 +32,24 @@ export function compareCandidates(
   return a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0;
 }
 
+// Compiled once per alias record, however many devices `list` or `apply` ranks.
+const compiled = new WeakMap<VfioAlias, CompiledPattern>();
+
+function matcherOf(alias: VfioAlias): CompiledPattern {
+  let matcher = compiled.get(alias);
+  if (matcher === undefined) {
+    matcher = compilePattern(alias.pattern);
+    compiled.set(alias, matcher);
+  }
+  return matcher;
+}
+
 /** Every alias whose pattern matches the device, most specific first, one per module. */
 export function rankCandidates(modalias: PciModalias, aliases: readonly VfioAlias[]): Candidate[] {
   const subject = vfioMatchString(modalias);
   const matches: Candidate[] = [];
   for (const alias of aliases) {
-    if (!compilePattern(alias.pattern).test(subject)) continue;
+    if (!matcherOf(alias).test(subject)) continue;
     const { wildcards, literals } = patternSpecificity(alias.pattern);
     matches.push({
       module: alias.module,

@@ -7,6 +7,7 @@
 import { normaliseModuleName } from "../alias/aliasRecords.js";
 import { RuntimeFailure } from "../errors.js";
 import { rankCandidates } from "../alias/rankCandidates.js";
+import { describeForbidden, NO_MODULE_POLICY, type ModulePolicy } from "../kmod/modulePolicy.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { HeldLock } from "../lock/deviceLock.js";
 import { isSafeModuleName } from "../paths.js";
@@ -51,6 +52,8 @@ export interface BindEnvironment {
   readonly procRoot: string;
   readonly stateDir: string;
   readonly aliasSet: VfioAliasSet;
+  /** Modules the admin forbade (modprobe.d, kernel command line): never tried. */
+  readonly modulePolicy: ModulePolicy;
   readonly builtinModules: ReadonlySet<string>;
   readonly kernel: KernelIo;
   readonly modprobeTimeoutMs: number;
@@ -75,19 +78,28 @@ export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): s
   return device.iommuGroup === null ? `device-${device.address}` : `group-${device.iommuGroup}`;
 }
 
-/** The candidates in the order they will be tried, or why a pinned driver is refused. */
+/**
+ * The candidates in the order they will be tried, or why a pinned driver is refused. Modules
+ * the admin forbade (modprobe.d blacklist or install, module_blacklist=) are left out.
+ */
 export function planCandidates(
   sysfsRoot: string,
   device: PciDevice,
   aliasSet: VfioAliasSet,
   driverOption: string | undefined,
+  modulePolicy: ModulePolicy = NO_MODULE_POLICY,
 ): PlannedCandidate[] | { refusal: string } {
   if (driverOption !== undefined) {
     const module = moduleForName(sysfsRoot, aliasSet, driverOption);
     if (typeof module !== "string") return module;
+    const forbidden = modulePolicy.get(module);
+    if (forbidden !== undefined) {
+      return { refusal: `driver ${driverOption} (module ${module}) is forbidden by ${describeForbidden(forbidden)}` };
+    }
     return [{ rank: 1, module, pattern: null, driver: pciDriverOfModule(sysfsRoot, module) }];
   }
-  return rankCandidates(device.modalias, aliasSet.aliases).map((c, i) => ({
+  const allowed = rankCandidates(device.modalias, aliasSet.aliases).filter((c) => !modulePolicy.has(c.module));
+  return allowed.map((c, i) => ({
     rank: i + 1,
     module: c.module,
     pattern: c.pattern,
@@ -123,7 +135,7 @@ const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
   const initial = readPciDevice(env.sysfsRoot, address);
-  const planned = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver);
+  const planned = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver, env.modulePolicy);
   if (!Array.isArray(planned)) return refusedOutcome(address, planned.refusal);
   const candidates = planned;
   const first = candidates[0];

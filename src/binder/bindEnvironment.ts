@@ -1,4 +1,5 @@
 /** Builds what the binder needs from the paths in use; shared by the CLI and the udev helper. */
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
 import { acquireLock } from "../lock/deviceLock.js";
 import { statePaths } from "../paths.js";
@@ -11,6 +12,8 @@ export interface BindPaths {
   readonly procRoot: string;
   readonly stateDir: string;
   readonly modulesDir: string;
+  /** Where modprobe.d is read from (`/`, or a test tree). */
+  readonly modprobeRoot: string;
 }
 
 export function makeBindEnvironment(
@@ -20,12 +23,15 @@ export function makeBindEnvironment(
   budget: Budget = UNLIMITED_BUDGET,
 ): BindEnvironment {
   const aliasSet = readVfioAliases(paths.modulesDir, { lineNumbers: false });
-  onWarnings(aliasSet.warnings);
+  onWarnings(aliasSet.warnings.map((w) => w.message));
+  const modules = readModulePolicy(paths.modprobeRoot, paths.procRoot);
+  onWarnings(modules.warnings);
   return {
     sysfsRoot: paths.sysfsRoot,
     procRoot: paths.procRoot,
     stateDir: paths.stateDir,
     aliasSet,
+    modulePolicy: modules.policy,
     builtinModules: readBuiltinModules(paths.modulesDir),
     kernel,
     modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,

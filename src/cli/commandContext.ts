@@ -18,6 +18,8 @@ export interface GlobalOptions {
   readonly procRoot: string;
   readonly configDir: string;
   readonly rulesFile: string;
+  /** The root under which modprobe.d is read (tests give a tree of their own). */
+  readonly modprobeRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
@@ -37,6 +39,7 @@ export interface GlobalArguments {
   "proc-root"?: string;
   "config-dir"?: string;
   "rules-file"?: string;
+  "modprobe-root"?: string;
   udevadm?: string;
   json?: boolean;
 }
@@ -77,6 +80,8 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       })
       // Where /proc is, for tests that fake mounts and swaps; not for admins.
       .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
+      // Where modprobe.d is read, for tests that need a module blacklist of their own.
+      .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
@@ -136,6 +141,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
+    modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

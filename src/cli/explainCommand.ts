@@ -6,10 +6,13 @@ import {
   formatOrigin,
   type Explanation,
 } from "../explain/buildExplanation.js";
+import { describeForbidden } from "../kmod/modulePolicy.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
+import { quoteForDisplay } from "../text/quoteForDisplay.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 
@@ -17,18 +20,30 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
   const device = readPciDevice(context.sysfsRoot, address);
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: true });
+  // explain lists the malformed lines itself; the other warnings still go to stderr.
   warn(
     context,
-    aliasSet.warnings.filter((w) => !w.includes("malformed")),
+    aliasSet.warnings.filter((w) => w.kind !== "malformed-lines").map((w) => w.message),
   );
+  const modules = readModulePolicy(context.modprobeRoot, context.procRoot);
+  warn(context, modules.warnings);
   const pciIds = readPciIds();
   const name =
     pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
-  const explanation = buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name);
+  const explanation = buildExplanation(
+    device,
+    aliasSet,
+    (m) => pciDriverOfModule(context.sysfsRoot, m),
+    name,
+    modules.policy,
+  );
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
   );
 }
+
+/** How much of a skipped line explain shows (an index line may be megabytes, or not text). */
+const SKIPPED_SHOWN_LENGTH = 100;
 
 export function formatExplanation(e: Explanation): string {
   const d = e.device;
@@ -60,29 +75,40 @@ export function formatExplanation(e: Explanation): string {
   } else {
     lines.push(`Candidates for ${e.matchString}, most specific first:`);
     for (const c of e.candidates) {
-      lines.push(`  ${c.rank}. ${c.module}`);
+      lines.push(c.rank === null ? `  -. ${c.module} (skipped)` : `  ${c.rank}. ${c.module}`);
       lines.push(`     pattern  ${c.pattern}`);
       lines.push(
         `     score    ${c.wildcards} wildcard${c.wildcards === 1 ? "" : "s"}, ${c.literals} literal characters`,
       );
       lines.push(`     from     ${formatOrigin(c.origin)}`);
       if (c.belowBecause !== null) lines.push(`     ranked   below: ${c.belowBecause}`);
+      if (c.forbidden !== null) lines.push(`     skipped  forbidden by ${describeForbidden(c.forbidden)}`);
       for (const other of c.alsoMatched) lines.push(`     also     ${other} (less specific, same module)`);
     }
   }
   lines.push("");
   if (e.best === null) {
-    lines.push(e.notForVfio === null ? "Best: none" : `Best: none: ${e.notForVfio}`);
+    const allForbidden = e.candidates.length > 0;
+    lines.push(
+      e.notForVfio !== null
+        ? `Best: none: ${e.notForVfio}`
+        : allForbidden
+          ? "Best: none (every matching module is forbidden)"
+          : "Best: none",
+    );
   } else {
     const driver =
       e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
     lines.push(`Best: ${e.best.module} (${driver})`);
   }
   if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");
-  if (e.skipped.length > 0) {
+  if (e.skippedCount > 0) {
     lines.push("");
-    lines.push(`Skipped ${e.skipped.length} malformed vfio_pci line(s):`);
-    for (const s of e.skipped) lines.push(`  ${formatOrigin(s.origin)}: ${s.reason}: ${s.text.trim()}`);
+    const shown = e.skipped.length < e.skippedCount ? ` (the first ${e.skipped.length} shown)` : "";
+    lines.push(`Skipped ${e.skippedCount} malformed vfio_pci line(s)${shown}:`);
+    for (const s of e.skipped) {
+      lines.push(`  ${formatOrigin(s.origin)}: ${s.reason}: ${quoteForDisplay(s.text.trim(), SKIPPED_SHOWN_LENGTH)}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,6 @@
 /** `list`: every PCI device, one row each, with its best VFIO module. Read-only. */
 import { buildExplanation, deviceJson } from "../explain/buildExplanation.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
@@ -10,7 +11,12 @@ import { formatTable } from "./formatTable.js";
 
 export function runList(context: CommandContext): void {
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
-  warn(context, aliasSet.warnings);
+  warn(
+    context,
+    aliasSet.warnings.map((w) => w.message),
+  );
+  const modules = readModulePolicy(context.modprobeRoot, context.procRoot);
+  warn(context, modules.warnings);
   const pciIds = readPciIds();
   const driverOf = (module: string): string | null => pciDriverOfModule(context.sysfsRoot, module);
 
@@ -31,7 +37,7 @@ export function runList(context: CommandContext): void {
     }
     const name =
       pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
-    const explanation = buildExplanation(device, aliasSet, driverOf, name);
+    const explanation = buildExplanation(device, aliasSet, driverOf, name, modules.policy);
     rows.push({ ...deviceJson(device, name), best: explanation.best });
     table.push([
       device.address,

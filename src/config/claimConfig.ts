@@ -13,9 +13,14 @@
  *   Driver=auto
  *   [Exclude]                    never bind these, whatever claims them
  *   Address=0000:3b:00.7
+ *
+ * Messages never echo a line whole (a symlinked secret file would leak into the journal):
+ * they name key names that fit KEY_TOKEN as they are, and quote every value, escaped and
+ * cut short, through quoteForDisplay.
  */
 import { compilePattern, PatternError } from "../alias/fnmatch.js";
 import { formatPciAddress, parsePciAddress } from "../sysfs/pciAddress.js";
+import { quoteForDisplay } from "../text/quoteForDisplay.js";
 
 export interface IdSelector {
   readonly vendor: string;
@@ -78,11 +83,33 @@ const CLASS_SELECTOR = /^(?:0x)?((?:[0-9a-fA-F]{2}){1,3})$/;
 const NAME = /^[A-Za-z0-9_-]+$/;
 const ADDRESS_GLOB = /^[0-9a-fA-F*?[\]!:.-]+$/;
 
+/**
+ * An address glob goes into the udev rules too, where udev matches it with glibc's
+ * fnmatch, which backtracks on every `*`. One `*` per address field (domain, bus, device,
+ * function) is all a glob needs; more is refused, as is anything longer than a glob of an
+ * address can usefully be.
+ */
+export const MAX_ADDRESS_GLOB_STARS = 4;
+export const MAX_ADDRESS_GLOB_LENGTH = 64;
+
+/** Why an address glob is refused outright, or null. */
+export function addressGlobProblem(text: string): string | null {
+  if (text.length > MAX_ADDRESS_GLOB_LENGTH) {
+    return `an address glob is at most ${MAX_ADDRESS_GLOB_LENGTH} characters`;
+  }
+  const stars = text.split("*").length - 1;
+  if (stars > MAX_ADDRESS_GLOB_STARS) {
+    return `an address glob has at most ${MAX_ADDRESS_GLOB_STARS} "*" (one per field), not ${stars}`;
+  }
+  return null;
+}
+
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
 export function parseAddressSelector(text: string): string | null {
   const exact = parsePciAddress(text);
   if (exact !== null) return formatPciAddress(exact);
   if (!/[*?[]/.test(text) || !ADDRESS_GLOB.test(text) || !text.includes(":")) return null;
+  if (addressGlobProblem(text) !== null) return null;
   const glob = (text.split(":").length === 2 ? `0000:${text}` : text).toLowerCase();
   try {
     compilePattern(glob);
@@ -114,16 +141,25 @@ export function parsePfSelector(text: string): string | null {
   return address === null ? null : formatPciAddress(address);
 }
 
-const BOOLEANS: Record<string, boolean> = {
-  yes: true,
-  true: true,
-  on: true,
-  "1": true,
-  no: false,
-  false: false,
-  off: false,
-  "0": false,
-};
+// A Map, not an object literal: `Force=constructor` must not find Object's prototype.
+const BOOLEANS: ReadonlyMap<string, boolean> = new Map([
+  ["yes", true],
+  ["true", true],
+  ["on", true],
+  ["1", true],
+  ["no", false],
+  ["false", false],
+  ["off", false],
+  ["0", false],
+]);
+
+/** Key names are letters; a longer run of them is still not echoed whole. */
+const KEY_TOKEN = /^[A-Za-z]{1,32}$/;
+
+/** A key name as messages show it: itself when it is a plausible key, quoted and cut otherwise. */
+function showKey(key: string): string {
+  return KEY_TOKEN.test(key) ? key : quoteForDisplay(key, 32);
+}
 
 interface SectionDraft {
   kind: "Claim" | "Exclude";
@@ -188,7 +224,7 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       selectors: draft.selectors,
       driver,
       group,
-      force: forceText === undefined ? false : (BOOLEANS[forceText.toLowerCase()] as boolean),
+      force: forceText === undefined ? false : (BOOLEANS.get(forceText.toLowerCase()) ?? false),
     });
   };
 
@@ -213,13 +249,17 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
         };
       } else {
         inUnknownSection = true;
-        error(line, `unknown section [${name}]; expected [Claim] or [Exclude]`);
+        // Named only when it looks like a section name: a header line of a file that was
+        // never a claim file (a symlinked secret) is not echoed.
+        const shown = KEY_TOKEN.test(name) ? ` [${name}]` : "";
+        error(line, `unknown section${shown}; expected [Claim] or [Exclude]`);
       }
       return;
     }
     const assignment = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(text);
     if (assignment === null) {
-      error(line, `expected Key=Value, a [Section] header or a # comment, found ${JSON.stringify(text.slice(0, 60))}`);
+      // The line itself is not shown: it may be a line of a file that was never a claim file.
+      error(line, "expected Key=Value, a [Section] header or a # comment");
       return;
     }
     if (inUnknownSection) return; // already reported at the header
@@ -227,7 +267,7 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
     const key = assignment[1] as string;
     const value = (assignment[2] as string).trim();
     if (current === null) {
-      error(line, `${key}= outside any section; put it under [Claim] or [Exclude]`);
+      error(line, `${showKey(key)}= outside any section; put it under [Claim] or [Exclude]`);
       return;
     }
     if ((SELECTOR_KEYS as readonly string[]).includes(key)) {
@@ -235,8 +275,13 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       const values = value.split(/\s+/).filter((v) => v !== "");
       if (values.length === 0) error(line, `${key}= is empty; expected ${selector.expected}`);
       for (const item of values) {
+        const globProblem = key === "Address" && /[*?[]/.test(item) ? addressGlobProblem(item) : null;
+        if (globProblem !== null) {
+          error(line, `${key}=${quoteForDisplay(item)}: ${globProblem}`);
+          continue;
+        }
         const parsed = selector.parse(item);
-        if (parsed === null) error(line, `${key}=${item}: expected ${selector.expected}`);
+        if (parsed === null) error(line, `${key}=${quoteForDisplay(item)}: expected ${selector.expected}`);
         else (current.selectors[selector.field] as unknown[]).push(parsed);
       }
       current.seen.add(key as SelectorKey);
@@ -262,7 +307,7 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
     }
     error(
       line,
-      `unknown key ${key}=; a [${current.kind}] takes ${[...SELECTOR_KEYS, ...(current.kind === "Claim" ? OPTION_KEYS : [])].map((k) => `${k}=`).join(", ")}`,
+      `unknown key ${showKey(key)}=; a [${current.kind}] takes ${[...SELECTOR_KEYS, ...(current.kind === "Claim" ? OPTION_KEYS : [])].map((k) => `${k}=`).join(", ")}`,
     );
   });
   finish(section);
@@ -274,11 +319,13 @@ function optionProblem(key: OptionKey, value: string): string | null {
     case "Driver":
       return value === "auto" || NAME.test(value)
         ? null
-        : `Driver=${value}: expected auto or a module or driver name such as vfio_pci or vfio-pci`;
+        : `Driver=${quoteForDisplay(value)}: expected auto or a module or driver name such as vfio_pci or vfio-pci`;
     case "Group":
-      return ["ignore", "check", "bind"].includes(value) ? null : `Group=${value}: expected ignore, check or bind`;
+      return ["ignore", "check", "bind"].includes(value)
+        ? null
+        : `Group=${quoteForDisplay(value)}: expected ignore, check or bind`;
     case "Force":
-      return value.toLowerCase() in BOOLEANS ? null : `Force=${value}: expected yes or no`;
+      return BOOLEANS.has(value.toLowerCase()) ? null : `Force=${quoteForDisplay(value)}: expected yes or no`;
   }
 }
 

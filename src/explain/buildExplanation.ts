@@ -1,17 +1,23 @@
 /**
  * What `list` and `explain` report for a device: its facts, its ranked candidates with the
  * reason for each place, and the winner. Pure: the caller supplies the device, the alias
- * set and a way to learn a loaded module's PCI driver name.
+ * set, the admin's module policy and a way to learn a loaded module's PCI driver name.
+ * A candidate the policy forbids keeps its place in the ranking, shown as skipped with
+ * where it is forbidden; it takes no rank number and never wins.
  */
 import type { AliasOrigin, SkippedLine } from "../alias/aliasRecords.js";
 import { vfioMatchString } from "../alias/modalias.js";
 import { rankCandidates, whyRanksBelow } from "../alias/rankCandidates.js";
+import { NO_MODULE_POLICY, type ForbiddenModule, type ModulePolicy } from "../kmod/modulePolicy.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import { bridgeRefusal } from "../policy/safetyVerdict.js";
 import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
 
 export interface RankedCandidate {
-  readonly rank: number;
+  /** Place among the candidates that may be used; null for a forbidden one. */
+  readonly rank: number | null;
+  /** Set when the admin forbade the module: it is skipped. */
+  readonly forbidden: ForbiddenModule | null;
   readonly module: string;
   readonly pattern: string;
   readonly wildcards: number;
@@ -31,7 +37,9 @@ export interface Explanation {
   readonly notForVfio: string | null;
   /** `driver` is null until the module is loaded and names its PCI driver in sysfs; null for a bridge. */
   readonly best: { readonly module: string; readonly driver: string | null } | null;
+  /** The first skipped lines in detail; `skippedCount` counts them all. */
   readonly skipped: readonly SkippedLine[];
+  readonly skippedCount: number;
   readonly fallback: boolean;
 }
 
@@ -40,19 +48,26 @@ export function buildExplanation(
   aliasSet: VfioAliasSet,
   driverOfModule: (module: string) => string | null,
   name: string | null = null,
+  modulePolicy: ModulePolicy = NO_MODULE_POLICY,
 ): Explanation {
   const ranked = rankCandidates(device.modalias, aliasSet.aliases);
-  const candidates = ranked.map((candidate, index) => ({
-    rank: index + 1,
-    module: candidate.module,
-    pattern: candidate.pattern,
-    wildcards: candidate.wildcards,
-    literals: candidate.literals,
-    origin: candidate.origin,
-    belowBecause: index === 0 ? null : whyRanksBelow(candidate, ranked[index - 1]!),
-    alsoMatched: candidate.alsoMatched,
-  }));
-  const winner = candidates[0];
+  let allowed = 0;
+  const candidates: RankedCandidate[] = ranked.map((candidate, index) => {
+    const forbidden = modulePolicy.get(candidate.module) ?? null;
+    if (forbidden === null) allowed += 1;
+    return {
+      rank: forbidden === null ? allowed : null,
+      forbidden,
+      module: candidate.module,
+      pattern: candidate.pattern,
+      wildcards: candidate.wildcards,
+      literals: candidate.literals,
+      origin: candidate.origin,
+      belowBecause: index === 0 ? null : whyRanksBelow(candidate, ranked[index - 1]!),
+      alsoMatched: candidate.alsoMatched,
+    };
+  });
+  const winner = candidates.find((c) => c.forbidden === null);
   const notForVfio = bridgeRefusal(device);
   return {
     device,
@@ -65,6 +80,7 @@ export function buildExplanation(
         ? null
         : { module: winner.module, driver: driverOfModule(winner.module) },
     skipped: aliasSet.skipped,
+    skippedCount: aliasSet.skippedCount,
     fallback: aliasSet.fallback,
   };
 }
@@ -114,6 +130,7 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
     matchString: explanation.matchString,
     candidates: explanation.candidates.map((c) => ({
       rank: c.rank,
+      forbidden: c.forbidden === null ? null : { rule: c.forbidden.rule, where: c.forbidden.where },
       module: c.module,
       pattern: c.pattern,
       wildcards: c.wildcards,
@@ -126,5 +143,6 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
     notForVfio: explanation.notForVfio,
     fallback: explanation.fallback,
     skipped: explanation.skipped.map((s) => ({ ...s.origin, text: s.text, reason: s.reason })),
+    skippedCount: explanation.skippedCount,
   };
 }

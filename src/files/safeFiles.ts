@@ -18,14 +18,24 @@ import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
 export class FileError extends RuntimeFailure {
   constructor(
     readonly file: string,
-    /** The whole line, file name included. */
-    message: string,
+    /** What is wrong, without the file name: "a FIFO, not a regular file; not read". */
+    readonly problem: string,
     /** The errno code when the failure came from the system (ENOENT, EACCES, ...). */
     readonly code?: string,
+    /** The line an admin reads; by default `<file>: <problem>`. */
+    message = `${file}: ${problem}`,
   ) {
     super(message);
   }
 }
+
+const readFailure = (file: string, error: unknown): FileError =>
+  new FileError(
+    file,
+    `cannot read: ${describeFsError(error)}`,
+    errnoCode(error),
+    `cannot read ${file}: ${describeFsError(error)}`,
+  );
 
 export interface ReadLimits {
   /** Larger files are refused with a FileError, never read. */
@@ -49,13 +59,13 @@ export function readRegularFile(file: string, limits: ReadLimits): string {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (error) {
-    throw new FileError(file, `cannot read ${file}: ${describeFsError(error)}`, errnoCode(error));
+    throw readFailure(file, error);
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new FileError(file, `${file}: ${describeType(stat)}, not a regular file; not read`);
+    if (!stat.isFile()) throw new FileError(file, `${describeType(stat)}, not a regular file; not read`);
     if (stat.size > limits.maxBytes) {
-      throw new FileError(file, `${file}: ${stat.size} bytes, more than the ${limits.maxBytes} allowed; not read`);
+      throw new FileError(file, `${stat.size} bytes, more than the ${limits.maxBytes} allowed; not read`);
     }
     // Read at most one byte past the bound: a file that grows while we read is refused too.
     const buffer = Buffer.alloc(Math.min(stat.size, limits.maxBytes) + 1);
@@ -65,14 +75,14 @@ export function readRegularFile(file: string, limits: ReadLimits): string {
       if (n === 0) break;
       length += n;
       if (length > limits.maxBytes) {
-        throw new FileError(file, `${file}: more than the ${limits.maxBytes} bytes allowed; not read`);
+        throw new FileError(file, `more than the ${limits.maxBytes} bytes allowed; not read`);
       }
       if (length === buffer.length) break;
     }
     return buffer.toString(limits.encoding ?? "utf8", 0, length);
   } catch (error) {
     if (error instanceof FileError) throw error;
-    throw new FileError(file, `cannot read ${file}: ${describeFsError(error)}`, errnoCode(error));
+    throw readFailure(file, error);
   } finally {
     fs.closeSync(fd);
   }
@@ -148,6 +158,11 @@ export function writeFileAtomic(file: string, text: string, options: WriteOption
         // the original error is the one worth reporting
       }
     }
-    throw new FileError(file, `cannot write ${file}: ${describeFsError(error)}`, errnoCode(error));
+    throw new FileError(
+      file,
+      `cannot write: ${describeFsError(error)}`,
+      errnoCode(error),
+      `cannot write ${file}: ${describeFsError(error)}`,
+    );
   }
 }

@@ -5,7 +5,6 @@
  * read, it says why and offers the generic vfio_pci module alone (libvirt fails the whole
  * VM start here; a missing index should not strand a device).
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   builtinModuleNames,
@@ -13,52 +12,81 @@ import {
   GENERIC_VFIO_PATTERN,
   scanBuiltinModinfo,
   scanModulesAlias,
+  SkippedLines,
   type SkippedLine,
   type VfioAlias,
 } from "../alias/aliasRecords.js";
-import { describeFsError, errnoCode } from "../errors.js";
+import { FileError, readOptionalRegularFile } from "../files/safeFiles.js";
+
+/**
+ * The largest index file read. A distribution modules.alias is about 1.4 MB and
+ * modules.builtin.modinfo under 1 MB; anything near this bound is not a kernel's index.
+ */
+export const MAX_INDEX_BYTES = 32 * 1024 * 1024;
+
+/** What a warning is about, so a command can choose which to show without reading its words. */
+export type AliasWarningKind = "index-unreadable" | "malformed-lines";
+
+export interface AliasWarning {
+  readonly kind: AliasWarningKind;
+  readonly message: string;
+}
 
 export interface VfioAliasSet {
   readonly aliases: VfioAlias[];
+  /** The first skipped lines in detail (see MAX_SKIPPED_DETAIL); `skippedCount` counts them all. */
   readonly skipped: SkippedLine[];
+  readonly skippedCount: number;
   /** Problems an admin should hear about once (on stderr, or in the journal). */
-  readonly warnings: string[];
+  readonly warnings: AliasWarning[];
   /** True when modules.alias could not be read and the generic module stands in. */
   readonly fallback: boolean;
 }
 
-/** Reads an optional file as latin1 (the index files are ASCII; latin1 never fails to decode and is the cheapest). */
+/**
+ * Reads an optional index file: regular files only (a FIFO or a device planted there
+ * never blocks or floods the helper), bounded, as latin1 (the index files are ASCII;
+ * latin1 never fails to decode and is the cheapest).
+ */
 function readOptional(file: string): { text: string } | { missing: string } {
   try {
-    return { text: fs.readFileSync(file, "latin1") };
+    const text = readOptionalRegularFile(file, { maxBytes: MAX_INDEX_BYTES, encoding: "latin1" });
+    return text === null ? { missing: "missing" } : { text };
   } catch (error) {
-    return { missing: errnoCode(error) === "ENOENT" ? "missing" : `unreadable: ${describeFsError(error)}` };
+    if (error instanceof FileError) return { missing: `unreadable: ${error.problem}` };
+    throw error;
   }
 }
 
 export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boolean } = {}): VfioAliasSet {
-  const aliases: VfioAlias[] = [];
-  const skipped: SkippedLine[] = [];
-  const warnings: string[] = [];
+  let aliases: VfioAlias[] = [];
+  const skipped = new SkippedLines();
+  const warnings: AliasWarning[] = [];
   let fallback = false;
 
   const aliasFile = path.join(modulesDir, "modules.alias");
   const aliasText = readOptional(aliasFile);
   if ("text" in aliasText) {
     const scan = scanModulesAlias(aliasText.text, aliasFile, options);
-    aliases.push(...scan.aliases);
-    skipped.push(...scan.skipped);
+    aliases = scan.aliases;
+    skipped.addAll(scan);
   } else {
     fallback = true;
-    warnings.push(`${aliasFile}: ${aliasText.missing}; offering only the generic ${GENERIC_VFIO_MODULE} module`);
+    warnings.push({
+      kind: "index-unreadable",
+      message: `${aliasFile}: ${aliasText.missing}; offering only the generic ${GENERIC_VFIO_MODULE} module`,
+    });
   }
 
   const modinfoFile = path.join(modulesDir, "modules.builtin.modinfo");
   const modinfo = readOptional(modinfoFile);
   if ("text" in modinfo) {
     const scan = scanBuiltinModinfo(modinfo.text, modinfoFile);
-    aliases.push(...scan.aliases);
-    skipped.push(...scan.skipped);
+    // concat, not push(...spread): a spread of 150,000 records overflows the call stack.
+    aliases = aliases.concat(scan.aliases);
+    skipped.addAll(scan);
+  } else if (modinfo.missing !== "missing") {
+    warnings.push({ kind: "index-unreadable", message: `${modinfoFile}: ${modinfo.missing}` });
   }
 
   const hasGeneric = aliases.some((a) => a.module === GENERIC_VFIO_MODULE);
@@ -78,10 +106,13 @@ export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boo
     }
   }
 
-  if (skipped.length > 0) {
-    warnings.push(`${skipped.length} malformed vfio_pci line(s) skipped in ${modulesDir} (run explain for each one)`);
+  if (skipped.count > 0) {
+    warnings.push({
+      kind: "malformed-lines",
+      message: `${skipped.count} malformed vfio_pci line(s) skipped in ${modulesDir} (run explain for each one)`,
+    });
   }
-  return { aliases, skipped, warnings, fallback };
+  return { aliases, skipped: skipped.kept, skippedCount: skipped.count, warnings, fallback };
 }
 
 /** Modules built into this kernel (`modules.builtin`): there is nothing to load for them. */

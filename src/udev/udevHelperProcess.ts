@@ -41,6 +41,7 @@ export async function runUdevHelper(
         "state-dir": { type: "string", default: DEFAULT_PATHS.stateDir },
         "proc-root": { type: "string", default: DEFAULT_PATHS.procRoot },
         "config-dir": { type: "string", default: DEFAULT_PATHS.configDir },
+        "modprobe-root": { type: "string", default: DEFAULT_PATHS.modprobeRoot },
         "journal-socket": { type: "string", default: DEFAULT_PATHS.journalSocket },
       },
     }).values;
@@ -79,6 +80,7 @@ export async function runUdevHelper(
         procRoot: values["proc-root"],
         stateDir: values["state-dir"],
         modulesDir: values["modules-dir"] ?? defaultModulesDir(),
+        modprobeRoot: values["modprobe-root"],
       },
       adapters.kernelIo(sysfsRoot),
       (warnings) => warnings.forEach((w) => log.error(w)),

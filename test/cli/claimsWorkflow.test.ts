@@ -168,7 +168,7 @@ describe("claims, as a new admin uses them", () => {
     const check = await cli(["check"]);
     expect(check.exitCode).toBe(1);
     expect(check.stderr.split("\n")[0]).toBe(
-      `${configDir}/20-bad.conf:4: Group=everything: expected ignore, check or bind`,
+      `${configDir}/20-bad.conf:4: Group="everything": expected ignore, check or bind`,
     );
 
     const event = await addEvent(VIRTIO_NET);
@@ -177,7 +177,7 @@ describe("claims, as a new admin uses them", () => {
     expect(journal.entries).toHaveLength(1);
     expect(journal.entries[0]).toMatchObject({ priority: 3 });
     expect(journal.entries[0]?.message).toBe(
-      `${VIRTIO_NET}: not bound: ${configDir} has 1 error(s), first ${configDir}/20-bad.conf:4: Group=everything: expected ignore, check or bind; fix it and run "vfio-autobind check"`,
+      `${VIRTIO_NET}: not bound: ${configDir} has 1 error(s), first ${configDir}/20-bad.conf:4: Group="everything": expected ignore, check or bind; fix it and run "vfio-autobind check"`,
     );
     const apply = await cli(["apply"]);
     expect(apply.exitCode).toBe(1);

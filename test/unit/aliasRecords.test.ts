@@ -126,3 +126,11 @@ describe("builtinModuleNames", () => {
     );
   });
 });
+
+describe("scanModulesAlias on hostile patterns", () => {
+  it("skips a pattern with an escape sequence instead of carrying it to explain's output", () => {
+    const scan = scanModulesAlias("alias vfio_pci:v*\u001b]0;pwned\u0007 evil_vfio_pci\n", "m");
+    expect(scan.aliases).toEqual([]);
+    expect(scan.skipped.map((s) => s.reason)).toEqual(["pattern has characters other than printable ASCII"]);
+  });
+});

@@ -68,30 +68,30 @@ describe("parseClaimFile", () => {
     [
       "[Claim]\nAddress=eth0",
       2,
-      "Address=eth0: expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*",
+      'Address="eth0": expected a PCI address such as 0000:3b:00.2 or a glob such as 0000:3b:00.*',
     ],
     [
       "[Claim]\nIds=15b3",
       2,
-      "Ids=15b3: expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e",
+      'Ids="15b3": expected vendor:device or vendor:device:subvendor:subdevice in hex, such as 15b3:101e',
     ],
     [
       "[Claim]\nClass=0x030",
       2,
-      "Class=0x030: expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802",
+      'Class="0x030": expected a class code of 2, 4 or 6 hex digits, such as 0x02, 0x0302 or 0x010802',
     ],
     [
       "[Claim]\nVfsOf=3b:00.*",
       2,
-      "VfsOf=3b:00.*: expected the PCI address of a physical function, such as 0000:3b:00.0",
+      'VfsOf="3b:00.*": expected the PCI address of a physical function, such as 0000:3b:00.0',
     ],
     [
       "[Claim]\nAddress=0000:3b:00.2\nDriver=../evil",
       3,
-      "Driver=../evil: expected auto or a module or driver name such as vfio_pci or vfio-pci",
+      'Driver="../evil": expected auto or a module or driver name such as vfio_pci or vfio-pci',
     ],
-    ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, "Group=all: expected ignore, check or bind"],
-    ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, "Force=maybe: expected yes or no"],
+    ["[Claim]\nAddress=0000:3b:00.2\nGroup=all", 3, 'Group="all": expected ignore, check or bind'],
+    ["[Claim]\nAddress=0000:3b:00.2\nForce=maybe", 3, 'Force="maybe": expected yes or no'],
     [
       "[Claim]\nAddress=0000:3b:00.2\nDriver=vfio-pci\nDriver=auto",
       4,
@@ -103,11 +103,7 @@ describe("parseClaimFile", () => {
       3,
       "Force= has no meaning in [Exclude]; it only takes Address=, Ids=, Class=, VfsOf=",
     ],
-    [
-      "[Claim]\nAddress=0000:3b:00.2\nthis is not ini",
-      3,
-      'expected Key=Value, a [Section] header or a # comment, found "this is not ini"',
-    ],
+    ["[Claim]\nAddress=0000:3b:00.2\nthis is not ini", 3, "expected Key=Value, a [Section] header or a # comment"],
     [
       "[Claim]\nAddress=",
       2,
@@ -168,5 +164,24 @@ describe("claim files written by the CLI", () => {
     expect(claimFileName({ ...request, addresses: [], exclude: true, vfsOf: ["0000:3b:00.0"] })).toBe(
       "50-exclude-vfs-of-0000_3b_00.0.conf",
     );
+  });
+});
+
+describe("address globs (issue 10, item 10)", () => {
+  it("refuses more than one star per address field, with a clear error", () => {
+    const glob = `0000:3b:${"*".repeat(40)}x`;
+    const config = parseClaimFile(`[Claim]\nAddress=${glob}\n`, "f.conf");
+    expect(config.errors.map((e) => e.message)).toEqual([
+      `Address="${glob}": an address glob has at most 4 "*" (one per field), not 40`,
+    ]);
+    const stars = parseClaimFile("[Claim]\nAddress=*:*:*.*.*\n", "f.conf");
+    expect(stars.errors.map((e) => e.message)).toEqual([
+      'Address="*:*:*.*.*": an address glob has at most 4 "*" (one per field), not 5',
+    ]);
+    expect(parseClaimFile("[Claim]\nAddress=*:*:*.*\n", "f.conf").errors).toEqual([]);
+    const long = `0000:3b:00.[${"0".repeat(60)}]`;
+    expect(parseClaimFile(`[Claim]\nAddress=${long}\n`, "f.conf").errors.map((e) => e.message)).toEqual([
+      `Address="${long.slice(0, 60)}..." (${long.length} characters): an address glob is at most 64 characters`,
+    ]);
   });
 });

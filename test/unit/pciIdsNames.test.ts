@@ -1,5 +1,10 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatPciNames, lookupPciNames } from "../../src/pciids/pciIdsNames.js";
+import { readPciIds } from "../../src/pciids/readPciIds.js";
 
 const PCI_IDS = [
   "# pci.ids excerpt",
@@ -47,5 +52,20 @@ describe("lookupPciNames", () => {
       className: "Processing accelerators",
     });
     expect(formatPciNames({ vendor: null, device: null, className: null })).toBeNull();
+  });
+});
+
+describe("readPciIds", () => {
+  it("passes over a FIFO or /dev/zero at a pci.ids location and reads the next one", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-pciids-"));
+    try {
+      const fifo = path.join(dir, "fifo.ids");
+      execFileSync("mkfifo", [fifo]);
+      fs.symlinkSync("/dev/zero", path.join(dir, "zero.ids"));
+      fs.writeFileSync(path.join(dir, "pci.ids"), "1af4  Red Hat, Inc.\n");
+      expect(readPciIds([fifo, path.join(dir, "zero.ids"), path.join(dir, "pci.ids")])).toBe("1af4  Red Hat, Inc.\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
