@@ -7,6 +7,7 @@ import { formatConfigError, parseClaimFile, type Selectors } from "../config/cla
 import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
+import { FileError, writeFileAtomic } from "../files/safeFiles.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
 import {
   deviceExists,
@@ -15,7 +16,7 @@ import {
   readPciDevice,
   type PciDevice,
 } from "../sysfs/pciDevice.js";
-import { reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
@@ -67,17 +68,18 @@ export async function runClaim(
   }
   const name = claimFileName(request);
   const file = path.join(context.configDir, name);
-  const text = claimFileText(request, options.command);
+  const text = claimFileText(request);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   try {
-    fs.mkdirSync(context.configDir, { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
-    fs.renameSync(`${file}.tmp`, file);
+    // exclusive: a claim file that appeared since the check above is never replaced
+    writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
   } catch (error) {
-    throw new RuntimeFailure(`cannot write ${file}: ${describeFsError(error)}`);
+    if (error instanceof FileError && error.code === "EEXIST")
+      throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
+    throw error;
   }
   context.output.out(`wrote ${file}\n`);
   const kind = request.exclude ? "excludes" : "selects";
@@ -176,6 +178,12 @@ export function runCheck(context: CommandContext): void {
   const stale = staleRulesReason(context.rulesFile, config.digest);
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    context.exitCode = 1;
+    return;
+  }
+  const tampered = installedRulesProblem(context.rulesFile);
+  if (tampered !== null) {
+    context.output.err(`${tampered}\n`);
     context.exitCode = 1;
     return;
   }

@@ -49,3 +49,6 @@ export function oneLine(text: string, maxBytes: number): string {
   }
   return out;
 }
+
+/** A value from a file or an argument, in double quotes, for a one-line message. */
+export const quoted = (text: string, maxBytes = 80): string => `"${oneLine(text, maxBytes).replace(/"/g, '\\"')}"`;

@@ -155,7 +155,7 @@ describe("claim files written by the CLI", () => {
       group: "bind",
       force: true,
     };
-    const text = claimFileText(request, "vfio-autobind claim 0000:3b:00.2 ...");
+    const text = claimFileText(request);
     const parsed = parseClaimFile(text, "x.conf");
     expect(parsed.errors).toEqual([]);
     expect(parsed.claims[0]).toMatchObject({
