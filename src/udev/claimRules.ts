@@ -48,7 +48,8 @@ export type VfAddressesOf = (pf: string) => readonly string[] | null;
 const is = (key: string, value: string, attr: string | null = null): RuleToken => ({ key, attr, op: "==", value });
 const set = (key: string, value: string, attr: string | null = null): RuleToken => ({ key, attr, op: "=", value });
 
-// Longer KERNEL alternatives are split over several lines: udev ignores a line of 16 KiB or more.
+// Longer KERNEL and class alternatives are split over several lines: udevd ignores a line
+// of 16 KiB or more, which would silently drop a claim.
 const KERNEL_VALUE_MAX = 4096;
 const HEX4 = /^[0-9a-f]{4}$/;
 const CLASS_PREFIX = /^(?:[0-9a-f]{2}){1,3}$/;
@@ -129,14 +130,14 @@ function reachOf(selectors: Selectors, origin: Origin, vfAddressesOf: VfAddresse
     unknown ??= "an Address= glob is too long for a udev rule";
     kernel = null;
   }
-  if (selectors.classes.length > 0) {
-    common.push(
-      is("ATTR", selectors.classes.map((prefix) => `0x${prefix}${"?".repeat(6 - prefix.length)}`).join("|"), "class"),
-    );
-  }
+  const classes = selectors.classes.map((prefix) => `0x${prefix}${"?".repeat(6 - prefix.length)}`);
   const kernelSets = kernel === null ? [[]] : alternatives(kernel).map((value) => [is("KERNEL", value)]);
+  const classSets = classes.length === 0 ? [[]] : alternatives(classes).map((value) => [is("ATTR", value, "class")]);
   const idSets = selectors.ids.length === 0 ? [[]] : selectors.ids.map(idConditions);
-  return { sets: kernelSets.flatMap((k) => idSets.map((ids) => [...k, ...common, ...ids])), unknown };
+  return {
+    sets: kernelSets.flatMap((k) => classSets.flatMap((c) => idSets.map((ids) => [...k, ...common, ...c, ...ids]))),
+    unknown,
+  };
 }
 
 // The mark is only a trace for a reader of `udevadm info` (the helper looks for any value),

@@ -167,6 +167,36 @@ describe("generated rules cannot be injected into (issue 10, A1)", () => {
   });
 });
 
+describe("no claim is dropped by udev's line limit", () => {
+  it("splits a long list of classes too", () => {
+    const classes = Array.from({ length: 2000 }, (_, i) => `0x${(i + 0x100).toString(16).padStart(4, "0")}`);
+    const text = generateClaimRules(
+      parseClaimFile(`[Claim]\nClass=${classes.join(" ")}\nIds=15b3:101e 1af4:1041`, "c.conf"),
+      "abc123",
+      "/etc/vfio-autobind",
+      () => null,
+    );
+    const read = tokenizeRules(text);
+    expect(read.errors).toEqual([]);
+    const classTokens = read.rules.flatMap((r) => r.tokens.filter((t) => t.attr === "class"));
+    expect(classTokens.length).toBeGreaterThan(2); // several chunks, each with both ids
+    expect(new Set(classTokens.flatMap((t) => t.value.split("|"))).size).toBe(2000);
+  });
+
+  it("an address glob too long for a rule: a claim marks more (the helper checks), an exclusion is left to the helper", () => {
+    const glob = `0000:3b:00.${"*".repeat(5000)}`;
+    const text = generateClaimRules(
+      parseClaimFile(`[Exclude]\nAddress=${glob}\n[Claim]\nAddress=${glob}\nIds=15b3:101e`, "c.conf"),
+      "abc123",
+      "/etc/vfio-autobind",
+      () => null,
+    );
+    expect(tokenizeRules(text).errors).toEqual([]);
+    expect(text).toContain("# [Exclude] c.conf:1: left to the helper (an Address= glob is too long for a udev rule)");
+    expect(text).toContain('ATTR{vendor}=="0x15b3", ATTR{device}=="0x101e", ENV{VFIO_AUTOBIND_CLAIM}="c.conf:3"');
+  });
+});
+
 describe("one exclusion does not widen to other claims' devices (issue 10, F13)", () => {
   let tree: FakeSysfs;
   let work: string;
