@@ -150,8 +150,6 @@ const SAFE_VALUE = /^[A-Za-z0-9_.:/*?|![\]+-]+$/;
 const SAFE_KEY = /^[A-Z]+$/;
 const SAFE_ATTR = /^[A-Za-z0-9_]+$/;
 
-export const isSafeRuleValue = (value: string): boolean => SAFE_VALUE.test(value);
-
 /** Thrown when asked to write something udev would read differently. */
 export class UnsafeRuleTextError extends Error {
   override readonly name = "UnsafeRuleTextError";
