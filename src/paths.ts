@@ -125,3 +125,19 @@ export function statePaths(stateDir: string) {
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;
+
+/**
+ * Set to "1" by the test configuration (vitest.config.ts): every write of the tool then
+ * refuses the host's own sysfs, config, state and boot files, so a test whose options went
+ * astray fails instead of touching this machine. Unset in production: no effect.
+ */
+export const TEST_GUARD_ENV = "VFIO_AUTOBIND_TEST_GUARD";
+const HOST_ONLY_PREFIXES = ["/sys", "/proc", "/etc", "/run", "/boot", "/usr", "/lib", "/var"];
+
+export function refuseHostPathUnderTest(file: string): void {
+  if (process.env[TEST_GUARD_ENV] !== "1") return;
+  const resolved = path.resolve(file);
+  if (HOST_ONLY_PREFIXES.some((prefix) => resolved === prefix || resolved.startsWith(`${prefix}/`))) {
+    throw new Error(`test guard: refusing to write ${resolved}, a path of the host itself`);
+  }
+}

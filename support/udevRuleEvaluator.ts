@@ -1,31 +1,18 @@
 /**
  * A small evaluator for the subset of udev rule syntax vfio-autobind writes and ships
  * (ACTION, SUBSYSTEM, KERNEL, ATTR{}, TEST, ENV{} matches; ENV{} and RUN assignments;
- * GOTO/LABEL), with udev's semantics: every match in a line must hold, values are fnmatch
- * globs with `|` alternatives, files run in name order. It tells the tests which devices
+ * GOTO/LABEL), read by the real tokenizer (src/udev/udevRuleSyntax.ts), with udev's
+ * semantics: every match in a line must hold, values are fnmatch globs with `|`
+ * alternatives, files run in name order. It tells the tests which devices
  * would get a RUN, i.e. for which devices udev would start a process. The real udevd runs
  * the same files in the QEMU suite.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fnmatch } from "../src/alias/fnmatch.js";
+import { tokenizeRules, type RuleToken } from "../src/udev/udevRuleSyntax.js";
 
-interface Token {
-  readonly key: string;
-  readonly attr: string | null;
-  readonly op: "==" | "!=" | "=" | "+=";
-  readonly value: string;
-}
-
-const TOKEN = /^([A-Z]+)(?:\{([^}]+)\})?(==|!=|\+=|=)"([^"]*)"$/;
-
-function parseLine(line: string, where: string): Token[] {
-  return line.split(/,\s*/).map((part) => {
-    const m = TOKEN.exec(part.trim());
-    if (m === null) throw new Error(`${where}: cannot parse ${JSON.stringify(part)}`);
-    return { key: m[1] as string, attr: m[2] ?? null, op: m[3] as Token["op"], value: m[4] as string };
-  });
-}
+type Token = RuleToken;
 
 export interface UdevDevice {
   readonly kernel: string;
@@ -45,14 +32,12 @@ export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, 
   const env: Record<string, string> = {};
   const run: string[] = [];
   for (const file of [...ruleFiles].sort((a, b) => path.basename(a).localeCompare(path.basename(b)))) {
-    const lines = fs
-      .readFileSync(file, "utf8")
-      .split("\n")
-      .map((text, i) => ({ text: text.trim(), where: `${file}:${i + 1}` }))
-      .filter((l) => l.text !== "" && !l.text.startsWith("#"));
+    // The real tokenizer, as udevd reads the file; a line udevd would refuse fails the test.
+    const read = tokenizeRules(fs.readFileSync(file, "utf8"));
+    if (read.errors[0] !== undefined) throw new Error(`${file}:${read.errors[0].line}: ${read.errors[0].message}`);
+    const lines = read.rules.map((rule) => ({ tokens: rule.tokens, where: `${file}:${rule.line}` }));
     let gotoLabel: string | null = null;
-    for (const { text, where } of lines) {
-      const tokens = parseLine(text, where);
+    for (const { tokens, where } of lines) {
       if (gotoLabel !== null) {
         if (tokens.some((t) => t.key === "LABEL" && t.value === gotoLabel)) gotoLabel = null;
         continue;
@@ -81,6 +66,9 @@ export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, 
         }
       };
       let holds = true;
+      const unsupported = tokens.find((t) => t.escaped === true || !["==", "!=", "=", "+="].includes(t.op));
+      if (unsupported !== undefined)
+        throw new Error(`${where}: ${unsupported.key}${unsupported.op} is outside the evaluated subset`);
       for (const t of tokens.filter((t) => t.op === "==" || t.op === "!=")) {
         const value = valueOf(t);
         const matched = value !== null && (t.key === "TEST" ? true : matchesGlob(t.value, value));

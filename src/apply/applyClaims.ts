@@ -17,7 +17,7 @@ import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
-import { isSafePciAddress, statePaths, sysfsPaths } from "../paths.js";
+import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
 import { listPciDeviceNames, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
@@ -172,6 +172,7 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
       // The PF may be gone; either way the record has served its purpose.
       lines.push(`${pf}: could not restore sriov_drivers_autoprobe: ${describeFsError(error)}`);
     }
+    refuseHostPathUnderTest(recordFile);
     fs.rmSync(recordFile, { force: true });
   }
   return failed;

@@ -8,6 +8,7 @@ import { claimFileName, claimFileText, type ClaimRequest } from "../config/claim
 import type { Argv } from "yargs";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
+import { FileError, writeFileAtomic } from "../files/safeFiles.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
 import {
   deviceExists,
@@ -16,10 +17,11 @@ import {
   readPciDevice,
   type PciDevice,
 } from "../sysfs/pciDevice.js";
-import { reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
+import { refuseHostPathUnderTest } from "../paths.js";
 
 /** The devices present now; one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
@@ -68,17 +70,18 @@ export async function runClaim(
   }
   const name = claimFileName(request);
   const file = path.join(context.configDir, name);
-  const text = claimFileText(request, options.command);
+  const text = claimFileText(request);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   try {
-    fs.mkdirSync(context.configDir, { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
-    fs.renameSync(`${file}.tmp`, file);
+    // exclusive: a claim file that appeared since the check above is never replaced
+    writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
   } catch (error) {
-    throw new RuntimeFailure(`cannot write ${file}: ${describeFsError(error)}`);
+    if (error instanceof FileError && error.code === "EEXIST")
+      throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
+    throw error;
   }
   context.output.out(`wrote ${file}\n`);
   const kind = request.exclude ? "excludes" : "selects";
@@ -108,6 +111,7 @@ export async function runUnclaim(
     );
   }
   try {
+    refuseHostPathUnderTest(file);
     fs.rmSync(file);
   } catch (error) {
     throw new RuntimeFailure(`cannot remove ${file}: ${describeFsError(error)}`);
@@ -177,6 +181,12 @@ export function runCheck(context: CommandContext): void {
   const stale = staleRulesReason(context.rulesFile, config);
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    context.exitCode = 1;
+    return;
+  }
+  const tampered = installedRulesProblem(context.rulesFile);
+  if (tampered !== null) {
+    context.output.err(`${tampered}\n`);
     context.exitCode = 1;
     return;
   }

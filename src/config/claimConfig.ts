@@ -212,6 +212,10 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       error(draft.origin.line, `[${draft.kind}] selects nothing: give at least one of Address=, Ids=, Class=, VfsOf=`);
       return;
     }
+    // Every value it gave was wrong (each one is an error already): a section left with no
+    // selector would select every device, so it is dropped rather than kept empty.
+    const { addresses, ids, classes, vfsOf } = draft.selectors;
+    if (addresses.length + ids.length + classes.length + vfsOf.length === 0) return;
     if (draft.kind === "Exclude") {
       exclusions.push({ origin: draft.origin, selectors: draft.selectors });
       return;

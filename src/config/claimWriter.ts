@@ -1,7 +1,25 @@
 /**
  * What `claim` writes: one drop-in file per claim made from the command line, named after
  * its first selector, so that `unclaim` with the same selectors finds it again. Pure.
+ *
+ * Every value is checked with the config parser's own patterns before it is written (the
+ * file holds the canonical form), the `# Written by:` line is the command rebuilt from
+ * those values (never the raw argv, which could hold a newline and a second section), and
+ * the text must parse back to exactly the one section asked for.
  */
+import { isSafeDriverName } from "../paths.js";
+import { controlCharacterAt, quoted } from "../text/oneLine.js";
+import { UsageError } from "../errors.js";
+import {
+  parseAddressSelector,
+  parseClaimFile,
+  parseClassSelector,
+  parseIdSelector,
+  parsePfSelector,
+  type IdSelector,
+  type Selectors,
+} from "./claimConfig.js";
+
 export interface ClaimRequest {
   readonly addresses: readonly string[];
   readonly ids: readonly string[];
@@ -28,20 +46,101 @@ export function claimFileName(request: ClaimRequest): string {
   return `50-${request.exclude ? "exclude" : "claim"}-${slug}.conf`;
 }
 
-export function claimFileText(request: ClaimRequest, command: string): string {
+/** The request with every value checked and in canonical form. */
+interface CheckedRequest {
+  readonly selectors: Selectors;
+  readonly exclude: boolean;
+  readonly driver: string | undefined;
+  readonly group: string | undefined;
+  readonly force: boolean;
+}
+
+const GROUPS = ["ignore", "check", "bind"];
+
+function checked<T>(values: readonly string[], parse: (v: string) => T | null, option: string, expected: string): T[] {
+  return values.map((value) => {
+    const parsed = parse(value);
+    if (parsed === null) throw new UsageError(`${option}${quoted(value)}: expected ${expected}`);
+    return parsed;
+  });
+}
+
+function checkRequest(request: ClaimRequest): CheckedRequest {
+  const selectors: Selectors = {
+    addresses: checked(request.addresses, parseAddressSelector, "", "a PCI address such as 0000:3b:00.2 or a glob"),
+    ids: checked(request.ids, parseIdSelector, "--ids ", "vendor:device[:subvendor:subdevice] in hex"),
+    classes: checked(request.classes, parseClassSelector, "--class ", "a class code such as 0x02, 0x0302, 0x010802"),
+    vfsOf: checked(request.vfsOf, parsePfSelector, "--vfs-of ", "the PCI address of a physical function"),
+  };
+  const { driver, group } = request;
+  if (driver !== undefined && driver !== "auto" && !isSafeDriverName(driver))
+    throw new UsageError(`--driver ${quoted(driver)}: expected auto or a module or driver name such as vfio-pci`);
+  if (group !== undefined && !GROUPS.includes(group))
+    throw new UsageError(`--group ${quoted(group)}: expected ignore, check or bind`);
+  return { selectors, exclude: request.exclude, driver, group, force: request.force };
+}
+
+const idText = (id: IdSelector): string =>
+  [id.vendor, id.device, ...(id.subsystemVendor === undefined ? [] : [id.subsystemVendor, id.subsystemDevice])].join(
+    ":",
+  );
+
+/** The command that makes this claim, from checked values only. */
+function commandFor(c: CheckedRequest): string {
+  const s = c.selectors;
+  return [
+    "vfio-autobind claim",
+    ...(c.exclude ? ["--exclude"] : []),
+    ...s.addresses,
+    ...s.ids.map((id) => `--ids ${idText(id)}`),
+    ...s.classes.map((cls) => `--class 0x${cls}`),
+    ...s.vfsOf.map((pf) => `--vfs-of ${pf}`),
+    ...(c.exclude || c.driver === undefined ? [] : [`--driver ${c.driver}`]),
+    ...(c.exclude || c.group === undefined ? [] : [`--group ${c.group}`]),
+    ...(!c.exclude && c.force ? ["--force"] : []),
+  ].join(" ");
+}
+
+/** Throws UsageError unless `text` parses to exactly the one section `c` asks for. */
+function proveParsesBack(text: string, c: CheckedRequest): void {
+  const parsed = parseClaimFile(text, "(command line)");
+  if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
+  const sections = [...parsed.claims, ...parsed.exclusions];
+  const section = c.exclude ? parsed.exclusions[0] : parsed.claims[0];
+  const claim = parsed.claims[0];
+  const same =
+    sections.length === 1 &&
+    section !== undefined &&
+    JSON.stringify(section.selectors) === JSON.stringify(c.selectors) &&
+    (c.exclude ||
+      (claim !== undefined &&
+        claim.driver === (c.driver ?? "auto") &&
+        claim.group === (c.group ?? "check") &&
+        claim.force === c.force));
+  if (!same) throw new UsageError("these selectors and options cannot be written as one claim file; nothing written");
+}
+
+/** The claim file's text; throws UsageError naming the argument that cannot be written. */
+export function claimFileText(request: ClaimRequest): string {
+  const c = checkRequest(request);
+  const s = c.selectors;
   const lines = [
-    `# Written by: ${command}`,
+    `# Written by: ${commandFor(c)}`,
     `# Remove with "vfio-autobind unclaim" and the same selectors, or edit by hand and run "vfio-autobind apply".`,
   ];
-  lines.push(request.exclude ? "[Exclude]" : "[Claim]");
-  if (request.addresses.length > 0) lines.push(`Address=${request.addresses.join(" ")}`);
-  if (request.ids.length > 0) lines.push(`Ids=${request.ids.join(" ")}`);
-  if (request.classes.length > 0) lines.push(`Class=${request.classes.join(" ")}`);
-  if (request.vfsOf.length > 0) lines.push(`VfsOf=${request.vfsOf.join(" ")}`);
-  if (!request.exclude) {
-    if (request.driver !== undefined) lines.push(`Driver=${request.driver}`);
-    if (request.group !== undefined) lines.push(`Group=${request.group}`);
-    if (request.force) lines.push("Force=yes");
+  lines.push(c.exclude ? "[Exclude]" : "[Claim]");
+  if (s.addresses.length > 0) lines.push(`Address=${s.addresses.join(" ")}`);
+  if (s.ids.length > 0) lines.push(`Ids=${s.ids.map(idText).join(" ")}`);
+  if (s.classes.length > 0) lines.push(`Class=${s.classes.map((cls) => `0x${cls}`).join(" ")}`);
+  if (s.vfsOf.length > 0) lines.push(`VfsOf=${s.vfsOf.join(" ")}`);
+  if (!c.exclude) {
+    if (c.driver !== undefined) lines.push(`Driver=${c.driver}`);
+    if (c.group !== undefined) lines.push(`Group=${c.group}`);
+    if (c.force) lines.push("Force=yes");
   }
-  return `${lines.join("\n")}\n`;
+  const text = `${lines.join("\n")}\n`;
+  // Every value above passed a strict pattern; this only guards the patterns themselves.
+  if (controlCharacterAt(text) >= 0) throw new UsageError("a value holds a control character; nothing written");
+  proveParsesBack(text, c);
+  return text;
 }

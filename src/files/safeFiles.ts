@@ -13,6 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
+import { refuseHostPathUnderTest } from "../paths.js";
 
 /** A file that is not what it should be: not regular, too large, unreadable. */
 export class FileError extends RuntimeFailure {
@@ -127,6 +128,7 @@ function openTemporary(temporary: string, mode: number): number {
 
 /** Replaces `file` with `text` atomically, never following a symlink; throws FileError. */
 export function writeFileAtomic(file: string, text: string, options: WriteOptions): void {
+  refuseHostPathUnderTest(file);
   const temporary = temporaryNameFor(file);
   let created = false;
   try {

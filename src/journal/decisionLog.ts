@@ -4,9 +4,14 @@
  * stream socket itself, as systemd-cat does: a unix stream connection, a short header,
  * then one line per message with a `<priority>` prefix. No process is started for it.
  * Where there is no journal (a container, a test), the lines go to stderr instead.
+ *
+ * Messages carry names from files, sysfs and arguments: every control character in them
+ * is escaped (a newline would start a forged entry, ESC would drive a terminal), and a
+ * line is cut at 2 KiB with a visible marker.
  */
 import * as net from "node:net";
 import { DEFAULT_PATHS } from "../paths.js";
+import { oneLine } from "../text/oneLine.js";
 
 export const SYSLOG_IDENTIFIER = "vfio-autobind";
 
@@ -20,6 +25,8 @@ export interface DecisionLog {
 const PRIORITY_INFO = 6;
 const PRIORITY_ERROR = 3;
 const CLOSE_TIMEOUT_MS = 2_000;
+/** The message's bound, in bytes of UTF-8, escapes included. */
+export const LINE_MAX_BYTES = 2048;
 
 export function journalLog(
   socketPath: string = DEFAULT_PATHS.journalSocket,
@@ -37,9 +44,10 @@ export function journalLog(
     for (const line of pending) fallback(`${SYSLOG_IDENTIFIER}: ${line.replace(/^<\d>/, "")}`);
   });
   const send = (priority: number, message: string): void => {
-    const line = `<${priority}>${message.replace(/\n/g, " ")}\n`;
+    const text = oneLine(message, LINE_MAX_BYTES);
+    const line = `<${priority}>${text}\n`;
     if (failed) {
-      fallback(`${SYSLOG_IDENTIFIER}: ${message}\n`);
+      fallback(`${SYSLOG_IDENTIFIER}: ${text}\n`);
       return;
     }
     pending.push(line);
@@ -63,14 +71,5 @@ export function journalLog(
         socket.once("close", done);
         socket.end();
       }),
-  };
-}
-
-/** For commands run by hand: the decisions go to the terminal only. */
-export function terminalLog(write: (line: string) => void): DecisionLog {
-  return {
-    info: (message) => write(`${message}\n`),
-    error: (message) => write(`${message}\n`),
-    close: () => Promise.resolve(),
   };
 }

@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, RuntimeFailure } from "../errors.js";
-import { isSafeLockKey } from "../paths.js";
+import { isSafeLockKey, refuseHostPathUnderTest } from "../paths.js";
 import { loadExeca } from "../process/lazyExeca.js";
 
 export interface LockOptions {
@@ -44,6 +44,7 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
   }
   const file = path.join(lockDir, `${key}.lock`);
 
+  refuseHostPathUnderTest(lockDir);
   try {
     fs.mkdirSync(lockDir, { recursive: true, mode: 0o700 });
   } catch (error) {

@@ -2,16 +2,42 @@
  * Claims compiled into udev match rules, so that udev starts no process for a device no
  * claim can select. Pure. The generated file only marks claimed devices
  * (ENV{VFIO_AUTOBIND_CLAIM}); the packaged 70-vfio-autobind.rules runs the helper for
- * marked devices. Exclusions come first and jump past every claim.
+ * marked devices, and the helper decides again from the config (selectClaim), so a mark
+ * may be broader than its claim but never narrower. Exclusions come first and jump past
+ * every claim, so an exclusion's rule may be narrower than the exclusion (the helper still
+ * applies it) but never broader: it would take devices away from other claims.
  *
  * udev matches KERNEL and ATTR{...} values with the same fnmatch globs as claims use, so
  * addresses, ids and classes translate one to one. VfsOf cannot be matched through the
  * `physfn` link in udev, so it becomes the list of addresses the PF's VFs will have
- * (computed from sriov_offset and sriov_stride); where that is unknown it falls back to
- * `TEST=="physfn"` (any VF), and the helper then checks the PF itself.
+ * (computed from sriov_offset and sriov_stride) plus `TEST=="physfn"`. Where that list is
+ * unknown, a claim marks every VF and an exclusion is left to the helper.
+ *
+ * Nothing from a file name or a path is put into a rule value as it is: values are the
+ * selectors (checked again here against the parser's patterns) and the origin mark, which
+ * is written in a strictly safe form. The text is tokenized again before it is returned and
+ * must read back as exactly the intended rules.
  */
 import { fnmatch } from "../alias/fnmatch.js";
-import type { ClaimConfig, IdSelector, Origin, Selectors } from "../config/claimConfig.js";
+import {
+  parseAddressSelector,
+  parsePfSelector,
+  type ClaimConfig,
+  type IdSelector,
+  type Origin,
+  type Selectors,
+} from "../config/claimConfig.js";
+import { RuntimeFailure } from "../errors.js";
+import { isSysfsPciName } from "../sysfs/pciAddress.js";
+import { controlCharacterAt, quoted } from "../text/oneLine.js";
+import {
+  commentText,
+  renderRuleLine,
+  tokenizeRules,
+  UnsafeRuleTextError,
+  type RuleSyntaxError,
+  type RuleToken,
+} from "./udevRuleSyntax.js";
 
 export const CLAIM_ENV = "VFIO_AUTOBIND_CLAIM";
 const END_LABEL = "vfio_autobind_claims_end";
@@ -19,45 +45,153 @@ const END_LABEL = "vfio_autobind_claims_end";
 /** The addresses a PF's VFs take (all of them, enabled or not), or null if unknown. */
 export type VfAddressesOf = (pf: string) => readonly string[] | null;
 
-function idConditions(id: IdSelector): string[] {
-  const conditions = [`ATTR{vendor}=="0x${id.vendor}"`, `ATTR{device}=="0x${id.device}"`];
-  if (id.subsystemVendor !== undefined) {
+const is = (key: string, value: string, attr: string | null = null): RuleToken => ({ key, attr, op: "==", value });
+const set = (key: string, value: string, attr: string | null = null): RuleToken => ({ key, attr, op: "=", value });
+
+// Longer KERNEL and class alternatives are split over several lines: udevd ignores a line
+// of 16 KiB or more, which would silently drop a claim.
+const KERNEL_VALUE_MAX = 4096;
+const HEX4 = /^[0-9a-f]{4}$/;
+const CLASS_PREFIX = /^(?:[0-9a-f]{2}){1,3}$/;
+
+const where = (origin: Origin): string => `${origin.file}:${origin.line}`;
+
+/** The parser's patterns, checked again: nothing reaches a rule value unproven. */
+function checkSelectors(selectors: Selectors, origin: Origin): void {
+  const refuse = (what: string): never => {
+    throw new RuntimeFailure(
+      `${commentText(where(origin))}: ${what} is not a valid selector; no udev rules were written`,
+    );
+  };
+  for (const a of selectors.addresses) if (parseAddressSelector(a) !== a) refuse(`Address=${quoted(a)}`);
+  for (const pf of selectors.vfsOf) if (parsePfSelector(pf) !== pf) refuse(`VfsOf=${quoted(pf)}`);
+  for (const c of selectors.classes) if (!CLASS_PREFIX.test(c)) refuse(`Class=${quoted(c)}`);
+  for (const id of selectors.ids) {
+    const parts = [id.vendor, id.device];
+    if (id.subsystemVendor !== undefined || id.subsystemDevice !== undefined)
+      parts.push(id.subsystemVendor ?? "", id.subsystemDevice ?? "");
+    if (!parts.every((p) => HEX4.test(p))) refuse(`Ids=${quoted(parts.join(":"))}`);
+  }
+}
+
+function idConditions(id: IdSelector): RuleToken[] {
+  const conditions = [is("ATTR", `0x${id.vendor}`, "vendor"), is("ATTR", `0x${id.device}`, "device")];
+  if (id.subsystemVendor !== undefined && id.subsystemDevice !== undefined) {
     conditions.push(
-      `ATTR{subsystem_vendor}=="0x${id.subsystemVendor}"`,
-      `ATTR{subsystem_device}=="0x${id.subsystemDevice}"`,
+      is("ATTR", `0x${id.subsystemVendor}`, "subsystem_vendor"),
+      is("ATTR", `0x${id.subsystemDevice}`, "subsystem_device"),
     );
   }
   return conditions;
 }
 
-/** One or more lines' worth of conditions (ids are ORed across lines); null: can match nothing. */
-function conditionSets(selectors: Selectors, vfAddressesOf: VfAddressesOf): string[][] | null {
-  const common: string[] = [];
-  if (selectors.vfsOf.length > 0) {
-    const lists = selectors.vfsOf.map(vfAddressesOf);
-    if (lists.every((list) => list !== null)) {
-      let addresses = lists.flat();
-      if (selectors.addresses.length > 0)
-        addresses = addresses.filter((a) => selectors.addresses.some((glob) => fnmatch(glob, a)));
-      if (addresses.length === 0) return null;
-      common.push(`KERNEL=="${addresses.join("|")}"`);
-    } else {
-      common.push(`TEST=="physfn"`);
-      if (selectors.addresses.length > 0) common.push(`KERNEL=="${selectors.addresses.join("|")}"`);
-    }
-  } else if (selectors.addresses.length > 0) {
-    common.push(`KERNEL=="${selectors.addresses.join("|")}"`);
+function alternatives(values: readonly string[]): string[] {
+  const chunks: string[] = [];
+  let current = "";
+  for (const value of values) {
+    if (current !== "" && current.length + 1 + value.length > KERNEL_VALUE_MAX) {
+      chunks.push(current);
+      current = value;
+    } else current = current === "" ? value : `${current}|${value}`;
   }
-  if (selectors.classes.length > 0) {
-    common.push(
-      `ATTR{class}=="${selectors.classes.map((prefix) => `0x${prefix}${"?".repeat(6 - prefix.length)}`).join("|")}"`,
-    );
-  }
-  if (selectors.ids.length === 0) return [common];
-  return selectors.ids.map((id) => [...common, ...idConditions(id)]);
+  if (current !== "") chunks.push(current);
+  return chunks;
 }
 
-const where = (origin: Origin): string => `${origin.file}:${origin.line}`;
+interface Reach {
+  /** Lines of conditions (ORed); empty: can match no device that can exist now. */
+  readonly sets: RuleToken[][];
+  /** Why the conditions are broader than the selectors (udev cannot tell), or null: exact. */
+  readonly unknown: string | null;
+}
+
+function reachOf(selectors: Selectors, origin: Origin, vfAddressesOf: VfAddressesOf): Reach {
+  checkSelectors(selectors, origin);
+  const common: RuleToken[] = [];
+  let kernel: readonly string[] | null = selectors.addresses.length > 0 ? selectors.addresses : null;
+  let unknown: string | null = null;
+  if (selectors.vfsOf.length > 0) {
+    common.push(is("TEST", "physfn"));
+    const lists = selectors.vfsOf.map((pf) => ({ pf, vfs: vfAddressesOf(pf) }));
+    const missing = lists.filter((l) => l.vfs === null).map((l) => l.pf);
+    if (missing.length === 0) {
+      let addresses = lists.flatMap((l) => l.vfs as readonly string[]);
+      const bad = addresses.find((a) => !isSysfsPciName(a));
+      if (bad !== undefined) throw new RuntimeFailure(`unexpected VF address ${quoted(bad)} from sysfs`);
+      if (selectors.addresses.length > 0)
+        addresses = addresses.filter((a) => selectors.addresses.some((glob) => fnmatch(glob, a)));
+      if (addresses.length === 0) return { sets: [], unknown: null };
+      kernel = addresses;
+    } else {
+      unknown = `the VF addresses of ${missing.join(", ")} are not known now`;
+    }
+  }
+  const classes = selectors.classes.map((prefix) => `0x${prefix}${"?".repeat(6 - prefix.length)}`);
+  const kernelSets = kernel === null ? [[]] : alternatives(kernel).map((value) => [is("KERNEL", value)]);
+  const classSets = classes.length === 0 ? [[]] : alternatives(classes).map((value) => [is("ATTR", value, "class")]);
+  const idSets = selectors.ids.length === 0 ? [[]] : selectors.ids.map(idConditions);
+  return {
+    sets: kernelSets.flatMap((k) => classSets.flatMap((c) => idSets.map((ids) => [...k, ...common, ...c, ...ids]))),
+    unknown,
+  };
+}
+
+// The mark is only a trace for a reader of `udevadm info` (the helper looks for any value),
+// so it names the claim in a form that is a safe value whatever the file is called.
+const SAFE_MARK = /^[A-Za-z0-9_.:/+-]+$/;
+const MARK_MAX = 256;
+
+export function claimMark(origin: Origin): string {
+  const text = where(origin);
+  const mark = SAFE_MARK.test(text)
+    ? text
+    : Array.from(Buffer.from(text, "utf8"), (byte) => {
+        const c = String.fromCharCode(byte);
+        return /[A-Za-z0-9.:/+-]/.test(c) ? c : `_${byte.toString(16).padStart(2, "0")}`;
+      }).join("");
+  return mark.length > MARK_MAX
+    ? `${mark.slice(0, MARK_MAX - 4 - String(origin.line).length)}...:${origin.line}`
+    : mark;
+}
+
+type Line = { readonly comment: string } | { readonly tokens: RuleToken[] };
+
+function render(lines: readonly Line[]): string {
+  try {
+    return [...lines.map((l) => ("comment" in l ? `# ${commentText(l.comment)}` : renderRuleLine(l.tokens))), ""].join(
+      "\n",
+    );
+  } catch (error) {
+    if (error instanceof UnsafeRuleTextError) throw new RuntimeFailure(`${error.message}; no udev rules were written`);
+    throw error;
+  }
+}
+
+/** Proves that `text` reads back, as udev reads it, as exactly the intended rules. */
+function proveRoundTrip(text: string, lines: readonly Line[]): void {
+  const refuse = (why: string): never => {
+    throw new RuntimeFailure(`generated udev rules do not read back as intended (${why}); no udev rules were written`);
+  };
+  if (controlCharacterAt(text) >= 0) refuse("a control character");
+  const intended = lines.flatMap((l) => ("tokens" in l ? [l.tokens] : []));
+  const read = tokenizeRules(text);
+  if (read.errors[0] !== undefined) refuse(`line ${read.errors[0].line}: ${read.errors[0].message}`);
+  if (read.rules.length !== intended.length) refuse(`${read.rules.length} rules instead of ${intended.length}`);
+  read.rules.forEach((rule, i) => {
+    const want = intended[i] as RuleToken[];
+    const same =
+      rule.tokens.length === want.length &&
+      rule.tokens.every(
+        (t, j) =>
+          t.key === want[j]?.key &&
+          t.attr === want[j]?.attr &&
+          t.op === want[j]?.op &&
+          t.value === want[j]?.value &&
+          t.escaped === undefined,
+      );
+    if (!same) refuse(`line ${rule.line}`);
+  });
+}
 
 export function generateClaimRules(
   config: Pick<ClaimConfig, "claims" | "exclusions">,
@@ -65,31 +199,86 @@ export function generateClaimRules(
   configDir: string,
   vfAddressesOf: VfAddressesOf,
 ): string {
-  const lines = [
-    `# Generated by "vfio-autobind apply" from ${configDir}. Do not edit: change the`,
-    `# claims there and run "vfio-autobind apply" again.`,
-    `# config-digest: ${digest}`,
-    `ACTION!="add", GOTO="${END_LABEL}"`,
-    `SUBSYSTEM!="pci", GOTO="${END_LABEL}"`,
+  if (!/^[A-Za-z0-9]{1,128}$/.test(digest)) throw new RuntimeFailure(`unexpected config digest ${quoted(digest)}`);
+  const end = set("GOTO", END_LABEL);
+  const lines: Line[] = [
+    { comment: `Generated by "vfio-autobind apply" from ${configDir}. Do not edit: change the` },
+    { comment: `claims there and run "vfio-autobind apply" again.` },
+    { comment: `config-digest: ${digest}` },
+    { tokens: [{ ...is("ACTION", "add"), op: "!=" }, end] },
+    { tokens: [{ ...is("SUBSYSTEM", "pci"), op: "!=" }, end] },
   ];
   for (const exclusion of config.exclusions) {
-    const sets = conditionSets(exclusion.selectors, vfAddressesOf);
-    if (sets === null) continue;
-    lines.push(`# [Exclude] ${where(exclusion.origin)}`);
-    for (const set of sets) lines.push([...set, `GOTO="${END_LABEL}"`].join(", "));
+    const reach = reachOf(exclusion.selectors, exclusion.origin, vfAddressesOf);
+    const at = `[Exclude] ${where(exclusion.origin)}`;
+    if (reach.sets.length === 0) {
+      lines.push({ comment: `${at} (excludes no device that can exist now)` });
+    } else if (reach.unknown !== null) {
+      // A broader rule would skip devices other claims select; the helper applies it exactly.
+      lines.push({ comment: `${at}: left to the helper (${reach.unknown})` });
+    } else {
+      lines.push({ comment: at }, ...reach.sets.map((s) => ({ tokens: [...s, end] })));
+    }
   }
   for (const claim of config.claims) {
-    const sets = conditionSets(claim.selectors, vfAddressesOf);
-    lines.push(`# [Claim] ${where(claim.origin)}${sets === null ? " (selects no device that can exist now)" : ""}`);
-    if (sets === null) continue;
-    for (const set of sets) lines.push([...set, `ENV{${CLAIM_ENV}}="${where(claim.origin)}"`].join(", "));
+    const reach = reachOf(claim.selectors, claim.origin, vfAddressesOf);
+    const at = `[Claim] ${where(claim.origin)}`;
+    if (reach.sets.length === 0) {
+      lines.push({ comment: `${at} (selects no device that can exist now)` });
+      continue;
+    }
+    const note = reach.unknown === null ? "" : ` (${reach.unknown}: marks more, the helper checks)`;
+    const mark = set("ENV", claimMark(claim.origin), CLAIM_ENV);
+    lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, mark] })));
   }
-  lines.push(`LABEL="${END_LABEL}"`, "");
-  return lines.join("\n");
+  lines.push({ tokens: [set("LABEL", END_LABEL)] });
+  const text = render(lines);
+  proveRoundTrip(text, lines);
+  return text;
 }
 
 /** The digest a generated rules file was made from, or null if it is not ours. */
 export function digestOfRules(text: string): string | null {
-  const m = /^# config-digest: (\S+)$/m.exec(text);
+  const m = /^# config-digest: ([A-Za-z0-9]+)$/m.exec(text);
   return m === null ? null : (m[1] as string);
+}
+
+const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsystem_device", "class"]);
+
+function generatedToken(t: RuleToken): boolean {
+  if (t.op === "==" || t.op === "!=") {
+    if (t.key === "ATTR") return t.attr !== null && MATCHED_ATTRS.has(t.attr);
+    return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "TEST"].includes(t.key);
+  }
+  if (t.op !== "=") return false;
+  if (t.key === "ENV") return t.attr === CLAIM_ENV;
+  return t.attr === null && (t.key === "GOTO" || t.key === "LABEL") && t.value === END_LABEL;
+}
+
+/**
+ * Why an installed rules file is not one generateClaimRules could have written (a syntax
+ * error, a key it never writes such as RUN, a line not written as it writes lines), or
+ * null when every rule in it reads back as generated.
+ */
+export function generatedRulesProblem(text: string): RuleSyntaxError | null {
+  const lineOf = (index: number): number => text.slice(0, index).split("\n").length;
+  const control = controlCharacterAt(text);
+  if (control >= 0) return { line: lineOf(control), message: "contains a control character" };
+  const read = tokenizeRules(text);
+  if (read.errors[0] !== undefined) return read.errors[0];
+  for (const rule of read.rules) {
+    const other = rule.tokens.find((t) => !generatedToken(t));
+    if (other !== undefined) {
+      const key = `${other.key}${other.attr === null ? "" : `{${other.attr}}`}${other.op}`;
+      return { line: rule.line, message: `${quoted(key)} is not a rule vfio-autobind generates` };
+    }
+    let rendered: string | null;
+    try {
+      rendered = renderRuleLine(rule.tokens);
+    } catch {
+      rendered = null;
+    }
+    if (rendered !== rule.text) return { line: rule.line, message: "not written as vfio-autobind writes its rules" };
+  }
+  return null;
 }

@@ -3,20 +3,16 @@
  * told to reload (udevadm through execa; a missing or stopped udevd is a warning, not a
  * failure, so the config still applies at the next boot).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
-import { digestOfRules } from "./claimRules.js";
+import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { loadExeca } from "../process/lazyExeca.js";
+import { digestOfRules, generatedRulesProblem } from "./claimRules.js";
 
-/** The digest the installed rules were made from: null when they are not ours, undefined when there are none. */
-function readInstalledDigest(rulesFile: string): string | null | undefined {
-  try {
-    return digestOfRules(fs.readFileSync(rulesFile, "utf8"));
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    throw new RuntimeFailure(`cannot read ${rulesFile}: ${describeFsError(error)}`);
-  }
+// Far above any real config (a line per claim and id), small enough to read at once.
+const RULES_MAX_BYTES = 8 * 1024 * 1024;
+
+/** The installed rules' text, or null when there are none; throws FileError. */
+function readInstalledRules(rulesFile: string): string | null {
+  return readOptionalRegularFile(rulesFile, { maxBytes: RULES_MAX_BYTES });
 }
 
 /** Why the installed rules do not match the config, or null when they do. */
@@ -24,31 +20,39 @@ export function staleRulesReason(
   rulesFile: string,
   config: { readonly digest: string; readonly claims: readonly unknown[] },
 ): string | null {
-  const installed = readInstalledDigest(rulesFile);
-  if (installed === config.digest) return null;
+  const installed = readInstalledRules(rulesFile);
+  if (installed !== null && digestOfRules(installed) === config.digest) return null;
   // A fresh install: nothing claimed and nothing generated. Rules made from no claims
   // would mark no device, so there is nothing to bring up to date.
-  if (installed === undefined && config.claims.length === 0) return null;
-  if (installed === undefined) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
+  if (installed === null && config.claims.length === 0) return null;
+  if (installed === null) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
   return `${rulesFile} was generated from another config; run "vfio-autobind apply"`;
 }
 
-/** Writes the rules if they differ; returns whether the file changed. */
+/**
+ * `file:line: why` when the installed rules are not what vfio-autobind generates (a line
+ * edited by hand, a RUN added), or null when every rule in them reads back as generated
+ * (or there are none).
+ */
+export function installedRulesProblem(rulesFile: string): string | null {
+  const installed = readInstalledRules(rulesFile);
+  const problem = installed === null ? null : generatedRulesProblem(installed);
+  return problem === null
+    ? null
+    : `${rulesFile}:${problem.line}: ${problem.message}; run "vfio-autobind apply" to write it again`;
+}
+
+/** Writes the rules if they differ; returns whether the file changed. Throws FileError. */
 export function writeClaimRules(rulesFile: string, text: string): boolean {
+  let installed: string | null;
   try {
-    if (fs.readFileSync(rulesFile, "utf8") === text) return false;
+    installed = readInstalledRules(rulesFile);
   } catch {
-    // missing or unreadable: write it
+    installed = null; // unreadable or not a regular file: replace it
   }
-  const temporary = `${rulesFile}.${process.pid}.tmp`;
-  try {
-    fs.mkdirSync(path.dirname(rulesFile), { recursive: true });
-    fs.writeFileSync(temporary, text, { mode: 0o644 });
-    fs.renameSync(temporary, rulesFile);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw new RuntimeFailure(`cannot write ${rulesFile}: ${describeFsError(error)}`);
-  }
+  if (installed === text) return false;
+  // A temporary file planted as a symlink is never followed (O_EXCL|O_NOFOLLOW).
+  writeFileAtomic(rulesFile, text, { mode: 0o644 });
   return true;
 }
 

@@ -151,7 +151,7 @@ describe("claim files written by the CLI", () => {
       group: "bind",
       force: true,
     };
-    const text = claimFileText(request, "vfio-autobind claim 0000:3b:00.2 ...");
+    const text = claimFileText(request);
     const parsed = parseClaimFile(text, "x.conf");
     expect(parsed.errors).toEqual([]);
     expect(parsed.claims[0]).toMatchObject({
@@ -183,5 +183,14 @@ describe("address globs (issue 10, item 10)", () => {
     expect(parseClaimFile(`[Claim]\nAddress=${long}\n`, "f.conf").errors.map((e) => e.message)).toEqual([
       `Address="${long.slice(0, 60)}..." (${long.length} characters): an address glob is at most 64 characters`,
     ]);
+  });
+});
+
+describe("a section whose every selector value is wrong", () => {
+  it("is dropped (its errors stand), never kept as a section that selects every device", () => {
+    const parsed = parseClaimFile("[Exclude]\nAddress=nonsense\n[Claim]\nIds=zzzz:1\n", "x.conf");
+    expect(parsed.exclusions).toEqual([]);
+    expect(parsed.claims).toEqual([]);
+    expect(parsed.errors.map((e) => e.line)).toEqual([2, 4]);
   });
 });
