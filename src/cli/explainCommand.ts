@@ -12,7 +12,7 @@ import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
-import { quoteForDisplay } from "../text/quoteForDisplay.js";
+import { quoteForDisplay } from "../text/safeText.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 

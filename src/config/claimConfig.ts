@@ -20,7 +20,7 @@
  */
 import { compilePattern, PatternError } from "../alias/fnmatch.js";
 import { formatPciAddress, parsePciAddress } from "../sysfs/pciAddress.js";
-import { quoteForDisplay } from "../text/quoteForDisplay.js";
+import { quoteForDisplay } from "../text/safeText.js";
 
 export interface IdSelector {
   readonly vendor: string;

@@ -8,7 +8,7 @@
  * the text must parse back to exactly the one section asked for.
  */
 import { isSafeDriverName } from "../paths.js";
-import { controlCharacterAt, quoted } from "../text/oneLine.js";
+import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";
 import { UsageError } from "../errors.js";
 import {
   parseAddressSelector,
@@ -60,7 +60,7 @@ const GROUPS = ["ignore", "check", "bind"];
 function checked<T>(values: readonly string[], parse: (v: string) => T | null, option: string, expected: string): T[] {
   return values.map((value) => {
     const parsed = parse(value);
-    if (parsed === null) throw new UsageError(`${option}${quoted(value)}: expected ${expected}`);
+    if (parsed === null) throw new UsageError(`${option}${quoteForDisplay(value)}: expected ${expected}`);
     return parsed;
   });
 }
@@ -74,9 +74,11 @@ function checkRequest(request: ClaimRequest): CheckedRequest {
   };
   const { driver, group } = request;
   if (driver !== undefined && driver !== "auto" && !isSafeDriverName(driver))
-    throw new UsageError(`--driver ${quoted(driver)}: expected auto or a module or driver name such as vfio-pci`);
+    throw new UsageError(
+      `--driver ${quoteForDisplay(driver)}: expected auto or a module or driver name such as vfio-pci`,
+    );
   if (group !== undefined && !GROUPS.includes(group))
-    throw new UsageError(`--group ${quoted(group)}: expected ignore, check or bind`);
+    throw new UsageError(`--group ${quoteForDisplay(group)}: expected ignore, check or bind`);
   return { selectors, exclude: request.exclude, driver, group, force: request.force };
 }
 

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode } from "../errors.js";
 import { FileError, readRegularFile } from "../files/safeFiles.js";
-import { hasUnsafeCharacters, quoteForDisplay } from "../text/quoteForDisplay.js";
+import { hasUnsafeCharacters, quoteForDisplay } from "../text/safeText.js";
 import { mergeClaimFiles, type ClaimConfig, type ConfigError } from "./claimConfig.js";
 
 /** A claim file is a few hundred bytes; a megabyte is not a claim file. */

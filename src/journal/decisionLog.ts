@@ -11,7 +11,7 @@
  */
 import * as net from "node:net";
 import { DEFAULT_PATHS } from "../paths.js";
-import { oneLine } from "../text/oneLine.js";
+import { oneLine } from "../text/safeText.js";
 
 export const SYSLOG_IDENTIFIER = "vfio-autobind";
 

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describeFsError, errnoCode } from "../errors.js";
 import { FileError, readRegularFile } from "../files/safeFiles.js";
 import { modulePolicyPaths } from "../paths.js";
-import { hasUnsafeCharacters, quoteForDisplay } from "../text/quoteForDisplay.js";
+import { hasUnsafeCharacters, quoteForDisplay } from "../text/safeText.js";
 import {
   modulePolicyFrom,
   parseKernelCommandLine,

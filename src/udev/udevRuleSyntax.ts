@@ -13,7 +13,7 @@
  * whitespace, `$` or `%` substitution, control character), and comment text is escaped, so
  * no value or comment can end a value, a token or a line.
  */
-import { oneLine, quoted } from "../text/oneLine.js";
+import { oneLine, quoteForDisplay } from "../text/safeText.js";
 
 export type RuleOperator = "==" | "!=" | "=" | "+=" | "-=" | ":=";
 
@@ -60,7 +60,7 @@ export function tokenizeRuleLine(text: string): RuleToken[] | { error: string } 
     if (i >= n) return tokens;
     const keyStart = i;
     for (;;) {
-      if (i >= n) return { error: `invalid key ${quoted(text.slice(keyStart))}` };
+      if (i >= n) return { error: `invalid key ${quoteForDisplay(text.slice(keyStart))}` };
       const c = text[i] as string;
       if (WHITESPACE.includes(c) || c === "=" || c === "{") break;
       if ("+-!:".includes(c) && text[i + 1] === "=") break;
@@ -70,18 +70,18 @@ export function tokenizeRuleLine(text: string): RuleToken[] | { error: string } 
     let attr: string | null = null;
     if (text[i] === "{") {
       const close = text.indexOf("}", i + 1);
-      if (close < 0) return { error: `${quoted(key)}{ without a closing }` };
+      if (close < 0) return { error: `${quoteForDisplay(key)}{ without a closing }` };
       attr = text.slice(i + 1, close);
       i = close + 1;
     }
     while (i < n && WHITESPACE.includes(text[i] as string)) i++;
     const op = OPERATORS.find((candidate) => text.startsWith(candidate, i));
-    if (op === undefined) return { error: `no operator after ${quoted(key)}` };
+    if (op === undefined) return { error: `no operator after ${quoteForDisplay(key)}` };
     i += op.length;
     while (i < n && WHITESPACE.includes(text[i] as string)) i++;
     const escaped = text[i] === "e";
     if (escaped) i++;
-    if (text[i] !== '"') return { error: `the value of ${quoted(key)} is not in double quotes` };
+    if (text[i] !== '"') return { error: `the value of ${quoteForDisplay(key)} is not in double quotes` };
     i++;
     let value = "";
     let closed = false;
@@ -100,7 +100,7 @@ export function tokenizeRuleLine(text: string): RuleToken[] | { error: string } 
       value += c;
       i++;
     }
-    if (!closed) return { error: `the value of ${quoted(key)} has no closing quote` };
+    if (!closed) return { error: `the value of ${quoteForDisplay(key)} has no closing quote` };
     i++;
     tokens.push({ key, attr, op, value, ...(escaped ? { escaped: true as const } : {}) });
   }
@@ -160,9 +160,9 @@ export function renderRuleLine(tokens: readonly RuleToken[]): string {
   return tokens
     .map((t) => {
       if (!SAFE_KEY.test(t.key) || (t.attr !== null && !SAFE_ATTR.test(t.attr)) || t.escaped === true) {
-        throw new UnsafeRuleTextError(`unsafe udev key ${quoted(t.key)}`);
+        throw new UnsafeRuleTextError(`unsafe udev key ${quoteForDisplay(t.key)}`);
       }
-      if (!SAFE_VALUE.test(t.value)) throw new UnsafeRuleTextError(`unsafe udev value ${quoted(t.value)}`);
+      if (!SAFE_VALUE.test(t.value)) throw new UnsafeRuleTextError(`unsafe udev value ${quoteForDisplay(t.value)}`);
       return `${t.key}${t.attr === null ? "" : `{${t.attr}}`}${t.op}"${t.value}"`;
     })
     .join(", ");

@@ -16,7 +16,7 @@ import {
   parseIdSelector,
   parsePfSelector,
 } from "../../src/config/claimConfig.js";
-import { controlCharacterAt } from "../../src/text/oneLine.js";
+import { controlCharacterAt } from "../../src/text/safeText.js";
 import { makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { SimulatedKernel } from "../../support/simulatedKernel.js";
 
@@ -93,7 +93,7 @@ describe("claim writes only the claim asked for (issue 10, A2)", () => {
       const result = await cli(args);
       expect(result.exitCode).toBe(2);
       // one line naming the argument (then yargs' pointer to --help), the newline escaped
-      expect(result.stderr.split("\n")[0]).toMatch(/^vfio-autobind: .*\\x0a/);
+      expect(result.stderr.split("\n")[0]).toMatch(/^vfio-autobind: .*\\n/);
       expect(result.stderr.split("\n")[1]).toBe("Try 'vfio-autobind --help'.");
       expect(claimFiles()).toEqual([]);
     }

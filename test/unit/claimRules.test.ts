@@ -6,7 +6,7 @@ import { parseClaimFile, type ClaimConfig } from "../../src/config/claimConfig.j
 import { RuntimeFailure } from "../../src/errors.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
 import { claimMark, digestOfRules, generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
-import { controlCharacterAt } from "../../src/text/oneLine.js";
+import { controlCharacterAt } from "../../src/text/safeText.js";
 import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";

@@ -14,7 +14,7 @@ import { mergeClaimFiles } from "../../src/config/claimConfig.js";
 import { readPciDevice } from "../../src/sysfs/pciDevice.js";
 import { selectClaim } from "../../src/policy/selectClaim.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
-import { controlCharacterAt } from "../../src/text/oneLine.js";
+import { controlCharacterAt } from "../../src/text/safeText.js";
 import { generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import * as journal from "../../src/journal/decisionLog.js";
 import { journalLog, LINE_MAX_BYTES } from "../../src/journal/decisionLog.js";
-import { TRUNCATION_MARKER } from "../../src/text/oneLine.js";
+import { TRUNCATION_MARKER } from "../../src/text/safeText.js";
 
 /** A stand-in for journald's stream socket; resolves with everything received. */
 async function fakeJournal(): Promise<{ socket: string; received: Promise<string>; cleanup(): void }> {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { oneLine, quoted, TRUNCATION_MARKER, controlCharacterAt } from "../../src/text/oneLine.js";
+import { oneLine, quoteForDisplay, TRUNCATION_MARKER, controlCharacterAt } from "../../src/text/safeText.js";
 import {
   commentText,
   renderRuleLine,
@@ -180,6 +180,6 @@ describe("oneLine and commentText", () => {
   it("commentText keeps a comment to one bounded line; quoted escapes the quote too", () => {
     expect(commentText('a\nRUN+="x"')).toBe('a\\x0aRUN+="x"');
     expect(Buffer.byteLength(commentText("x".repeat(10_000)))).toBeLessThanOrEqual(512);
-    expect(quoted('a"b\nc')).toBe('"a\\"b\\x0ac"');
+    expect(quoteForDisplay('a"b\nc')).toBe('"a\\"b\\nc"');
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { quoteForDisplay } from "../../src/text/quoteForDisplay.js";
+import { quoteForDisplay } from "../../src/text/safeText.js";
 
 describe("quoteForDisplay", () => {
   it("quotes and escapes control characters, C1 controls and bidi overrides", () => {
