@@ -1,6 +1,6 @@
 /** `bind` and `release`: thin wiring from the command line to the binder. */
 import { bindDevice, type BindEnvironment } from "../binder/bindDevice.js";
-import { bindOutcomeJson, planOf } from "../binder/outcomes.js";
+import { bindOutcomeJson, exitCodeFor, planOf } from "../binder/outcomes.js";
 import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
@@ -42,7 +42,7 @@ export async function runBind(context: CommandContext, args: BindArguments): Pro
     context.output.out(`${result.message}\n`);
     for (const line of planOf(result)) context.output.out(`  ${line}\n`);
   }
-  if (result.status === "refused" || result.status === "failed" || result.status === "removed") context.exitCode = 1;
+  context.exitCode = exitCodeFor([result]);
 }
 
 export async function runRelease(
@@ -55,7 +55,7 @@ export async function runRelease(
     bindEnvironment(context),
   );
   context.output.out(context.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.message}\n`);
-  if (result.status !== "released" && result.status !== "planned") context.exitCode = 1;
+  context.exitCode = exitCodeFor([result]);
 }
 
 export const bindCommand = defineCommand({

@@ -84,6 +84,11 @@ export async function runCli(
     });
 
   try {
+    // yargs puts whatever follows "--" aside, where no command looks: a claim would be
+    // written without the selectors given after it. Nothing here needs "--" (no device,
+    // selector or option value starts with "-"), so it is refused rather than ignored.
+    if (argv.includes("--"))
+      throw new UsageError(`"--" is not used by vfio-autobind; give every selector before or among the options`);
     await parser.parseAsync();
   } catch (error) {
     return reportError(error, output, env);

@@ -24,3 +24,17 @@ describe("command table", () => {
     expect(help.stdout.replace(/\s+/g, " ")).toContain(command.describe);
   });
 });
+
+describe('"--" on the command line', () => {
+  it("is refused as a usage error instead of silently dropping what follows it", async () => {
+    const { runCli } = await import("../../src/cli/runCli.js");
+    let err = "";
+    const code = await runCli(
+      ["claim", "--vfs-of", "0000:3b:00.0", "--", "0000:00:03.0"],
+      { out: () => undefined, err: (t) => void (err += t) },
+      { kernelIo: () => ({ writeAttribute: () => undefined, loadModule: () => Promise.resolve() }) },
+    );
+    expect(code).toBe(2);
+    expect(err).toMatch(/^vfio-autobind: "--" is not used by vfio-autobind/);
+  });
+});
