@@ -5,10 +5,11 @@
  *   ignore  bind the device alone;
  *   check   refuse while another endpoint of the group sits on a host driver, unless a
  *           claim selects that one too (its own event binds it): policy/safetyVerdict.ts;
- *   bind    bind every other endpoint of the group as well (bridges are left alone).
+ *   bind    bind every other endpoint of the group as well (bridges, by header or class, are
+ *           left alone).
  */
 import type { Claim } from "../config/claimConfig.js";
-import { groupCheckRefusal } from "../policy/safetyVerdict.js";
+import { groupCheckRefusal, isGroupEndpoint } from "../policy/safetyVerdict.js";
 import { readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
 import { bindDevice, type BindEnvironment } from "./bindDevice.js";
 import { refusedOutcome, type BindOutcome } from "./outcomes.js";
@@ -40,7 +41,7 @@ export async function bindClaimed(
   };
   const outcomes = [await bindDevice({ address, ...request }, env)];
   if (claim.group === "bind") {
-    for (const peer of peers.filter((p) => p.headerKind === "endpoint")) {
+    for (const peer of peers.filter(isGroupEndpoint)) {
       // Peers take the best driver for themselves; a pinned variant may not fit them.
       outcomes.push(
         await bindDevice({ address: peer.address, dryRun: options.dryRun, force: claim.force, noFallback: false }, env),

@@ -83,9 +83,16 @@ export function bindVerdict(device: PciDevice, hostUses: readonly HostUse[], for
   };
 }
 
+/**
+ * A device a claim's group policy may bind along with the claimed one: an endpoint that is
+ * no bridge by class either (an LPC/ISA bridge has an endpoint header but class 0601).
+ */
+export const isGroupEndpoint = (device: PciDevice): boolean =>
+  device.headerKind === "endpoint" && bridgeRefusal(device) === null;
+
 /** An endpoint on a host driver: it keeps every VM from opening the IOMMU group. */
 const onHostDriver = (device: PciDevice): boolean =>
-  device.headerKind === "endpoint" && device.driver !== null && !device.hasVfioDev;
+  isGroupEndpoint(device) && device.driver !== null && !device.hasVfioDev;
 
 /**
  * A claim's `Group=check`: refused while another endpoint of the IOMMU group sits on a host

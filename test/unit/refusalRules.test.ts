@@ -93,6 +93,11 @@ describe("groupCheckRefusal (Group=check)", () => {
     );
   });
 
+  it("does not count a bridge by class with an endpoint header (an LPC bridge) as blocking", () => {
+    const lpc = device({ address: "0000:00:1f.0", driver: "lpc_ich", classCode: "060100" });
+    expect(groupCheckRefusal(device(), [lpc], () => false)).toBeNull();
+  });
+
   it("lets a claimed peer pass: its own event binds it", () => {
     expect(groupCheckRefusal(device(), [peerOnHost], (peer) => peer.address === "0000:3b:00.3")).toBeNull();
   });
