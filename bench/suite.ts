@@ -174,23 +174,7 @@ async function burst(): Promise<void> {
       const vfs = fs.readdirSync(host.tree.at("bus/pci/devices")).filter((a) => /^0000:3[bc]:/.test(a) && a !== PF);
       const event = (vf: string) =>
         timed(
-          [
-            ...NODE,
-            simulatedBundle,
-            "udev-event",
-            "--sysfs-root",
-            host.tree.root,
-            "--modules-dir",
-            host.modulesDir,
-            "--state-dir",
-            host.stateDir,
-            "--proc-root",
-            host.procRoot,
-            "--config-dir",
-            configDir,
-            "--journal-socket",
-            journal.socket,
-          ],
+          [...NODE, simulatedBundle, "udev-event", ...host.rootArgs({ configDir, journalSocket: journal.socket })],
           {
             env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: vf, DEVPATH: `/devices/pci0000:00/${vf}` },
           },
@@ -255,36 +239,8 @@ async function versusDriverctl(): Promise<void> {
     const resetTree = (): void => {
       tree.writeAttribute(device, "driver_override", "(null)\n");
     };
-    const ourBind = [
-      ...NODE,
-      simulatedBundle,
-      "bind",
-      device,
-      "--driver",
-      "vfio-pci",
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-    ];
-    const ourRelease = [
-      ...NODE,
-      simulatedBundle,
-      "release",
-      device,
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-    ];
+    const ourBind = [...NODE, simulatedBundle, "bind", device, "--driver", "vfio-pci", ...host.rootArgs()];
+    const ourRelease = [...NODE, simulatedBundle, "release", device, ...host.rootArgs()];
     const [ours, theirs] = await alternate(
       20,
       async () => {

@@ -58,6 +58,12 @@ export interface SimulatedHost {
   readonly stateDir: string;
   readonly procRoot: string;
   env(overrides?: Partial<BindEnvironment>): BindEnvironment;
+  /**
+   * The command-line options that point the tool at this host: sysfs, modules, state and
+   * /proc, plus whichever of the other roots a test gives. One list, so no test can leave a
+   * root at its default (the host's own /etc or /run) by forgetting it.
+   */
+  rootArgs(extra?: { configDir?: string; rulesFile?: string; journalSocket?: string; modprobeRoot?: string }): string[];
   cleanup(): void;
 }
 
@@ -142,6 +148,20 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     modulesDir,
     stateDir,
     procRoot,
+    rootArgs: (extra = {}) => [
+      "--sysfs-root",
+      tree.root,
+      "--modules-dir",
+      modulesDir,
+      "--state-dir",
+      stateDir,
+      "--proc-root",
+      procRoot,
+      ...(extra.configDir !== undefined ? ["--config-dir", extra.configDir] : []),
+      ...(extra.rulesFile !== undefined ? ["--rules-file", extra.rulesFile] : []),
+      ...(extra.journalSocket !== undefined ? ["--journal-socket", extra.journalSocket] : []),
+      ...(extra.modprobeRoot !== undefined ? ["--modprobe-root", extra.modprobeRoot] : []),
+    ],
     env: (overrides = {}) => ({
       sysfsRoot: tree.root,
       procRoot,

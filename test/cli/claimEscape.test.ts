@@ -45,18 +45,7 @@ async function cli(args: readonly string[], dirs = { configDir, rulesFile }, ude
     [
       // Every root first: a "--" in args must never turn them into selectors, which would
       // leave the real /etc/vfio-autobind as the config directory.
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-      "--config-dir",
-      dirs.configDir,
-      "--rules-file",
-      dirs.rulesFile,
+      ...host.rootArgs({ configDir: dirs.configDir, rulesFile: dirs.rulesFile }),
       "--udevadm",
       udevadm,
       ...args,

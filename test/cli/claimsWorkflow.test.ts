@@ -49,57 +49,23 @@ afterEach(async () => {
 });
 
 const cli = (args: string[]) =>
-  runBundle(
-    [
-      ...args,
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-      "--config-dir",
-      configDir,
-      "--rules-file",
-      rulesFile,
-      "--udevadm",
-      fakeUdevadm,
-    ],
-    { bundle: simulated.file },
-  );
+  runBundle([...args, ...host.rootArgs({ configDir, rulesFile }), "--udevadm", fakeUdevadm], {
+    bundle: simulated.file,
+  });
 
 /** udev's add event for one device, run the way the packaged rule runs it. */
 const addEvent = (address: string, mdwe = false) =>
-  runBundle(
-    [
-      "udev-event",
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-      "--config-dir",
-      configDir,
-      "--journal-socket",
-      journal.socket,
-    ],
-    {
-      bundle: simulated.file,
-      mdwe,
-      env: {
-        ACTION: "add",
-        SUBSYSTEM: "pci",
-        PCI_SLOT_NAME: address,
-        DEVPATH: `/devices/pci0000:00/${address}`,
-        MODALIAS: fs.readFileSync(path.join(host.tree.deviceDir(address), "modalias"), "utf8").trim(),
-      },
+  runBundle(["udev-event", ...host.rootArgs({ configDir, journalSocket: journal.socket })], {
+    bundle: simulated.file,
+    mdwe,
+    env: {
+      ACTION: "add",
+      SUBSYSTEM: "pci",
+      PCI_SLOT_NAME: address,
+      DEVPATH: `/devices/pci0000:00/${address}`,
+      MODALIAS: fs.readFileSync(path.join(host.tree.deviceDir(address), "modalias"), "utf8").trim(),
     },
-  );
+  });
 
 /** The RUN programs udev would start for a device's add event. */
 const udevRuns = (address: string): string[] =>

@@ -44,19 +44,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   let out = "";
   let err = "";
   const code = await runCli(
-    [
-      ...args,
-      "--sysfs-root",
-      host.tree.root,
-      "--modules-dir",
-      host.modulesDir,
-      "--state-dir",
-      host.stateDir,
-      "--proc-root",
-      host.procRoot,
-      "--modprobe-root",
-      modprobeRoot,
-    ],
+    [...args, ...host.rootArgs({ modprobeRoot })],
     { out: (t) => void (out += t), err: (t) => void (err += t) },
     { kernelIo: () => host.kernel },
   );
