@@ -38,6 +38,9 @@ const readFailure = (file: string, error: unknown): FileError =>
     `cannot read ${file}: ${describeFsError(error)}`,
   );
 
+/** A first read large enough for a /proc file, whose size reads as 0. */
+const MIN_READ_BYTES = 4096;
+
 export interface ReadLimits {
   /** Larger files are refused with a FileError, never read. */
   readonly maxBytes: number;
@@ -68,18 +71,24 @@ export function readRegularFile(file: string, limits: ReadLimits): string {
     if (stat.size > limits.maxBytes) {
       throw new FileError(file, `${stat.size} bytes, more than the ${limits.maxBytes} allowed; not read`);
     }
-    // Read at most one byte past the bound: a file that grows while we read is refused too.
-    const buffer = Buffer.alloc(Math.min(stat.size, limits.maxBytes) + 1);
+    // Read to the end, never past one byte over the bound: a file that grows while we read
+    // is refused too, and a /proc file (which reports a size of 0) is read whole.
+    let buffer = Buffer.alloc(Math.min(Math.max(stat.size, MIN_READ_BYTES), limits.maxBytes) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (length > limits.maxBytes) {
+          throw new FileError(file, `more than the ${limits.maxBytes} bytes allowed; not read`);
+        }
+        const larger = Buffer.alloc(Math.min(buffer.length * 2, limits.maxBytes + 1));
+        buffer.copy(larger);
+        buffer = larger;
+      }
       const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length > limits.maxBytes) {
-        throw new FileError(file, `more than the ${limits.maxBytes} bytes allowed; not read`);
-      }
-      if (length === buffer.length) break;
     }
+    if (length > limits.maxBytes) throw new FileError(file, `more than the ${limits.maxBytes} bytes allowed; not read`);
     return buffer.toString(limits.encoding ?? "utf8", 0, length);
   } catch (error) {
     if (error instanceof FileError) throw error;

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode } from "../errors.js";
-import { FileError, readRegularFile } from "../files/safeFiles.js";
+import { FileError, readOptionalRegularFile, readRegularFile } from "../files/safeFiles.js";
 import { modulePolicyPaths } from "../paths.js";
 import { hasUnsafeCharacters, quoteForDisplay } from "../text/safeText.js";
 import {
@@ -59,37 +59,6 @@ function modprobeFiles(dirs: readonly string[], warnings: string[]): string[] {
   return names.slice(0, MAX_MODPROBE_FILES).map((name) => byName.get(name) as string);
 }
 
-/**
- * Reads /proc/cmdline: proc files report a size of 0, so it is read in chunks up to a
- * bound, after the same O_NONBLOCK open and regular-file check as readRegularFile.
- */
-function readKernelCommandLine(file: string): string | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return null;
-    throw new FileError(file, `cannot read: ${describeFsError(error)}`, errnoCode(error));
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw new FileError(file, "not a regular file; not read");
-    const buffer = Buffer.alloc(MAX_CMDLINE_BYTES);
-    let length = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length === buffer.length) throw new FileError(file, `more than ${MAX_CMDLINE_BYTES} bytes; not read`);
-    }
-    return buffer.toString("utf8", 0, length);
-  } catch (error) {
-    if (error instanceof FileError) throw error;
-    throw new FileError(file, `cannot read: ${describeFsError(error)}`, errnoCode(error));
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export function readModulePolicy(modprobeRoot: string, procRoot: string): LoadedModulePolicy {
   const paths = modulePolicyPaths(modprobeRoot, procRoot);
   const warnings: string[] = [];
@@ -105,7 +74,7 @@ export function readModulePolicy(modprobeRoot: string, procRoot: string): Loaded
   // The kernel's own refusal comes first: it is the one no config file can undo.
   let cmdline: ForbiddenModule[] = [];
   try {
-    const text = readKernelCommandLine(paths.kernelCommandLine);
+    const text = readOptionalRegularFile(paths.kernelCommandLine, { maxBytes: MAX_CMDLINE_BYTES });
     if (text !== null) cmdline = parseKernelCommandLine(text);
   } catch (error) {
     if (!(error instanceof FileError)) throw error;

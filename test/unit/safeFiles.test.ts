@@ -90,3 +90,12 @@ describe("writeFileAtomic", () => {
     expect(fs.readFileSync(file, "utf8")).toBe("x\n");
   });
 });
+
+describe("readRegularFile on files whose size is not known ahead", () => {
+  it("reads a /proc file (size 0) whole, and still bounds it", () => {
+    const text = readRegularFile("/proc/self/status", { maxBytes: 64 * 1024 });
+    expect(text).toMatch(/^Name:/);
+    expect(text).toMatch(/\nPid:\s+\d+/);
+    expect(() => readRegularFile("/proc/self/status", { maxBytes: 100 })).toThrow(/more than the 100 bytes allowed/);
+  });
+});
