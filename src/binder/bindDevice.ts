@@ -281,6 +281,9 @@ async function bindLocked(
           warning = ` (warning: ${error instanceof Error ? error.message : String(error)})`;
         }
         const forced = verdict.ok && verdict.overridden.length > 0 ? ` (forced: ${verdict.overridden.join("; ")})` : "";
+        // A host driver had it first (built in, or loaded before any hold could be set):
+        // said plainly, so the admin knows the device met it.
+        const takenFrom = device.driver !== null && !device.hasVfioDev ? `; taken from ${device.driver}` : "";
         return {
           status: "bound",
           address,
@@ -290,7 +293,7 @@ async function bindLocked(
           candidates,
           attempts,
           verdict,
-          message: `${address}: bound to ${attempt.driver} (module ${attempt.module}, rank ${candidate.rank} of ${candidates.length})${fellBack(attempts)}${forced}${warning}`,
+          message: `${address}: bound to ${attempt.driver} (module ${attempt.module}, rank ${candidate.rank} of ${candidates.length})${takenFrom}${fellBack(attempts)}${forced}${warning}`,
         };
       }
     }

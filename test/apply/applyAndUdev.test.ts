@@ -59,7 +59,7 @@ describe("applyClaims", () => {
     expect(first.failed).toBe(false);
     expect(first.lines).toEqual([
       `wrote ${rulesFile}`,
-      `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2)`,
+      `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci`,
     ]);
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
 
@@ -109,7 +109,7 @@ describe("handleAddEvent", () => {
     const code = await handleAddEvent(event(NVME), { configDir, env: host.env(), log });
     expect(code).toBe(0);
     expect(log.lines).toEqual([
-      `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
+      `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1); taken from nvme [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
     ]);
     expect(readRecord(host.stateDir, NVME)?.status).toBe("bound");
   });

@@ -47,7 +47,9 @@ describe("bind", () => {
     host = makeSimulatedHost();
     const result = await bindDevice(request(VIRTIO_NET), host.env());
     expect(result).toMatchObject({ status: "bound", module: "virtio_vfio_pci", driver: "virtio_vfio_pci", rank: 1 });
-    expect(result.message).toBe(`${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2)`);
+    expect(result.message).toBe(
+      `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci`,
+    );
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
     expect(host.kernel.driverOverride(VIRTIO_NET)).toBe("virtio_vfio_pci");
     expect(host.kernel.operations.map((o) => `${o.kind} ${o.target} ${o.value ?? ""}`.trim())).toEqual([
@@ -262,5 +264,15 @@ describe("release", () => {
     expect(forced.status).toBe("released");
     expect(host.kernel.boundDriver(VF2)).toBe("mlx5_core");
     expect(host.kernel.driverOverride(VF2)).toBeNull();
+  });
+});
+
+describe("what the device met on its way", () => {
+  it("an unbound device is simply bound; one taken from a host driver says so", async () => {
+    host = makeSimulatedHost();
+    const unbound = await bindDevice(request(UNBOUND_VIRTIO_BLK), host.env());
+    expect(unbound.message).not.toContain("taken from");
+    const taken = await bindDevice(request(NVME), host.env());
+    expect(taken.message).toMatch(/; taken from nvme$/);
   });
 });

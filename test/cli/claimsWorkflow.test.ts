@@ -100,7 +100,7 @@ describe("claims, as a new admin uses them", () => {
       {
         identifier: "vfio-autobind",
         priority: 6,
-        message: `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2) [claim ${configDir}/50-claim-0000_00_03.0.conf:3]`,
+        message: `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci [claim ${configDir}/50-claim-0000_00_03.0.conf:3]`,
       },
     ]);
 
