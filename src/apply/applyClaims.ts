@@ -18,7 +18,7 @@ import { describeFsError, RuntimeFailure } from "../errors.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
-import { listPciDeviceNames, readPciDevice } from "../sysfs/pciDevice.js";
+import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
 import { writeClaimRules } from "../udev/writeClaimRules.js";
@@ -50,11 +50,11 @@ export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot
 
 /** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
 export async function installClaimRules(
-  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "env" | "dryRun" | "reloadUdev">,
+  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & { sysfsRoot: string },
   warnings: string[],
 ): Promise<string | null> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
-  const rules = claimRulesFor(context.config, context.configDir, context.env.sysfsRoot);
+  const rules = claimRulesFor(context.config, context.configDir, context.sysfsRoot);
   if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
   if (!writeClaimRules(context.rulesFile, rules)) return null;
   const warning = await context.reloadUdev();
@@ -68,8 +68,13 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
   const warnings: string[] = [];
   let failed = false;
 
-  const rulesLine = await installClaimRules(context, warnings);
+  const rulesLine = await installClaimRules({ ...context, sysfsRoot: env.sysfsRoot }, warnings);
   if (rulesLine !== null) lines.push(rulesLine);
+  if (!hasPciBus(env.sysfsRoot)) {
+    // A chroot or an image build: the rules are what the first boot needs; nothing to bind.
+    lines.push(noPciBusLine(env.sysfsRoot));
+    return { lines, warnings, failed: false };
+  }
 
   failed = applyVfAutoprobe(context, lines) || failed;
 
@@ -184,3 +189,8 @@ const AUTOPROBE_VALUE = /^[01]$/;
 
 const describeError = (error: unknown): string =>
   error instanceof Error && !("code" in error) ? error.message : describeFsError(error);
+
+/** What apply and claim say where there is no PCI bus to act on. */
+export function noPciBusLine(sysfsRoot: string): string {
+  return `${pciDevicesDir(sysfsRoot)} does not exist (a chroot or an image build?): no device bound or released now; the claims apply when the system boots`;
+}

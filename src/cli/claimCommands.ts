@@ -1,7 +1,7 @@
 /** `claim`, `unclaim`, `claims`, `check`, `apply`, `status`: wiring from the command line. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { applyClaims, ConfigInvalid, installClaimRules } from "../apply/applyClaims.js";
+import { applyClaims, ConfigInvalid, installClaimRules, noPciBusLine } from "../apply/applyClaims.js";
 import { listRecords } from "../binder/stateStore.js";
 import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
 import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
@@ -16,6 +16,7 @@ import {
   readBoundDriver,
   readPciDevice,
   type PciDevice,
+  hasPciBus,
 } from "../sysfs/pciDevice.js";
 import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
@@ -23,9 +24,10 @@ import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 import { refuseHostPathUnderTest } from "../paths.js";
 
-/** The devices present now; one that cannot be read is left out (list reports it). */
+/** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
   const devices: PciDevice[] = [];
+  if (!hasPciBus(sysfsRoot)) return devices;
   for (const address of listPciDeviceNames(sysfsRoot)) {
     try {
       devices.push(readPciDevice(sysfsRoot, address));
@@ -50,7 +52,7 @@ async function refreshRules(context: CommandContext): Promise<void> {
       config: loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
-      env: bindEnvironment(context),
+      sysfsRoot: context.sysfsRoot,
       dryRun: false,
       reloadUdev: () => reloadUdevRules(context.udevadm),
     },
@@ -86,14 +88,20 @@ export async function runClaim(
   context.output.out(`wrote ${file}\n`);
   const kind = request.exclude ? "excludes" : "selects";
   const written = (request.exclude ? parsed.exclusions[0] : parsed.claims[0]) as { selectors: Selectors };
-  const selected = presentDevices(context.sysfsRoot)
-    .filter((d) => selectorsMatch(written.selectors, d))
-    .map((d) => d.address);
-  context.output.out(`it ${kind} ${selected.length === 0 ? "no device present now" : selected.join(", ")}\n`);
+  if (hasPciBus(context.sysfsRoot)) {
+    const selected = presentDevices(context.sysfsRoot)
+      .filter((d) => selectorsMatch(written.selectors, d))
+      .map((d) => d.address);
+    context.output.out(`it ${kind} ${selected.length === 0 ? "no device present now" : selected.join(", ")}\n`);
+  }
   if (options.now) await runApply(context, { dryRun: false });
   else {
     await refreshRules(context);
-    context.output.out(`new devices are handled from now on; run "vfio-autobind apply" to bind the ones present now\n`);
+    context.output.out(
+      hasPciBus(context.sysfsRoot)
+        ? `new devices are handled from now on; run "vfio-autobind apply" to bind the ones present now\n`
+        : `${noPciBusLine(context.sysfsRoot)}\n`,
+    );
   }
 }
 

@@ -60,6 +60,14 @@ export function pciDevicesDir(root: string): string {
   return sysfsPaths(root).pciDevices;
 }
 
+/**
+ * Whether the tree has a PCI bus at all. A chroot or an image build has no /sys mounted (or
+ * an empty one): there, claims are written and compiled, and nothing is bound until boot.
+ */
+export function hasPciBus(root: string): boolean {
+  return fs.existsSync(pciDevicesDir(root));
+}
+
 /** Every PCI device of the tree, in address order. */
 export function listPciDeviceNames(root: string): string[] {
   const dir = pciDevicesDir(root);
