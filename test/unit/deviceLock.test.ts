@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +134,59 @@ describe("acquireLock in one process", () => {
     second.release();
   });
 
+  it("keeps its name root-only and replaces it on every release", async () => {
+    const nameFile = path.join(lockDir, `${KEY}.name`);
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    const held = fs.readFileSync(nameFile, "utf8");
+    expect(held).toMatch(/^[0-9a-f]{32}\n$/);
+    expect(fs.statSync(nameFile).mode & 0o777).toBe(0o600);
+    first.release();
+    const next = fs.readFileSync(nameFile, "utf8");
+    expect(next).toMatch(/^[0-9a-f]{32}\n$/);
+    expect(next).not.toBe(held);
+  });
+
+  it("is not blocked by a squatter on a name it has used before", async () => {
+    // What a local user can learn: the name bound while a holder held it (/proc/net/unix).
+    const nameFile = path.join(lockDir, `${KEY}.name`);
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    const seen = fs.readFileSync(nameFile, "utf8").trimEnd();
+    const unix = fs.readFileSync("/proc/net/unix", "utf8");
+    expect(unix).toContain(`@vfio-autobind/lock/${seen}`);
+    first.release();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once("error", reject);
+      squatter.listen({ path: `\0vfio-autobind/lock/${seen}` }, resolve);
+    });
+    try {
+      const second = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+      second.release();
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it("excludes while the name is bound, however it was bound", async () => {
+    // The name file is the only thing that says which name is the lock: a process that binds
+    // the current name holds it, and a second acquirer waits for it.
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    first.release();
+    const current = fs.readFileSync(path.join(lockDir, `${KEY}.name`), "utf8").trimEnd();
+    const other = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      other.once("error", reject);
+      other.listen({ path: `\0vfio-autobind/lock/${current}` }, resolve);
+    });
+    try {
+      await lockError(acquireLock(lockDir, KEY, { timeoutMs: 50 }));
+    } finally {
+      other.close();
+    }
+    const lock = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    lock.release();
+  });
+
   it("keeps different keys independent", async () => {
     const a = await acquireLock(lockDir, "group-12", { timeoutMs: 0 });
     const b = await acquireLock(lockDir, "group-13", { timeoutMs: 0 });
@@ -229,14 +283,28 @@ describe("acquireLock failures", () => {
     expect(error.message).toBe(`cannot create lock ${path.join(lockDir, `${KEY}.lock`)}: EACCES`);
   });
 
-  it("asks for util-linux when flock(1) is missing, and leaks no descriptor", async () => {
+  it("refuses a lock name file that vfio-autobind did not write, and leaks no descriptor", async () => {
+    const first = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    first.release();
+    const nameFile = path.join(lockDir, `${KEY}.name`);
     const fdsBefore = openFdCount();
-    const flockCommand = path.join(tmp, "no-such-flock");
-    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0, flockCommand }));
-    expect(error.message).toBe("flock(1) not found; install util-linux");
+    for (const planted of ["", "squatted\n", `${"a".repeat(32)}\n\n`]) {
+      fs.writeFileSync(nameFile, planted);
+      const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+      expect(error.message).toBe(`lock name ${nameFile} is not one written by vfio-autobind; remove it`);
+    }
     expect(openFdCount()).toBe(fdsBefore);
   });
 
+  it("never follows a symlink planted as the lock name file", async () => {
+    fs.mkdirSync(lockDir, { recursive: true });
+    const target = path.join(lockDir, "target");
+    fs.writeFileSync(target, `${"b".repeat(32)}\n`);
+    const nameFile = path.join(lockDir, `${KEY}.name`);
+    fs.symlinkSync(target, nameFile);
+    const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+    expect(error.message).toBe(`cannot read lock name ${nameFile}: ELOOP`);
+  });
   it("rejects a negative or non-finite timeout", async () => {
     await lockError(acquireLock(lockDir, KEY, { timeoutMs: -1 }));
     await lockError(acquireLock(lockDir, KEY, { timeoutMs: Number.NaN }));
