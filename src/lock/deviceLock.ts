@@ -28,7 +28,6 @@
  *   that can be seen (root can read /proc/1/ns/net; others skip the check).
  * `<key>.lock` names the holder's pid for "held by pid N" in a waiter's error, as before.
  */
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -85,7 +84,7 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
   }
   try {
     refuseForeignNetworkNamespace(file);
-    const deadline = performance.now() + timeoutMs;
+    const deadline = monotonicMs() + timeoutMs;
     let delay = FIRST_RETRY_MS;
     for (;;) {
       const nonce = currentNonce(nameFile);
@@ -100,7 +99,7 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
         server.close(); // a release rotated the name between our read and our bind
         continue;
       }
-      const left = deadline - performance.now();
+      const left = deadline - monotonicMs();
       if (left <= 0) {
         const holder = describeHolder(fd);
         if (timeoutMs === 0) throw new LockError(`lock ${file} is busy (held by ${holder})`);
@@ -135,8 +134,19 @@ function heldLock(file: string, nameFile: string, server: net.Server): HeldLock 
   };
 }
 
+/**
+ * 128 bits from the kernel's CSPRNG. Read from /dev/urandom rather than node:crypto, which
+ * would load about twenty modules (streams, ciphers) into every binding udev helper.
+ */
 function freshNonce(): string {
-  return `${randomBytes(16).toString("hex")}\n`;
+  const bytes = Buffer.alloc(16);
+  const fd = fs.openSync("/dev/urandom", fs.constants.O_RDONLY);
+  try {
+    if (fs.readSync(fd, bytes, 0, bytes.length, null) !== bytes.length) throw new Error("short read from /dev/urandom");
+  } finally {
+    fs.closeSync(fd);
+  }
+  return `${bytes.toString("hex")}\n`;
 }
 
 /** The name in `<key>.name`, created (exclusively, so racing creators agree) when missing. */
@@ -215,6 +225,11 @@ function refuseForeignNetworkNamespace(file: string): void {
       `cannot lock ${file}: this process is in a network namespace other than init's, where the lock would not exclude udev's helpers; run it in the host's`,
     );
   }
+}
+
+/** Milliseconds on a monotonic clock (the global `performance` would load perf_hooks). */
+function monotonicMs(): number {
+  return process.uptime() * 1000;
 }
 
 function sleep(ms: number): Promise<void> {
