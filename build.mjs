@@ -1,20 +1,24 @@
 // Bundles the CLI and the udev entry into ONE file, dist/vfio-autobind.js, for Node 18 and
 // later. The file runs as `node --jitless dist/vfio-autobind.js` (systemd-udevd's sandbox
 // forbids the JIT), so it must not need anything outside itself.
+//
+// The file has two parts. udev starts it once per claimed device, and without a JIT every
+// byte parsed at start-up is paid for: so the code that runs first is only the udev helper
+// (src/udevMain.ts), and the whole program (src/main.ts: yargs, the commands, execa) is in
+// the same file as a string literal, which V8 scans far faster than it parses code, compiled
+// with vm.runInThisContext only when a command other than `udev-event` runs. The output
+// depends on nothing but the sources, so the package still builds reproducibly.
 import { build } from "esbuild";
 import { readFileSync, writeFileSync } from "node:fs";
 
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 
-await build({
-  entryPoints: ["src/main.ts"],
-  outfile: "dist/vfio-autobind.js",
+const common = {
   bundle: true,
+  write: false,
   platform: "node",
   target: "node18",
   format: "cjs",
-  // Runs as a plain .js file wherever it is installed (no package.json beside it).
-  banner: { js: "#!/usr/bin/env -S node --jitless\n'use strict';" },
   define: { __VFIO_AUTOBIND_VERSION__: JSON.stringify(version) },
   legalComments: "none",
   // Half the bytes to read and compile on every udev event (node --jitless has no JIT to
@@ -25,7 +29,23 @@ await build({
   // cutting words in half; its CommonJS build wraps with wrap-ansi, as yargs does unbundled.
   alias: { cliui: "./node_modules/cliui/build/index.cjs" },
   logLevel: "warning",
-});
+};
+
+const text = async (entry) => (await build({ ...common, entryPoints: [entry] })).outputFiles[0].text;
+const [fast, whole] = await Promise.all([text("src/udevMain.ts"), text("src/main.ts")]);
+
+// The whole program as CommonJS module code, run in this module's scope. Its own
+// "use strict" directive comes first in the wrapper, so it is strict as it is on its own.
+const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${whole}\n})`;
+const loader =
+  "function __vfioAutobindFullProgram() {\n" +
+  '  require("node:vm").runInThisContext(__vfioAutobindSource, { filename: __filename })' +
+  "(exports, require, module, __filename, __dirname);\n" +
+  "}\n" +
+  `var __vfioAutobindSource = ${JSON.stringify(wrapper)};\n`;
+
+// The string comes before the udev part, which calls the loader as soon as it starts.
+writeFileSync("dist/vfio-autobind.js", `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}`);
 
 // The repository's package.json says "type": "module"; the bundle is CommonJS, so dist/
 // carries its own marker (an installed copy has no package.json beside it at all).
