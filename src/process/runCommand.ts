@@ -3,9 +3,9 @@
  * node:child_process alone. The udev helper's one child, modprobe, goes through here and
  * not through execa: under `node --jitless` loading execa costs about 30 ms, and merely
  * having it in the udev part of the bundle costs every event about 3 ms of parsing
- * (build.mjs). The command line keeps execa (src/process/lazyExeca.ts).
+ * (build.mjs). The command line keeps execa (src/process/lazyExeca.ts). node:child_process
+ * itself is loaded on first use: most events start no process at all.
  */
-import { spawn } from "node:child_process";
 
 export interface CommandResult {
   /** The exit status, or undefined when killed by a signal or never started. */
@@ -24,11 +24,12 @@ const STDERR_KEEP = 64 * 1024;
 /** After the deadline: SIGTERM, then SIGKILL this much later if it is still there (as execa does). */
 const FORCE_KILL_AFTER_MS = 5_000;
 
-export function runCommand(
+export async function runCommand(
   file: string,
   args: readonly string[],
   options: { timeoutMs: number },
 ): Promise<CommandResult> {
+  const { spawn } = await import("node:child_process");
   const command = [file, ...args].join(" ");
   return new Promise((resolve) => {
     let stderr = "";
