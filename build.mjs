@@ -9,7 +9,8 @@
 // with vm.runInThisContext only when a command other than `udev-event` runs. The output
 // depends on nothing but the sources, so the package still builds reproducibly.
 import { build } from "esbuild";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 
@@ -31,22 +32,34 @@ const common = {
   logLevel: "warning",
 };
 
-const text = async (entry) => (await build({ ...common, entryPoints: [entry] })).outputFiles[0].text;
-const [fast, whole] = await Promise.all([text("src/udevMain.ts"), text("src/main.ts")]);
+/**
+ * One file: `udevEntry`'s bundle as code, `wholeEntry`'s as a string that udevEntry's
+ * `__vfioAutobindFullProgram()` compiles and runs. bench/run.mjs builds the simulated
+ * kernel's bundle with it too, so the benchmark runs the production file's shape.
+ */
+export async function bundleWithUdevPart({ udevEntry, wholeEntry, extra = {} }) {
+  const text = async (entry) => (await build({ ...common, ...extra, entryPoints: [entry] })).outputFiles[0].text;
+  const [fast, whole] = await Promise.all([text(udevEntry), text(wholeEntry)]);
+  // The whole program as CommonJS module code, run in this module's scope. Its own
+  // "use strict" directive comes first in the wrapper, so it is strict as it is on its own.
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${whole}\n})`;
+  const loader =
+    "function __vfioAutobindFullProgram() {\n" +
+    '  require("node:vm").runInThisContext(__vfioAutobindSource, { filename: __filename })' +
+    "(exports, require, module, __filename, __dirname);\n" +
+    "}\n" +
+    `var __vfioAutobindSource = ${JSON.stringify(wrapper)};\n`;
+  // The string comes before the udev part, which calls the loader as soon as it starts.
+  return `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}`;
+}
 
-// The whole program as CommonJS module code, run in this module's scope. Its own
-// "use strict" directive comes first in the wrapper, so it is strict as it is on its own.
-const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${whole}\n})`;
-const loader =
-  "function __vfioAutobindFullProgram() {\n" +
-  '  require("node:vm").runInThisContext(__vfioAutobindSource, { filename: __filename })' +
-  "(exports, require, module, __filename, __dirname);\n" +
-  "}\n" +
-  `var __vfioAutobindSource = ${JSON.stringify(wrapper)};\n`;
-
-// The string comes before the udev part, which calls the loader as soon as it starts.
-writeFileSync("dist/vfio-autobind.js", `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}`);
-
-// The repository's package.json says "type": "module"; the bundle is CommonJS, so dist/
-// carries its own marker (an installed copy has no package.json beside it at all).
-writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  mkdirSync("dist", { recursive: true });
+  writeFileSync(
+    "dist/vfio-autobind.js",
+    await bundleWithUdevPart({ udevEntry: "src/udevMain.ts", wholeEntry: "src/main.ts" }),
+  );
+  // The repository's package.json says "type": "module"; the bundle is CommonJS, so dist/
+  // carries its own marker (an installed copy has no package.json beside it at all).
+  writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
+}
