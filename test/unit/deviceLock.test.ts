@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -305,6 +306,33 @@ describe("acquireLock failures", () => {
     const error = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
     expect(error.message).toBe(`cannot read lock name ${nameFile}: ELOOP`);
   });
+  // Needs root, unshare(1), and a kernel that lets root in the new namespace read init's
+  // namespace link (some container sandboxes refuse that; then the check cannot tell, and
+  // this test cannot run).
+  const canSeeInitFromNewNetns =
+    process.getuid?.() === 0 &&
+    spawnSync("unshare", ["--net", "readlink", "/proc/1/ns/net"], { stdio: "ignore" }).status === 0;
+  it.skipIf(!canSeeInitFromNewNetns)(
+    "refuses to lock from another network namespace, where the name would not exclude udev's helpers",
+    async () => {
+      const once = path.join(tmp, "once.cjs");
+      fs.writeFileSync(
+        once,
+        `require(process.argv[2]).acquireLock(process.argv[3], process.argv[4], { timeoutMs: 0 }).then(
+          (lock) => { lock.release(); console.log("locked"); },
+          (error) => { console.error(error.message); process.exit(1); });`,
+      );
+      const result = await execa("unshare", ["--net", process.execPath, once, bundle, lockDir, KEY], {
+        reject: false,
+        timeout: 20_000,
+      });
+      expect(result.stderr).toBe(
+        `cannot lock ${path.join(lockDir, `${KEY}.lock`)}: this process is in a network namespace other than init's, where the lock would not exclude udev's helpers; run it in the host's`,
+      );
+      expect(result.exitCode).toBe(1);
+    },
+  );
+
   it("rejects a negative or non-finite timeout", async () => {
     await lockError(acquireLock(lockDir, KEY, { timeoutMs: -1 }));
     await lockError(acquireLock(lockDir, KEY, { timeoutMs: Number.NaN }));
