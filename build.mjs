@@ -5,7 +5,7 @@
 // The file has two parts. udev starts it once per claimed device, and without a JIT every
 // byte parsed at start-up is paid for: so the code that runs first is only the udev helper
 // (src/udevMain.ts), and the whole program (src/main.ts: yargs, the commands, execa) is in
-// the same file as a string literal, which V8 scans far faster than it parses code, compiled
+// the same file as a comment line, which V8 skips far faster than it parses code, compiled
 // with vm.runInThisContext only when a command other than `udev-event` runs. The output
 // depends on nothing but the sources, so the package still builds reproducibly.
 import { build } from "esbuild";
@@ -32,10 +32,16 @@ const common = {
   logLevel: "warning",
 };
 
+/** Starts the line that carries the whole program, the file's last. */
+const PROGRAM_MARKER = "//vfio-autobind-program:";
+
 /**
- * One file: `udevEntry`'s bundle as code, `wholeEntry`'s as a string that udevEntry's
- * `__vfioAutobindFullProgram()` compiles and runs. bench/run.mjs builds the simulated
- * kernel's bundle with it too, so the benchmark runs the production file's shape.
+ * One file: `udevEntry`'s bundle as code, then `wholeEntry`'s as a JSON string on a comment
+ * line of its own, the file's last. A comment costs the udev part's parse only a scan to its
+ * end (a string literal would also be built in the heap); `__vfioAutobindFullProgram()`
+ * reads that line back from the file and compiles it when any other command runs.
+ * bench/run.mjs builds the simulated kernel's bundle with it too, so the benchmark runs the
+ * production file's shape.
  */
 export async function bundleWithUdevPart({ udevEntry, wholeEntry, extra = {} }) {
   const text = async (entry) => (await build({ ...common, ...extra, entryPoints: [entry] })).outputFiles[0].text;
@@ -43,14 +49,17 @@ export async function bundleWithUdevPart({ udevEntry, wholeEntry, extra = {} }) 
   // The whole program as CommonJS module code, run in this module's scope. Its own
   // "use strict" directive comes first in the wrapper, so it is strict as it is on its own.
   const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${whole}\n})`;
+  // JSON escapes \n and \r but not U+2028 and U+2029, which would end the comment line too.
+  const line = JSON.stringify(wrapper)
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
   const loader =
     "function __vfioAutobindFullProgram() {\n" +
-    '  require("node:vm").runInThisContext(__vfioAutobindSource, { filename: __filename })' +
-    "(exports, require, module, __filename, __dirname);\n" +
-    "}\n" +
-    `var __vfioAutobindSource = ${JSON.stringify(wrapper)};\n`;
-  // The string comes before the udev part, which calls the loader as soon as it starts.
-  return `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}`;
+    '  var text = require("node:fs").readFileSync(__filename, "utf8");\n' +
+    `  var source = JSON.parse(text.slice(text.lastIndexOf(${JSON.stringify(`\n${PROGRAM_MARKER}`)}) + ${PROGRAM_MARKER.length + 1}));\n` +
+    '  require("node:vm").runInThisContext(source, { filename: __filename })(exports, require, module, __filename, __dirname);\n' +
+    "}\n";
+  return `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}\n${PROGRAM_MARKER}${line}\n`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

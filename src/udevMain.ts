@@ -2,8 +2,8 @@
 // udev starts it once per claimed device, all at once at boot, and under --jitless every
 // byte of JavaScript it parses costs start-up time: so this part holds only the udev
 // helper, and the rest of the program (yargs, the commands, execa's CLI users: src/main.ts)
-// sits in the same file as a string that build.mjs wraps in __vfioAutobindFullProgram,
-// compiled only when some other command runs.
+// sits in the same file on a comment line that build.mjs's __vfioAutobindFullProgram reads
+// back and compiles only when some other command runs.
 import { startEntry } from "./entry/startEntry.js";
 
 declare function __vfioAutobindFullProgram(): void;
