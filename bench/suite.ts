@@ -3,6 +3,7 @@
  * same run (these machines are noisy), medians over alternating runs.
  *   entryVsNodeFloorRatio       one udev event deciding for a claimed device (production
  *                               bundle, node --jitless) against `node --jitless -e 0`
+ *   entryVsNodeFloorRatioUdevEnv  the same pair with udev's environment only (nothing inherited)
  *   entryRssVsFloorRatio        that event's peak RSS against the same floor's (wait4's
  *                               ru_maxrss, through bench/peakRss.py)
  *   spawnsPerThousandUnclaimed  RUN programs udev would start per 1,000 unclaimed add events
@@ -40,11 +41,15 @@ const median = (values: number[]): number => {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
-async function timed(command: string[], options: { env?: Record<string, string> } = {}): Promise<number> {
+async function timed(
+  command: string[],
+  options: { env?: Record<string, string>; onlyThatEnv?: boolean } = {},
+): Promise<number> {
   const start = process.hrtime.bigint();
   const result = await execa(command[0] as string, command.slice(1), {
     reject: false,
     ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.onlyThatEnv === true ? { extendEnv: false } : {}),
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.exitCode !== 0)
@@ -129,6 +134,18 @@ async function entryVsFloor(): Promise<void> {
       () => timed(entry, { env }),
       () => timed([...NODE, "-e", "0"]),
     );
+    // udevd gives a RUN program the event's properties as its whole environment. The
+    // benchmark's own may hold variables Node acts on at start-up (NODE_EXTRA_CA_CERTS makes
+    // it read and parse a CA bundle: tens of ms, on both sides of the ratio above), so the
+    // same pair again with nothing inherited, as udev runs it.
+    const [oursUdevEnv, floorUdevEnv] = await alternate(
+      40,
+      () => timed(entry, { env, onlyThatEnv: true }),
+      () => timed([...NODE, "-e", "0"], { env: {}, onlyThatEnv: true }),
+    );
+    results["entryMsMedianUdevEnv"] = round(oursUdevEnv);
+    results["nodeFloorMsMedianUdevEnv"] = round(floorUdevEnv);
+    results["entryVsNodeFloorRatioUdevEnv"] = round(oursUdevEnv / floorUdevEnv, 3);
     const [oursRss, floorRss] = await alternate(
       15,
       () => peakRssKiB(entry, env),
