@@ -191,10 +191,10 @@ function readNameFile(nameFile: string): string | null {
 /** A listening socket bound to the nonce's name, or null when the name is taken. */
 function bindName(nonce: string, file: string): Promise<net.Server | null> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    // Nobody has anything to say to a lock: a connection is closed at once, so connecting
-    // cannot pile up descriptors in the holder.
-    server.maxConnections = 0;
+    // Nobody has anything to say to a lock: a connection is closed as soon as it is
+    // accepted, so connecting cannot pile up descriptors in the holder. (maxConnections = 0
+    // would not do it: Node reads 0 as "no limit".)
+    const server = net.createServer((connection) => connection.destroy());
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") resolve(null);
       else reject(new LockError(`cannot lock ${file}: ${describeFsError(error)}`));

@@ -168,6 +168,26 @@ describe("acquireLock in one process", () => {
     }
   });
 
+  it("closes at once any connection made to the name it holds", async () => {
+    const lock = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
+    try {
+      const name = fs.readFileSync(path.join(lockDir, `${KEY}.name`), "utf8").trimEnd();
+      const closed = await new Promise<boolean>((resolve) => {
+        const client = net.connect({ path: `\0vfio-autobind/lock/${name}` });
+        client.on("error", () => resolve(false));
+        client.on("close", () => resolve(true));
+        client.resume();
+        setTimeout(() => {
+          client.destroy();
+          resolve(false);
+        }, 2_000).unref();
+      });
+      expect(closed).toBe(true);
+    } finally {
+      lock.release();
+    }
+  });
+
   it("excludes while the name is bound, however it was bound", async () => {
     // The name file is the only thing that says which name is the lock: a process that binds
     // the current name holds it, and a second acquirer waits for it.
