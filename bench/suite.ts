@@ -3,6 +3,9 @@
  * same run (these machines are noisy), medians over alternating runs.
  *   entryVsNodeFloorRatio       one udev event deciding for a claimed device (production
  *                               bundle, node --jitless) against `node --jitless -e 0`
+ *   entryVsNodeFloorRatioUdevEnv  the same pair with udev's environment only (nothing inherited)
+ *   entryRssVsFloorRatio        that event's peak RSS against the same floor's (wait4's
+ *                               ru_maxrss, through bench/peakRss.py)
  *   spawnsPerThousandUnclaimed  RUN programs udev would start per 1,000 unclaimed add events
  *   burst256VsFloorRatio        256 concurrent VF add events on the simulated kernel against
  *                               256 concurrent floor processes
@@ -38,16 +41,36 @@ const median = (values: number[]): number => {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
-async function timed(command: string[], options: { env?: Record<string, string> } = {}): Promise<number> {
+async function timed(
+  command: string[],
+  options: { env?: Record<string, string>; onlyThatEnv?: boolean } = {},
+): Promise<number> {
   const start = process.hrtime.bigint();
   const result = await execa(command[0] as string, command.slice(1), {
     reject: false,
     ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.onlyThatEnv === true ? { extendEnv: false } : {}),
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.exitCode !== 0)
     throw new Error(`${command.join(" ")} exited ${result.exitCode}: ${String(result.stderr).slice(0, 300)}`);
   return ms;
+}
+
+const PEAK_RSS = path.resolve("bench/peakRss.py");
+
+/** One run's peak RSS in KiB, as the kernel accounts it for that process alone. */
+async function peakRssKiB(command: string[], env?: Record<string, string>): Promise<number> {
+  const result = await execa("python3", [PEAK_RSS, ...command], {
+    reject: false,
+    ...(env !== undefined ? { env } : {}),
+  });
+  const kib = Number(result.stdout.trim());
+  if (result.exitCode !== 0 || !Number.isFinite(kib) || kib <= 0)
+    throw new Error(
+      `${command.join(" ")} (peak RSS) exited ${result.exitCode}: ${String(result.stderr).slice(0, 300)}`,
+    );
+  return kib;
 }
 
 /** Runs a and b alternately `rounds` times; returns both medians. */
@@ -111,12 +134,32 @@ async function entryVsFloor(): Promise<void> {
       () => timed(entry, { env }),
       () => timed([...NODE, "-e", "0"]),
     );
+    // udevd gives a RUN program the event's properties as its whole environment. The
+    // benchmark's own may hold variables Node acts on at start-up (NODE_EXTRA_CA_CERTS makes
+    // it read and parse a CA bundle: tens of ms, on both sides of the ratio above), so the
+    // same pair again with nothing inherited, as udev runs it.
+    const [oursUdevEnv, floorUdevEnv] = await alternate(
+      40,
+      () => timed(entry, { env, onlyThatEnv: true }),
+      () => timed([...NODE, "-e", "0"], { env: {}, onlyThatEnv: true }),
+    );
+    results["entryMsMedianUdevEnv"] = round(oursUdevEnv);
+    results["nodeFloorMsMedianUdevEnv"] = round(floorUdevEnv);
+    results["entryVsNodeFloorRatioUdevEnv"] = round(oursUdevEnv / floorUdevEnv, 3);
+    const [oursRss, floorRss] = await alternate(
+      15,
+      () => peakRssKiB(entry, env),
+      () => peakRssKiB([...NODE, "-e", "0"]),
+    );
     const decided = journal.entries.at(-1)?.message ?? "";
     if (!decided.startsWith("0000:00:03.0: already bound to virtio_vfio_pci"))
       throw new Error(`unexpected decision: ${decided}`);
     results["entryMsMedian"] = round(ours);
     results["nodeFloorMsMedian"] = round(floor);
     results["entryVsNodeFloorRatio"] = round(ours / floor, 3);
+    results["entryPeakRssMiB"] = round(oursRss / 1024);
+    results["nodeFloorPeakRssMiB"] = round(floorRss / 1024);
+    results["entryRssVsFloorRatio"] = round(oursRss / floorRss, 3);
     fs.rmSync(modulesDir, { recursive: true, force: true });
   } finally {
     tree.remove();

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian packages, each for a reason:
 packages=(
   python3                # glibc's fnmatch(3) for the differential test; PR_SET_MDWE (udevd's sandbox) in the bundle test
-  util-linux             # flock(1), the lock the tool takes; unshare(1) for the driverctl benchmark
+  util-linux             # unshare(1) for the driverctl benchmark
   rpm                    # rpmbuild and rpm: npm run package, the packaging tests
   rpmlint                # the packaging tests lint the .rpm
   lintian                # ... and the .deb

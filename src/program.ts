@@ -4,10 +4,10 @@
  * the command line. Each is loaded only when it runs, so a udev event pays for neither
  * yargs nor the commands.
  */
-import { type Adapters, realKernelIo } from "./binder/kernelIo.js";
+import type { Adapters } from "./binder/kernelIo.js";
+import { runUdevEvent, unexpected } from "./udevProgram.js";
 
-/** The real kernel: sysfs writes and modprobe. */
-export const REAL_ADAPTERS: Adapters = { kernelIo: () => realKernelIo };
+export { REAL_ADAPTERS } from "./udevProgram.js";
 
 /** `vfio-autobind list | head` closes the pipe early: that is not an error worth a trace. */
 function quietOnClosedPipe(): void {
@@ -21,11 +21,8 @@ function quietOnClosedPipe(): void {
 
 /** Runs one invocation; resolves to the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, adapters: Adapters): Promise<number> {
+  if (argv[0] === "udev-event") return runUdevEvent(argv.slice(1), env, adapters);
   try {
-    if (argv[0] === "udev-event") {
-      const { runUdevHelper } = await import("./udev/udevHelperProcess.js");
-      return await runUdevHelper(argv.slice(1), env, adapters);
-    }
     const { runCli } = await import("./cli/runCli.js");
     quietOnClosedPipe();
     return await runCli(
@@ -35,9 +32,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, adap
       env,
     );
   } catch (error) {
-    process.stderr.write(
-      `vfio-autobind: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    return 1;
+    return unexpected(error);
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * What both entries of the bundle do around the program (src/main.ts, src/udevMain.ts): the
+ * Node version check first (on an older Node, RHEL 9's default 16, the rest may not even
+ * load, and the admin gets one line saying why instead of a crash), then the program, its
+ * exit code, and one line for anything it did not catch.
+ */
+import { nodeVersionRefusal } from "../nodeVersion.js";
+
+export function startEntry(program: (argv: readonly string[]) => Promise<number>): void {
+  const argv = process.argv.slice(2);
+  const refusal = nodeVersionRefusal(process.versions.node, process.execPath);
+  const run = refusal === null ? program(argv) : refuse(argv, refusal);
+  run.then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`vfio-autobind: unexpected error: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+/** Says why on stderr and in the journal (where the udev helper's messages go), exit 1. */
+async function refuse(argv: readonly string[], message: string): Promise<number> {
+  process.stderr.write(`vfio-autobind: ${message}\n`);
+  const at = argv.indexOf("--journal-socket");
+  const socket = at >= 0 ? argv[at + 1] : undefined;
+  const { journalLog } = await import("../journal/decisionLog.js");
+  // Already on stderr: the journal's own fallback (stderr again) is not wanted.
+  const log = journalLog(socket, () => undefined);
+  log.error(message);
+  await log.close();
+  return 1;
+}

@@ -1,0 +1,115 @@
+/**
+ * The bundle's udev part (build.mjs, src/udevMain.ts) is what every udev event parses under
+ * --jitless: it must stay free of npm packages, and a udev event must not load the modules
+ * that only the command line or a child process needs. Speed itself is measured by
+ * `npm run bench`, never here.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
+import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
+import { runBundle } from "../support/runBundle.js";
+
+const REPO = path.resolve(__dirname, "../..");
+let sys: FakeSysfs;
+let modulesDir: string;
+let work: string;
+let journal: FakeJournal;
+
+beforeAll(async () => {
+  sys = FakeSysfs.create();
+  sys.addDriver("virtio_vfio_pci", "virtio_vfio_pci");
+  sys.addDevice({
+    address: "0000:00:03.0",
+    vendor: "1af4",
+    device: "1041",
+    subsystemDevice: "1100",
+    driver: "virtio_vfio_pci",
+    iommuGroup: 3,
+    vfioDev: true,
+  });
+  modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-udevpart-"));
+  fs.mkdirSync(path.join(work, "config"));
+  fs.writeFileSync(path.join(work, "config", "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
+  // Records, at exit, every module Node loaded.
+  fs.writeFileSync(
+    path.join(work, "modules.cjs"),
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(path.join(work, "loaded"))}, process.moduleLoadList.join("\\n")));\n`,
+  );
+  journal = await startFakeJournal();
+});
+
+afterAll(async () => {
+  sys.remove();
+  fs.rmSync(modulesDir, { recursive: true, force: true });
+  fs.rmSync(work, { recursive: true, force: true });
+  await journal.close();
+});
+
+describe("the bundle's udev part", () => {
+  it("bundles no npm package (yargs, execa and their dependencies stay in the compiled-on-demand part)", async () => {
+    const { metafile } = await build({
+      entryPoints: [path.join(REPO, "src/udevMain.ts")],
+      absWorkingDir: REPO,
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs.some((input) => input.startsWith("src/udev/udevHelperProcess"))).toBe(true);
+    expect(inputs.filter((input) => input.includes("node_modules"))).toEqual([]);
+    expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);
+  });
+
+  it("decides a udev event without loading vm, child_process, crypto or perf_hooks", async () => {
+    const result = await runBundle(
+      [
+        "udev-event",
+        "--sysfs-root",
+        sys.root,
+        "--modules-dir",
+        modulesDir,
+        "--state-dir",
+        path.join(work, "state"),
+        "--config-dir",
+        path.join(work, "config"),
+        "--journal-socket",
+        journal.socket,
+      ],
+      {
+        node: ["--jitless", "-r", path.join(work, "modules.cjs")],
+        env: {
+          ACTION: "add",
+          SUBSYSTEM: "pci",
+          PCI_SLOT_NAME: "0000:00:03.0",
+          DEVPATH: "/devices/pci0000:00/0000:00:03.0",
+        },
+      },
+    );
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(journal.entries.at(-1)?.message).toMatch(/^0000:00:03\.0: already bound to virtio_vfio_pci \[claim /);
+    const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
+    expect(loaded).toContain("NativeModule net"); // the journal connection: the list is real
+    for (const module of ["vm", "child_process", "crypto", "perf_hooks"])
+      expect(loaded, module).not.toContain(`NativeModule ${module}`);
+  });
+
+  it("still runs every other command, from the compiled-on-demand part", async () => {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version as string;
+    const result = await runBundle(["--version"], { node: ["--jitless", "-r", path.join(work, "modules.cjs")] });
+    expect({ exitCode: result.exitCode, stdout: result.stdout.trim(), stderr: result.stderr }).toEqual({
+      exitCode: 0,
+      stdout: version,
+      stderr: "",
+    });
+    expect(fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n")).toContain("NativeModule vm");
+  });
+});
