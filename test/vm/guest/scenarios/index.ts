@@ -26,6 +26,7 @@ import { udevBoot } from "./udevBoot.js";
 import { udevHotplug } from "./udevHotplug.js";
 import { udevSriov } from "./udevSriov.js";
 import { udevTrigger } from "./udevTrigger.js";
+import { vfioHolders } from "./vfioHolders.js";
 
 export const scenarios: readonly Scenario[] = [
   toolRuns,
@@ -35,6 +36,7 @@ export const scenarios: readonly Scenario[] = [
   udevTrigger,
   bindVariant,
   nvmeHostDriver,
+  vfioHolders,
   failingVariant,
   sriovVfs,
   hotplug,
