@@ -25,6 +25,10 @@ export const DEFAULT_PATHS = {
   journalSocket: "/run/systemd/journal/stdout",
   /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
   modprobeRoot: "/",
+  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  accountsRoot: "/",
+  /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
+  devVfio: "/dev/vfio",
 } as const;
 
 /**
@@ -45,6 +49,11 @@ export function modulePolicyPaths(modprobeRoot: string, procRoot: string) {
     modprobeDirs: MODPROBE_DIRS.map((dir) => path.join(modprobeRoot, dir)),
     kernelCommandLine: path.join(procRoot, "cmdline"),
   };
+}
+
+/** The account databases Owner= names are looked up in, under a root. */
+export function accountPaths(accountsRoot: string) {
+  return { passwd: path.join(accountsRoot, "etc", "passwd"), group: path.join(accountsRoot, "etc", "group") };
 }
 
 /** The module directory of the running kernel. */

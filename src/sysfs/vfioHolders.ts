@@ -38,10 +38,15 @@ export function vfioNodesOf(sysfsRoot: string, device: Pick<PciDevice, "address"
   return nodes;
 }
 
-/** The device's cdev name (`vfio0`) from `<device>/vfio-dev/`, or null (older kernel, or not on VFIO). */
+/**
+ * The device's cdev name (`vfio0`), or null. Since 6.1 a device on VFIO has `vfio-dev/vfioN`
+ * in sysfs, but only a kernel with the iommufd cdev (VFIO_DEVICE_CDEV, 6.6 on) gives it a
+ * `dev` (major:minor) and so a node `/dev/vfio/devices/vfioN`.
+ */
 export function vfioCdevOf(sysfsRoot: string, address: string): string | null {
   try {
-    const names = fs.readdirSync(sysfsPaths(sysfsRoot).deviceFile(address, "vfio-dev")).filter((n) => CDEV.test(n));
+    const dir = sysfsPaths(sysfsRoot).deviceFile(address, "vfio-dev");
+    const names = fs.readdirSync(dir).filter((n) => CDEV.test(n) && fs.existsSync(path.join(dir, n, "dev")));
     return names.sort()[0] ?? null;
   } catch {
     return null;
@@ -144,4 +149,40 @@ export function findVfioHolders(procRoot: string, nodes: readonly string[]): Vfi
 /** "/dev/vfio/42 is open by qemu-system-x86 (pid 4711)", one phrase per holder. */
 export function describeHolders(holders: readonly VfioHolder[]): string {
   return holders.map((h) => `${h.node} is open by ${h.command} (pid ${h.pid})`).join("; ");
+}
+
+/** What status, explain and the journal say about a device's VFIO side. */
+export interface VfioFacts {
+  /** `/dev/vfio/<group>` while the device is on a VFIO driver, else null. */
+  readonly groupNode: string | null;
+  /** `/dev/vfio/devices/vfioN` when the kernel gave the device a cdev (6.2+, iommufd), else null. */
+  readonly cdev: string | null;
+  /** The cdev's sysfs entry under the device (`vfio-dev/vfioN`), else null. */
+  readonly cdevSysfs: string | null;
+  readonly holders: readonly VfioHolder[];
+}
+
+export function vfioFactsOf(
+  sysfsRoot: string,
+  procRoot: string,
+  device: Pick<PciDevice, "address" | "iommuGroup" | "hasVfioDev">,
+  options: { readonly scanHolders: boolean } = { scanHolders: true },
+): VfioFacts {
+  if (!device.hasVfioDev) return { groupNode: null, cdev: null, cdevSysfs: null, holders: [] };
+  const cdevName = vfioCdevOf(sysfsRoot, device.address);
+  const groupNode = device.iommuGroup === null ? null : `/dev/vfio/${device.iommuGroup}`;
+  const cdev = cdevName === null ? null : `/dev/vfio/devices/${cdevName}`;
+  const nodes = [groupNode, cdev].filter((n): n is string => n !== null);
+  return {
+    groupNode,
+    cdev,
+    cdevSysfs: cdevName === null ? null : `vfio-dev/${cdevName}`,
+    holders: options.scanHolders ? findVfioHolders(procRoot, nodes) : [],
+  };
+}
+
+/** "/dev/vfio/42, /dev/vfio/devices/vfio0" or "none". */
+export function describeVfioNodes(facts: VfioFacts): string {
+  const nodes = [facts.groupNode, facts.cdev].filter((n): n is string => n !== null);
+  return nodes.length === 0 ? "none (not on a VFIO driver)" : nodes.join(", ");
 }

@@ -155,9 +155,16 @@ describe("vfioNodesOf and vfioCdevOf over a fake sysfs", () => {
     expect(vfioNodesOf(sys.root, { address: ADDRESS, iommuGroup: "42" })).toEqual([GROUP_NODE]);
   });
 
+  it("has no cdev for a vfio-dev/vfioN without a dev attribute (6.1 to 6.5: sysfs only, no node)", () => {
+    fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio3"), { recursive: true });
+    expect(vfioCdevOf(sys.root, ADDRESS)).toBeNull();
+  });
+
   it("adds /dev/vfio/devices/vfioN from <device>/vfio-dev/, ignoring names that are not a cdev", () => {
     fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio3"), { recursive: true });
-    fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "..hidden"), { recursive: true });
+    fs.writeFileSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio3", "dev"), "511:3\n");
+    fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio4x"), { recursive: true });
+    fs.writeFileSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio4x", "dev"), "511:4\n");
     expect(vfioCdevOf(sys.root, ADDRESS)).toBe("vfio3");
     expect(vfioNodesOf(sys.root, { address: ADDRESS, iommuGroup: "42" })).toEqual([
       GROUP_NODE,
