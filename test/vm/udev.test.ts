@@ -13,6 +13,7 @@ import { REPO_ROOT } from "./host/paths.js";
 import type { UdevBootResult } from "./guest/scenarios/udevBoot.js";
 import type { UdevHotplugResult } from "./guest/scenarios/udevHotplug.js";
 import type { UdevSriovResult } from "./guest/scenarios/udevSriov.js";
+import type { VfioOwnershipResult } from "./guest/scenarios/vfioOwnership.js";
 import type { UdevTriggerResult } from "./guest/scenarios/udevTrigger.js";
 import {
   bootDevices,
@@ -177,8 +178,11 @@ describeVm("udev 2: an NVMe controller claimed at boot, already on the built-in 
       driver: genericVfio.driver,
     });
     const line = bootSnapshot().sinceBoot.tool.find((e) => subjectOf(e) === address);
-    expect(line?.message).toBe(
-      `${address}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/10-vmtest-boot.conf:9]`,
+    // The journal line names the node a VMM is given (and the cdev, on a kernel with iommufd cdevs).
+    expect(line?.message).toMatch(
+      new RegExp(
+        `^${address.replace(/\./g, "\\.")}: bound to vfio-pci \\(module vfio_pci, rank 1 of 1\\); group node /dev/vfio/\\d+(, cdev /dev/vfio/devices/vfio\\d+ \\(vfio-dev/vfio\\d+\\))? \\[claim /etc/vfio-autobind/10-vmtest-boot\\.conf:9\\]$`,
+      ),
     );
   });
 
@@ -210,8 +214,10 @@ describeVm("udev 3: devices hot-plugged through QMP device_add", () => {
     });
     expect(result.claimed.secondsToBind).toBeLessThan(45);
     const line = result.window.tool.find((e) => subjectOf(e) === result.claimed.address);
-    expect(line?.message).toBe(
-      `${result.claimed.address}: bound to fixture-vfio-virtio-subsys (module fixture_vfio_virtio_subsys, rank 1 of 3) [claim /etc/vfio-autobind/10-vmtest-boot.conf:14]`,
+    expect(line?.message).toMatch(
+      new RegExp(
+        `^${result.claimed.address.replace(/\./g, "\\.")}: bound to fixture-vfio-virtio-subsys \\(module fixture_vfio_virtio_subsys, rank 1 of 3\\); group node /dev/vfio/\\d+(, cdev [^ ]+ \\([^)]+\\))? \\[claim /etc/vfio-autobind/10-vmtest-boot\\.conf:14\\]$`,
+      ),
     );
   });
 
@@ -268,11 +274,13 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expectOneDecisionPerDevice(result.first.window, claimedPresent);
     const lines = Object.fromEntries(result.first.window.tool.map((e) => [subjectOf(e), e.message]));
     expect(lines[lateAddress]).toMatch(
-      /^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\) \[claim \/etc\/vfio-autobind\/50-claim-/,
+      /^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\); group node \/dev\/vfio\/\d+.* \[claim \/etc\/vfio-autobind\/50-claim-/,
     );
     for (const address of claimedPresent.filter((a) => a !== lateAddress)) {
       expect(lines[address]).toMatch(
-        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+        new RegExp(
+          `^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]}; group node /dev/vfio/\\d+.* \\[claim `,
+        ),
       );
     }
   });
@@ -283,7 +291,9 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     for (const entry of result.second.window.tool) {
       const address = subjectOf(entry) as string;
       expect(entry.message).toMatch(
-        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+        new RegExp(
+          `^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]}; group node /dev/vfio/\\d+.* \\[claim `,
+        ),
       );
     }
   });
@@ -341,8 +351,10 @@ describeVm("udev 7: SR-IOV VFs claimed with VfsOf=, bound by udev as they appear
     expect(result.settle.exitCode).toBe(0);
     expectOneDecisionPerDevice(result.window, udevSriovVfs);
     for (const entry of result.window.tool) {
-      expect(entry.message).toBe(
-        `${subjectOf(entry)}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/20-vmtest-sriov.conf:2]`,
+      expect(entry.message).toMatch(
+        new RegExp(
+          `^${(subjectOf(entry) ?? "").replace(/\./g, "\\.")}: bound to vfio-pci \\(module vfio_pci, rank 1 of 1\\); group node /dev/vfio/\\d+.* \\[claim /etc/vfio-autobind/20-vmtest-sriov\\.conf:2\\]$`,
+        ),
       );
     }
   });
@@ -356,6 +368,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
   const hotplug = scenarioResult<UdevHotplugResult>("udev-hotplug");
   const sriov = scenarioResult<UdevSriovResult>("udev-sriov");
   const trigger = scenarioResult<UdevTriggerResult>("udev-trigger");
+  const ownership = scenarioResult<VfioOwnershipResult>("vfio-ownership");
 
   const phases = (): Record<string, { window: JournalWindow; devices: readonly string[] }> => ({
     boot: { window: bootSnapshot().sinceBoot, devices: Object.keys(bootClaimedDevices) },
@@ -364,6 +377,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
     "first trigger": { window: trigger.first.window, devices: Object.keys(udevClaimedDevices) },
     "second trigger": { window: trigger.second.window, devices: Object.keys(udevClaimedDevices) },
     "unclaim and apply": { window: trigger.applyWindow, devices: [] },
+    "vfio-ownership": { window: ownership.window, devices: [bootDevices.nvme.address] },
   });
 
   it("each udev-handled event has exactly one line naming its device, from its own helper process", () => {

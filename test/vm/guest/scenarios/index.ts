@@ -27,6 +27,7 @@ import { udevHotplug } from "./udevHotplug.js";
 import { udevSriov } from "./udevSriov.js";
 import { udevTrigger } from "./udevTrigger.js";
 import { vfioHolders } from "./vfioHolders.js";
+import { vfioOwnership } from "./vfioOwnership.js";
 
 export const scenarios: readonly Scenario[] = [
   toolRuns,
@@ -37,6 +38,7 @@ export const scenarios: readonly Scenario[] = [
   bindVariant,
   nvmeHostDriver,
   vfioHolders,
+  vfioOwnership,
   failingVariant,
   sriovVfs,
   hotplug,
