@@ -18,11 +18,20 @@ describeVm("issue 11: Owner= and Mode= give an unprivileged VMM the device's VFI
   const result = scenarioResult<VfioOwnershipResult>("vfio-ownership");
   const address = bootDevices.nvme.address;
 
-  it("claim refuses an Owner= user that does not exist, naming the claim file and line", () => {
-    expect(result.claimUnknownUser.exitCode).toBe(1);
-    expect(result.claimUnknownUser.stderr).toMatch(
-      /50-claim-0000_00_07\.0\.conf:\d+: Owner=: no user nosuchuser-vmtest/,
+  it("without a claim's Owner=, the node has udev's default root:root 0600 and the user cannot open it", () => {
+    expect(result.defaultBind.exitCode).toBe(0);
+    expect(result.defaultNode).toMatchObject({ uid: 0, gid: 0, mode: "0600" });
+    expect(result.openDefault.exitCode).not.toBe(0);
+    expect(result.openDefault.stderr).toContain("EACCES");
+    expect(result.defaultRelease.exitCode).toBe(0);
+  });
+
+  it("claim refuses an --owner user that does not exist (exit 2), and writes nothing", () => {
+    expect(result.claimUnknownUser.exitCode).toBe(2);
+    expect(result.claimUnknownUser.stderr.split("\n")[0]).toBe(
+      "vfio-autobind: --owner nosuchuser-vmtest: no user nosuchuser-vmtest on this system (etc/passwd); udev would ignore it",
     );
+    expect(result.claim.exitCode).toBe(0);
   });
 
   it("claim writes ownership rules for the group node and the cdev", () => {

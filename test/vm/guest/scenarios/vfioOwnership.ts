@@ -32,6 +32,11 @@ export interface NodeStat {
 export interface VfioOwnershipResult {
   readonly uid: number | null;
   readonly gid: number | null;
+  /** Bound by hand with no claim: udev's default ownership, and the user's open of it. */
+  readonly defaultBind: CommandRun;
+  readonly defaultNode: NodeStat | null;
+  readonly openDefault: CommandRun;
+  readonly defaultRelease: CommandRun;
   readonly claimUnknownUser: CommandRun;
   readonly claim: CommandRun;
   readonly rules: string;
@@ -81,11 +86,18 @@ export const vfioOwnership = defineScenario<VfioOwnershipResult>({
     };
     const uid = id("-u");
     const gid = id("-g");
+    const group = readDevice(address).iommuGroup;
+    const node = `/dev/vfio/${group}`;
+    // First without a claim: the node udev makes by default, which the user cannot open.
+    const defaultBind = runTool(log, ["bind", address]);
+    udevSettle(log);
+    const defaultNode = statNode(node);
+    const openDefault = openAs(log, node);
+    const defaultRelease = runTool(log, ["release", address]);
+    udevSettle(log);
     const claimUnknownUser = runTool(log, ["claim", address, "--owner", "nosuchuser-vmtest", "--mode", "0660"]);
     const claim = runTool(log, ["claim", address, "--owner", `${VMTEST_USER}:${VMTEST_USER}`, "--mode", "0660"]);
     const rules = fs.readFileSync("/etc/udev/rules.d/69-vfio-autobind-claims.rules", "utf8");
-    const group = readDevice(address).iommuGroup;
-    const node = `/dev/vfio/${group}`;
     const openBefore = openAs(log, node);
     const mark = journalMark();
     const trigger = runCommand(log, ["udevadm", "trigger", "--action=add", `/sys/bus/pci/devices/${address}`]);
@@ -111,6 +123,10 @@ export const vfioOwnership = defineScenario<VfioOwnershipResult>({
     return {
       uid,
       gid,
+      defaultBind,
+      defaultNode,
+      openDefault,
+      defaultRelease,
       claimUnknownUser,
       claim,
       rules,
