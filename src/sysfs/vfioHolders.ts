@@ -134,11 +134,15 @@ export function findVfioHolders(procRoot: string, nodes: readonly string[]): Vfi
   } catch {
     return [];
   }
+  // Only a cdev can show in maps: BARs mmapped through a device fd got from a group are
+  // mapped from an anonymous inode, never from the group node. Without a cdev (kernels
+  // before 6.6), no maps file is read at all.
+  const mappable = new Set(nodes.filter((node) => node.startsWith("/dev/vfio/devices/")));
   const holders: VfioHolder[] = [];
   const chunk = Buffer.allocUnsafe(64 * 1024);
   for (const pid of pids.sort((a, b) => Number(a) - Number(b))) {
     const open = openNodes(procRoot, pid, wanted);
-    for (const node of mappedNodes(procRoot, pid, wanted, chunk)) open.add(node);
+    if (mappable.size > 0) for (const node of mappedNodes(procRoot, pid, mappable, chunk)) open.add(node);
     if (open.size === 0) continue;
     const command = readComm(procRoot, pid);
     for (const node of [...open].sort()) holders.push({ pid: Number(pid), command, node });

@@ -73,6 +73,11 @@ describe("findVfioHolders over a fake /proc", () => {
     ]);
   });
 
+  it("does not take a group node from maps (a BAR mapped through a group's device fd is an anonymous inode)", () => {
+    addProcess(510, "odd", [], mapsLine(GROUP_NODE));
+    expect(findVfioHolders(proc, [GROUP_NODE, CDEV])).toEqual([]);
+  });
+
   it("finds a maps line that straddles two read chunks of a large maps file", () => {
     for (const shift of [0, 1, 7, 20, 30]) {
       const pad = 64 * 1024 - shift - 10;
