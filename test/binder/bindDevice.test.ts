@@ -281,6 +281,8 @@ describe("release", () => {
     await bindDevice(request(NVME), host.env());
     expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
     const node = `/dev/vfio/${groupOf(host, NVME)}`;
+    // As on a kernel with iommufd cdevs (6.6 on): vfio-dev/vfio0 has a dev attribute, so a node.
+    fs.writeFileSync(path.join(host.tree.deviceDir(NVME), "vfio-dev", "vfio0", "dev"), "511:0\n");
     holdNode(host, 4711, "qemu-system-x86", node);
     holdNode(host, 4800, "crosvm", "/dev/vfio/devices/vfio0");
     for (const force of [false, true]) {
