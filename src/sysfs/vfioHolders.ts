@@ -12,7 +12,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sysfsPaths } from "../paths.js";
+import { isSafeCdevName, isSafeIommuGroup, sysfsPaths, vfioNodePaths } from "../paths.js";
 import { oneLine } from "../text/oneLine.js";
 import type { PciDevice } from "./pciDevice.js";
 
@@ -27,14 +27,14 @@ export interface VfioHolder {
 /** /proc/<pid>/maps of a large process is a few MB; no VMM maps its device past this. */
 const MAX_MAPS_BYTES = 8 * 1024 * 1024;
 const PID = /^[1-9][0-9]{0,9}$/;
-const CDEV = /^vfio[0-9]{1,9}$/;
 
 /** The VFIO nodes a device has now: its group's node, and its cdev when the kernel gives one. */
 export function vfioNodesOf(sysfsRoot: string, device: Pick<PciDevice, "address" | "iommuGroup">): string[] {
   const nodes: string[] = [];
-  if (device.iommuGroup !== null) nodes.push(`/dev/vfio/${device.iommuGroup}`);
+  if (device.iommuGroup !== null && isSafeIommuGroup(device.iommuGroup))
+    nodes.push(vfioNodePaths.group(device.iommuGroup));
   const cdev = vfioCdevOf(sysfsRoot, device.address);
-  if (cdev !== null) nodes.push(`/dev/vfio/devices/${cdev}`);
+  if (cdev !== null) nodes.push(vfioNodePaths.cdev(cdev));
   return nodes;
 }
 
@@ -46,7 +46,7 @@ export function vfioNodesOf(sysfsRoot: string, device: Pick<PciDevice, "address"
 export function vfioCdevOf(sysfsRoot: string, address: string): string | null {
   try {
     const dir = sysfsPaths(sysfsRoot).deviceFile(address, "vfio-dev");
-    const names = fs.readdirSync(dir).filter((n) => CDEV.test(n) && fs.existsSync(path.join(dir, n, "dev")));
+    const names = fs.readdirSync(dir).filter((n) => isSafeCdevName(n) && fs.existsSync(path.join(dir, n, "dev")));
     return names.sort()[0] ?? null;
   } catch {
     return null;
@@ -137,7 +137,7 @@ export function findVfioHolders(procRoot: string, nodes: readonly string[]): Vfi
   // Only a cdev can show in maps: BARs mmapped through a device fd got from a group are
   // mapped from an anonymous inode, never from the group node. Without a cdev (kernels
   // before 6.6), no maps file is read at all.
-  const mappable = new Set(nodes.filter((node) => node.startsWith("/dev/vfio/devices/")));
+  const mappable = new Set(nodes.filter((node) => node.startsWith(`${vfioNodePaths.cdevDir}/`)));
   const holders: VfioHolder[] = [];
   const chunk = Buffer.allocUnsafe(64 * 1024);
   for (const pid of pids.sort((a, b) => Number(a) - Number(b))) {
@@ -174,8 +174,9 @@ export function vfioFactsOf(
 ): VfioFacts {
   if (!device.hasVfioDev) return { groupNode: null, cdev: null, cdevSysfs: null, holders: [] };
   const cdevName = vfioCdevOf(sysfsRoot, device.address);
-  const groupNode = device.iommuGroup === null ? null : `/dev/vfio/${device.iommuGroup}`;
-  const cdev = cdevName === null ? null : `/dev/vfio/devices/${cdevName}`;
+  const groupNode =
+    device.iommuGroup === null || !isSafeIommuGroup(device.iommuGroup) ? null : vfioNodePaths.group(device.iommuGroup);
+  const cdev = cdevName === null ? null : vfioNodePaths.cdev(cdevName);
   const nodes = [groupNode, cdev].filter((n): n is string => n !== null);
   return {
     groupNode,
