@@ -25,6 +25,10 @@ export const DEFAULT_PATHS = {
   journalSocket: "/run/systemd/journal/stdout",
   /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
   modprobeRoot: "/",
+  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  accountsRoot: "/",
+  /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
+  devVfio: "/dev/vfio",
 } as const;
 
 /**
@@ -47,6 +51,23 @@ export function modulePolicyPaths(modprobeRoot: string, procRoot: string) {
   };
 }
 
+/** The account databases Owner= names are looked up in, under a root. */
+export function accountPaths(accountsRoot: string) {
+  return { passwd: path.join(accountsRoot, "etc", "passwd"), group: path.join(accountsRoot, "etc", "group") };
+}
+
+/**
+ * The VFIO nodes of a device as the kernel names them (what /proc fd links show, so always
+ * under the real /dev): the group node and the iommufd cdev. Group and cdev names are
+ * checked first, like every name that becomes a path.
+ */
+export const vfioNodePaths = {
+  group: (group: string): string => path.join(DEFAULT_PATHS.devVfio, checked("IOMMU group", group, isSafeIommuGroup)),
+  cdevDir: path.join(DEFAULT_PATHS.devVfio, "devices"),
+  cdev: (name: string): string =>
+    path.join(DEFAULT_PATHS.devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
+};
+
 /** The module directory of the running kernel. */
 export function defaultModulesDir(): string {
   return path.join(DEFAULT_PATHS.modulesBase, os.release());
@@ -63,6 +84,7 @@ const DRIVER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
 const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const IOMMU_GROUP = /^[0-9]{1,10}$/;
 const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -70,6 +92,8 @@ export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name
 export const isSafePciAddress = (name: string): boolean => isSysfsPciName(name);
 export const isSafeIommuGroup = (name: string): boolean => IOMMU_GROUP.test(name);
 export const isSafeLockKey = (name: string): boolean => LOCK_KEY.test(name);
+/** A VFIO device cdev as the kernel names it under `vfio-dev/` and `/dev/vfio/devices/`. */
+export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
 
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);

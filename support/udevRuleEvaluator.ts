@@ -19,11 +19,15 @@ export interface UdevDevice {
   readonly subsystem: string;
   /** The device's sysfs directory, for ATTR{} and TEST. */
   readonly dir: string;
+  /** Kernel names of the device and its parents, innermost first, for KERNELS (default: its own). */
+  readonly kernels?: readonly string[];
 }
 
 export interface UdevResult {
   readonly env: Record<string, string>;
   readonly run: string[];
+  /** OWNER=, GROUP=, MODE= assigned to the device's node (the last assignment wins, as in udev). */
+  readonly node: { owner?: string; group?: string; mode?: string };
 }
 
 const matchesGlob = (pattern: string, value: string): boolean => pattern.split("|").some((alt) => fnmatch(alt, value));
@@ -31,6 +35,7 @@ const matchesGlob = (pattern: string, value: string): boolean => pattern.split("
 export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, action = "add"): UdevResult {
   const env: Record<string, string> = {};
   const run: string[] = [];
+  const node: { owner?: string; group?: string; mode?: string } = {};
   for (const file of [...ruleFiles].sort((a, b) => path.basename(a).localeCompare(path.basename(b)))) {
     // The real tokenizer, as udevd reads the file; a line udevd would refuse fails the test.
     const read = tokenizeRules(fs.readFileSync(file, "utf8"));
@@ -50,6 +55,8 @@ export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, 
             return device.subsystem;
           case "KERNEL":
             return device.kernel;
+          case "KERNELS":
+            return (device.kernels ?? [device.kernel]).find((k) => matchesGlob(t.value, k)) ?? device.kernel;
           case "ENV":
             return env[t.attr as string] ?? "";
           case "ATTR": {
@@ -82,9 +89,12 @@ export function evaluateRules(ruleFiles: readonly string[], device: UdevDevice, 
         if (t.key === "ENV") env[t.attr as string] = t.value;
         else if (t.key === "RUN") run.push(t.value);
         else if (t.key === "GOTO") gotoLabel = t.value;
+        else if (t.key === "OWNER") node.owner = t.value;
+        else if (t.key === "GROUP") node.group = t.value;
+        else if (t.key === "MODE") node.mode = t.value;
         else if (t.key !== "LABEL") throw new Error(`${where}: assignment to ${t.key} is outside the evaluated subset`);
       }
     }
   }
-  return { env, run };
+  return { env, run, node };
 }

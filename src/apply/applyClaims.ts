@@ -12,9 +12,10 @@ import type { BindEnvironment } from "../binder/bindDevice.js";
 import { planOf, succeeded } from "../binder/outcomes.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
 import { listRecords } from "../binder/stateStore.js";
-import { formatConfigError } from "../config/claimConfig.js";
+import { formatConfigError, type Claim } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
+import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
@@ -44,8 +45,34 @@ export class ConfigInvalid extends RuntimeFailure {
   }
 }
 
+/**
+ * Owner= and Mode= for the claimed devices present now (a device that cannot be read is
+ * left out), with a config error for each IOMMU group that claims give different owners.
+ */
+export function ownershipPlanFor(
+  config: Pick<LoadedConfig, "claims" | "exclusions">,
+  sysfsRoot: string,
+): OwnershipPlan {
+  if (!config.claims.some((c) => c.owner !== null || c.mode !== null)) return { nodes: [], errors: [] };
+  const claimed: { address: string; iommuGroup: string | null; claim: Claim }[] = [];
+  for (const address of listPciDeviceNames(sysfsRoot)) {
+    let device;
+    try {
+      device = readPciDevice(sysfsRoot, address);
+    } catch (error) {
+      if (error instanceof RuntimeFailure) continue;
+      throw error;
+    }
+    const selection = selectClaim(config, device);
+    if (selection.kind === "claimed") claimed.push({ address, iommuGroup: device.iommuGroup, claim: selection.claim });
+  }
+  return planNodeOwnership(claimed);
+}
+
 export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot: string): string {
-  return generateClaimRules(config, config.digest, configDir, (pf) => readVfAddresses(sysfsRoot, pf));
+  const ownership = ownershipPlanFor(config, sysfsRoot);
+  if (ownership.errors.length > 0) throw new ConfigInvalid(ownership.errors.map(formatConfigError));
+  return generateClaimRules(config, config.digest, configDir, (pf) => readVfAddresses(sysfsRoot, pf), ownership.nodes);
 }
 
 /** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */

@@ -14,6 +14,7 @@ import { isSafeModuleName } from "../paths.js";
 import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import { findVfioHolders, vfioNodesOf } from "../sysfs/vfioHolders.js";
 import {
   ATTEMPT_STEPS,
   attemptCandidate,
@@ -187,7 +188,12 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
   }
 
   const judge = (device: PciDevice): SafetyVerdict =>
-    bindVerdict(device, findHostUses(device.path, env.procRoot), request.force);
+    bindVerdict(
+      device,
+      findHostUses(device.path, env.procRoot),
+      request.force,
+      device.hasVfioDev ? findVfioHolders(env.procRoot, vfioNodesOf(env.sysfsRoot, device)) : [],
+    );
   const verdict = judge(initial);
   const tried = request.noFallback ? candidates.slice(0, 1) : candidates;
   if (request.dryRun) {

@@ -8,6 +8,7 @@
 import { releaseRefusal } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
+import { findVfioHolders, vfioNodesOf } from "../sysfs/vfioHolders.js";
 import { lockKeyFor, sequenceContext, type BindEnvironment } from "./bindDevice.js";
 import { DeviceGone, probeDevice, restoreOriginal } from "./bindSteps.js";
 import { LOCK_TIMEOUT_MS } from "./budget.js";
@@ -35,7 +36,8 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
     };
   }
   const refused = (device: typeof initial): ReleaseOutcome | null => {
-    const refusal = releaseRefusal(device, findHostUses(device.path, env.procRoot), record !== null);
+    const holders = device.hasVfioDev ? findVfioHolders(env.procRoot, vfioNodesOf(env.sysfsRoot, device)) : [];
+    const refusal = releaseRefusal(device, findHostUses(device.path, env.procRoot), record !== null, holders);
     if (refusal === null) return null;
     return { address, status: "refused", driver: device.driver, message: `${address}: refused: ${refusal}` };
   };

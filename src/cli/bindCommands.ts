@@ -77,7 +77,8 @@ export const bindCommand = defineCommand({
       .option("force", {
         type: "boolean",
         default: false,
-        describe: "take the device even if the host is using it (never bridges or PFs with VFs)",
+        describe:
+          "take the device even if the host is using it (never bridges, PFs with VFs, or a device a process holds through /dev/vfio)",
       })
       .option("no-fallback", { type: "boolean", default: false, describe: "try only the best candidate" })
       .example("$0 bind 0000:3b:00.2", "bind to the most specific VFIO driver")
@@ -102,7 +103,8 @@ export const releaseCommand = defineCommand({
       .option("force", {
         type: "boolean",
         default: false,
-        describe: "also release a device vfio-autobind did not bind (the kernel picks its driver)",
+        describe:
+          "also release a device vfio-autobind did not bind (the kernel picks its driver); never one a process holds through /dev/vfio",
       })
       .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; change nothing" })
       .example("$0 release 0000:3b:00.2", "return the device to its host driver"),

@@ -1,15 +1,17 @@
 /** `claim`, `unclaim`, `claims`, `check`, `apply`, `status`: wiring from the command line. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { applyClaims, ConfigInvalid, installClaimRules, noPciBusLine } from "../apply/applyClaims.js";
+import { applyClaims, ConfigInvalid, installClaimRules, noPciBusLine, ownershipPlanFor } from "../apply/applyClaims.js";
+import { readAccounts, unknownAccountErrors } from "../config/accounts.js";
 import { listRecords } from "../binder/stateStore.js";
-import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
+import { formatConfigError, parseClaimFile, type ConfigError, type Selectors } from "../config/claimConfig.js";
 import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
 import type { Argv } from "yargs";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { FileError, writeFileAtomic } from "../files/safeFiles.js";
-import { selectorsMatch } from "../policy/selectClaim.js";
+import { selectClaim, selectorsMatch } from "../policy/selectClaim.js";
+import { vfioFactsOf } from "../sysfs/vfioHolders.js";
 import {
   deviceExists,
   listPciDeviceNames,
@@ -38,9 +40,22 @@ function presentDevices(sysfsRoot: string): PciDevice[] {
   return devices;
 }
 
+/**
+ * The errors a config has on this machine beyond its text: Owner= names with no account,
+ * and IOMMU groups whose claimed devices are given different owners.
+ */
+function machineConfigErrors(context: CommandContext, config: LoadedConfig): ConfigError[] {
+  if (config.errors.length > 0) return [];
+  return [
+    ...unknownAccountErrors(config.claims, readAccounts(context.accountsRoot)),
+    ...ownershipPlanFor(config, context.sysfsRoot).errors,
+  ];
+}
+
 function loadValidConfig(context: CommandContext): LoadedConfig {
   const config = readClaimConfig(context.configDir);
-  if (config.errors.length > 0) throw new ConfigInvalid(config.errors.map(formatConfigError));
+  const errors = [...config.errors, ...machineConfigErrors(context, config)];
+  if (errors.length > 0) throw new ConfigInvalid(errors.map(formatConfigError));
   return config;
 }
 
@@ -75,6 +90,10 @@ export async function runClaim(
   const text = claimFileText(request);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
+  // A claim whose Owner= names no account would make the whole config invalid: refuse it unwritten.
+  const unknown = unknownAccountErrors(parsed.claims, readAccounts(context.accountsRoot))[0];
+  if (unknown !== undefined)
+    throw new UsageError(`--owner ${request.owner ?? ""}: ${unknown.message.replace(/^Owner=: /, "")}`);
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   try {
@@ -178,10 +197,11 @@ export function runClaims(context: CommandContext): void {
 
 export function runCheck(context: CommandContext): void {
   const config = readClaimConfig(context.configDir);
-  for (const error of config.errors) context.output.err(`${formatConfigError(error)}\n`);
-  if (config.errors.length > 0) {
+  const errors = [...config.errors, ...machineConfigErrors(context, config)];
+  for (const error of errors) context.output.err(`${formatConfigError(error)}\n`);
+  if (errors.length > 0) {
     context.output.err(
-      `vfio-autobind: ${config.errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`,
+      `vfio-autobind: ${errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`,
     );
     context.exitCode = 1;
     return;
@@ -223,16 +243,43 @@ export async function runApply(context: CommandContext, options: { dryRun: boole
   if (report.failed) context.exitCode = 1;
 }
 
+/** Owner, group and mode of a node as it is now (`root:root 0600`), or null when there is none. */
+function nodeOwnership(node: string | null): { uid: number; gid: number; mode: string } | null {
+  if (node === null) return null;
+  try {
+    const stat = fs.statSync(node);
+    return { uid: stat.uid, gid: stat.gid, mode: (stat.mode & 0o7777).toString(8).padStart(4, "0") };
+  } catch {
+    return null;
+  }
+}
+
 export function runStatus(context: CommandContext): void {
   const { records, problems } = listRecords(context.stateDir);
-  const rows = records.map((r) => {
-    const now = deviceExists(context.sysfsRoot, r.address)
-      ? (readBoundDriver(context.sysfsRoot, r.address) ?? "(none)")
-      : "(device gone)";
-    const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
-    return { ...r, now, note };
-  });
   const config = readClaimConfig(context.configDir);
+  const rows = records.map((r) => {
+    const present = deviceExists(context.sysfsRoot, r.address);
+    const now = present ? (readBoundDriver(context.sysfsRoot, r.address) ?? "(none)") : "(device gone)";
+    const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
+    const device = present ? readPciDevice(context.sysfsRoot, r.address) : null;
+    const vfio = device === null ? null : vfioFactsOf(context.sysfsRoot, context.procRoot, device);
+    const selection = device === null || config.errors.length > 0 ? null : selectClaim(config, device);
+    const claim = selection?.kind === "claimed" ? selection.claim : null;
+    return {
+      ...r,
+      now,
+      note,
+      groupNode: vfio?.groupNode ?? null,
+      cdev: vfio?.cdev ?? null,
+      cdevSysfs: vfio?.cdevSysfs ?? null,
+      holders: vfio?.holders ?? [],
+      // What the claim asks for (Owner=, Mode=), and what the nodes have now.
+      owner: claim?.owner ?? null,
+      mode: claim?.mode ?? null,
+      groupNodeOwnership: nodeOwnership(vfio?.groupNode ?? null),
+      cdevOwnership: nodeOwnership(vfio?.cdev ?? null),
+    };
+  });
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
@@ -244,8 +291,25 @@ export function runStatus(context: CommandContext): void {
       rows.length === 0
         ? `no devices bound by vfio-autobind (records in ${context.stateDir})\n`
         : formatTable(
-            ["ADDRESS", "DRIVER", "MODULE", "WAS", "SINCE", "NOTE"],
-            rows.map((r) => [r.address, r.now, r.module ?? "-", r.originalDriver ?? "(none)", r.time, r.note]),
+            ["ADDRESS", "DRIVER", "MODULE", "WAS", "SINCE", "VFIO NODES", "OWNER", "HELD BY", "NOTE"],
+            rows.map((r) => [
+              r.address,
+              r.now,
+              r.module ?? "-",
+              r.originalDriver ?? "(none)",
+              r.time,
+              [r.groupNode, r.cdev].filter((n) => n !== null).join(" ") || "-",
+              r.owner === null && r.mode === null
+                ? "-"
+                : [
+                    r.owner === null ? "" : `${r.owner.user}${r.owner.group === null ? "" : `:${r.owner.group}`}`,
+                    r.mode ?? "",
+                  ]
+                    .filter((x) => x !== "")
+                    .join(" "),
+              r.holders.length === 0 ? "-" : r.holders.map((h) => `${h.command}(${h.pid})`).join(" "),
+              r.note,
+            ]),
           ),
     );
     if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
@@ -293,6 +357,8 @@ function claimRequestFrom(args: {
   driver?: string | undefined;
   group?: string | undefined;
   force?: boolean | undefined;
+  owner?: string | undefined;
+  mode?: string | undefined;
 }): ClaimRequest {
   return {
     addresses: args.selectors ?? [],
@@ -303,6 +369,8 @@ function claimRequestFrom(args: {
     ...(args.driver !== undefined ? { driver: args.driver } : {}),
     ...(args.group !== undefined ? { group: args.group } : {}),
     force: args.force ?? false,
+    ...(args.owner !== undefined ? { owner: args.owner } : {}),
+    ...(args.mode !== undefined ? { mode: args.mode } : {}),
   };
 }
 
@@ -322,6 +390,16 @@ export const claimCommand = defineCommand({
         defaultDescription: "check",
       })
       .option("force", { type: "boolean", default: false, describe: "take devices even if the host is using them" })
+      .option("owner", {
+        type: "string",
+        requiresArg: true,
+        describe: "USER[:GROUP] to own the devices' /dev/vfio nodes, for an unprivileged VMM (names or numbers)",
+      })
+      .option("mode", {
+        type: "string",
+        requiresArg: true,
+        describe: "mode of the devices' /dev/vfio nodes, e.g. 0660",
+      })
       .option("exclude", {
         type: "boolean",
         default: false,
@@ -335,6 +413,7 @@ export const claimCommand = defineCommand({
       .example("$0 claim 0000:3b:00.2", "one device, by address")
       .example("$0 claim --ids 10de:2342 --group bind", "every GPU of this model, with its IOMMU group")
       .example("$0 claim --vfs-of 0000:3b:00.0", "every VF of a NIC, as they are created")
+      .example("$0 claim 0000:3b:00.2 --owner qemu:kvm --mode 0660", "a device for a VMM running as qemu")
       .example("$0 claim --class 0x0108 --exclude 0000:01:00.0", "NVMe drives except the boot one"),
   handler: (context, args, invocation) =>
     runClaim(context, claimRequestFrom(args), {

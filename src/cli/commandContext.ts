@@ -20,6 +20,8 @@ export interface GlobalOptions {
   readonly rulesFile: string;
   /** The root under which modprobe.d is read (tests give a tree of their own). */
   readonly modprobeRoot: string;
+  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  readonly accountsRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
@@ -40,6 +42,7 @@ export interface GlobalArguments {
   "config-dir"?: string;
   "rules-file"?: string;
   "modprobe-root"?: string;
+  "accounts-root"?: string;
   udevadm?: string;
   json?: boolean;
 }
@@ -82,6 +85,8 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
       // Where modprobe.d is read, for tests that need a module blacklist of their own.
       .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
+      // Where etc/passwd and etc/group are read for Owner=, for tests that must not see the host's accounts.
+      .option("accounts-root", { type: "string", default: DEFAULT_PATHS.accountsRoot, hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
@@ -142,6 +147,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
     modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
+    accountsRoot: argv["accounts-root"] ?? DEFAULT_PATHS.accountsRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

@@ -14,6 +14,7 @@ import { readPciIds } from "../pciids/readPciIds.js";
 import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { quoteForDisplay } from "../text/safeText.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
+import { describeHolders, describeVfioNodes, vfioFactsOf } from "../sysfs/vfioHolders.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 
 export function runExplain(context: CommandContext, deviceArgument: string): void {
@@ -30,13 +31,10 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   const pciIds = readPciIds();
   const name =
     pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
-  const explanation = buildExplanation(
-    device,
-    aliasSet,
-    (m) => pciDriverOfModule(context.sysfsRoot, m),
-    name,
-    modules.policy,
-  );
+  const explanation = {
+    ...buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name, modules.policy),
+    vfio: vfioFactsOf(context.sysfsRoot, context.procRoot, device),
+  };
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
   );
@@ -57,6 +55,11 @@ export function formatExplanation(e: Explanation): string {
   field("modalias", d.modalias.text);
   field("driver", `${d.driver ?? "none"}${d.hasVfioDev ? " (vfio)" : ""}`);
   field("override", d.driverOverride ?? "none");
+  if (e.vfio !== undefined && e.vfio !== null) {
+    field("vfio nodes", describeVfioNodes(e.vfio));
+    if (e.vfio.cdevSysfs !== null) field("vfio cdev", `${e.vfio.cdevSysfs} (for iommufd VMMs)`);
+    field("held by", e.vfio.holders.length === 0 ? "nobody" : describeHolders(e.vfio.holders));
+  }
   field(
     "iommu group",
     d.iommuGroup === null

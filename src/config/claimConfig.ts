@@ -48,6 +48,12 @@ export interface Origin {
   readonly line: number;
 }
 
+/** `Owner=USER[:GROUP]`: names or numbers, each proven by a strict pattern. */
+export interface NodeOwner {
+  readonly user: string;
+  readonly group: string | null;
+}
+
 export interface Claim {
   readonly origin: Origin;
   readonly selectors: Selectors;
@@ -55,6 +61,12 @@ export interface Claim {
   readonly driver: string;
   readonly group: GroupPolicy;
   readonly force: boolean;
+  /** Owner= of the device's VFIO nodes (`/dev/vfio/<group>`, its cdev); null: udev's default. */
+  readonly owner: NodeOwner | null;
+  /** Mode= of those nodes, four octal digits (`0660`); null: udev's default. */
+  readonly mode: string | null;
+  /** The lines Owner= and Mode= are on, for errors about them (0: not given). */
+  readonly ownershipLine: number;
 }
 
 export interface Exclusion {
@@ -73,7 +85,7 @@ export interface ClaimConfig {
 }
 
 const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
-const OPTION_KEYS = ["Driver", "Group", "Force"] as const;
+const OPTION_KEYS = ["Driver", "Group", "Force", "Owner", "Mode"] as const;
 type SelectorKey = (typeof SELECTOR_KEYS)[number];
 type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -102,6 +114,28 @@ export function addressGlobProblem(text: string): string | null {
     return `an address glob has at most ${MAX_ADDRESS_GLOB_STARS} "*" (one per field), not ${stars}`;
   }
   return null;
+}
+
+/**
+ * A user or group as `Owner=` takes it: a name as useradd allows one (no `$`, no dot
+ * first, at most 32 characters) or a number. Either is a safe udev value as it is.
+ */
+const ACCOUNT_NAME = /^(?:[A-Za-z_][A-Za-z0-9_-]{0,31}|[0-9]{1,10})$/;
+const MODE = /^0?[0-7]{3}$/;
+
+export const isAccountName = (text: string): boolean => ACCOUNT_NAME.test(text);
+
+/** `USER` or `USER:GROUP`, or null. */
+export function parseOwner(text: string): NodeOwner | null {
+  const [user, group, ...rest] = text.split(":");
+  if (user === undefined || !ACCOUNT_NAME.test(user) || rest.length > 0) return null;
+  if (group === undefined) return { user, group: null };
+  return ACCOUNT_NAME.test(group) ? { user, group } : null;
+}
+
+/** `660` or `0660` as the four octal digits udev writes, or null. */
+export function parseMode(text: string): string | null {
+  return MODE.test(text) ? text.padStart(4, "0") : null;
 }
 
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
@@ -229,6 +263,9 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       driver,
       group,
       force: forceText === undefined ? false : (BOOLEANS.get(forceText.toLowerCase()) ?? false),
+      owner: draft.options.Owner === undefined ? null : parseOwner(draft.options.Owner.value),
+      mode: draft.options.Mode === undefined ? null : parseMode(draft.options.Mode.value),
+      ownershipLine: draft.options.Owner?.line ?? draft.options.Mode?.line ?? 0,
     });
   };
 
@@ -330,6 +367,14 @@ function optionProblem(key: OptionKey, value: string): string | null {
         : `Group=${quoteForDisplay(value)}: expected ignore, check or bind`;
     case "Force":
       return BOOLEANS.has(value.toLowerCase()) ? null : `Force=${quoteForDisplay(value)}: expected yes or no`;
+    case "Owner":
+      return parseOwner(value) !== null
+        ? null
+        : `Owner=${quoteForDisplay(value)}: expected USER or USER:GROUP, as names or numbers, such as qemu:kvm or 107:107`;
+    case "Mode":
+      return parseMode(value) !== null
+        ? null
+        : `Mode=${quoteForDisplay(value)}: expected an octal mode such as 0660 or 0600`;
   }
 }
 

@@ -15,8 +15,11 @@ import {
   parseClaimFile,
   parseClassSelector,
   parseIdSelector,
+  parseMode,
+  parseOwner,
   parsePfSelector,
   type IdSelector,
+  type NodeOwner,
   type Selectors,
 } from "./claimConfig.js";
 
@@ -29,6 +32,9 @@ export interface ClaimRequest {
   readonly driver?: string;
   readonly group?: string;
   readonly force: boolean;
+  /** --owner USER[:GROUP] and --mode: Owner= and Mode= of the device's VFIO nodes. */
+  readonly owner?: string;
+  readonly mode?: string;
 }
 
 export function claimFileName(request: ClaimRequest): string {
@@ -53,6 +59,8 @@ interface CheckedRequest {
   readonly driver: string | undefined;
   readonly group: string | undefined;
   readonly force: boolean;
+  readonly owner: NodeOwner | undefined;
+  readonly mode: string | undefined;
 }
 
 const GROUPS = ["ignore", "check", "bind"];
@@ -79,13 +87,25 @@ function checkRequest(request: ClaimRequest): CheckedRequest {
     );
   if (group !== undefined && !GROUPS.includes(group))
     throw new UsageError(`--group ${quoteForDisplay(group)}: expected ignore, check or bind`);
-  return { selectors, exclude: request.exclude, driver, group, force: request.force };
+  const owner = request.owner === undefined ? undefined : parseOwner(request.owner);
+  if (owner === null)
+    throw new UsageError(
+      `--owner ${quoteForDisplay(request.owner ?? "")}: expected USER or USER:GROUP, as names or numbers`,
+    );
+  const mode = request.mode === undefined ? undefined : parseMode(request.mode);
+  if (mode === null)
+    throw new UsageError(`--mode ${quoteForDisplay(request.mode ?? "")}: expected an octal mode such as 0660`);
+  if (request.exclude && (owner !== undefined || mode !== undefined))
+    throw new UsageError("--owner and --mode have no meaning with --exclude");
+  return { selectors, exclude: request.exclude, driver, group, force: request.force, owner, mode };
 }
 
 const idText = (id: IdSelector): string =>
   [id.vendor, id.device, ...(id.subsystemVendor === undefined ? [] : [id.subsystemVendor, id.subsystemDevice])].join(
     ":",
   );
+
+const ownerText = (o: NodeOwner): string => (o.group === null ? o.user : `${o.user}:${o.group}`);
 
 /** The command that makes this claim, from checked values only. */
 function commandFor(c: CheckedRequest): string {
@@ -100,6 +120,8 @@ function commandFor(c: CheckedRequest): string {
     ...(c.exclude || c.driver === undefined ? [] : [`--driver ${c.driver}`]),
     ...(c.exclude || c.group === undefined ? [] : [`--group ${c.group}`]),
     ...(!c.exclude && c.force ? ["--force"] : []),
+    ...(c.owner === undefined ? [] : [`--owner ${ownerText(c.owner)}`]),
+    ...(c.mode === undefined ? [] : [`--mode ${c.mode}`]),
   ].join(" ");
 }
 
@@ -118,7 +140,9 @@ function proveParsesBack(text: string, c: CheckedRequest): void {
       (claim !== undefined &&
         claim.driver === (c.driver ?? "auto") &&
         claim.group === (c.group ?? "check") &&
-        claim.force === c.force));
+        claim.force === c.force &&
+        JSON.stringify(claim.owner) === JSON.stringify(c.owner ?? null) &&
+        claim.mode === (c.mode ?? null)));
   if (!same) throw new UsageError("these selectors and options cannot be written as one claim file; nothing written");
 }
 
@@ -139,6 +163,8 @@ export function claimFileText(request: ClaimRequest): string {
     if (c.driver !== undefined) lines.push(`Driver=${c.driver}`);
     if (c.group !== undefined) lines.push(`Group=${c.group}`);
     if (c.force) lines.push("Force=yes");
+    if (c.owner !== undefined) lines.push(`Owner=${ownerText(c.owner)}`);
+    if (c.mode !== undefined) lines.push(`Mode=${c.mode}`);
   }
   const text = `${lines.join("\n")}\n`;
   // Every value above passed a strict pattern; this only guards the patterns themselves.

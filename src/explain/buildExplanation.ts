@@ -12,6 +12,7 @@ import { NO_MODULE_POLICY, type ForbiddenModule, type ModulePolicy } from "../km
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import { bridgeRefusal } from "../policy/safetyVerdict.js";
 import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
+import type { VfioFacts } from "../sysfs/vfioHolders.js";
 
 export interface RankedCandidate {
   /** Place among the candidates that may be used; null for a forbidden one. */
@@ -30,6 +31,8 @@ export interface RankedCandidate {
 
 export interface Explanation {
   readonly device: PciDevice;
+  /** Its VFIO nodes and who holds them; set by the caller (it needs /proc), null otherwise. */
+  readonly vfio?: VfioFacts | null;
   readonly name: string | null;
   readonly matchString: string;
   readonly candidates: readonly RankedCandidate[];
@@ -127,6 +130,7 @@ export function deviceJson(device: PciDevice, name: string | null): Record<strin
 export function explanationJson(explanation: Explanation): Record<string, unknown> {
   return {
     device: deviceJson(explanation.device, explanation.name),
+    vfio: explanation.vfio ?? null,
     matchString: explanation.matchString,
     candidates: explanation.candidates.map((c) => ({
       rank: c.rank,

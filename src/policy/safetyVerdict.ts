@@ -14,6 +14,7 @@
 import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
 import type { HostUse } from "../sysfs/hostUsage.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
+import { describeHolders, type VfioHolder } from "../sysfs/vfioHolders.js";
 
 export type SafetyVerdict =
   | { readonly ok: true; /** In-use findings that --force overrode. */ readonly overridden: readonly string[] }
@@ -70,17 +71,34 @@ export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], f
 }
 
 /**
- * `bind`: the safety verdict, plus one rule of its own. A device already on a VFIO driver
- * may be open by a VM; moving it to another VFIO driver would pull it from under the guest.
+ * Any unbind from a VFIO driver (release, a move to another VFIO driver, apply or unclaim
+ * releasing it): refused while a process holds the device's VFIO group node or cdev. The
+ * kernel's unbind waits for the holder to let go (vfio_unregister_group_dev blocks), so the
+ * admin would see a hung command, and the guest loses its device. --force cannot change
+ * that, and waiting is the VM owner's decision, so there is no --wait: the refusal names
+ * every holder at once. Null: nobody holds it.
  */
-export function bindVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
+export function holderRefusal(holders: readonly VfioHolder[]): string | null {
+  if (holders.length === 0) return null;
+  return `${describeHolders(holders)}; stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)`;
+}
+
+/**
+ * `bind`: the safety verdict, plus one rule of its own. A device already on a VFIO driver
+ * and held by a process (a VM) is never moved to another VFIO driver, --force or not; one
+ * nobody holds may move.
+ */
+export function bindVerdict(
+  device: PciDevice,
+  hostUses: readonly HostUse[],
+  force: boolean,
+  holders: readonly VfioHolder[] = [],
+): SafetyVerdict {
   const verdict = safetyVerdict(device, hostUses, force);
-  if (!verdict.ok || !device.hasVfioDev || force) return verdict;
-  return {
-    ok: false,
-    reason: `it is bound to ${device.driver}, which a VM may be using; release it first or use --force`,
-    forceable: true,
-  };
+  const held = device.hasVfioDev ? holderRefusal(holders) : null;
+  if (held === null) return verdict;
+  const reason = verdict.ok ? held : `${verdict.reason}; ${held}`;
+  return { ok: false, reason: `it is bound to ${device.driver}, and ${reason}`, forceable: false };
 }
 
 /**
@@ -115,8 +133,14 @@ export function groupCheckRefusal(
  * ours to hand back; unbinding it from under a mounted disk or an up link is never done.
  * Null: it may be released.
  */
-export function releaseRefusal(device: PciDevice, hostUses: readonly HostUse[], hasRecord: boolean): string | null {
-  if (device.driver === null || device.hasVfioDev) return null;
+export function releaseRefusal(
+  device: PciDevice,
+  hostUses: readonly HostUse[],
+  hasRecord: boolean,
+  holders: readonly VfioHolder[] = [],
+): string | null {
+  if (device.driver === null) return null;
+  if (device.hasVfioDev) return holderRefusal(holders);
   if (hostUses.length > 0) {
     return `${hostUses.map((use) => use.reason).join("; ")}; releasing would unbind ${device.driver} from under the host (--force does not change this)`;
   }

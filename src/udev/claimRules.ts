@@ -28,6 +28,9 @@ import {
   type Selectors,
 } from "../config/claimConfig.js";
 import { RuntimeFailure } from "../errors.js";
+import { isAccountName, parseMode } from "../config/claimConfig.js";
+import type { NodeOwnership } from "../policy/nodeOwnership.js";
+import { isSafeIommuGroup } from "../paths.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";
 import {
@@ -41,6 +44,7 @@ import {
 
 export const CLAIM_ENV = "VFIO_AUTOBIND_CLAIM";
 const END_LABEL = "vfio_autobind_claims_end";
+const OWNER_END_LABEL = "vfio_autobind_owners_end";
 
 /** The addresses a PF's VFs take (all of them, enabled or not), or null if unknown. */
 export type VfAddressesOf = (pf: string) => readonly string[] | null;
@@ -193,11 +197,70 @@ function proveRoundTrip(text: string, lines: readonly Line[]): void {
   });
 }
 
+/** OWNER=, GROUP=, MODE= for one node, each value proven by its pattern again. */
+function ownershipTokens(node: NodeOwnership): RuleToken[] {
+  const refuse = (what: string): never => {
+    throw new RuntimeFailure(
+      `${commentText(where(node.claim.origin))}: ${what} is not a valid value; no udev rules were written`,
+    );
+  };
+  const tokens: RuleToken[] = [];
+  if (node.owner !== null) {
+    if (!isAccountName(node.owner.user)) refuse(`Owner user ${quoteForDisplay(node.owner.user)}`);
+    tokens.push(set("OWNER", node.owner.user));
+    if (node.owner.group !== null) {
+      if (!isAccountName(node.owner.group)) refuse(`Owner group ${quoteForDisplay(node.owner.group)}`);
+      tokens.push(set("GROUP", node.owner.group));
+    }
+  }
+  if (node.mode !== null) {
+    if (parseMode(node.mode) !== node.mode) refuse(`Mode ${quoteForDisplay(node.mode)}`);
+    tokens.push(set("MODE", node.mode));
+  }
+  return tokens;
+}
+
+/**
+ * The ownership section, after the claims' section: no RUN, so no process starts for a
+ * node. The group node (`vfio` subsystem, named by its group number, no PCI parent) is
+ * matched by the group number the device has now; the cdev (`vfio-dev`, a child of the PCI
+ * device) by its parent's address. Every event but remove: udev applies permissions again
+ * on change events, and a node that matched no rule then would go back to root-only.
+ */
+function ownershipLines(nodes: readonly NodeOwnership[]): Line[] {
+  if (nodes.length === 0) return [];
+  const end = set("GOTO", OWNER_END_LABEL);
+  const lines: Line[] = [
+    { comment: "Owner= and Mode= of the VFIO nodes of claimed devices present at apply time." },
+    { tokens: [is("ACTION", "remove"), end] },
+    { tokens: [{ ...is("SUBSYSTEM", "vfio|vfio-dev"), op: "!=" }, end] },
+  ];
+  const groupsDone = new Set<string>();
+  for (const node of nodes) {
+    if (!isSysfsPciName(node.address))
+      throw new RuntimeFailure(`unexpected device address ${quoteForDisplay(node.address)}`);
+    const tokens = ownershipTokens(node);
+    lines.push({ comment: `${node.address}, [Claim] ${where(node.claim.origin)}` });
+    if (node.iommuGroup !== null && !groupsDone.has(node.iommuGroup)) {
+      if (!isSafeIommuGroup(node.iommuGroup))
+        throw new RuntimeFailure(`unexpected IOMMU group ${quoteForDisplay(node.iommuGroup)}`);
+      groupsDone.add(node.iommuGroup);
+      lines.push({ tokens: [is("SUBSYSTEM", "vfio"), is("KERNEL", node.iommuGroup), ...tokens] });
+    }
+    lines.push({
+      tokens: [is("SUBSYSTEM", "vfio-dev"), is("KERNEL", "vfio[0-9]*"), is("KERNELS", node.address), ...tokens],
+    });
+  }
+  lines.push({ tokens: [set("LABEL", OWNER_END_LABEL)] });
+  return lines;
+}
+
 export function generateClaimRules(
   config: Pick<ClaimConfig, "claims" | "exclusions">,
   digest: string,
   configDir: string,
   vfAddressesOf: VfAddressesOf,
+  ownership: readonly NodeOwnership[] = [],
 ): string {
   if (!/^[A-Za-z0-9]{1,128}$/.test(digest))
     throw new RuntimeFailure(`unexpected config digest ${quoteForDisplay(digest)}`);
@@ -232,7 +295,7 @@ export function generateClaimRules(
     const mark = set("ENV", claimMark(claim.origin), CLAIM_ENV);
     lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, mark] })));
   }
-  lines.push({ tokens: [set("LABEL", END_LABEL)] });
+  lines.push({ tokens: [set("LABEL", END_LABEL)] }, ...ownershipLines(ownership));
   const text = render(lines);
   proveRoundTrip(text, lines);
   return text;
@@ -249,11 +312,14 @@ const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsyste
 function generatedToken(t: RuleToken): boolean {
   if (t.op === "==" || t.op === "!=") {
     if (t.key === "ATTR") return t.attr !== null && MATCHED_ATTRS.has(t.attr);
-    return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "TEST"].includes(t.key);
+    return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "KERNELS", "TEST"].includes(t.key);
   }
   if (t.op !== "=") return false;
   if (t.key === "ENV") return t.attr === CLAIM_ENV;
-  return t.attr === null && (t.key === "GOTO" || t.key === "LABEL") && t.value === END_LABEL;
+  if (t.attr !== null) return false;
+  if (t.key === "OWNER" || t.key === "GROUP") return isAccountName(t.value);
+  if (t.key === "MODE") return parseMode(t.value) === t.value;
+  return (t.key === "GOTO" || t.key === "LABEL") && (t.value === END_LABEL || t.value === OWNER_END_LABEL);
 }
 
 /**

@@ -16,11 +16,30 @@ import type { DecisionLog } from "../journal/decisionLog.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
+import { vfioFactsOf } from "../sysfs/vfioHolders.js";
 
 export interface AddEventContext {
   readonly configDir: string;
   readonly env: BindEnvironment;
   readonly log: DecisionLog;
+}
+
+/**
+ * The nodes a VMM is given for a device now on VFIO: the group node and, on 6.2+ kernels,
+ * the iommufd cdev. Names built from a checked group number and a cdev name of a strict
+ * pattern (vfioHolders.ts), so the journal line stays one safe line.
+ */
+function nodesNote(env: BindEnvironment, outcome: { address: string; status: string }): string {
+  if (outcome.status !== "bound" && outcome.status !== "already-bound") return "";
+  try {
+    const device = readPciDevice(env.sysfsRoot, outcome.address);
+    if (!device.hasVfioDev) return "";
+    const facts = vfioFactsOf(env.sysfsRoot, env.procRoot, device, { scanHolders: false });
+    const cdev = facts.cdev === null ? "" : `, cdev ${facts.cdev} (${facts.cdevSysfs})`;
+    return facts.groupNode === null && cdev === "" ? "" : `; group node ${facts.groupNode ?? "none"}${cdev}`;
+  } catch {
+    return ""; // gone again: the outcome line says what happened
+  }
 }
 
 /** Handles one event; returns the exit code. Every path that decides something logs it. */
@@ -68,7 +87,7 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
     isClaimed: (peer) => selectClaim(config, peer).kind === "claimed",
   });
   for (const outcome of outcomes) {
-    const line = `${outcome.message} [claim ${claimAt}]`;
+    const line = `${outcome.message}${nodesNote(env, outcome)} [claim ${claimAt}]`;
     if (succeeded(outcome)) log.info(line);
     else log.error(line);
   }

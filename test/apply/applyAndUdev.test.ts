@@ -69,6 +69,36 @@ describe("applyClaims", () => {
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
   });
 
+  it("does not release a device a VM holds when its claim goes away; says who, and releases it once it is free", async () => {
+    claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\n`);
+    await apply();
+    const group = path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(VIRTIO_NET), "iommu_group")));
+    const vm = path.join(host.procRoot, "4711");
+    fs.mkdirSync(path.join(vm, "fd"), { recursive: true });
+    fs.writeFileSync(path.join(vm, "comm"), "qemu-system-x86\n");
+    fs.symlinkSync(`/dev/vfio/${group}`, path.join(vm, "fd", "12"));
+    fs.rmSync(path.join(configDir, "50-net.conf"));
+    const held = await apply();
+    expect(held.failed).toBe(true);
+    expect(held.lines).toContain(
+      `${VIRTIO_NET}: refused: /dev/vfio/${group} is open by qemu-system-x86 (pid 4711); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go) (no longer claimed)`,
+    );
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    fs.rmSync(vm, { recursive: true });
+    const free = await apply();
+    expect(free.failed).toBe(false);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+  });
+
+  it("writes Owner=/Mode= rules for the claimed device's group node and cdev", async () => {
+    claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\nOwner=107:107\nMode=0660\n`);
+    await apply();
+    const group = path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(VIRTIO_NET), "iommu_group")));
+    const rules = fs.readFileSync(rulesFile, "utf8");
+    expect(rules).toContain(`SUBSYSTEM=="vfio", KERNEL=="${group}", OWNER="107", GROUP="107", MODE="0660"\n`);
+    expect(rules).toContain(`KERNELS=="${VIRTIO_NET}", OWNER="107", GROUP="107", MODE="0660"\n`);
+  });
+
   it("reports a refused device as a failure, and a dry run changes nothing", async () => {
     claimFile("50-pf.conf", `[Claim]\nAddress=${PF}\n`);
     const dry = await apply(true);
@@ -109,7 +139,7 @@ describe("handleAddEvent", () => {
     const code = await handleAddEvent(event(NVME), { configDir, env: host.env(), log });
     expect(code).toBe(0);
     expect(log.lines).toEqual([
-      `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1); taken from nvme [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
+      `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1); taken from nvme; group node /dev/vfio/4 [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
     ]);
     expect(readRecord(host.stateDir, NVME)?.status).toBe("bound");
   });

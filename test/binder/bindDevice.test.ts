@@ -34,6 +34,18 @@ async function bindToVfioPciBehindOurBack(h: SimulatedHost, address: string, hos
   h.kernel.writeAttribute(path.join(h.tree.root, "bus/pci/drivers_probe"), address);
 }
 
+/** The IOMMU group number of a device of the simulated host. */
+const groupOf = (h: SimulatedHost, address: string): string =>
+  path.basename(fs.readlinkSync(path.join(h.tree.deviceDir(address), "iommu_group")));
+
+/** A process in the fake /proc with `node` open (a VMM holding the device). */
+function holdNode(h: SimulatedHost, pid: number, comm: string, node: string): void {
+  const dir = path.join(h.procRoot, String(pid));
+  fs.mkdirSync(path.join(dir, "fd"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "comm"), `${comm}\n`);
+  fs.symlinkSync(node, path.join(dir, "fd", String(fs.readdirSync(path.join(dir, "fd")).length + 3)));
+}
+
 const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
   address,
   dryRun: false,
@@ -201,15 +213,30 @@ describe("safety verdict", () => {
     expect(forced.message).toContain("(forced: eth2 is up)");
   });
 
-  it("will not move a device from one VFIO driver to another without --force", async () => {
+  it("will not move a device held by a VM from one VFIO driver to another, even with --force", async () => {
     host = makeSimulatedHost();
     await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
     // The simulated kernel, like Linux 6.1 on, gives a device on a VFIO driver its vfio-dev/.
     expect(fs.existsSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"))).toBe(true);
+    const node = `/dev/vfio/${groupOf(host, VIRTIO_NET)}`;
+    holdNode(host, 4711, "qemu-system-x86", node);
+    for (const force of [false, true]) {
+      const ops = host.kernel.operations.length;
+      const result = await bindDevice(request(VIRTIO_NET, { force }), host.env());
+      expect(result.message).toBe(
+        `${VIRTIO_NET}: refused: it is bound to vfio-pci, and ${node} is open by qemu-system-x86 (pid 4711); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)`,
+      );
+      expect(host.kernel.operations.length).toBe(ops);
+    }
+  });
+
+  it("moves a device nobody holds from one VFIO driver to its best one", async () => {
+    host = makeSimulatedHost();
+    await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
+    holdNode(host, 4711, "bash", "/dev/null");
     const result = await bindDevice(request(VIRTIO_NET), host.env());
-    expect(result.message).toBe(
-      `${VIRTIO_NET}: refused: it is bound to vfio-pci, which a VM may be using; release it first or use --force`,
-    );
+    expect(result.status).toBe("bound");
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
   });
 });
 
@@ -249,6 +276,34 @@ describe("release", () => {
     expect(result.message).toBe(`${UNBOUND_VIRTIO_BLK}: released; left unbound, as it was before`);
     expect(host.kernel.boundDriver(UNBOUND_VIRTIO_BLK)).toBeNull();
     expect(host.kernel.driverOverride(UNBOUND_VIRTIO_BLK)).toBeNull();
+  });
+
+  it("refuses while a process holds the group node or the cdev, naming it, --force or not; then releases", async () => {
+    host = makeSimulatedHost();
+    await bindDevice(request(NVME), host.env());
+    expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
+    const node = `/dev/vfio/${groupOf(host, NVME)}`;
+    // As on a kernel with iommufd cdevs (6.6 on): vfio-dev/vfio0 has a dev attribute, so a node.
+    fs.writeFileSync(path.join(host.tree.deviceDir(NVME), "vfio-dev", "vfio0", "dev"), "511:0\n");
+    holdNode(host, 4711, "qemu-system-x86", node);
+    holdNode(host, 4800, "crosvm", "/dev/vfio/devices/vfio0");
+    for (const force of [false, true]) {
+      const ops = host.kernel.operations.length;
+      const refused = await releaseDevice({ address: NVME, force, dryRun: false }, host.env());
+      expect(refused).toMatchObject({ status: "refused", driver: "vfio-pci" });
+      expect(refused.message).toBe(
+        `${NVME}: refused: ${node} is open by qemu-system-x86 (pid 4711); /dev/vfio/devices/vfio0 is open by crosvm (pid 4800); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)`,
+      );
+      expect(host.kernel.operations.length).toBe(ops);
+      expect(readRecord(host.stateDir, NVME)).not.toBeNull();
+    }
+    const dryRun = await releaseDevice({ address: NVME, force: false, dryRun: true }, host.env());
+    expect(dryRun.status).toBe("refused");
+    // The VM ends: its /proc entries go, and the release goes through.
+    fs.rmSync(path.join(host.procRoot, "4711"), { recursive: true });
+    fs.rmSync(path.join(host.procRoot, "4800"), { recursive: true });
+    const released = await releaseDevice({ address: NVME, force: false, dryRun: false }, host.env());
+    expect(released).toMatchObject({ status: "released", driver: "nvme" });
   });
 
   it("leaves alone a device it did not bind, unless --force", async () => {

@@ -100,7 +100,7 @@ describe("claims, as a new admin uses them", () => {
       {
         identifier: "vfio-autobind",
         priority: 6,
-        message: `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci [claim ${configDir}/50-claim-0000_00_03.0.conf:3]`,
+        message: `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci; group node /dev/vfio/3 [claim ${configDir}/50-claim-0000_00_03.0.conf:3]`,
       },
     ]);
 
@@ -122,7 +122,7 @@ describe("claims, as a new admin uses them", () => {
     const again = await addEvent(NVME);
     expect(again.exitCode).toBe(0);
     expect(journal.entries.map((e) => e.message)).toEqual([
-      `${NVME}: already bound to vfio-pci [claim ${configDir}/50-claim-0000_00_04.0.conf:3]`,
+      `${NVME}: already bound to vfio-pci; group node /dev/vfio/4 [claim ${configDir}/50-claim-0000_00_04.0.conf:3]`,
     ]);
     expect(host.kernel.operations.length).toBe(writes);
   });

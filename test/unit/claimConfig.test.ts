@@ -40,6 +40,9 @@ describe("parseClaimFile", () => {
         driver: "vfio-pci",
         group: "bind",
         force: true,
+        owner: null,
+        mode: null,
+        ownershipLine: 0,
       },
       {
         origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 9 },
@@ -47,6 +50,9 @@ describe("parseClaimFile", () => {
         driver: "auto",
         group: "check",
         force: false,
+        owner: null,
+        mode: null,
+        ownershipLine: 0,
       },
     ]);
     expect(config.exclusions).toEqual([
@@ -63,7 +69,7 @@ describe("parseClaimFile", () => {
     [
       "[Claim]\nAdress=0000:3b:00.2",
       2,
-      "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force=",
+      "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force=, Owner=, Mode=",
     ],
     [
       "[Claim]\nAddress=eth0",

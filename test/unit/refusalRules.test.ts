@@ -10,6 +10,7 @@ import {
 } from "../../src/policy/safetyVerdict.js";
 import type { HostUse } from "../../src/sysfs/hostUsage.js";
 import type { PciDevice } from "../../src/sysfs/pciDevice.js";
+import type { VfioHolder } from "../../src/sysfs/vfioHolders.js";
 
 function device(overrides: Partial<PciDevice> = {}): PciDevice {
   return {
@@ -36,6 +37,9 @@ function device(overrides: Partial<PciDevice> = {}): PciDevice {
 }
 
 const up: HostUse = { kind: "net-up", name: "eth2", reason: "eth2 is up" };
+const qemu: VfioHolder = { pid: 4711, command: "qemu-system-x86", node: "/dev/vfio/42" };
+const HELD =
+  "/dev/vfio/42 is open by qemu-system-x86 (pid 4711); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)";
 const mounted: HostUse = { kind: "mounted", name: "nvme0n1p1", reason: "nvme0n1p1 is mounted on /" };
 
 describe("safetyVerdict and bindVerdict (bind)", () => {
@@ -66,14 +70,21 @@ describe("safetyVerdict and bindVerdict (bind)", () => {
     expect(safetyVerdict(device(), [up], true)).toEqual({ ok: true, overridden: ["eth2 is up"] });
   });
 
-  it("will not move a device between VFIO drivers without --force (a VM may hold it)", () => {
+  it("moves a device between VFIO drivers only when no process holds it, --force or not", () => {
     const onVfio = device({ driver: "vfio-pci", hasVfioDev: true });
-    expect(bindVerdict(onVfio, [], false)).toEqual({
-      ok: false,
-      forceable: true,
-      reason: "it is bound to vfio-pci, which a VM may be using; release it first or use --force",
-    });
-    expect(bindVerdict(onVfio, [], true).ok).toBe(true);
+    expect(bindVerdict(onVfio, [], false)).toEqual({ ok: true, overridden: [] });
+    expect(bindVerdict(onVfio, [], false, [])).toEqual({ ok: true, overridden: [] });
+    for (const force of [false, true]) {
+      expect(bindVerdict(onVfio, [], force, [qemu])).toEqual({
+        ok: false,
+        forceable: false,
+        reason: `it is bound to vfio-pci, and ${HELD}`,
+      });
+    }
+  });
+
+  it("ignores holders of a device not on a VFIO driver (its nodes are not this device's)", () => {
+    expect(bindVerdict(device(), [], false, [qemu])).toEqual({ ok: true, overridden: [] });
   });
 });
 
@@ -123,6 +134,17 @@ describe("releaseRefusal (release, with or without --force)", () => {
     expect(releaseRefusal(device({ driver: "vfio-pci", hasVfioDev: true }), [], false)).toBeNull();
     expect(releaseRefusal(device({ driver: null }), [], false)).toBeNull();
     expect(releaseRefusal(device({ driver: "nvme" }), [], true)).toBeNull();
+  });
+
+  it("refuses a device on a VFIO driver that a process holds, naming every holder, record or not", () => {
+    const onVfio = device({ driver: "vfio-pci", hasVfioDev: true });
+    const cdev: VfioHolder = { pid: 4800, command: "crosvm", node: "/dev/vfio/devices/vfio0" };
+    for (const hasRecord of [true, false]) {
+      expect(releaseRefusal(onVfio, [], hasRecord, [qemu])).toBe(HELD);
+      expect(releaseRefusal(onVfio, [], hasRecord, [qemu, cdev])).toBe(
+        "/dev/vfio/42 is open by qemu-system-x86 (pid 4711); /dev/vfio/devices/vfio0 is open by crosvm (pid 4800); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)",
+      );
+    }
   });
 });
 

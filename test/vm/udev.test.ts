@@ -13,6 +13,7 @@ import { REPO_ROOT } from "./host/paths.js";
 import type { UdevBootResult } from "./guest/scenarios/udevBoot.js";
 import type { UdevHotplugResult } from "./guest/scenarios/udevHotplug.js";
 import type { UdevSriovResult } from "./guest/scenarios/udevSriov.js";
+import type { VfioOwnershipResult } from "./guest/scenarios/vfioOwnership.js";
 import type { UdevTriggerResult } from "./guest/scenarios/udevTrigger.js";
 import {
   bootDevices,
@@ -177,9 +178,12 @@ describeVm("udev 2: an NVMe controller claimed at boot, already on the built-in 
       driver: genericVfio.driver,
     });
     const line = bootSnapshot().sinceBoot.tool.find((e) => subjectOf(e) === address);
-    // The built-in nvme probes it during device_add, before any userspace: the line says so.
-    expect(line?.message).toBe(
-      `${address}: bound to vfio-pci (module vfio_pci, rank 1 of 1); taken from nvme [claim /etc/vfio-autobind/10-vmtest-boot.conf:9]`,
+    // The built-in nvme probes it during device_add, before any userspace: the line says so,
+    // and names the node a VMM is given (and the cdev, on a kernel with iommufd cdevs).
+    expect(line?.message).toMatch(
+      new RegExp(
+        `^${address.replace(/\./g, "\\.")}: bound to vfio-pci \\(module vfio_pci, rank 1 of 1\\); taken from nvme; group node /dev/vfio/\\d+(, cdev /dev/vfio/devices/vfio\\d+ \\(vfio-dev/vfio\\d+\\))? \\[claim /etc/vfio-autobind/10-vmtest-boot\\.conf:9\\]$`,
+      ),
     );
   });
 
@@ -213,7 +217,9 @@ describeVm("udev 3: devices hot-plugged through QMP device_add", () => {
     const line = result.window.tool.find((e) => subjectOf(e) === result.claimed.address);
     // virtio_pci is loaded by then, so it may have probed the new device before the helper ran.
     expect(line?.message).toMatch(
-      /^0000:\S+: bound to fixture-vfio-virtio-subsys \(module fixture_vfio_virtio_subsys, rank 1 of 3\)(; taken from virtio-pci)? \[claim \/etc\/vfio-autobind\/10-vmtest-boot\.conf:14\]$/,
+      new RegExp(
+        `^${result.claimed.address.replace(/\./g, "\\.")}: bound to fixture-vfio-virtio-subsys \\(module fixture_vfio_virtio_subsys, rank 1 of 3\\)(; taken from virtio-pci)?; group node /dev/vfio/\\d+(, cdev [^ ]+ \\([^)]+\\))? \\[claim /etc/vfio-autobind/10-vmtest-boot\\.conf:14\\]$`,
+      ),
     );
     expect(line?.message.startsWith(`${result.claimed.address}: `)).toBe(true);
   });
@@ -271,11 +277,13 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expectOneDecisionPerDevice(result.first.window, claimedPresent);
     const lines = Object.fromEntries(result.first.window.tool.map((e) => [subjectOf(e), e.message]));
     expect(lines[lateAddress]).toMatch(
-      /^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\)(; taken from virtio-pci)? \[claim \/etc\/vfio-autobind\/50-claim-/,
+      /^0000:00:0a\.0: bound to fixture-vfio-virtio \(module fixture_vfio_virtio, rank 1 of 2\)(; taken from virtio-pci)?; group node \/dev\/vfio\/\d+.* \[claim \/etc\/vfio-autobind\/50-claim-/,
     );
     for (const address of claimedPresent.filter((a) => a !== lateAddress)) {
       expect(lines[address]).toMatch(
-        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+        new RegExp(
+          `^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]}; group node /dev/vfio/\\d+.* \\[claim `,
+        ),
       );
     }
   });
@@ -286,7 +294,9 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     for (const entry of result.second.window.tool) {
       const address = subjectOf(entry) as string;
       expect(entry.message).toMatch(
-        new RegExp(`^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]} \\[claim `),
+        new RegExp(
+          `^${address.replace(/\./g, "\\.")}: already bound to ${udevClaimedDevices[address]}; group node /dev/vfio/\\d+.* \\[claim `,
+        ),
       );
     }
   });
@@ -344,8 +354,10 @@ describeVm("udev 7: SR-IOV VFs claimed with VfsOf=, bound by udev as they appear
     expect(result.settle.exitCode).toBe(0);
     expectOneDecisionPerDevice(result.window, udevSriovVfs);
     for (const entry of result.window.tool) {
-      expect(entry.message).toBe(
-        `${subjectOf(entry)}: bound to vfio-pci (module vfio_pci, rank 1 of 1) [claim /etc/vfio-autobind/20-vmtest-sriov.conf:2]`,
+      expect(entry.message).toMatch(
+        new RegExp(
+          `^${(subjectOf(entry) ?? "").replace(/\./g, "\\.")}: bound to vfio-pci \\(module vfio_pci, rank 1 of 1\\); group node /dev/vfio/\\d+.* \\[claim /etc/vfio-autobind/20-vmtest-sriov\\.conf:2\\]$`,
+        ),
       );
     }
   });
@@ -359,6 +371,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
   const hotplug = scenarioResult<UdevHotplugResult>("udev-hotplug");
   const sriov = scenarioResult<UdevSriovResult>("udev-sriov");
   const trigger = scenarioResult<UdevTriggerResult>("udev-trigger");
+  const ownership = scenarioResult<VfioOwnershipResult>("vfio-ownership");
 
   const phases = (): Record<string, { window: JournalWindow; devices: readonly string[] }> => ({
     boot: { window: bootSnapshot().sinceBoot, devices: Object.keys(bootClaimedDevices) },
@@ -367,6 +380,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
     "first trigger": { window: trigger.first.window, devices: Object.keys(udevClaimedDevices) },
     "second trigger": { window: trigger.second.window, devices: Object.keys(udevClaimedDevices) },
     "unclaim and apply": { window: trigger.applyWindow, devices: [] },
+    "vfio-ownership": { window: ownership.window, devices: [bootDevices.nvme.address] },
   });
 
   it("each udev-handled event has exactly one line naming its device, from its own helper process", () => {
@@ -381,7 +395,8 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
 
   it("every line is an info entry of SYSLOG_IDENTIFIER vfio-autobind on the helper's journal stream", () => {
     const entries = Object.values(phases()).flatMap((p) => p.window.tool);
-    expect(entries.length).toBe(2 + 1 + udevSriovVfs.length + 2 * Object.keys(udevClaimedDevices).length);
+    // boot, hotplug, sriov, two triggers, and vfio-ownership's one add event.
+    expect(entries.length).toBe(2 + 1 + udevSriovVfs.length + 2 * Object.keys(udevClaimedDevices).length + 1);
     for (const entry of entries) {
       expect(entry, entry.message).toMatchObject({
         identifier: "vfio-autobind",

@@ -26,6 +26,8 @@ import { udevBoot } from "./udevBoot.js";
 import { udevHotplug } from "./udevHotplug.js";
 import { udevSriov } from "./udevSriov.js";
 import { udevTrigger } from "./udevTrigger.js";
+import { vfioHolders } from "./vfioHolders.js";
+import { vfioOwnership } from "./vfioOwnership.js";
 
 export const scenarios: readonly Scenario[] = [
   toolRuns,
@@ -35,6 +37,8 @@ export const scenarios: readonly Scenario[] = [
   udevTrigger,
   bindVariant,
   nvmeHostDriver,
+  vfioHolders,
+  vfioOwnership,
   failingVariant,
   sriovVfs,
   hotplug,

@@ -1,0 +1,109 @@
+/**
+ * Owner= and Mode= from the command line: claim --owner/--mode writes the ownership rules,
+ * check reports names with no account (under --accounts-root, never the host's files) and
+ * IOMMU groups given two owners, each at file:line.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { runBundle } from "../support/runBundle.js";
+
+let sys: FakeSysfs;
+let work: string;
+let configDir: string;
+let rulesFile: string;
+let accountsRoot: string;
+let fakeUdevadm: string;
+
+beforeEach(() => {
+  sys = FakeSysfs.create();
+  sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 7 });
+  sys.addDevice({ address: "0000:00:04.0", vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 7 });
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-owner-"));
+  configDir = path.join(work, "etc-vfio-autobind");
+  fs.mkdirSync(configDir);
+  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
+  accountsRoot = path.join(work, "accounts");
+  fs.mkdirSync(path.join(accountsRoot, "etc"), { recursive: true });
+  fs.writeFileSync(
+    path.join(accountsRoot, "etc", "passwd"),
+    "root:x:0:0::/root:/bin/sh\nchv:x:1001:1001::/:/bin/false\n",
+  );
+  fs.writeFileSync(path.join(accountsRoot, "etc", "group"), "root:x:0:\nchv:x:1001:\n");
+  fakeUdevadm = path.join(work, "udevadm");
+  fs.writeFileSync(fakeUdevadm, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+});
+
+afterEach(() => {
+  sys.remove();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const run = (args: string[]) =>
+  runBundle([
+    ...args,
+    "--sysfs-root",
+    sys.root,
+    "--state-dir",
+    path.join(work, "state"),
+    "--config-dir",
+    configDir,
+    "--rules-file",
+    rulesFile,
+    "--accounts-root",
+    accountsRoot,
+    "--udevadm",
+    fakeUdevadm,
+  ]);
+
+describe("Owner= and Mode= from the command line", () => {
+  it("claim --owner/--mode writes the claim and ownership rules for the group node and the cdev", async () => {
+    const claim = await run(["claim", "0000:00:03.0", "--owner", "chv:chv", "--mode", "0600", "--group", "ignore"]);
+    expect(claim.exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(configDir, "50-claim-0000_00_03.0.conf"), "utf8")).toContain(
+      "Owner=chv:chv\nMode=0600\n",
+    );
+    const rules = fs.readFileSync(rulesFile, "utf8");
+    expect(rules).toContain('SUBSYSTEM=="vfio", KERNEL=="7", OWNER="chv", GROUP="chv", MODE="0600"\n');
+    expect(rules).toContain(
+      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:00:03.0", OWNER="chv", GROUP="chv", MODE="0600"\n',
+    );
+    expect(rules).not.toContain("0000:00:04.0");
+  });
+
+  it("claim refuses an --owner with no account, writing nothing (exit 2)", async () => {
+    const claim = await run(["claim", "0000:00:03.0", "--owner", "qemu"]);
+    expect(claim).toMatchObject({ exitCode: 2 });
+    expect(claim.stderr.split("\n")[0]).toBe(
+      "vfio-autobind: --owner qemu: no user qemu on this system (etc/passwd); udev would ignore it",
+    );
+    expect(fs.readdirSync(configDir)).toEqual([]);
+  });
+
+  it("check names an Owner= user or group with no account at its file:line", async () => {
+    fs.writeFileSync(path.join(configDir, "10-a.conf"), "[Claim]\nAddress=0000:00:03.0\nOwner=qemu:kvm\n");
+    const check = await run(["check"]);
+    expect(check.exitCode).toBe(1);
+    expect(check.stderr.split("\n").slice(0, 2)).toEqual([
+      `${configDir}/10-a.conf:3: Owner=: no user qemu on this system (etc/passwd); udev would ignore it`,
+      `${configDir}/10-a.conf:3: Owner=: no group kvm on this system (etc/group); udev would ignore it`,
+    ]);
+  });
+
+  it("check and apply refuse claims that give one IOMMU group two owners, naming both lines", async () => {
+    fs.writeFileSync(
+      path.join(configDir, "10-a.conf"),
+      "[Claim]\nAddress=0000:00:03.0\nOwner=chv\n[Claim]\nAddress=0000:00:04.0\nOwner=1001\nMode=0600\n",
+    );
+    const check = await run(["check"]);
+    expect(check.exitCode).toBe(1);
+    expect(check.stderr).toContain(`${configDir}/10-a.conf:3: IOMMU group 7 shares one node /dev/vfio/7:`);
+    expect(check.stderr).toContain(`${configDir}/10-a.conf:6: IOMMU group 7 shares one node /dev/vfio/7:`);
+    const apply = await run(["apply"]);
+    expect(apply.exitCode).toBe(1);
+    expect(apply.stderr).toContain("nothing was changed");
+    expect(fs.existsSync(rulesFile)).toBe(false);
+  });
+});

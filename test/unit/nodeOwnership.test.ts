@@ -1,0 +1,233 @@
+/** Owner= and Mode=: parsing, account lookups, one owner per IOMMU group, and the udev rules made from them. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accountNames, readAccounts, unknownAccountErrors } from "../../src/config/accounts.js";
+import { parseClaimFile, parseMode, parseOwner, type Claim } from "../../src/config/claimConfig.js";
+import { claimFileText } from "../../src/config/claimWriter.js";
+import { planNodeOwnership } from "../../src/policy/nodeOwnership.js";
+import { generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
+import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
+import { evaluateRules } from "../../support/udevRuleEvaluator.js";
+
+const FILE = "/etc/vfio-autobind/c.conf";
+const claimsOf = (text: string): Claim[] => {
+  const config = parseClaimFile(text, FILE);
+  expect(config.errors).toEqual([]);
+  return [...config.claims];
+};
+
+describe("Owner= and Mode= in a claim file", () => {
+  it("reads names, numbers, an optional group, and a mode with or without its leading 0", () => {
+    const [claim] = claimsOf("[Claim]\nAddress=0000:3b:00.2\nOwner=qemu:kvm\nMode=660\n");
+    expect(claim).toMatchObject({ owner: { user: "qemu", group: "kvm" }, mode: "0660", ownershipLine: 3 });
+    expect(parseOwner("107")).toEqual({ user: "107", group: null });
+    expect(parseOwner("107:36")).toEqual({ user: "107", group: "36" });
+    expect(parseMode("0600")).toBe("0600");
+  });
+
+  it.each([
+    ["Owner=", 'Owner="": expected USER or USER:GROUP'],
+    ["Owner=qemu:kvm:x", "Owner="],
+    ["Owner=qe mu", "Owner="],
+    ['Owner=a",RUN+="/bin/sh', "Owner="],
+    ["Owner=$USER", "Owner="],
+    ["Owner=-rf", "Owner="],
+    ["Owner=qemu:", "Owner="],
+    ["Mode=0888", "Mode="],
+    ["Mode=rw", "Mode="],
+    ["Mode=04755", "Mode="],
+  ])("%j is an error on its line", (line, start) => {
+    const config = parseClaimFile(`[Claim]\nAddress=0000:3b:00.2\n${line}\n`, FILE);
+    expect(config.errors).toHaveLength(1);
+    expect(config.errors[0]).toMatchObject({ line: 3 });
+    expect(config.errors[0]?.message.startsWith(start)).toBe(true);
+  });
+
+  it("is an error in [Exclude]", () => {
+    const config = parseClaimFile("[Exclude]\nAddress=0000:3b:00.2\nOwner=qemu\n", FILE);
+    expect(config.errors[0]?.message).toMatch(/^Owner= has no meaning in \[Exclude\]/);
+  });
+
+  it("property: whatever Owner= text parses, it is a strict udev-safe value", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (text) => {
+        const owner = parseOwner(text);
+        if (owner === null) return true;
+        return [owner.user, owner.group ?? "a"].every((v) => /^[A-Za-z0-9_-]+$/.test(v) && v.length <= 32);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("claim --owner/--mode writes Owner= and Mode= that parse back", () => {
+    const text = claimFileText({
+      addresses: ["0000:3b:00.2"],
+      ids: [],
+      classes: [],
+      vfsOf: [],
+      exclude: false,
+      force: false,
+      owner: "qemu:kvm",
+      mode: "660",
+    });
+    expect(text).toContain("\nOwner=qemu:kvm\nMode=0660\n");
+    expect(text).toContain("# Written by: vfio-autobind claim 0000:3b:00.2 --owner qemu:kvm --mode 0660\n");
+    expect(claimsOf(text)[0]).toMatchObject({ owner: { user: "qemu", group: "kvm" }, mode: "0660" });
+    expect(() =>
+      claimFileText({
+        addresses: ["0000:3b:00.2"],
+        ids: [],
+        classes: [],
+        vfsOf: [],
+        exclude: false,
+        force: false,
+        owner: "qemu\nRUN",
+      }),
+    ).toThrow(/--owner/);
+  });
+});
+
+describe("accounts (check-time lookups under a root)", () => {
+  let root: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-accounts-"));
+    fs.mkdirSync(path.join(root, "etc"));
+    fs.writeFileSync(
+      path.join(root, "etc", "passwd"),
+      "root:x:0:0::/root:/bin/sh\nqemu:x:107:107::/:/usr/sbin/nologin\n",
+    );
+    fs.writeFileSync(path.join(root, "etc", "group"), "root:x:0:\nkvm:x:36:qemu\n");
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("reads the first field of each line", () => {
+    expect([...accountNames("a:x:1:1\n#c:x\n\nbroken\nb:x:2:2")]).toEqual(["a", "b"]);
+  });
+
+  it("accepts known names and any number; names a missing user or group at the Owner= line", () => {
+    const accounts = readAccounts(root);
+    const claims = claimsOf(
+      "[Claim]\nAddress=0000:3b:00.2\nOwner=qemu:kvm\n[Claim]\nAddress=0000:3b:00.3\nOwner=4242:4242\n[Claim]\nAddress=0000:3b:00.4\nMode=0600\nOwner=cloudhv:vmms\n",
+    );
+    expect(unknownAccountErrors(claims, accounts)).toEqual([
+      { file: FILE, line: 10, message: "Owner=: no user cloudhv on this system (etc/passwd); udev would ignore it" },
+      { file: FILE, line: 10, message: "Owner=: no group vmms on this system (etc/group); udev would ignore it" },
+    ]);
+  });
+
+  it("treats a root without account files as having no named accounts", () => {
+    const accounts = readAccounts(path.join(root, "missing"));
+    expect(unknownAccountErrors(claimsOf("[Claim]\nAddress=0000:3b:00.2\nOwner=root\n"), accounts)).toHaveLength(1);
+  });
+});
+
+describe("planNodeOwnership (one owner per IOMMU group)", () => {
+  const [qemu, other, plain] = claimsOf(
+    "[Claim]\nAddress=0000:3b:00.2\nOwner=qemu:kvm\nMode=0660\n[Claim]\nAddress=0000:3b:00.3\nOwner=crosvm\n[Claim]\nAddress=0000:3b:00.4\n",
+  ) as [Claim, Claim, Claim];
+
+  it("gives each device's nodes its claim's owner, and leaves claims without Owner=/Mode= out", () => {
+    const plan = planNodeOwnership([
+      { address: "0000:3b:00.2", iommuGroup: "42", claim: qemu },
+      { address: "0000:3b:00.4", iommuGroup: "44", claim: plain },
+    ]);
+    expect(plan.errors).toEqual([]);
+    expect(plan.nodes.map((n) => [n.address, n.iommuGroup, n.owner, n.mode])).toEqual([
+      ["0000:3b:00.2", "42", { user: "qemu", group: "kvm" }, "0660"],
+    ]);
+  });
+
+  it("is a config error at both claims' lines when one group gets two owners; neither is applied", () => {
+    const plan = planNodeOwnership([
+      { address: "0000:3b:00.2", iommuGroup: "42", claim: qemu },
+      { address: "0000:3b:00.3", iommuGroup: "42", claim: other },
+    ]);
+    expect(plan.nodes).toEqual([]);
+    expect(plan.errors.map((e) => `${e.file}:${e.line}: ${e.message}`)).toEqual([
+      `${FILE}:3: IOMMU group 42 shares one node /dev/vfio/42: 0000:3b:00.2 gets Owner=qemu:kvm and Mode=0660 here, but 0000:3b:00.3 gets Owner=crosvm and the default mode from ${FILE}:7; give every claimed device of the group the same Owner= and Mode=`,
+      `${FILE}:7: IOMMU group 42 shares one node /dev/vfio/42: 0000:3b:00.3 gets Owner=crosvm and the default mode here, but 0000:3b:00.2 gets Owner=qemu:kvm and Mode=0660 from ${FILE}:3; give every claimed device of the group the same Owner= and Mode=`,
+    ]);
+  });
+
+  it("is an error when a group's other claimed device keeps the default owner", () => {
+    const plan = planNodeOwnership([
+      { address: "0000:3b:00.2", iommuGroup: "42", claim: qemu },
+      { address: "0000:3b:00.4", iommuGroup: "42", claim: plain },
+    ]);
+    expect(plan.errors).toHaveLength(2);
+    expect(plan.errors[1]?.message).toContain("gets the default owner and the default mode here");
+  });
+
+  it("lets two devices of one group share an owner when their claims agree", () => {
+    const plan = planNodeOwnership([
+      { address: "0000:3b:00.2", iommuGroup: "42", claim: qemu },
+      { address: "0000:3b:00.5", iommuGroup: "42", claim: qemu },
+    ]);
+    expect(plan.errors).toEqual([]);
+    expect(plan.nodes).toHaveLength(2);
+  });
+});
+
+describe("the ownership section of the generated rules", () => {
+  const config = parseClaimFile("[Claim]\nAddress=0000:3b:00.*\nOwner=qemu:kvm\nMode=0660\n", FILE);
+  const claim = config.claims[0] as Claim;
+  const nodes = planNodeOwnership([
+    { address: "0000:3b:00.2", iommuGroup: "42", claim },
+    { address: "0000:3b:00.3", iommuGroup: "42", claim },
+  ]).nodes;
+  const text = generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null, nodes);
+
+  it("comes after the claims' section: one group node rule per group, one cdev rule per device, no RUN", () => {
+    expect(text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))).toEqual([
+      'ACTION!="add", GOTO="vfio_autobind_claims_end"',
+      'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
+      'KERNEL=="0000:3b:00.*", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+      'LABEL="vfio_autobind_claims_end"',
+      'ACTION=="remove", GOTO="vfio_autobind_owners_end"',
+      'SUBSYSTEM!="vfio|vfio-dev", GOTO="vfio_autobind_owners_end"',
+      'SUBSYSTEM=="vfio", KERNEL=="42", OWNER="qemu", GROUP="kvm", MODE="0660"',
+      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:3b:00.2", OWNER="qemu", GROUP="kvm", MODE="0660"',
+      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:3b:00.3", OWNER="qemu", GROUP="kvm", MODE="0660"',
+      'LABEL="vfio_autobind_owners_end"',
+    ]);
+    expect(tokenizeRules(text).rules.some((r) => r.tokens.some((t) => t.key === "RUN"))).toBe(false);
+  });
+
+  it("reads back as rules vfio-autobind generates (check's tamper test), and a RUN added to it does not", () => {
+    expect(generatedRulesProblem(text)).toBeNull();
+    const tampered = text.replace('MODE="0660"', 'MODE="0660", RUN+="/bin/sh"');
+    expect(generatedRulesProblem(tampered)?.message).toMatch(/not a rule vfio-autobind generates/);
+    expect(generatedRulesProblem(text.replace('OWNER="qemu"', 'OWNER="$env{X}"'))).not.toBeNull();
+  });
+
+  it("owns the right nodes as udev evaluates them, starts no process, and leaves other nodes alone", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-rules-"));
+    const file = path.join(dir, "69-vfio-autobind-claims.rules");
+    fs.writeFileSync(file, text);
+    const owned = { owner: "qemu", group: "kvm", mode: "0660" };
+    const event = (subsystem: string, kernel: string, kernels: string[] = [kernel], action = "add") =>
+      evaluateRules([file], { subsystem, kernel, dir, kernels }, action);
+    expect(event("vfio", "42")).toEqual({ env: {}, run: [], node: owned });
+    expect(event("vfio", "42", ["42"], "change").node).toEqual(owned);
+    expect(event("vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual(owned);
+    // Another group, another device's cdev, the container node, a remove: untouched.
+    expect(event("vfio", "43").node).toEqual({});
+    expect(event("vfio", "420").node).toEqual({});
+    expect(event("vfio-dev", "vfio1", ["vfio1", "vfio-dev", "0000:3b:00.7"]).node).toEqual({});
+    expect(event("misc", "vfio").node).toEqual({});
+    expect(event("vfio", "42", ["42"], "remove").node).toEqual({});
+    // A PCI device of the claim is marked and nothing more; its node section is skipped.
+    expect(event("pci", "0000:3b:00.2")).toEqual({ env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` }, run: [], node: {} });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses an owner value the parser would not have produced", () => {
+    const forged = { ...(nodes[0] as (typeof nodes)[number]), owner: { user: 'x", RUN+="/bin/sh', group: null } };
+    expect(() => generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null, [forged])).toThrow(
+      /not a valid value; no udev rules were written/,
+    );
+  });
+});
