@@ -96,6 +96,12 @@ export async function runClaim(
     throw new UsageError(`--owner ${request.owner ?? ""}: ${unknown.message.replace(/^Owner=: /, "")}`);
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
+  // What is wrong with the config already, so that only what this claim would add counts.
+  const problems = (): string[] => {
+    const config = readClaimConfig(context.configDir);
+    return [...config.errors, ...machineConfigErrors(context, config)].map(formatConfigError);
+  };
+  const before = new Set(problems());
   try {
     // exclusive: a claim file that appeared since the check above is never replaced
     writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
@@ -103,6 +109,14 @@ export async function runClaim(
     if (error instanceof FileError && error.code === "EEXIST")
       throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
     throw error;
+  }
+  // A claim that clashes with the others (one IOMMU group, two owners) would make apply and
+  // the udev helper refuse every claim: it is taken back, and nothing else changes.
+  const introduced = problems().filter((problem) => !before.has(problem));
+  if (introduced.length > 0) {
+    refuseHostPathUnderTest(file);
+    fs.rmSync(file, { force: true });
+    throw new UsageError(`not claimed, nothing written: ${introduced.join("; ")}`);
   }
   context.output.out(`wrote ${file}\n`);
   const kind = request.exclude ? "excludes" : "selects";

@@ -106,4 +106,16 @@ describe("Owner= and Mode= from the command line", () => {
     expect(apply.stderr).toContain("nothing was changed");
     expect(fs.existsSync(rulesFile)).toBe(false);
   });
+
+  it("claim refuses a claim that would give an IOMMU group a second owner, and leaves the config as it was", async () => {
+    expect((await run(["claim", "0000:00:03.0", "--owner", "chv", "--group", "ignore"])).exitCode).toBe(0);
+    const files = fs.readdirSync(configDir).sort();
+    const second = await run(["claim", "0000:00:04.0", "--owner", "1001", "--group", "ignore"]);
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr).toMatch(
+      /^vfio-autobind: not claimed, nothing written: .*IOMMU group 7 shares one node \/dev\/vfio\/7/,
+    );
+    expect(fs.readdirSync(configDir).sort()).toEqual(files);
+    expect((await run(["check"])).exitCode).toBe(0);
+  });
 });
