@@ -104,11 +104,13 @@ function checked(kind: string, name: string, isSafe: (name: string) => boolean):
 export function sysfsPaths(root: string) {
   const pciDevices = path.join(root, "bus", "pci", "devices");
   const device = (address: string): string => path.join(pciDevices, checked("PCI address", address, isSafePciAddress));
-  const driverDir = (driver: string): string =>
-    path.join(root, "bus", "pci", "drivers", checked("driver", driver, isSafeDriverName));
+  const drivers = path.join(root, "bus", "pci", "drivers");
+  const driverDir = (driver: string): string => path.join(drivers, checked("driver", driver, isSafeDriverName));
   return {
     root,
     pciDevices,
+    /** Where every PCI driver has its directory (bind, unbind, module). */
+    drivers,
     device,
     /** One attribute (or link) of a device: `driver_override`, `driver`, `iommu_group`, ... */
     deviceFile: (address: string, name: string): string => path.join(device(address), name),
@@ -139,9 +141,8 @@ export function statePaths(stateDir: string) {
     devices,
     record: (address: string): string =>
       path.join(devices, `${checked("PCI address", address, isSafePciAddress)}.json`),
-    /** One lock file per IOMMU group (or per device without one): `locks/<key>.lock`. */
+    /** The lock directory: one lock per IOMMU group (or per device without one), lockFiles() below. */
     locks,
-    lock: (key: string): string => path.join(locks, `${checked("lock key", key, isSafeLockKey)}.lock`),
     /** The sriov_drivers_autoprobe value a PF had before apply set it to 0: `sriov/<pf>.autoprobe`. */
     sriov,
     autoprobeRecord: (pf: string): string =>
@@ -149,6 +150,15 @@ export function statePaths(stateDir: string) {
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;
+
+/**
+ * The files of one lock in a lock directory: `<key>.lock` (the holder's pid) and
+ * `<key>.name` (the lock's current socket name; src/lock/deviceLock.ts says why).
+ */
+export function lockFiles(lockDir: string, key: string): { readonly pid: string; readonly name: string } {
+  const safe = checked("lock key", key, isSafeLockKey);
+  return { pid: path.join(lockDir, `${safe}.lock`), name: path.join(lockDir, `${safe}.name`) };
+}
 
 /**
  * Set to "1" by the test configuration (vitest.config.ts): every write of the tool then

@@ -164,7 +164,7 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
       env.kernel.writeAttribute(sys.sriovAutoprobe(pf), "0");
       lines.push(`${pf}: set sriov_drivers_autoprobe to 0 so new VFs wait for vfio-autobind`);
     } catch (error) {
-      lines.push(`${pf}: could not set sriov_drivers_autoprobe: ${describeError(error)}`);
+      lines.push(`${pf}: could not set sriov_drivers_autoprobe: ${describeFsError(error)}`);
       failed = true;
     }
   }
@@ -189,7 +189,7 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
       original = readRegularFile(recordFile, { maxBytes: 16 }).trim();
       if (!AUTOPROBE_VALUE.test(original)) throw new Error(`${recordFile}: holds neither 0 nor 1`);
     } catch (error) {
-      lines.push(`${pf}: cannot restore sriov_drivers_autoprobe: ${describeError(error)}; move the record away`);
+      lines.push(`${pf}: cannot restore sriov_drivers_autoprobe: ${describeFsError(error)}; move the record away`);
       failed = true;
       continue;
     }
@@ -213,9 +213,6 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
 const AUTOPROBE_SUFFIX = ".autoprobe";
 /** sriov_drivers_autoprobe is a boolean the kernel prints as 0 or 1. */
 const AUTOPROBE_VALUE = /^[01]$/;
-
-const describeError = (error: unknown): string =>
-  error instanceof Error && !("code" in error) ? error.message : describeFsError(error);
 
 /** What apply and claim say where there is no PCI bus to act on. */
 export function noPciBusLine(sysfsRoot: string): string {

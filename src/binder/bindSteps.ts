@@ -113,7 +113,7 @@ function driverFile(view: PlanView, name: "bind" | "unbind", driver: string | nu
   const sys = sysfsPaths(view.sysfsRoot);
   if (driver !== null) return shown(view, sys[name](driver));
   // The driver name is learnt only once the module is loaded.
-  return `${shown(view, path.join(sys.root, "bus", "pci", "drivers"))}/<driver of ${view.module}>/${name}`;
+  return `${shown(view, sys.drivers)}/<driver of ${view.module}>/${name}`;
 }
 
 // ---- one attempt at a candidate ------------------------------------------------------------

@@ -30,10 +30,9 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as path from "node:path";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { writeFileAtomic } from "../files/safeFiles.js";
-import { isSafeLockKey, refuseHostPathUnderTest } from "../paths.js";
+import { isSafeLockKey, lockFiles, refuseHostPathUnderTest } from "../paths.js";
 
 export interface LockOptions {
   readonly timeoutMs: number;
@@ -64,8 +63,7 @@ export async function acquireLock(lockDir: string, key: string, options: LockOpt
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
     throw new LockError(`invalid lock timeout ${String(timeoutMs)} ms`);
   }
-  const file = path.join(lockDir, `${key}.lock`);
-  const nameFile = path.join(lockDir, `${key}.name`);
+  const { pid: file, name: nameFile } = lockFiles(lockDir, key);
 
   refuseHostPathUnderTest(lockDir);
   try {

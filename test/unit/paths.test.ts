@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PATHS, statePaths, sysfsPaths, UnsafeNameError } from "../../src/paths.js";
+import { DEFAULT_PATHS, lockFiles, statePaths, sysfsPaths, UnsafeNameError } from "../../src/paths.js";
 
 describe("paths derived from a root", () => {
   const sys = sysfsPaths("/tmp/root/sys");
@@ -10,7 +10,10 @@ describe("paths derived from a root", () => {
     expect(sys.unbind("vfio-pci")).toBe("/tmp/root/sys/bus/pci/drivers/vfio-pci/unbind");
     expect(sys.moduleDrivers("mlx5_vfio_pci")).toBe("/tmp/root/sys/module/mlx5_vfio_pci/drivers");
     expect(state.record("0000:3b:00.2")).toBe("/tmp/root/run/devices/0000:3b:00.2.json");
-    expect(state.lock("group-12")).toBe("/tmp/root/run/locks/group-12.lock");
+    expect(lockFiles(state.locks, "group-12")).toEqual({
+      pid: "/tmp/root/run/locks/group-12.lock",
+      name: "/tmp/root/run/locks/group-12.name",
+    });
     expect(state.autoprobeRecord("0000:3b:00.0")).toBe("/tmp/root/run/sriov/0000:3b:00.0.autoprobe");
   });
 
@@ -23,7 +26,7 @@ describe("paths derived from a root", () => {
     ["PCI address", () => state.record("../passwd")],
     ["PCI address", () => state.autoprobeRecord(".")],
     ["IOMMU group", () => sys.iommuGroupDevices("1/../..")],
-    ["lock key", () => state.lock("../k")],
+    ["lock key", () => lockFiles(state.locks, "../k")],
   ])("refuses a %s name that could leave its root", (_kind, build) => {
     expect(build).toThrow(UnsafeNameError);
   });
