@@ -85,6 +85,7 @@ const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const IOMMU_GROUP = /^[0-9]{1,10}$/;
 const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
+const KERNEL_RELEASE = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,127}$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -94,6 +95,8 @@ export const isSafeIommuGroup = (name: string): boolean => IOMMU_GROUP.test(name
 export const isSafeLockKey = (name: string): boolean => LOCK_KEY.test(name);
 /** A VFIO device cdev as the kernel names it under `vfio-dev/` and `/dev/vfio/devices/`. */
 export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
+/** A kernel release as `uname -r` prints it (`6.1.0-28-cloud-amd64`). */
+export const isSafeKernelRelease = (name: string): boolean => KERNEL_RELEASE.test(name);
 
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);
@@ -150,6 +153,23 @@ export function statePaths(stateDir: string) {
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;
+
+/**
+ * The files vfio-autobind generates under its config directory (`/etc/vfio-autobind`), in a
+ * subdirectory the claim reader never reads: they must be on the root filesystem, where
+ * the unit that runs before udev's coldplug and the initramfs hooks can read them.
+ */
+export function generatedPaths(configDir: string) {
+  const dir = path.join(configDir, "generated");
+  return {
+    dir,
+    /** The POSIX shell script that holds the claimed devices present at boot. */
+    holdScript: path.join(dir, "hold-claimed.sh"),
+    /** The config digest the initramfs of a kernel release was built with (written by its hook). */
+    initramfsStamp: (release: string): string =>
+      path.join(dir, `initramfs-${checked("kernel release", release, isSafeKernelRelease)}.digest`),
+  };
+}
 
 /**
  * The files of one lock in a lock directory: `<key>.lock` (the holder's pid) and
