@@ -11,7 +11,9 @@
  *
  * Writing: only values that match a strict pattern are ever quoted (no quote, backslash,
  * whitespace, `$` or `%` substitution, control character), and comment text is escaped, so
- * no value or comment can end a value, a token or a line.
+ * no value or comment can end a value, a token or a line. The exceptions are exact: in an
+ * assigned value `$kernel` and `$env{NAME}`, which udev substitutes with what we mean; in
+ * a RUN{builtin} command single spaces between arguments; an empty ENV{}= or ATTR{}=.
  */
 import { oneLine, quoteForDisplay } from "../text/safeText.js";
 

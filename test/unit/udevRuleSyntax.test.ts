@@ -240,10 +240,19 @@ describe("renderRuleLine", () => {
   it("property: whatever the tokens, it refuses them or they read back exactly", () => {
     const text = fc.string({ unit: "binary", maxLength: 12 });
     const token = fc.record({
-      key: fc.oneof(fc.constantFrom("KERNEL", "ENV", "RUN", "ATTR"), text),
-      attr: fc.option(fc.oneof(fc.constantFrom("vendor", "X"), text), { nil: null }),
+      key: fc.oneof(fc.constantFrom("KERNEL", "ENV", "RUN", "ATTR", "SYSCTL", "IMPORT"), text),
+      attr: fc.option(
+        fc.oneof(
+          fc.constantFrom("vendor", "X", "builtin", "cmdline", "kernel/osrelease", "[subsystem/pci]drivers_probe"),
+          text,
+        ),
+        { nil: null },
+      ),
       op: fc.constantFrom<RuleToken["op"]>("==", "!=", "=", "+=", "-=", ":="),
-      value: fc.oneof(fc.constantFrom("0000:3b:00.*", "a|b", "x"), text),
+      value: fc.oneof(
+        fc.constantFrom("0000:3b:00.*", "a|b", "x", "", "$kernel", "kmod load $env{X}", "(null)|x", "$env{X}$kernel"),
+        text,
+      ),
     });
     fc.assert(
       fc.property(fc.array(token, { minLength: 1, maxLength: 4 }), (tokens) => {
@@ -256,7 +265,7 @@ describe("renderRuleLine", () => {
         }
         expect(tokenizeRules(line).rules.map((r) => r.tokens)).toEqual([tokens]);
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 });
