@@ -23,11 +23,29 @@ import {
   type PciDevice,
   hasPciBus,
 } from "../sysfs/pciDevice.js";
-import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
+import { readVfioAliases } from "../kmod/readVfioAliases.js";
+import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
+import {
+  installedRulesProblem,
+  reloadUdevRules,
+  staleDecisionsReason,
+  staleRulesReason,
+} from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 import { refuseHostPathUnderTest } from "../paths.js";
+
+/** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
+function quietDecisionSources(context: CommandContext): DecisionSources {
+  return {
+    sysfsRoot: context.sysfsRoot,
+    procRoot: context.procRoot,
+    aliasSet: readVfioAliases(context.modulesDir, { lineNumbers: false }),
+    modulePolicy: readModulePolicy(context.modprobeRoot, context.procRoot).policy,
+  };
+}
 
 /** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
@@ -70,7 +88,7 @@ async function refreshRules(context: CommandContext): Promise<void> {
       config: loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
-      sysfsRoot: context.sysfsRoot,
+      sources: bindEnvironment(context),
       dryRun: false,
       reloadUdev: () => reloadUdevRules(context.udevadm),
     },
@@ -243,7 +261,9 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  const stale = staleRulesReason(context.rulesFile, config);
+  const stale =
+    staleRulesReason(context.rulesFile, config) ??
+    staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context)));
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     context.exitCode = 1;
@@ -332,7 +352,8 @@ export function runStatus(context: CommandContext): void {
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : staleRulesReason(context.rulesFile, config);
+      : (staleRulesReason(context.rulesFile, config) ??
+        staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
   if (context.json) {
     context.output.out(`${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, problems }, null, 2)}\n`);
   } else {
