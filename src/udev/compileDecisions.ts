@@ -6,6 +6,7 @@
  * cannot be read means no decisions, never wrong ones: every claimed device is then held
  * and the helper decides, as before the rules could.
  */
+import { createHash } from "node:crypto";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { ModulePolicy } from "../kmod/modulePolicy.js";
 import { normaliseModuleName } from "../alias/aliasRecords.js";
@@ -13,8 +14,11 @@ import { readOptionalRegularFile } from "../files/safeFiles.js";
 import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
 import { pinnedModuleRefusal } from "../policy/safetyVerdict.js";
 import { moduleOfDriver, pciDriverOfModule } from "../sysfs/pciDevice.js";
-import type { Decisions } from "./claimRules.js";
-import { rankingRules } from "./rankingRules.js";
+import { quoteForDisplay } from "../text/safeText.js";
+import type { CompiledDecisions, Decisions } from "./claimRules.js";
+import { rankingRules, RANKING_DIGEST_LENGTH, type DriverOf } from "./rankingRules.js";
+import { RULE_ENV } from "./ruleEnv.js";
+import { renderRuleLine } from "./udevRuleSyntax.js";
 
 export interface DecisionSources {
   readonly sysfsRoot: string;
@@ -34,27 +38,41 @@ export function readKernelRelease(procRoot: string): string | { problem: string 
   }
 }
 
+/**
+ * The decisions for one kernel release from its aliases and policy. The digest the rules
+ * carry (`# compiled-for:`) covers what the ranking decides, not the driver names known at
+ * the time: a name learnt later makes no rules stale, and rules written for a kernel that
+ * is not running (an image build, a kernel install hook) can match what it compiles once booted.
+ */
+export function decisionsFor(
+  release: string,
+  aliasSet: VfioAliasSet,
+  modulePolicy: ModulePolicy,
+  driverOf: DriverOf,
+  pin: CompiledDecisions["pin"],
+): Decisions {
+  if (!isSafeKernelRelease(release)) return { problem: `${quoteForDisplay(release)} is not a kernel release` };
+  if (aliasSet.fallback) return { problem: "the kernel's modules.alias cannot be read" };
+  const ranking = rankingRules(aliasSet.aliases, modulePolicy, driverOf);
+  if (ranking.problem !== null) return { problem: ranking.problem };
+  const decided = ranking.lines.map((tokens) => renderRuleLine(tokens.filter((t) => t.attr !== RULE_ENV.driver)));
+  const digest = createHash("sha256").update(decided.join("\n")).digest("hex").slice(0, RANKING_DIGEST_LENGTH);
+  return { release, digest, ranking: ranking.lines, pin };
+}
+
 export function compileDecisions(sources: DecisionSources): Decisions {
   const release = readKernelRelease(sources.procRoot);
   if (typeof release !== "string") return release;
-  if (sources.aliasSet.fallback) return { problem: "the kernel's modules.alias cannot be read" };
   const driverOf = (module: string): string | null =>
     isSafeModuleName(module) ? pciDriverOfModule(sources.sysfsRoot, module) : null;
-  const ranking = rankingRules(sources.aliasSet.aliases, sources.modulePolicy, driverOf);
-  if (ranking.problem !== null) return { problem: ranking.problem };
   const vfioModules = new Set(sources.aliasSet.aliases.map((a) => a.module));
-  return {
-    release,
-    digest: ranking.digest,
-    ranking: ranking.lines,
-    pin: (name) => {
-      // The same resolution as `bind --driver`: a driver name or a module name, VFIO only, allowed.
-      if (!isSafeDriverName(name)) return null;
-      const module = moduleOfDriver(sources.sysfsRoot, name) ?? normaliseModuleName(name);
-      if (!isSafeModuleName(module) || pinnedModuleRefusal(module, vfioModules) !== null) return null;
-      if (sources.modulePolicy.has(module)) return null;
-      const driver = pciDriverOfModule(sources.sysfsRoot, module);
-      return driver === null ? null : { module, driver };
-    },
-  };
+  return decisionsFor(release, sources.aliasSet, sources.modulePolicy, driverOf, (name) => {
+    // The same resolution as `bind --driver`: a driver name or a module name, VFIO only, allowed.
+    if (!isSafeDriverName(name)) return null;
+    const module = moduleOfDriver(sources.sysfsRoot, name) ?? normaliseModuleName(name);
+    if (!isSafeModuleName(module) || pinnedModuleRefusal(module, vfioModules) !== null) return null;
+    if (sources.modulePolicy.has(module)) return null;
+    const driver = pciDriverOfModule(sources.sysfsRoot, module);
+    return driver === null ? null : { module, driver };
+  });
 }
