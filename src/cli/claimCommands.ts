@@ -35,7 +35,7 @@ import {
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
-import { refuseHostPathUnderTest } from "../paths.js";
+import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
 
 /** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
 function quietDecisionSources(context: CommandContext): DecisionSources {
@@ -88,7 +88,7 @@ async function refreshRules(context: CommandContext): Promise<void> {
       config: loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
-      sources: bindEnvironment(context),
+      sources: quietDecisionSources(context),
       dryRun: false,
       reloadUdev: () => reloadUdevRules(context.udevadm),
     },
@@ -284,7 +284,46 @@ export function runCheck(context: CommandContext): void {
   );
 }
 
-export async function runApply(context: CommandContext, options: { dryRun: boolean }): Promise<void> {
+/**
+ * `apply --rules-only [--kernel-release R]`: regenerate the rules (and what goes with them)
+ * and nothing else. The kernel install hook runs it for a new kernel, whose aliases are in
+ * `/lib/modules/R`; driver names are those of the running kernel's loaded modules.
+ */
+async function runRulesOnly(context: CommandContext, release: string | undefined): Promise<void> {
+  if (release !== undefined && !isSafeKernelRelease(release))
+    throw new UsageError(`--kernel-release ${JSON.stringify(release).slice(0, 80)}: not a kernel release`);
+  const modulesDir =
+    release === undefined || context.modulesDirGiven
+      ? context.modulesDir
+      : path.join(DEFAULT_PATHS.modulesBase, release);
+  const sources: DecisionSources = {
+    ...quietDecisionSources({ ...context, modulesDir }),
+    ...(release === undefined ? {} : { release }),
+  };
+  const warnings: string[] = [];
+  const line = await installClaimRules(
+    {
+      config: loadValidConfig(context),
+      configDir: context.configDir,
+      rulesFile: context.rulesFile,
+      sources,
+      dryRun: false,
+      reloadUdev: () => reloadUdevRules(context.udevadm),
+    },
+    warnings,
+  );
+  context.output.out(`${line ?? `${context.rulesFile} is up to date`}\n`);
+  warn(context, warnings);
+}
+
+export async function runApply(
+  context: CommandContext,
+  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string },
+): Promise<void> {
+  if (options.rulesOnly === true || options.kernelRelease !== undefined) {
+    if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
+    return runRulesOnly(context, options.kernelRelease);
+  }
   const config = loadValidConfig(context);
   const report = await applyClaims({
     config,
@@ -530,8 +569,24 @@ export const applyCommand = defineCommand({
   command: "apply",
   describe: "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
   options: (y) =>
-    y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
-  handler: (context, args) => runApply(context, { dryRun: args["dry-run"] }),
+    y
+      .option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" })
+      .option("rules-only", {
+        type: "boolean",
+        default: false,
+        describe: "only regenerate the udev rules from the claims; bind and release nothing",
+      })
+      .option("kernel-release", {
+        type: "string",
+        describe:
+          "with --rules-only: compile the rules' driver decisions for this installed kernel (its /lib/modules/RELEASE) instead of the running one; the kernel install hook uses it",
+      }),
+  handler: (context, args) =>
+    runApply(context, {
+      dryRun: args["dry-run"],
+      rulesOnly: args["rules-only"],
+      ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
+    }),
 });
 
 export const statusCommand = defineCommand({

@@ -25,6 +25,8 @@ export interface DecisionSources {
   readonly procRoot: string;
   readonly aliasSet: VfioAliasSet;
   readonly modulePolicy: ModulePolicy;
+  /** Compile for this kernel release instead of the running one (a kernel install hook). */
+  readonly release?: string;
 }
 
 /** The running kernel's release, or why it is not known. */
@@ -61,7 +63,7 @@ export function decisionsFor(
 }
 
 export function compileDecisions(sources: DecisionSources): Decisions {
-  const release = readKernelRelease(sources.procRoot);
+  const release = sources.release ?? readKernelRelease(sources.procRoot);
   if (typeof release !== "string") return release;
   const driverOf = (module: string): string | null =>
     isSafeModuleName(module) ? pciDriverOfModule(sources.sysfsRoot, module) : null;
