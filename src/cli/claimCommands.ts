@@ -25,6 +25,10 @@ import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 import { refuseHostPathUnderTest } from "../paths.js";
+import { staleInitramfsReason } from "../hold/initramfsStamp.js";
+
+/** How apply, check and status name an initramfs whose holds differ from the claims. */
+const INITRAMFS_STALE = "the initramfs holds are stale";
 
 /** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
@@ -52,7 +56,8 @@ function machineConfigErrors(context: CommandContext, config: LoadedConfig): Con
   ];
 }
 
-function loadValidConfig(context: CommandContext): LoadedConfig {
+/** The config, refused (ConfigInvalid) when it has errors, on this machine included. */
+export function loadValidConfig(context: CommandContext): LoadedConfig {
   const config = readClaimConfig(context.configDir);
   const errors = [...config.errors, ...machineConfigErrors(context, config)];
   if (errors.length > 0) throw new ConfigInvalid(errors.map(formatConfigError));
@@ -232,6 +237,12 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
+  const initramfs = staleInitramfsReason(context, config);
+  if (initramfs !== null) {
+    context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${initramfs}\n`);
+    context.exitCode = 1;
+    return;
+  }
   if (config.claims.length === 0) {
     context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
     return;
@@ -253,7 +264,8 @@ export async function runApply(context: CommandContext, options: { dryRun: boole
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
   if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
-  warn(context, report.warnings);
+  const initramfs = staleInitramfsReason(context, config);
+  warn(context, [...report.warnings, ...(initramfs === null ? [] : [`${INITRAMFS_STALE}: ${initramfs}`])]);
   if (report.failed) context.exitCode = 1;
 }
 
@@ -298,8 +310,9 @@ export function runStatus(context: CommandContext): void {
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
       : staleRulesReason(context.rulesFile, config);
+  const staleInitramfs = staleInitramfsReason(context, config);
   if (context.json) {
-    context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
+    context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, staleInitramfs, problems }, null, 2)}\n`);
   } else {
     context.output.out(
       rows.length === 0
@@ -327,6 +340,7 @@ export function runStatus(context: CommandContext): void {
           ),
     );
     if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    if (staleInitramfs !== null) context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${staleInitramfs}\n`);
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   if (problems.length > 0) context.exitCode = 1;
