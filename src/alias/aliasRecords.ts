@@ -192,3 +192,9 @@ export function builtinModuleNames(text: string): Set<string> {
 /** The generic vfio-pci catch-all, as depmod writes it for the vfio_pci module. */
 export const GENERIC_VFIO_PATTERN = "vfio_pci:v*d*sv*sd*bc*sc*i*";
 export const GENERIC_VFIO_MODULE = "vfio_pci";
+/**
+ * The PCI driver the generic module registers (drivers/vfio/pci/vfio_pci.c, `.name =
+ * "vfio-pci"` since Linux 3.6). Every other module's driver name is learnt from
+ * /sys/module once it is loaded; this one is known before it ever is.
+ */
+export const GENERIC_VFIO_DRIVER = "vfio-pci";

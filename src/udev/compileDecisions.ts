@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { ModulePolicy } from "../kmod/modulePolicy.js";
-import { normaliseModuleName } from "../alias/aliasRecords.js";
+import { GENERIC_VFIO_DRIVER, GENERIC_VFIO_MODULE, normaliseModuleName } from "../alias/aliasRecords.js";
 import { readOptionalRegularFile } from "../files/safeFiles.js";
 import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
 import { pinnedModuleRefusal } from "../policy/safetyVerdict.js";
@@ -65,8 +65,11 @@ export function decisionsFor(
 export function compileDecisions(sources: DecisionSources): Decisions {
   const release = sources.release ?? readKernelRelease(sources.procRoot);
   if (typeof release !== "string") return release;
+  // A name no loaded module shows is unknown, except the generic driver's (a kernel fact):
+  // rules made in an image build or before the first bind still decide for vfio-pci.
   const driverOf = (module: string): string | null =>
-    isSafeModuleName(module) ? pciDriverOfModule(sources.sysfsRoot, module) : null;
+    (isSafeModuleName(module) ? pciDriverOfModule(sources.sysfsRoot, module) : null) ??
+    (module === GENERIC_VFIO_MODULE ? GENERIC_VFIO_DRIVER : null);
   const vfioModules = new Set(sources.aliasSet.aliases.map((a) => a.module));
   return decisionsFor(release, sources.aliasSet, sources.modulePolicy, driverOf, (name) => {
     // The same resolution as `bind --driver`: a driver name or a module name, VFIO only, allowed.
@@ -74,7 +77,7 @@ export function compileDecisions(sources: DecisionSources): Decisions {
     const module = moduleOfDriver(sources.sysfsRoot, name) ?? normaliseModuleName(name);
     if (!isSafeModuleName(module) || pinnedModuleRefusal(module, vfioModules) !== null) return null;
     if (sources.modulePolicy.has(module)) return null;
-    const driver = pciDriverOfModule(sources.sysfsRoot, module);
+    const driver = driverOf(module);
     return driver === null ? null : { module, driver };
   });
 }

@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { mergeClaimFiles } from "../../../src/config/claimConfig.js";
 import { readClaimConfig } from "../../../src/config/readClaimConfig.js";
+import { GENERIC_VFIO_DRIVER, GENERIC_VFIO_MODULE } from "../../../src/alias/aliasRecords.js";
 import { decisionsFor } from "../../../src/udev/compileDecisions.js";
 import { NO_MODULE_POLICY } from "../../../src/kmod/modulePolicy.js";
 import { readVfioAliases } from "../../../src/kmod/readVfioAliases.js";
@@ -79,8 +80,9 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
   const config = mergeClaimFiles(files);
   const vfAddressesOf = (pf: string): readonly string[] | null =>
     pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
-  // The decisions the guest compiles for its kernel: its aliases, no policy, no driver name
-  // known before boot (so every claimed device is held and the helper binds it at coldplug).
+  // The decisions the guest compiles for its kernel: its aliases, no policy, and only the
+  // generic driver's name known before boot (a device whose winner is a variant is held and
+  // the helper binds it at coldplug).
   const modulesBase = path.join(baseRoot, "usr", "lib", "modules");
   const [release] = fs.readdirSync(modulesBase);
   if (release === undefined) throw new Error(`no kernel modules in ${modulesBase}`);
@@ -88,8 +90,11 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
     release,
     readVfioAliases(path.join(modulesBase, release)),
     NO_MODULE_POLICY,
-    () => null,
-    () => null,
+    (module) => (module === GENERIC_VFIO_MODULE ? GENERIC_VFIO_DRIVER : null),
+    (name) =>
+      name === GENERIC_VFIO_MODULE || name === GENERIC_VFIO_DRIVER
+        ? { module: GENERIC_VFIO_MODULE, driver: GENERIC_VFIO_DRIVER }
+        : null,
   );
   const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf, [], decisions);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
