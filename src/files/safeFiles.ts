@@ -59,6 +59,25 @@ function describeType(stat: fs.Stats): string {
 
 /** Reads a regular file of at most `limits.maxBytes`; throws FileError (with `code` ENOENT when missing). */
 export function readRegularFile(file: string, limits: ReadLimits): string {
+  return readRegularBytes(file, limits).toString(limits.encoding ?? "utf8");
+}
+
+/** Like readRegularFile, but null when the file does not exist. */
+export function readOptionalRegularFile(file: string, limits: ReadLimits): string | null {
+  return readOptionalRegularBytes(file, limits)?.toString(limits.encoding ?? "utf8") ?? null;
+}
+
+/** readOptionalRegularFile's bytes, undecoded: for index files searched for a few records. */
+export function readOptionalRegularBytes(file: string, limits: { readonly maxBytes: number }): Buffer | null {
+  try {
+    return readRegularBytes(file, limits);
+  } catch (error) {
+    if (error instanceof FileError && error.code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+function readRegularBytes(file: string, limits: { readonly maxBytes: number }): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
@@ -89,22 +108,12 @@ export function readRegularFile(file: string, limits: ReadLimits): string {
       length += n;
     }
     if (length > limits.maxBytes) throw new FileError(file, `more than the ${limits.maxBytes} bytes allowed; not read`);
-    return buffer.toString(limits.encoding ?? "utf8", 0, length);
+    return buffer.subarray(0, length);
   } catch (error) {
     if (error instanceof FileError) throw error;
     throw readFailure(file, error);
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-/** Like readRegularFile, but null when the file does not exist. */
-export function readOptionalRegularFile(file: string, limits: ReadLimits): string | null {
-  try {
-    return readRegularFile(file, limits);
-  } catch (error) {
-    if (error instanceof FileError && error.code === "ENOENT") return null;
-    throw error;
   }
 }
 
@@ -135,8 +144,8 @@ function openTemporary(temporary: string, mode: number): number {
   return fs.openSync(temporary, TEMPORARY_FLAGS, mode);
 }
 
-/** Replaces `file` with `text` atomically, never following a symlink; throws FileError. */
-export function writeFileAtomic(file: string, text: string, options: WriteOptions): void {
+/** Replaces `file` with `text` (or bytes) atomically, never following a symlink; throws FileError. */
+export function writeFileAtomic(file: string, text: string | Uint8Array, options: WriteOptions): void {
   refuseHostPathUnderTest(file);
   const temporary = temporaryNameFor(file);
   let created = false;
@@ -148,7 +157,8 @@ export function writeFileAtomic(file: string, text: string, options: WriteOption
     const fd = openTemporary(temporary, options.mode);
     created = true;
     try {
-      fs.writeSync(fd, text);
+      if (typeof text === "string") fs.writeSync(fd, text);
+      else fs.writeSync(fd, text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -7,16 +7,19 @@
  */
 import * as path from "node:path";
 import {
+  BUILTIN_ALIAS_KEY,
   builtinModuleNames,
   GENERIC_VFIO_MODULE,
   GENERIC_VFIO_PATTERN,
   scanBuiltinModinfo,
+  recordsWith,
   scanModulesAlias,
   SkippedLines,
+  VFIO_ALIAS_PREFIX,
   type SkippedLine,
   type VfioAlias,
 } from "../alias/aliasRecords.js";
-import { FileError, readOptionalRegularFile } from "../files/safeFiles.js";
+import { FileError, readOptionalRegularBytes, readOptionalRegularFile } from "../files/safeFiles.js";
 
 /**
  * The largest index file read. A distribution modules.alias is about 1.4 MB and
@@ -58,6 +61,26 @@ function readOptional(file: string): { text: string } | { missing: string } {
   }
 }
 
+/**
+ * Like readOptional, but only the records that contain `key` (recordsWith), when the scan
+ * needs nothing else: without line numbers, the scans see the same records either way.
+ */
+function readOptionalRecords(
+  file: string,
+  key: string,
+  separator: "\n" | "\0",
+  whole: boolean,
+): { text: string } | { missing: string } {
+  if (whole) return readOptional(file);
+  try {
+    const bytes = readOptionalRegularBytes(file, { maxBytes: MAX_INDEX_BYTES });
+    return bytes === null ? { missing: "missing" } : { text: recordsWith(bytes, key, separator) };
+  } catch (error) {
+    if (error instanceof FileError) return { missing: `unreadable: ${error.problem}` };
+    throw error;
+  }
+}
+
 export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boolean } = {}): VfioAliasSet {
   let aliases: VfioAlias[] = [];
   const skipped = new SkippedLines();
@@ -65,7 +88,8 @@ export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boo
   let fallback = false;
 
   const aliasFile = path.join(modulesDir, "modules.alias");
-  const aliasText = readOptional(aliasFile);
+  const lineNumbers = options.lineNumbers ?? true;
+  const aliasText = readOptionalRecords(aliasFile, VFIO_ALIAS_PREFIX, "\n", lineNumbers);
   if ("text" in aliasText) {
     const scan = scanModulesAlias(aliasText.text, aliasFile, options);
     aliases = scan.aliases;
@@ -79,7 +103,7 @@ export function readVfioAliases(modulesDir: string, options: { lineNumbers?: boo
   }
 
   const modinfoFile = path.join(modulesDir, "modules.builtin.modinfo");
-  const modinfo = readOptional(modinfoFile);
+  const modinfo = readOptionalRecords(modinfoFile, BUILTIN_ALIAS_KEY, "\0", false);
   if ("text" in modinfo) {
     const scan = scanBuiltinModinfo(modinfo.text, modinfoFile);
     // concat, not push(...spread): a spread of 150,000 records overflows the call stack.

@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { builtinModuleNames, scanBuiltinModinfo, scanModulesAlias } from "../../src/alias/aliasRecords.js";
+import {
+  BUILTIN_ALIAS_KEY,
+  builtinModuleNames,
+  recordsWith,
+  scanBuiltinModinfo,
+  scanModulesAlias,
+  VFIO_ALIAS_PREFIX,
+} from "../../src/alias/aliasRecords.js";
 import { debianModulesAlias, mainlineVariantsAlias } from "../../support/fixtures.js";
 
 describe("scanModulesAlias", () => {
@@ -132,5 +139,45 @@ describe("scanModulesAlias on hostile patterns", () => {
     const scan = scanModulesAlias("alias vfio_pci:v*\u001b]0;pwned\u0007 evil_vfio_pci\n", "m");
     expect(scan.aliases).toEqual([]);
     expect(scan.skipped.map((s) => s.reason)).toEqual(["pattern has characters other than printable ASCII"]);
+  });
+});
+
+describe("recordsWith (the udev helper reads index files as bytes)", () => {
+  const withoutLines = (text: string) => scanModulesAlias(text, "m", { lineNumbers: false });
+  const piece = fc.oneof(
+    fc.constantFrom("alias ", "vfio_pci:", "v*", "d0000", "\n", "\0", "#", " ", "x.alias=", "mod", "\u00e9", "\u00ff"),
+    fc.string({ maxLength: 4, unit: "binary-ascii" }),
+  );
+
+  it("gives scanModulesAlias (without line numbers) the same aliases and skipped lines as the whole file", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+        const text = pieces.join("");
+        const bytes = Buffer.from(text, "latin1");
+        expect(withoutLines(recordsWith(bytes, VFIO_ALIAS_PREFIX, "\n"))).toEqual(withoutLines(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("gives scanBuiltinModinfo the same records as the whole file", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+        const text = pieces.join("");
+        const bytes = Buffer.from(text, "latin1");
+        expect(scanBuiltinModinfo(recordsWith(bytes, BUILTIN_ALIAS_KEY, "\0"), "f")).toEqual(
+          scanBuiltinModinfo(text, "f"),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("keeps only the vfio_pci lines of Debian's modules.alias, and every alias in them", () => {
+    const text = `${debianModulesAlias()}\n${mainlineVariantsAlias()}`;
+    const records = recordsWith(Buffer.from(text, "latin1"), VFIO_ALIAS_PREFIX, "\n");
+    expect(records.length).toBeLessThan(text.length / 100);
+    expect(withoutLines(records).aliases.length).toBeGreaterThan(5);
+    expect(withoutLines(records)).toEqual(withoutLines(text));
   });
 });
