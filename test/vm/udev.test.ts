@@ -248,7 +248,7 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
     expect(result.claim.stdout).toContain("wrote /etc/udev/rules.d/69-vfio-autobind-claims.rules\n");
     expect(result.rulesAfterClaim).toMatch(
       new RegExp(
-        `^KERNEL=="${lateAddress.replace(/\./g, "\\.")}", ENV\\{VFIO_AUTOBIND_CLAIM\\}="/etc/vfio-autobind/50-claim-[^"]+:\\d+"$`,
+        `^KERNEL=="${lateAddress.replace(/\./g, "\\.")}", ENV\\{VFIO_AUTOBIND_CLAIM\\}="/etc/vfio-autobind/50-claim-[^"]+:\\d+", ENV\\{VFIO_AUTOBIND_PLAN\\}="auto"$`,
         "m",
       ),
     );
