@@ -9,9 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyClaims } from "../../src/apply/applyClaims.js";
 import { readRecord } from "../../src/binder/stateStore.js";
 import { readClaimConfig } from "../../src/config/readClaimConfig.js";
-import type { DecisionLog } from "../../src/journal/decisionLog.js";
 import { statePaths } from "../../src/paths.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { capturingLog } from "../../support/capturingLog.js";
 import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 
 let host: SimulatedHost;
@@ -40,16 +40,6 @@ function apply(dryRun = false): ReturnType<typeof applyClaims> {
     dryRun,
     reloadUdev: () => Promise.resolve(null),
   });
-}
-
-function capturingLog(): DecisionLog & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (message) => void lines.push(`info ${message}`),
-    error: (message) => void lines.push(`error ${message}`),
-    close: () => Promise.resolve(),
-  };
 }
 
 describe("applyClaims", () => {

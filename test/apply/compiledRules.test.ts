@@ -12,13 +12,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { claimRulesFor } from "../../src/apply/applyClaims.js";
 import { readRecord } from "../../src/binder/stateStore.js";
 import { readClaimConfig } from "../../src/config/readClaimConfig.js";
-import type { DecisionLog } from "../../src/journal/decisionLog.js";
 import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { compiledForOfRules } from "../../src/udev/claimRules.js";
 import { compileDecisions } from "../../src/udev/compileDecisions.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { capturingLog } from "../../support/capturingLog.js";
 import { staleDecisionsReason } from "../../src/udev/writeClaimRules.js";
 import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { evaluateRules, type UdevOptions, type UdevResult } from "../../support/udevRuleEvaluator.js";
@@ -80,19 +80,14 @@ async function addEvent(
     await host.kernel.loadModule(module, 1000);
   }
   const driverBeforeHelper = host.kernel.boundDriver(address);
-  const lines: string[] = [];
-  const log: DecisionLog = {
-    info: (m) => void lines.push(`info ${m}`),
-    error: (m) => void lines.push(`error ${m}`),
-    close: () => Promise.resolve(),
-  };
+  const log = capturingLog();
   if (udev.run.length > 0) {
     await handleAddEvent(
       { ...udev.env, ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: address },
       { configDir, env: host.env(), log },
     );
   }
-  return { udev, driverBeforeHelper, lines };
+  return { udev, driverBeforeHelper, lines: log.lines };
 }
 
 describe("stale decisions", () => {

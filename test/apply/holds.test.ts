@@ -13,10 +13,10 @@ import { applyClaims } from "../../src/apply/applyClaims.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord } from "../../src/binder/stateStore.js";
 import { readClaimConfig } from "../../src/config/readClaimConfig.js";
-import type { DecisionLog } from "../../src/journal/decisionLog.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { capturingLog } from "../../support/capturingLog.js";
 import { RULE_ENV } from "../../src/udev/ruleEnv.js";
 import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, vfioDrivers, type SimulatedHost } from "../../support/simulatedHost.js";
 
@@ -41,16 +41,6 @@ afterEach(() => {
 
 function claim(text = `[Claim]\nAddress=${DEVICE}\n`): void {
   fs.writeFileSync(path.join(configDir, "50-claim.conf"), text);
-}
-
-function capturingLog(): DecisionLog & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (message) => void lines.push(`info ${message}`),
-    error: (message) => void lines.push(`error ${message}`),
-    close: () => Promise.resolve(),
-  };
 }
 
 const event = (rules?: { module: string; driver: string }): NodeJS.ProcessEnv => ({

@@ -87,6 +87,17 @@ function randomSource(seed: number): () => number {
 }
 
 const HEX = "0123456789ABCDEF";
+/** A modalias's fields in FIELDS order. */
+const fieldValues = (parsed: ReturnType<typeof parseModalias>): string[] => [
+  parsed.vendor,
+  parsed.device,
+  parsed.subsystemVendor,
+  parsed.subsystemDevice,
+  parsed.baseClass,
+  parsed.subClass,
+  parsed.progIf,
+];
+
 const FIELDS = [
   ["v", 8],
   ["d", 8],
@@ -156,15 +167,7 @@ class Devices {
   nearMiss(pattern: string, matching: string): string {
     const fields = FIELD_PATTERN.exec(pattern);
     const parsed = parseModalias(matching);
-    const current = [
-      parsed.vendor,
-      parsed.device,
-      parsed.subsystemVendor,
-      parsed.subsystemDevice,
-      parsed.baseClass,
-      parsed.subClass,
-      parsed.progIf,
-    ];
+    const current = fieldValues(parsed);
     const pinned = FIELDS.map((_, i) => i).filter((i) => fields !== null && fields[i + 1] !== "*");
     const field = pinned.length > 0 ? this.pick(pinned) : Math.floor(this.next() * FIELDS.length);
     const value = current[field] as string;
@@ -411,15 +414,7 @@ describe("rankingRules: the compiled ranking is rankCandidates' ranking, as udev
     for (let s = 0; s < 40; s += 1) {
       const base = gen.random();
       const parsed = parseModalias(base);
-      const values = [
-        parsed.vendor,
-        parsed.device,
-        parsed.subsystemVendor,
-        parsed.subsystemDevice,
-        parsed.baseClass,
-        parsed.subClass,
-        parsed.progIf,
-      ];
+      const values = fieldValues(parsed);
       const set: VfioAlias[] = [alias("vfio_pci:v*d*sv*sd*bc*sc*i*", "vfio_pci")];
       for (let a = 0; a < 8; a += 1) {
         const pattern = `vfio_pci:${FIELDS.map(([name], i) => `${name}${fieldGlob(values[i] as string)}`).join("")}`;
