@@ -21,8 +21,10 @@ export interface Bind {
 
 const TIME = /^\[\s*(\d+\.\d+)\]\s*/;
 const PCI = "[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]";
-/** drivers/base/dd.c, driver_bound(): "driver: '<driver>': driver_bound: bound to device '<device>'". */
+/** drivers/base/dd.c, driver_bound(), Linux 6.1: "driver: '<driver>': driver_bound: bound to device '<BDF>'". */
 const BOUND = new RegExp(`driver: '([^']+)': driver_bound: bound to device '(${PCI})'`);
+/** Later kernels log it with dev_dbg(): "pci <BDF>: driver: '<driver>': driver_bound: bound to device". */
+const BOUND_DEV_DBG = new RegExp(`pci (${PCI}): driver: '([^']+)': driver_bound: bound to device\\s*$`);
 const UEVENT = new RegExp(`${BIND_UEVENT_TAG} (${PCI}) (\\S+)`);
 
 function timeOf(line: string): number | null {
@@ -36,6 +38,8 @@ export function kernelBinds(lines: readonly string[]): Bind[] {
   for (const line of lines) {
     const match = BOUND.exec(line);
     if (match !== null) binds.push({ driver: match[1] as string, address: match[2] as string, time: timeOf(line) });
+    const devDbg = match === null ? BOUND_DEV_DBG.exec(line) : null;
+    if (devDbg !== null) binds.push({ address: devDbg[1] as string, driver: devDbg[2] as string, time: timeOf(line) });
   }
   return binds;
 }
