@@ -34,7 +34,7 @@ export function bootResult(name: string): BootRecord {
             (a) => `$ ${a.argv.join(" ")} -> ${a.exitCode}\n${a.stdout}${a.stderr}`,
           ),
           `--- the tool's journal ---`,
-          ...(boot?.observation?.toolJournal ?? []),
+          ...(boot?.observation?.toolJournal ?? []).map((l) => `${l.transport ?? "?"}: ${l.message}`),
           `--- last lines of the console (${boot?.consoleLog ?? "?"}) ---`,
           boot === undefined ? "" : consoleTail(boot.consoleLog, 40),
         ].join("\n"),

@@ -26,6 +26,7 @@ import {
   type BootObservation,
   type BootPlan,
   type GuestCommand,
+  type JournalLine,
 } from "../shared/bootProtocol.js";
 
 const PORT = "/dev/ttyS1";
@@ -37,6 +38,12 @@ const HELD_TIMEOUT_MS = 60_000;
 function command(log: GuestLog, argv: readonly string[], timeoutMs?: number): GuestCommand {
   const run = runCommand(log, argv, timeoutMs);
   return { argv: run.argv, exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
+}
+
+function journalLine(json: string): JournalLine {
+  const entry = JSON.parse(json) as Record<string, unknown>;
+  const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
+  return { message: text(entry["MESSAGE"]) ?? JSON.stringify(entry["MESSAGE"]), transport: text(entry["_TRANSPORT"]) };
 }
 
 function isHeld(device: DeviceState): boolean {
@@ -91,8 +98,9 @@ async function main(): Promise<void> {
   const settledAt = uptimeSeconds();
   const observedDevices = listDevices();
   spawnSync("journalctl", ["--sync"]);
-  const journal = spawnSync("journalctl", ["-b", "-t", "vfio-autobind", "-o", "cat", "--no-pager"], {
+  const journal = spawnSync("journalctl", ["-b", "-t", "vfio-autobind", "-o", "json", "--no-pager"], {
     encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
   });
   const status = command(log, ["vfio-autobind", "status"]);
   const statusJson = command(log, ["vfio-autobind", "status", "--json"]);
@@ -106,7 +114,7 @@ async function main(): Promise<void> {
     settledAt,
     devices: observedDevices,
     kernelLog: (kernelLog.stdout ?? "").split("\n").filter(Boolean),
-    toolJournal: (journal.stdout ?? "").split("\n").filter(Boolean),
+    toolJournal: (journal.stdout ?? "").split("\n").filter(Boolean).map(journalLine),
     status,
     statusJson,
     actions,

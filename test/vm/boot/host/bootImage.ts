@@ -161,7 +161,7 @@ async function prepareRoot(
       ? ["lsinitramfs", `/boot/initrd.img-${kernelRelease}`]
       : ["lsinitrd", `/boot/initrd.img-${kernelRelease}`],
   );
-  const initramfsFiles = listing.split("\n").filter((line) => /vfio-autobind|vmboot|vmxnet3/.test(line));
+  const initramfsFiles = listing.split("\n").filter((line) => /vfio-autobind|vmboot|vmxnet3|ata_piix/.test(line));
 
   await packExt4(merged, disk);
   say(`boot image ${flavour}: ${(fs.statSync(disk).size / 2 ** 20).toFixed(0)} MB`);

@@ -50,6 +50,7 @@ export const PLANNED_BOOTS: readonly PlannedBoot[] = [
   { name: "stale", flavour: "initramfs-tools", plan: "change-claims", cmdline: [] },
   { name: "refreshed", flavour: "initramfs-tools", plan: "observe", cmdline: [] },
   { name: "dracut", flavour: "dracut", plan: "observe", cmdline: [] },
+  { name: "dracut-gap", flavour: "dracut", plan: "observe", cmdline: [HOLD_OFF] },
 ];
 
 export default async function setup(project: TestProject): Promise<void> {

@@ -26,6 +26,16 @@ export interface GuestCommand {
   readonly stderr: string;
 }
 
+export interface JournalLine {
+  readonly message: string;
+  /** `_TRANSPORT`: `kernel` for lines written to /dev/kmsg. */
+  readonly transport: string | null;
+}
+
+/** The lines the tool itself wrote (not the hold script's kernel-log lines). */
+export const toolLines = (journal: readonly JournalLine[]): string[] =>
+  journal.filter((line) => line.transport !== "kernel").map((line) => line.message);
+
 export interface BootObservation {
   readonly plan: BootPlan;
   readonly cmdline: string;
@@ -37,8 +47,12 @@ export interface BootObservation {
   readonly devices: readonly DeviceState[];
   /** The kernel's log since the first moment (`dmesg`, the ring buffer is 16 MB). */
   readonly kernelLog: readonly string[];
-  /** MESSAGE of every journal entry of this boot with SYSLOG_IDENTIFIER=vfio-autobind. */
-  readonly toolJournal: readonly string[];
+  /**
+   * Every journal entry of this boot with SYSLOG_IDENTIFIER=vfio-autobind: the helper's and
+   * the CLI's (transport stdout/journal/syslog) and the hold script's lines to /dev/kmsg
+   * (transport kernel).
+   */
+  readonly toolJournal: readonly JournalLine[];
   /** `vfio-autobind status` and `status --json` after the boot. */
   readonly status: GuestCommand;
   readonly statusJson: GuestCommand;
