@@ -15,6 +15,7 @@ import { listRecords } from "../binder/stateStore.js";
 import { formatConfigError, type Claim } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
+import { isHold } from "../policy/hold.js";
 import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
@@ -122,7 +123,8 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
         for (const step of planOf(outcome)) lines.push(`  ${step}`);
         if (!succeeded(outcome)) failed = true;
       }
-    } else if (ours.has(address)) {
+    } else if (ours.has(address) || (device.driver === null && isHold(device.driverOverride))) {
+      // A record, or a hold nobody replaced: both are ours to give back.
       const why = selection.kind === "excluded" ? "excluded" : "no longer claimed";
       const result = await releaseDevice({ address, force: false, dryRun: context.dryRun }, env);
       lines.push(`${result.message} (${why})`);

@@ -10,6 +10,9 @@ import type { Argv } from "yargs";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { FileError, writeFileAtomic } from "../files/safeFiles.js";
+import { succeeded } from "../binder/outcomes.js";
+import { releaseDevice } from "../binder/releaseDevice.js";
+import { HOLD_OVERRIDE, isHold } from "../policy/hold.js";
 import { selectClaim, selectorsMatch } from "../policy/selectClaim.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
 import {
@@ -138,6 +141,25 @@ export async function runClaim(
   }
 }
 
+/**
+ * Devices held for vfio-autobind but never bound, that no claim selects any more: nothing
+ * of a VM's is on them, so unclaim clears their holds at once and the kernel probes them.
+ */
+async function releaseUnclaimedHolds(context: CommandContext): Promise<void> {
+  const config = readClaimConfig(context.configDir);
+  if (config.errors.length > 0) return;
+  const held = presentDevices(context.sysfsRoot).filter(
+    (d) => d.driver === null && isHold(d.driverOverride) && selectClaim(config, d).kind !== "claimed",
+  );
+  if (held.length === 0) return;
+  const env = bindEnvironment(context);
+  for (const device of held) {
+    const result = await releaseDevice({ address: device.address, force: false, dryRun: false }, env);
+    context.output.out(`${result.message}\n`);
+    if (!succeeded(result)) context.exitCode = 1;
+  }
+}
+
 export async function runUnclaim(
   context: CommandContext,
   request: ClaimRequest,
@@ -161,6 +183,7 @@ export async function runUnclaim(
   if (options.now) await runApply(context, { dryRun: false });
   else {
     await refreshRules(context);
+    await releaseUnclaimedHolds(context);
     context.output.out(`run "vfio-autobind apply" to release devices it had bound\n`);
   }
 }
@@ -281,6 +304,7 @@ export function runStatus(context: CommandContext): void {
     const claim = selection?.kind === "claimed" ? selection.claim : null;
     return {
       ...r,
+      state: r.status === "binding" ? ("binding" as const) : ("bound" as const),
       now,
       note,
       groupNode: vfio?.groupNode ?? null,
@@ -294,12 +318,23 @@ export function runStatus(context: CommandContext): void {
       cdevOwnership: nodeOwnership(vfio?.cdev ?? null),
     };
   });
+  // Held for us and not bound (the helper has not finished, or failed and could not clear it):
+  // no record yet, so they are found in sysfs.
+  const recorded = new Set(records.map((r) => r.address));
+  const heldRows = presentDevices(context.sysfsRoot)
+    .filter((d) => !recorded.has(d.address) && d.driver === null && isHold(d.driverOverride))
+    .map((d) => ({
+      address: d.address,
+      state: "held" as const,
+      now: "(held)",
+      note: `driver_override is ${HOLD_OVERRIDE}: no driver can take it until vfio-autobind binds it or "vfio-autobind release ${d.address}"`,
+    }));
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
       : staleRulesReason(context.rulesFile, config);
   if (context.json) {
-    context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
+    context.output.out(`${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, problems }, null, 2)}\n`);
   } else {
     context.output.out(
       rows.length === 0
@@ -326,6 +361,7 @@ export function runStatus(context: CommandContext): void {
             ]),
           ),
     );
+    for (const h of heldRows) context.output.out(`${h.address}: held; ${h.note}\n`);
     if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);

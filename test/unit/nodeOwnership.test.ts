@@ -210,7 +210,7 @@ describe("the ownership section of the generated rules", () => {
     const owned = { owner: "qemu", group: "kvm", mode: "0660" };
     const event = (subsystem: string, kernel: string, kernels: string[] = [kernel], action = "add") =>
       evaluateRules([file], { subsystem, kernel, dir, kernels }, action);
-    expect(event("vfio", "42")).toEqual({ env: {}, run: [], node: owned });
+    expect(event("vfio", "42")).toEqual({ env: {}, run: [], builtins: [], attrWrites: [], node: owned });
     expect(event("vfio", "42", ["42"], "change").node).toEqual(owned);
     expect(event("vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual(owned);
     // Another group, another device's cdev, the container node, a remove: untouched.
@@ -220,7 +220,13 @@ describe("the ownership section of the generated rules", () => {
     expect(event("misc", "vfio").node).toEqual({});
     expect(event("vfio", "42", ["42"], "remove").node).toEqual({});
     // A PCI device of the claim is marked and nothing more; its node section is skipped.
-    expect(event("pci", "0000:3b:00.2")).toEqual({ env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` }, run: [], node: {} });
+    expect(event("pci", "0000:3b:00.2")).toEqual({
+      env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` },
+      run: [],
+      builtins: [],
+      attrWrites: [],
+      node: {},
+    });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
