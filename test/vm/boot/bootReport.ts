@@ -19,12 +19,13 @@ export const bootReport: BootSuiteReport | null = loadReport();
 export const describeBoot = bootReport === null ? describe.skip : describe;
 
 /**
- * One boot's record; registers the failure hook for the calling describe block, so call
- * it at describe level. Throws when the boot did not report (a harness failure).
+ * One boot's record, as a getter the tests call: a boot that did not run or sent nothing
+ * fails each test that reads it, with the console's end, and leaves the other boots' tests
+ * alone. Registers the failure hook for the calling describe block, so call it at describe
+ * level.
  */
-export function bootResult(name: string): BootRecord {
-  if (bootReport === null) return null as unknown as BootRecord;
-  const boot = bootReport.boots.find((b) => b.name === name);
+export function bootResult(name: string): () => BootRecord {
+  const boot = bootReport?.boots.find((b) => b.name === name);
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
       console.error(
@@ -41,10 +42,12 @@ export function bootResult(name: string): BootRecord {
       );
     });
   });
-  if (boot === undefined) throw new Error(`boot ${name} did not run`);
-  if (boot.observation === null)
-    throw new Error(
-      `boot ${name} sent no observation (QEMU ${boot.timedOut ? "timed out" : `exited ${boot.qemuExitCode}`})\n${consoleTail(boot.consoleLog, 60)}`,
-    );
-  return boot;
+  return () => {
+    if (boot === undefined) throw new Error(`boot ${name} did not run`);
+    if (boot.observation === null)
+      throw new Error(
+        `boot ${name} sent no observation (QEMU ${boot.timedOut ? "timed out" : `exited ${boot.qemuExitCode}`})\n${consoleTail(boot.consoleLog, 60)}`,
+      );
+    return boot;
+  };
 }

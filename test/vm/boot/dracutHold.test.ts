@@ -12,7 +12,7 @@ import { bootReport, bootResult, describeBoot } from "./bootReport.js";
 describeBoot("boot dracut (generic dracut initramfs)", () => {
   const boot = bootResult("dracut");
   const driverOf = (address: string): string | null | undefined =>
-    boot.observation?.devices.find((d) => d.address === address)?.driver;
+    boot().observation?.devices.find((d) => d.address === address)?.driver;
 
   it("was built by dracut in the image build, with our dracut module and ata_piix in the initramfs", () => {
     const image = bootReport?.images.find((i) => i.flavour === "dracut");
@@ -21,12 +21,12 @@ describeBoot("boot dracut (generic dracut initramfs)", () => {
   });
 
   it("records every bind: the kernel log misses no bind uevent", () => {
-    expect(boot.kernelBinds.some((b) => b.address === devices.rootDisk.address)).toBe(true);
-    expect(ueventsMissingFromKernelLog(boot.kernelBinds, boot.bindUevents)).toEqual([]);
+    expect(boot().kernelBinds.some((b) => b.address === devices.rootDisk.address)).toBe(true);
+    expect(ueventsMissingFromKernelLog(boot().kernelBinds, boot().bindUevents)).toEqual([]);
   });
 
   it("the claimed IDE controller meets no host driver and ends on vfio-pci", () => {
-    expect(boot.hostBindsOfClaimed).toEqual([]);
+    expect(boot().hostBindsOfClaimed).toEqual([]);
     expect(driverOf(devices.ide.address)).toBe("vfio-pci");
   });
 
@@ -40,6 +40,6 @@ describeBoot("boot dracut-gap (dracut, vfio_autobind.hold=0)", () => {
   const boot = bootResult("dracut-gap");
 
   it("without the hold, ata_piix takes the claimed IDE controller", () => {
-    expect(boot.hostBindsOfClaimed.map((b) => b.driver)).toContain(devices.ide.hostDriver);
+    expect(boot().hostBindsOfClaimed.map((b) => b.driver)).toContain(devices.ide.hostDriver);
   });
 });

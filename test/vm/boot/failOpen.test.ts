@@ -15,25 +15,25 @@ describeBoot("boot fail-open (every fixture probe fails)", () => {
   const address = devices.netPinned.address;
 
   it("the pinned device, held from the initramfs, ends on its host driver, its hold cleared", () => {
-    const device = boot.observation?.devices.find((d) => d.address === address);
+    const device = boot().observation?.devices.find((d) => d.address === address);
     expect(device?.driver).toBe(devices.netPinned.hostDriver);
     expect(device?.override).toBeNull();
     // Held until the helper gave up: the host driver's only bind is the fail-open one.
-    expect(boot.kernelBinds.filter((b) => b.address === address && b.driver === "virtio-pci")).toHaveLength(1);
+    expect(boot().kernelBinds.filter((b) => b.address === address && b.driver === "virtio-pci")).toHaveLength(1);
   });
 
   it("one journal line about the device says why", () => {
     // The tool's own lines (the hold script's kernel-log line about the hold is not one).
-    const lines = toolLines(boot.observation?.toolJournal ?? []).filter((l) => l.includes(address));
+    const lines = toolLines(boot().observation?.toolJournal ?? []).filter((l) => l.includes(address));
     expect(lines, lines.join("\n")).toHaveLength(1);
     expect(lines[0]).toMatch(/fail|probe/i);
   });
 
   it("release of a held device clears the hold and lets the host driver have it", () => {
-    const release = boot.observation?.actions[0];
+    const release = boot().observation?.actions[0];
     expect(release?.argv).toEqual(["vfio-autobind", "release", address]);
     expect(release?.exitCode).toBe(0);
-    const after = boot.observation?.devicesAfter.find((d) => d.address === address);
+    const after = boot().observation?.devicesAfter.find((d) => d.address === address);
     expect(after?.override).not.toBe(HOLD_OVERRIDE);
     expect(after?.override).toBeNull();
     expect(after?.driver).toBe(devices.netPinned.hostDriver);

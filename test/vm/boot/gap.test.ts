@@ -10,10 +10,10 @@ import { bootReport, bootResult, describeBoot } from "./bootReport.js";
 describeBoot("boot gap (vfio_autobind.hold=0)", () => {
   const boot = bootResult("gap");
   const hostBindCount = (address: string): number =>
-    boot.hostBindsOfClaimed.filter((b) => b.address === address).length;
+    boot().hostBindsOfClaimed.filter((b) => b.address === address).length;
 
   it("the switch turned the holds off", () => {
-    expect(boot.observation?.cmdline).toContain("vfio_autobind.hold=0");
+    expect(boot().observation?.cmdline).toContain("vfio_autobind.hold=0");
   });
 
   it("(a) without holds, virtio_pci in the initramfs takes the claimed virtio-net", () => {

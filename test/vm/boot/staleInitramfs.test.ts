@@ -7,14 +7,15 @@
 import { expect, it } from "vitest";
 import { devices, fixtures } from "./shared/bootMachine.js";
 import { bootResult, describeBoot } from "./bootReport.js";
+import type { GuestCommand } from "./shared/bootProtocol.js";
 
 describeBoot("boot stale (claims changed in the guest)", () => {
   const boot = bootResult("stale");
-  const actions = boot.observation?.actions ?? [];
-  const output = (i: number): string => `${actions[i]?.stdout ?? ""}${actions[i]?.stderr ?? ""}`;
+  const actions = (): readonly GuestCommand[] => boot().observation?.actions ?? [];
+  const output = (i: number): string => `${actions()[i]?.stdout ?? ""}${actions()[i]?.stderr ?? ""}`;
 
   it("claimed the new device and refreshed the initramfs", () => {
-    expect(actions.map((a) => a.argv.join(" "))).toEqual([
+    expect(actions().map((a) => a.argv.join(" "))).toEqual([
       `vfio-autobind claim ${devices.netLate.address} --now`,
       "vfio-autobind status",
       "vfio-autobind check",
@@ -23,8 +24,8 @@ describeBoot("boot stale (claims changed in the guest)", () => {
       "vfio-autobind check",
       "sync",
     ]);
-    expect(actions[0]?.exitCode).toBe(0);
-    expect(actions[3]?.exitCode).toBe(0);
+    expect(actions()[0]?.exitCode).toBe(0);
+    expect(actions()[3]?.exitCode).toBe(0);
   });
 
   it("status and check say the initramfs is stale and how to refresh it, before the refresh only", () => {
@@ -39,12 +40,12 @@ describeBoot("boot stale (claims changed in the guest)", () => {
 describeBoot("boot refreshed (the new initramfs)", () => {
   const boot = bootResult("refreshed");
   const driverOf = (address: string): string | null | undefined =>
-    boot.observation?.devices.find((d) => d.address === address)?.driver;
+    boot().observation?.devices.find((d) => d.address === address)?.driver;
 
   it("(a) holds for the old and the newly claimed virtio-net: 0 host binds, most specific variant", () => {
     for (const address of [devices.netClaimed.address, devices.netLate.address]) {
       expect(
-        boot.hostBindsOfClaimed.filter((b) => b.address === address),
+        boot().hostBindsOfClaimed.filter((b) => b.address === address),
         address,
       ).toEqual([]);
       expect(driverOf(address), address).toBe(fixtures.subsys.driver);
