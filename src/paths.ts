@@ -68,6 +68,11 @@ export const vfioNodePaths = {
     path.join(DEFAULT_PATHS.devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
 };
 
+/** Where the running kernel's release is read (`uname -r`), under a /proc root. */
+export function kernelReleaseFile(procRoot: string): string {
+  return path.join(procRoot, "sys", "kernel", "osrelease");
+}
+
 /** The module directory of the running kernel. */
 export function defaultModulesDir(): string {
   return path.join(DEFAULT_PATHS.modulesBase, os.release());

@@ -23,6 +23,7 @@ import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } fro
 import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
+import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
 import { writeClaimRules } from "../udev/writeClaimRules.js";
 
 export interface ApplyContext {
@@ -70,19 +71,29 @@ export function ownershipPlanFor(
   return planNodeOwnership(claimed);
 }
 
-export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot: string): string {
+export function claimRulesFor(config: LoadedConfig, configDir: string, sources: DecisionSources): string {
+  const sysfsRoot = sources.sysfsRoot;
   const ownership = ownershipPlanFor(config, sysfsRoot);
   if (ownership.errors.length > 0) throw new ConfigInvalid(ownership.errors.map(formatConfigError));
-  return generateClaimRules(config, config.digest, configDir, (pf) => readVfAddresses(sysfsRoot, pf), ownership.nodes);
+  return generateClaimRules(
+    config,
+    config.digest,
+    configDir,
+    (pf) => readVfAddresses(sysfsRoot, pf),
+    ownership.nodes,
+    compileDecisions(sources),
+  );
 }
 
 /** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
 export async function installClaimRules(
-  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & { sysfsRoot: string },
+  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & {
+    sources: DecisionSources;
+  },
   warnings: string[],
 ): Promise<string | null> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
-  const rules = claimRulesFor(context.config, context.configDir, context.sysfsRoot);
+  const rules = claimRulesFor(context.config, context.configDir, context.sources);
   if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
   if (!writeClaimRules(context.rulesFile, rules)) return null;
   const warning = await context.reloadUdev();
@@ -96,7 +107,7 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
   const warnings: string[] = [];
   let failed = false;
 
-  const rulesLine = await installClaimRules({ ...context, sysfsRoot: env.sysfsRoot }, warnings);
+  const rulesLine = await installClaimRules({ ...context, sources: env }, warnings);
   if (rulesLine !== null) lines.push(rulesLine);
   if (!hasPciBus(env.sysfsRoot)) {
     // A chroot or an image build: the rules are what the first boot needs; nothing to bind.

@@ -23,11 +23,29 @@ import {
   type PciDevice,
   hasPciBus,
 } from "../sysfs/pciDevice.js";
-import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
+import { readVfioAliases } from "../kmod/readVfioAliases.js";
+import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
+import {
+  installedRulesProblem,
+  reloadUdevRules,
+  staleDecisionsReason,
+  staleRulesReason,
+} from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
-import { refuseHostPathUnderTest } from "../paths.js";
+import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
+
+/** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
+function quietDecisionSources(context: CommandContext): DecisionSources {
+  return {
+    sysfsRoot: context.sysfsRoot,
+    procRoot: context.procRoot,
+    aliasSet: readVfioAliases(context.modulesDir, { lineNumbers: false }),
+    modulePolicy: readModulePolicy(context.modprobeRoot, context.procRoot).policy,
+  };
+}
 
 /** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
@@ -70,7 +88,7 @@ async function refreshRules(context: CommandContext): Promise<void> {
       config: loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
-      sysfsRoot: context.sysfsRoot,
+      sources: quietDecisionSources(context),
       dryRun: false,
       reloadUdev: () => reloadUdevRules(context.udevadm),
     },
@@ -243,7 +261,9 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  const stale = staleRulesReason(context.rulesFile, config);
+  const stale =
+    staleRulesReason(context.rulesFile, config) ??
+    staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context)));
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     context.exitCode = 1;
@@ -264,7 +284,46 @@ export function runCheck(context: CommandContext): void {
   );
 }
 
-export async function runApply(context: CommandContext, options: { dryRun: boolean }): Promise<void> {
+/**
+ * `apply --rules-only [--kernel-release R]`: regenerate the rules (and what goes with them)
+ * and nothing else. The kernel install hook runs it for a new kernel, whose aliases are in
+ * `/lib/modules/R`; driver names are those of the running kernel's loaded modules.
+ */
+async function runRulesOnly(context: CommandContext, release: string | undefined): Promise<void> {
+  if (release !== undefined && !isSafeKernelRelease(release))
+    throw new UsageError(`--kernel-release ${JSON.stringify(release).slice(0, 80)}: not a kernel release`);
+  const modulesDir =
+    release === undefined || context.modulesDirGiven
+      ? context.modulesDir
+      : path.join(DEFAULT_PATHS.modulesBase, release);
+  const sources: DecisionSources = {
+    ...quietDecisionSources({ ...context, modulesDir }),
+    ...(release === undefined ? {} : { release }),
+  };
+  const warnings: string[] = [];
+  const line = await installClaimRules(
+    {
+      config: loadValidConfig(context),
+      configDir: context.configDir,
+      rulesFile: context.rulesFile,
+      sources,
+      dryRun: false,
+      reloadUdev: () => reloadUdevRules(context.udevadm),
+    },
+    warnings,
+  );
+  context.output.out(`${line ?? `${context.rulesFile} is up to date`}\n`);
+  warn(context, warnings);
+}
+
+export async function runApply(
+  context: CommandContext,
+  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string },
+): Promise<void> {
+  if (options.rulesOnly === true || options.kernelRelease !== undefined) {
+    if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
+    return runRulesOnly(context, options.kernelRelease);
+  }
   const config = loadValidConfig(context);
   const report = await applyClaims({
     config,
@@ -332,7 +391,8 @@ export function runStatus(context: CommandContext): void {
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : staleRulesReason(context.rulesFile, config);
+      : (staleRulesReason(context.rulesFile, config) ??
+        staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
   if (context.json) {
     context.output.out(`${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, problems }, null, 2)}\n`);
   } else {
@@ -509,8 +569,24 @@ export const applyCommand = defineCommand({
   command: "apply",
   describe: "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
   options: (y) =>
-    y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
-  handler: (context, args) => runApply(context, { dryRun: args["dry-run"] }),
+    y
+      .option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" })
+      .option("rules-only", {
+        type: "boolean",
+        default: false,
+        describe: "only regenerate the udev rules from the claims; bind and release nothing",
+      })
+      .option("kernel-release", {
+        type: "string",
+        describe:
+          "with --rules-only: compile the rules' driver decisions for this installed kernel (its /lib/modules/RELEASE) instead of the running one; the kernel install hook uses it",
+      }),
+  handler: (context, args) =>
+    runApply(context, {
+      dryRun: args["dry-run"],
+      rulesOnly: args["rules-only"],
+      ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
+    }),
 });
 
 export const statusCommand = defineCommand({

@@ -14,6 +14,8 @@ export interface Output {
 export interface GlobalOptions {
   readonly sysfsRoot: string;
   readonly modulesDir: string;
+  /** Whether --modules-dir was given (apply --kernel-release then reads it instead of `/lib/modules/<release>`). */
+  readonly modulesDirGiven: boolean;
   readonly stateDir: string;
   readonly procRoot: string;
   readonly configDir: string;
@@ -142,6 +144,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
   return {
     sysfsRoot: argv["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
     modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
+    modulesDirGiven: argv["modules-dir"] !== undefined,
     stateDir: argv["state-dir"] ?? DEFAULT_PATHS.stateDir,
     procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,

@@ -15,6 +15,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { mergeClaimFiles } from "../../../src/config/claimConfig.js";
 import { readClaimConfig } from "../../../src/config/readClaimConfig.js";
+import { decisionsFor } from "../../../src/udev/compileDecisions.js";
+import { NO_MODULE_POLICY } from "../../../src/kmod/modulePolicy.js";
+import { readVfioAliases } from "../../../src/kmod/readVfioAliases.js";
 import { generateClaimRules } from "../../../src/udev/claimRules.js";
 import { sriovUdevController } from "../shared/machineLayout.js";
 import { bootClaimFiles, GUEST_CONFIG_DIR, GUEST_RULES_FILE, udevSriovVfs } from "../shared/udevClaims.js";
@@ -76,7 +79,19 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
   const config = mergeClaimFiles(files);
   const vfAddressesOf = (pf: string): readonly string[] | null =>
     pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
-  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf);
+  // The decisions the guest compiles for its kernel: its aliases, no policy, no driver name
+  // known before boot (so every claimed device is held and the helper binds it at coldplug).
+  const modulesBase = path.join(baseRoot, "usr", "lib", "modules");
+  const [release] = fs.readdirSync(modulesBase);
+  if (release === undefined) throw new Error(`no kernel modules in ${modulesBase}`);
+  const decisions = decisionsFor(
+    release,
+    readVfioAliases(path.join(modulesBase, release)),
+    NO_MODULE_POLICY,
+    () => null,
+    () => null,
+  );
+  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf, [], decisions);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
 
   writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
