@@ -152,6 +152,10 @@ async function prepareRoot(
   };
   for (const selectors of imageClaims[flavour]) await tool(["claim", ...selectors]);
   await tool(["apply"]);
+  // No /proc: the rules above hold and leave the choice to the helper. The kernel was
+  // installed before the tool, so its postinst hook did not run: do what it does, compile
+  // the decisions for the installed kernel from its modules.alias (README, "At boot").
+  await tool(["apply", "--rules-only", "--kernel-release", kernelRelease]);
 
   if (flavour === "initramfs-tools") await inChroot(merged, ["update-initramfs", "-u", "-k", kernelRelease]);
   else await inChroot(merged, ["dracut", "-f", `/boot/initrd.img-${kernelRelease}`, kernelRelease]);
