@@ -19,7 +19,9 @@ import { isHold } from "../policy/hold.js";
 import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
-import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
+import { generatedPaths, isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
+import { generateHoldScript } from "../hold/holdScript.js";
+import { writeHoldScript } from "../hold/writeHoldScript.js";
 import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
@@ -56,6 +58,8 @@ export function ownershipPlanFor(
   sysfsRoot: string,
 ): OwnershipPlan {
   if (!config.claims.some((c) => c.owner !== null || c.mode !== null)) return { nodes: [], errors: [] };
+  // A chroot or an image build: no device present, so no node to own and no group to clash.
+  if (!hasPciBus(sysfsRoot)) return { nodes: [], errors: [] };
   const claimed: { address: string; iommuGroup: string | null; claim: Claim }[] = [];
   for (const address of listPciDeviceNames(sysfsRoot)) {
     let device;
@@ -94,8 +98,12 @@ export async function installClaimRules(
 ): Promise<string | null> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
   const rules = claimRulesFor(context.config, context.configDir, context.sources);
+  // The boot-time hold, from the same config as the rules (vfio-autobind-hold.service runs it).
+  const holdScript = generateHoldScript(context.config, context.config.digest);
   if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
-  if (!writeClaimRules(context.rulesFile, rules)) return null;
+  const holdWritten = writeHoldScript(generatedPaths(context.configDir).holdScript, holdScript);
+  if (!writeClaimRules(context.rulesFile, rules))
+    return holdWritten ? `wrote ${generatedPaths(context.configDir).holdScript}` : null;
   const warning = await context.reloadUdev();
   if (warning !== null) warnings.push(warning);
   return `wrote ${context.rulesFile}`;

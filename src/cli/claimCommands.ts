@@ -36,6 +36,10 @@ import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
+import { staleInitramfsReason } from "../hold/initramfsStamp.js";
+
+/** How apply, check and status name an initramfs whose holds differ from the claims. */
+const INITRAMFS_STALE = "the initramfs holds are stale";
 
 /** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
 function quietDecisionSources(context: CommandContext): DecisionSources {
@@ -73,7 +77,8 @@ function machineConfigErrors(context: CommandContext, config: LoadedConfig): Con
   ];
 }
 
-function loadValidConfig(context: CommandContext): LoadedConfig {
+/** The config, refused (ConfigInvalid) when it has errors, on this machine included. */
+export function loadValidConfig(context: CommandContext): LoadedConfig {
   const config = readClaimConfig(context.configDir);
   const errors = [...config.errors, ...machineConfigErrors(context, config)];
   if (errors.length > 0) throw new ConfigInvalid(errors.map(formatConfigError));
@@ -275,6 +280,12 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
+  const initramfs = staleInitramfsReason(context, config);
+  if (initramfs !== null) {
+    context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${initramfs}\n`);
+    context.exitCode = 1;
+    return;
+  }
   if (config.claims.length === 0) {
     context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
     return;
@@ -335,7 +346,8 @@ export async function runApply(
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
   if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
-  warn(context, report.warnings);
+  const initramfs = staleInitramfsReason(context, config);
+  warn(context, [...report.warnings, ...(initramfs === null ? [] : [`${INITRAMFS_STALE}: ${initramfs}`])]);
   if (report.failed) context.exitCode = 1;
 }
 
@@ -393,8 +405,11 @@ export function runStatus(context: CommandContext): void {
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
       : (staleRulesReason(context.rulesFile, config) ??
         staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
+  const staleInitramfs = staleInitramfsReason(context, config);
   if (context.json) {
-    context.output.out(`${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, problems }, null, 2)}\n`);
+    context.output.out(
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, staleInitramfs, problems }, null, 2)}\n`,
+    );
   } else {
     context.output.out(
       rows.length === 0
@@ -423,6 +438,7 @@ export function runStatus(context: CommandContext): void {
     );
     for (const h of heldRows) context.output.out(`${h.address}: held; ${h.note}\n`);
     if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    if (staleInitramfs !== null) context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${staleInitramfs}\n`);
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   if (problems.length > 0) context.exitCode = 1;
