@@ -25,6 +25,11 @@ describeBoot("boot dracut (generic dracut initramfs)", () => {
     expect(ueventsMissingFromKernelLog(boot().kernelBinds, boot().bindUevents)).toEqual([]);
   });
 
+  it("the dracut pre-udev hook held the IDE controller in the initramfs", () => {
+    const lines = boot().observation?.kernelLog ?? [];
+    expect(lines.some((l) => l.includes("vfio-autobind: holding") && l.includes(devices.ide.address))).toBe(true);
+  });
+
   it("the claimed IDE controller meets no host driver and ends on vfio-pci", () => {
     expect(boot().hostBindsOfClaimed).toEqual([]);
     expect(driverOf(devices.ide.address)).toBe("vfio-pci");

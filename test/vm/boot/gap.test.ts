@@ -20,6 +20,16 @@ describeBoot("boot gap (vfio_autobind.hold=0)", () => {
     expect(hostBindCount(devices.netClaimed.address)).toBeGreaterThan(0);
   });
 
+  it("(c) without holds, vmxnet3, loaded in the real root, takes the claimed siblings", () => {
+    for (const address of vmxnetClaimed)
+      expect(
+        boot()
+          .hostBindsOfClaimed.filter((b) => b.address === address)
+          .map((b) => b.driver),
+        address,
+      ).toEqual(["vmxnet3"]);
+  });
+
   it("the counts are in the report: (a) and (c) with and without holds", () => {
     const counts = bootReport?.counts ?? {};
     const gap = counts["gap"] ?? {};
