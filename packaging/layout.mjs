@@ -117,6 +117,23 @@ export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules
     },
     { path: `${doc}/README.md`, mode: 0o644, from: { file: "README.md" }, formats: ["deb", "rpm"], rpmTag: "doc" },
     ...bootHoldFiles(),
+    // The kernel install hook, where each family looks: Debian's kernel postinst runs
+    // /etc/kernel/postinst.d (a conffile, so an admin who disables it keeps that), Fedora's
+    // kernel-install the plugins in /usr/lib/kernel/install.d. One script serves both.
+    {
+      path: `/etc/kernel/postinst.d/${NAME}`,
+      mode: 0o755,
+      from: { file: "packaging/files/kernel-postinst" },
+      formats: ["deb"],
+      conffile: true,
+      describe: "recompiles the udev rules' driver decisions for a newly installed kernel",
+    },
+    {
+      path: `/usr/lib/kernel/install.d/90-${NAME}.install`,
+      mode: 0o755,
+      from: { file: "packaging/files/kernel-postinst" },
+      formats: ["rpm"],
+    },
     // Debian wants the license and the changelog in the doc directory; rpm keeps the license
     // under /usr/share/licenses (%license) and the changelog in the header (%changelog).
     { path: `${doc}/copyright`, mode: 0o644, from: { generate: "copyright" }, formats: ["deb"] },

@@ -74,12 +74,16 @@ describe("the layout", () => {
   ];
   const DEB_UNIT = "/lib/systemd/system/vfio-autobind-hold.service";
   const RPM_UNIT = "/usr/lib/systemd/system/vfio-autobind-hold.service";
+  // The kernel install hook, where each family runs them (one script).
+  const DEB_KERNEL_HOOK = "/etc/kernel/postinst.d/vfio-autobind";
+  const RPM_KERNEL_HOOK = "/usr/lib/kernel/install.d/90-vfio-autobind.install";
 
   it("the .deb holds exactly the shared files plus Debian's copyright and changelog", () => {
     expect(filesUnder(debRoot)).toEqual(
       [
         ...shared,
         DEB_UNIT,
+        DEB_KERNEL_HOOK,
         "/usr/share/doc/vfio-autobind/changelog.gz",
         "/usr/share/doc/vfio-autobind/copyright",
       ].sort(),
@@ -88,7 +92,9 @@ describe("the layout", () => {
 
   it("the .rpm unpacks with rpm to exactly the shared files plus the license", () => {
     const unpacked = filesUnder(rpmRoot).filter((file) => !file.startsWith("/var/lib/rpm/"));
-    expect(unpacked).toEqual([...shared, RPM_UNIT, "/usr/share/licenses/vfio-autobind/copyright"].sort());
+    expect(unpacked).toEqual(
+      [...shared, RPM_UNIT, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright"].sort(),
+    );
   });
 
   it("rpm -qlp lists the same files and the directories the package owns", async () => {
@@ -100,12 +106,15 @@ describe("the layout", () => {
       "/usr/share/doc/vfio-autobind",
       "/usr/share/licenses/vfio-autobind",
     ];
-    expect(listed).toEqual([...shared, RPM_UNIT, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort());
+    expect(listed).toEqual(
+      [...shared, RPM_UNIT, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort(),
+    );
   });
 
   it("both packages carry the same bytes for every shared file", () => {
     for (const file of shared) expect(read(rpmRoot, file).equals(read(debRoot, file)), file).toBe(true);
     expect(read(rpmRoot, RPM_UNIT).equals(read(debRoot, DEB_UNIT))).toBe(true);
+    expect(read(rpmRoot, RPM_KERNEL_HOOK).equals(read(debRoot, DEB_KERNEL_HOOK))).toBe(true);
   });
 
   it("both carry the repository's udev rules unchanged", () => {
@@ -116,7 +125,7 @@ describe("the layout", () => {
   });
 
   it("the command and the boot scripts are executable and everything else is not; all owned by root", async () => {
-    const executable = ["/usr/sbin/vfio-autobind", ...BOOT_SCRIPTS];
+    const executable = ["/usr/sbin/vfio-autobind", ...BOOT_SCRIPTS, DEB_KERNEL_HOOK];
     for (const file of executable) expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o755);
     for (const file of [...shared.filter((f) => !executable.includes(f)), DEB_UNIT]) {
       expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o644);
@@ -127,12 +136,15 @@ describe("the layout", () => {
       await rpmQuery("--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]")
     ).split("\n");
     expect(rpmOwners.every((line) => line.startsWith("root:root "))).toBe(true);
-    for (const file of executable) expect(rpmOwners).toContain(`root:root -rwxr-xr-x ${file}`);
+    for (const file of [...executable.filter((f) => f !== DEB_KERNEL_HOOK), RPM_KERNEL_HOOK])
+      expect(rpmOwners).toContain(`root:root -rwxr-xr-x ${file}`);
     expect(rpmOwners).toContain(`root:root -rw-r--r-- ${RPM_UNIT}`);
   });
 
   it("the example config is a conffile in the .deb and %config(noreplace) in the .rpm", async () => {
-    expect(fs.readFileSync(path.join(debControl, "conffiles"), "utf8")).toBe("/etc/vfio-autobind/00-example.conf\n");
+    expect(fs.readFileSync(path.join(debControl, "conffiles"), "utf8")).toBe(
+      "/etc/kernel/postinst.d/vfio-autobind\n/etc/vfio-autobind/00-example.conf\n",
+    );
     const flags = await rpmQuery("--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]");
     expect(flags.split("\n")).toContain("cn /etc/vfio-autobind/00-example.conf");
   });
