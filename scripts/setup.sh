@@ -22,6 +22,7 @@ packages=(
   make                   # ... builds the fixture VFIO drivers
   gcc-12                 # ... with the compiler Debian's kernel headers name
   kmod                   # ... depmod for the guest's modules
+  e2fsprogs              # the boot suite (npm run test:boot): mkfs.ext4 -d packs the guest's disk, debugfs reads its /boot
   driverctl              # npm run bench compares against driverctl set-override
 )
 

@@ -69,10 +69,11 @@ describe("the README's commands", () => {
     const setupAndTest = "npm run setup && npm test";
     expect(readmeCommands()).toContain(setupAndTest);
     expect(readmeCommands()).toContain("npm run test:vm");
+    expect(readmeCommands()).toContain("npm run test:boot");
     const ci = read(".ci/run")
       .split("\n")
       .filter((line) => line !== "" && !line.startsWith("#") && !/^(set|cd) /.test(line));
-    expect(ci).toEqual([setupAndTest, "npm run test:vm"]);
+    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:boot"]);
   });
 
   it("npm run setup installs what the tests, the VM suite and the benchmark need; npm test installs nothing", () => {
@@ -99,6 +100,7 @@ describe("the README's commands", () => {
         "make",
         "gcc-12",
         "kmod",
+        "e2fsprogs",
         "driverctl",
       ].sort(),
     );

@@ -12,6 +12,8 @@ export default defineConfig({
   root: fileURLToPath(new URL("../..", import.meta.url)),
   test: {
     include: ["test/vm/**/*.test.ts"],
+    // The boot suite (npm run test:boot) has its own config and its own guests.
+    exclude: ["test/vm/boot/**", "**/node_modules/**"],
     globalSetup: ["test/vm/host/globalSetup.ts"],
     // Downloads, mmdebstrap and a TCG boot; the guest itself is stopped after 10 minutes.
     hookTimeout: 30 * 60_000,

@@ -17,6 +17,8 @@ export interface KernelTree {
   readonly modulesDir: string;
   /** The flavour's header directory, for `make -C`. */
   readonly headersDir: string;
+  /** The downloaded packages themselves: the boot suite installs the image with `dpkg -i`. */
+  readonly debsDir: string;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function kernelTree(release: string): Promise<KernelTree> {
     vmlinuz: path.join(tree, "boot", `vmlinuz-${release}`),
     modulesDir: path.join(tree, "lib", "modules", release),
     headersDir: path.join(tree, "usr", "src", `linux-headers-${release}`),
+    debsDir: path.join(dir, "debs"),
   };
 }
 

@@ -28,26 +28,7 @@ export function qemuArgv(files: QemuFiles): string[] {
     GUEST_FLAG,
   ].join(" ");
   return [
-    "-accel",
-    "tcg,thread=multi",
-    "-smp",
-    "2",
-    "-cpu",
-    "max",
-    "-M",
-    "q35,kernel-irqchip=split",
-    "-device",
-    "intel-iommu,intremap=on",
-    "-m",
-    "3072",
-    "-nographic",
-    "-vga",
-    "none",
-    "-nic",
-    "none",
-    "-monitor",
-    "none",
-    "-no-reboot",
+    ...machineArgv(3072),
     "-kernel",
     files.kernel,
     "-initrd",
@@ -61,5 +42,34 @@ export function qemuArgv(files: QemuFiles): string[] {
     "-qmp",
     `unix:${files.qmpSocket},server=on,wait=off`,
     ...deviceQemuArgs(),
+  ];
+}
+
+/**
+ * The machine every suite's guest runs on, without kernel, disks or devices: TCG, q35 with
+ * the emulated Intel IOMMU, no display, no default NIC, and an exit instead of a reboot.
+ */
+export function machineArgv(memoryMb: number): string[] {
+  return [
+    "-accel",
+    "tcg,thread=multi",
+    "-smp",
+    "2",
+    "-cpu",
+    "max",
+    "-M",
+    "q35,kernel-irqchip=split",
+    "-device",
+    "intel-iommu,intremap=on",
+    "-m",
+    String(memoryMb),
+    "-nographic",
+    "-vga",
+    "none",
+    "-nic",
+    "none",
+    "-monitor",
+    "none",
+    "-no-reboot",
   ];
 }

@@ -12,11 +12,14 @@ const TOOLS: ReadonlyArray<readonly [command: string, aptPackage: string]> = [
   ["dpkg-deb", "dpkg"],
 ];
 
-export async function checkHostRequirements(): Promise<void> {
+/** `extra`: what another suite needs beyond this one's tools (the boot suite's e2fsprogs). */
+export async function checkHostRequirements(
+  extra: ReadonlyArray<readonly [command: string, aptPackage: string]> = [],
+): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error("the VM suite must run as root (mmdebstrap --mode=root, chroot, mount)");
   const missing: string[] = [];
-  for (const [command, aptPackage] of TOOLS) {
+  for (const [command, aptPackage] of [...TOOLS, ...extra]) {
     const found = await execa("sh", ["-c", 'command -v "$1"', "sh", command], { reject: false });
     if (found.exitCode !== 0) missing.push(aptPackage);
   }

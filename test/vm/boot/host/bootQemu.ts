@@ -1,0 +1,85 @@
+/**
+ * One boot of a disk image: the kernel and initramfs read from the image's /boot, the root
+ * on the unclaimed virtio-blk, every device of shared/bootMachine.ts, the bind log turned
+ * on. Returns once the guest has powered itself off (or the timeout hit).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { machineArgv } from "../../host/qemuCommand.js";
+import { GUEST_FLAG } from "../../shared/protocol.js";
+import { deviceArgv } from "../shared/bootMachine.js";
+import { parseBootLine, PLAN_PARAMETER, type BootObservation, type BootPlan } from "../shared/bootProtocol.js";
+import { BIND_LOG_CMDLINE } from "../shared/kernelLog.js";
+
+export interface BootRequest {
+  /** Names the boot in the report and its log files. */
+  readonly name: string;
+  readonly disk: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly plan: BootPlan;
+  /** More kernel command line words (the hold switch, fixture parameters). */
+  readonly cmdline: readonly string[];
+}
+
+export interface BootOutcome {
+  readonly name: string;
+  readonly plan: BootPlan;
+  readonly cmdline: readonly string[];
+  readonly seconds: number;
+  readonly qemuExitCode: number | undefined;
+  readonly timedOut: boolean;
+  readonly qemuOutput: string;
+  readonly consoleLog: string;
+  /** null: the guest sent nothing (see the console log). */
+  readonly observation: BootObservation | null;
+}
+
+export async function bootImage(request: BootRequest, runDir: string, timeoutMs: number): Promise<BootOutcome> {
+  const consoleLog = path.join(runDir, `${request.name}.console.log`);
+  const resultsLog = path.join(runDir, `${request.name}.results.log`);
+  const append = [
+    "console=ttyS0",
+    "root=/dev/vda",
+    "rw",
+    "intel_iommu=on",
+    "panic=-1",
+    "loglevel=4",
+    ...BIND_LOG_CMDLINE,
+    GUEST_FLAG,
+    `${PLAN_PARAMETER}=${request.plan}`,
+    ...request.cmdline,
+  ].join(" ");
+  const started = Date.now();
+  const result = await execa(
+    "qemu-system-x86_64",
+    [
+      ...machineArgv(2048),
+      "-kernel",
+      request.kernel,
+      "-initrd",
+      request.initrd,
+      "-append",
+      append,
+      "-serial",
+      `file:${consoleLog}`,
+      "-serial",
+      `file:${resultsLog}`,
+      ...deviceArgv(request.disk),
+    ],
+    { reject: false, all: true, timeout: timeoutMs, stdin: "ignore" },
+  );
+  const results = fs.existsSync(resultsLog) ? fs.readFileSync(resultsLog, "utf8") : "";
+  return {
+    name: request.name,
+    plan: request.plan,
+    cmdline: request.cmdline,
+    seconds: (Date.now() - started) / 1000,
+    qemuExitCode: result.exitCode,
+    timedOut: result.timedOut === true,
+    qemuOutput: String(result.all ?? "").slice(-4000),
+    consoleLog,
+    observation: parseBootLine(results),
+  };
+}

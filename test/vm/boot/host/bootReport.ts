@@ -1,0 +1,70 @@
+/** What one run of the boot suite found, written by bootSetup.ts and read by the test files. */
+import * as fs from "node:fs";
+import type { PhaseTime } from "../../host/command.js";
+import { devices, vfioDrivers, type RootFlavour } from "../shared/bootMachine.js";
+import { bindUevents, hostBinds, kernelBinds, type Bind } from "../shared/kernelLog.js";
+import type { BootImage } from "./bootImage.js";
+import type { BootOutcome } from "./bootQemu.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Set by bootSetup.ts under test/vm/boot/vitest.config.ts only. */
+    bootReportPath: string;
+  }
+}
+
+export interface BootRecord extends BootOutcome {
+  readonly flavour: RootFlavour;
+  /** The devices claimed during this boot (the image's claims, plus any the guest added before it). */
+  readonly claimed: readonly string[];
+  readonly kernelBinds: readonly Bind[];
+  readonly bindUevents: readonly Bind[];
+  /** kernelBinds of claimed devices by a driver outside the VFIO family. */
+  readonly hostBindsOfClaimed: readonly Bind[];
+}
+
+export interface BootSuiteReport {
+  readonly kernelRelease: string;
+  readonly phases: readonly PhaseTime[];
+  readonly wallSeconds: number;
+  readonly images: readonly BootImage[];
+  readonly boots: readonly BootRecord[];
+  /** Host binds of the claimed devices, per boot and per device: the numbers for the note. */
+  readonly counts: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+export function bootRecord(outcome: BootOutcome, flavour: RootFlavour, claimed: readonly string[]): BootRecord {
+  const lines = outcome.observation?.kernelLog ?? [];
+  const binds = kernelBinds(lines);
+  return {
+    ...outcome,
+    flavour,
+    claimed,
+    kernelBinds: binds,
+    bindUevents: bindUevents(lines),
+    hostBindsOfClaimed: hostBinds(binds, claimed, vfioDrivers),
+  };
+}
+
+/** Per boot: every claimed device with its host-bind count (0 included), by the layout's name. */
+export function countHostBinds(boots: readonly BootRecord[]): Record<string, Record<string, number>> {
+  const nameOf = new Map(Object.entries(devices).map(([name, d]) => [d.address, name]));
+  const counts: Record<string, Record<string, number>> = {};
+  for (const boot of boots) {
+    const perDevice: Record<string, number> = {};
+    for (const address of boot.claimed)
+      perDevice[`${nameOf.get(address) ?? "?"} ${address}`] = boot.hostBindsOfClaimed.filter(
+        (b) => b.address === address,
+      ).length;
+    counts[boot.name] = perDevice;
+  }
+  return counts;
+}
+
+export function writeBootReport(file: string, report: BootSuiteReport): void {
+  fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+export function readBootReport(file: string): BootSuiteReport {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as BootSuiteReport;
+}

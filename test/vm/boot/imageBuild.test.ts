@@ -1,0 +1,20 @@
+/**
+ * The image build itself (host/bootImage.ts): the claims and the initramfs were made in a
+ * chroot where the host's /sys could not be reached, and the tool said it bound nothing.
+ */
+import { expect, it } from "vitest";
+import { bootReport, describeBoot } from "./bootReport.js";
+
+describeBoot("the image builds", () => {
+  for (const flavour of ["initramfs-tools", "dracut"] as const) {
+    it(`${flavour}: the chroot had an empty /sys and /proc, and claim and apply bound nothing`, () => {
+      const image = bootReport?.images.find((i) => i.flavour === flavour);
+      expect(image).toBeDefined();
+      expect(image?.chrootSys).toEqual([]);
+      expect(image?.chrootProc).toEqual([]);
+      const claims = image?.claimRuns.filter((run) => run.argv[0] === "claim") ?? [];
+      expect(claims.length).toBeGreaterThan(0);
+      for (const run of claims) expect(run.output, run.argv.join(" ")).toMatch(/no device bound or released now/);
+    });
+  }
+});
