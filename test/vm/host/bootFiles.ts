@@ -54,6 +54,25 @@ export interface BootFiles {
  * package may have put files in /etc/vfio-autobind).
  */
 export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
+  const vfAddressesOf = (pf: string): readonly string[] | null =>
+    pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
+  const written = writeClaimsAndRules(baseRoot, overlay, bootClaimFiles, vfAddressesOf);
+  writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
+  writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
+  return written;
+}
+
+/**
+ * Writes claim files into the overlay's /etc/vfio-autobind and the rules `apply` would
+ * generate from everything the guest will hold there (the package's files included), as
+ * the tool itself reads and digests them. Every boot's claims go through here.
+ */
+export function writeClaimsAndRules(
+  baseRoot: string,
+  overlay: string,
+  claimFiles: Readonly<Record<string, string>>,
+  vfAddressesOf: (pf: string) => readonly string[] | null,
+): BootFiles {
   const relativeConfigDir = GUEST_CONFIG_DIR.slice(1);
   if (fs.existsSync(path.join(baseRoot, relativeConfigDir))) {
     // The overlay would merge with it and the digest below would miss its files.
@@ -61,7 +80,7 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
       `the base root already has ${GUEST_CONFIG_DIR}; the boot claims assume only the package and the suite write there`,
     );
   }
-  for (const [name, text] of Object.entries(bootClaimFiles))
+  for (const [name, text] of Object.entries(claimFiles))
     writeFile(overlay, path.join(relativeConfigDir, name), text, 0o644);
 
   const hostConfigDir = path.join(overlay, relativeConfigDir);
@@ -74,12 +93,7 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
     text: fs.readFileSync(file, "utf8"),
   }));
   const config = mergeClaimFiles(files);
-  const vfAddressesOf = (pf: string): readonly string[] | null =>
-    pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
   const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
-
-  writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
-  writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
   return { rules, digest: loaded.digest, configFiles: files.map((f) => f.name) };
 }
