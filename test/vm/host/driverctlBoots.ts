@@ -64,6 +64,8 @@ export interface CompareBootRun {
   readonly boot: CompareBoot;
   readonly guest: GuestRun;
   readonly scenarios: Readonly<Record<string, ScenarioMessage>>;
+  /** The guest's Node version (its hello). */
+  readonly node: string;
 }
 
 async function buildCompareOverlay(baseRoot: string, dir: string, boot: CompareBoot): Promise<string> {
@@ -120,8 +122,12 @@ export async function runCompareBoots(
       );
     }
     const scenarios: Record<string, ScenarioMessage> = {};
-    for (const message of guest.messages) if (message.type === "scenario") scenarios[message.name] = message;
-    runs.push({ boot, guest, scenarios });
+    let node = "";
+    for (const message of guest.messages) {
+      if (message.type === "scenario") scenarios[message.name] = message;
+      if (message.type === "hello") node = message.node;
+    }
+    runs.push({ boot, guest, scenarios, node });
   }
   return runs;
 }

@@ -104,7 +104,8 @@ function buildReport(
   }
   return {
     kernelRelease,
-    guestNode,
+    // The comparison boots run the same guest root, so the same Node.
+    guestNode: guestNode !== "" ? guestNode : (compare?.[0]?.node ?? ""),
     install: overlay.install,
     bootFiles: overlay.bootFiles,
     phases: phaseTimes,
