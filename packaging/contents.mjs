@@ -65,6 +65,8 @@ function makeManPage(build) {
     { path: `${programFiles.configDir.path}/`, describe: programFiles.configDir.describe },
     ...rules.map((file) => ({ path: file.path, describe: file.describe })),
     programFiles.claimsRule,
+    programFiles.holdScript,
+    programFiles.initramfsStamps,
     { path: `${programFiles.stateDir.path}/`, describe: programFiles.stateDir.describe },
   ];
   return manPage(collectHelp(build.bundle), {

@@ -116,6 +116,7 @@ export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules
       formats: ["deb", "rpm"],
     },
     { path: `${doc}/README.md`, mode: 0o644, from: { file: "README.md" }, formats: ["deb", "rpm"], rpmTag: "doc" },
+    ...bootHoldFiles(),
     // Debian wants the license and the changelog in the doc directory; rpm keeps the license
     // under /usr/share/licenses (%license) and the changelog in the header (%changelog).
     { path: `${doc}/copyright`, mode: 0o644, from: { generate: "copyright" }, formats: ["deb"] },
@@ -130,6 +131,61 @@ export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules
   ];
   // Byte order, not the locale's: the same tree must give the same packages everywhere.
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The unit that holds claimed devices before udev's coldplug in the real root (boot/*.service). */
+export const HOLD_UNIT = `${NAME}-hold.service`;
+
+/**
+ * What holds claimed devices before udev's coldplug (issue 13): the initramfs-tools hook and
+ * its init-top script, the dracut module, and the unit for the real root. All of them run
+ * programFiles.holdScript (or make it, with `vfio-autobind hold-script`).
+ */
+function bootHoldFiles() {
+  const boot = "packaging/files/boot";
+  /** @type {Format[]} */
+  const both = ["deb", "rpm"];
+  const dracutModule = `/usr/lib/dracut/modules.d/90${NAME}`;
+  return [
+    {
+      path: `/usr/share/initramfs-tools/hooks/${NAME}`,
+      mode: 0o755,
+      from: { file: `${boot}/initramfs-tools-hook` },
+      formats: both,
+    },
+    // "00-": runs before init-top/udev (the file's comments say why).
+    {
+      path: `/usr/share/initramfs-tools/scripts/init-top/00-${NAME}`,
+      mode: 0o755,
+      from: { file: `${boot}/initramfs-tools-init-top` },
+      formats: both,
+    },
+    {
+      path: `${dracutModule}/module-setup.sh`,
+      mode: 0o755,
+      from: { file: `${boot}/dracut-module-setup.sh` },
+      formats: both,
+    },
+    {
+      path: `${dracutModule}/${NAME}-hold.sh`,
+      mode: 0o755,
+      from: { file: `${boot}/dracut-pre-udev-hook.sh` },
+      formats: both,
+    },
+    // Debian (bookworm) keeps packaged units in /lib/systemd/system, Fedora in /usr/lib/systemd/system.
+    {
+      path: `/lib/systemd/system/${HOLD_UNIT}`,
+      mode: 0o644,
+      from: { file: `${boot}/${HOLD_UNIT}` },
+      formats: /** @type {Format[]} */ (["deb"]),
+    },
+    {
+      path: `/usr/lib/systemd/system/${HOLD_UNIT}`,
+      mode: 0o644,
+      from: { file: `${boot}/${HOLD_UNIT}` },
+      formats: /** @type {Format[]} */ (["rpm"]),
+    },
+  ];
 }
 
 /** Every *.rules file of rules.d/, whichever exist; a tree with none gives packages with none. */
@@ -159,7 +215,12 @@ export function ownedDirectories(files) {
   const dirs = new Set();
   for (const file of files) {
     for (let dir = path.posix.dirname(file.path); dir !== "/"; dir = path.posix.dirname(dir)) {
-      if (path.posix.basename(dir) === NAME) dirs.add(dir);
+      // Its own directories, and dracut's module directory (90vfio-autobind).
+      if (
+        path.posix.basename(dir) === NAME ||
+        (/^\d\d/.test(path.posix.basename(dir)) && path.posix.basename(dir).endsWith(NAME))
+      )
+        dirs.add(dir);
     }
   }
   return [...dirs].sort();
@@ -179,6 +240,16 @@ export const programFiles = {
   claimsRule: {
     path: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
     describe: "the udev rules that 'vfio-autobind apply' generates from the claims; do not edit",
+  },
+  /** Written from the claims by every command that writes the rules; run at boot. Purge removes it. */
+  holdScript: {
+    path: `/etc/${NAME}/generated/hold-claimed.sh`,
+    describe: `the boot-time hold script, generated from the claims; the initramfs hooks put a fresh copy into the image, and ${HOLD_UNIT} runs it in the real root before udev's coldplug`,
+  },
+  /** One per kernel release whose initramfs holds claims, written by the hooks. Purge removes them. */
+  initramfsStamps: {
+    path: `/etc/${NAME}/generated/initramfs-*.digest`,
+    describe: "the config digest each kernel release's initramfs was built with, to tell when it is stale",
   },
   /** Volatile: purge leaves it to the next boot. */
   stateDir: {

@@ -29,7 +29,31 @@ export const DEFAULT_PATHS = {
   accountsRoot: "/",
   /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
   devVfio: "/dev/vfio",
+  /** The root under which the initramfs generators are looked for (tests give a tree of their own). */
+  toolsRoot: "/",
 } as const;
+
+/** The running kernel's release under a /proc root, as `uname -r` prints it. */
+export const kernelReleaseFile = (procRoot: string): string => path.join(procRoot, "sys", "kernel", "osrelease");
+
+/**
+ * The initramfs generators whose images vfio-autobind's hooks put the hold script into:
+ * where each is installed (relative to a root; usr-merged or not) and the command that
+ * rebuilds the image of one kernel release.
+ */
+export const INITRAMFS_GENERATORS = [
+  {
+    name: "initramfs-tools",
+    files: ["usr/sbin/update-initramfs", "sbin/update-initramfs"],
+    refresh: (release: string): string =>
+      `update-initramfs -u -k ${checked("kernel release", release, isSafeKernelRelease)}`,
+  },
+  {
+    name: "dracut",
+    files: ["usr/bin/dracut", "usr/sbin/dracut", "sbin/dracut"],
+    refresh: (release: string): string => `dracut -f --kver ${checked("kernel release", release, isSafeKernelRelease)}`,
+  },
+] as const;
 
 /**
  * kmod's configuration directories, highest precedence first: a file name in an earlier

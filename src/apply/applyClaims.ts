@@ -15,13 +15,17 @@ import { listRecords } from "../binder/stateStore.js";
 import { formatConfigError, type Claim } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
+import { isHold } from "../policy/hold.js";
 import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
-import { isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
+import { generatedPaths, isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
+import { generateHoldScript } from "../hold/holdScript.js";
+import { writeHoldScript } from "../hold/writeHoldScript.js";
 import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
+import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
 import { writeClaimRules } from "../udev/writeClaimRules.js";
 
 export interface ApplyContext {
@@ -54,6 +58,8 @@ export function ownershipPlanFor(
   sysfsRoot: string,
 ): OwnershipPlan {
   if (!config.claims.some((c) => c.owner !== null || c.mode !== null)) return { nodes: [], errors: [] };
+  // A chroot or an image build: no device present, so no node to own and no group to clash.
+  if (!hasPciBus(sysfsRoot)) return { nodes: [], errors: [] };
   const claimed: { address: string; iommuGroup: string | null; claim: Claim }[] = [];
   for (const address of listPciDeviceNames(sysfsRoot)) {
     let device;
@@ -69,21 +75,35 @@ export function ownershipPlanFor(
   return planNodeOwnership(claimed);
 }
 
-export function claimRulesFor(config: LoadedConfig, configDir: string, sysfsRoot: string): string {
+export function claimRulesFor(config: LoadedConfig, configDir: string, sources: DecisionSources): string {
+  const sysfsRoot = sources.sysfsRoot;
   const ownership = ownershipPlanFor(config, sysfsRoot);
   if (ownership.errors.length > 0) throw new ConfigInvalid(ownership.errors.map(formatConfigError));
-  return generateClaimRules(config, config.digest, configDir, (pf) => readVfAddresses(sysfsRoot, pf), ownership.nodes);
+  return generateClaimRules(
+    config,
+    config.digest,
+    configDir,
+    (pf) => readVfAddresses(sysfsRoot, pf),
+    ownership.nodes,
+    compileDecisions(sources),
+  );
 }
 
 /** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
 export async function installClaimRules(
-  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & { sysfsRoot: string },
+  context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & {
+    sources: DecisionSources;
+  },
   warnings: string[],
 ): Promise<string | null> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
-  const rules = claimRulesFor(context.config, context.configDir, context.sysfsRoot);
+  const rules = claimRulesFor(context.config, context.configDir, context.sources);
+  // The boot-time hold, from the same config as the rules (vfio-autobind-hold.service runs it).
+  const holdScript = generateHoldScript(context.config, context.config.digest);
   if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
-  if (!writeClaimRules(context.rulesFile, rules)) return null;
+  const holdWritten = writeHoldScript(generatedPaths(context.configDir).holdScript, holdScript);
+  if (!writeClaimRules(context.rulesFile, rules))
+    return holdWritten ? `wrote ${generatedPaths(context.configDir).holdScript}` : null;
   const warning = await context.reloadUdev();
   if (warning !== null) warnings.push(warning);
   return `wrote ${context.rulesFile}`;
@@ -95,7 +115,7 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
   const warnings: string[] = [];
   let failed = false;
 
-  const rulesLine = await installClaimRules({ ...context, sysfsRoot: env.sysfsRoot }, warnings);
+  const rulesLine = await installClaimRules({ ...context, sources: env }, warnings);
   if (rulesLine !== null) lines.push(rulesLine);
   if (!hasPciBus(env.sysfsRoot)) {
     // A chroot or an image build: the rules are what the first boot needs; nothing to bind.
@@ -122,7 +142,8 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
         for (const step of planOf(outcome)) lines.push(`  ${step}`);
         if (!succeeded(outcome)) failed = true;
       }
-    } else if (ours.has(address)) {
+    } else if (ours.has(address) || (device.driver === null && isHold(device.driverOverride))) {
+      // A record, or a hold nobody replaced: both are ours to give back.
       const why = selection.kind === "excluded" ? "excluded" : "no longer claimed";
       const result = await releaseDevice({ address, force: false, dryRun: context.dryRun }, env);
       lines.push(`${result.message} (${why})`);

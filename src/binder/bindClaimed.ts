@@ -9,15 +9,28 @@
  *           left alone).
  */
 import type { Claim } from "../config/claimConfig.js";
-import { groupCheckRefusal, isGroupEndpoint } from "../policy/safetyVerdict.js";
+import { foreignOverrideRefusal, groupCheckRefusal, isGroupEndpoint } from "../policy/safetyVerdict.js";
+import { pciDriverOfModule } from "../sysfs/pciDevice.js";
 import { readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
-import { bindDevice, type BindEnvironment } from "./bindDevice.js";
+import { bindDevice, type BindEnvironment, type RulesDecision } from "./bindDevice.js";
 import { refusedOutcome, type BindOutcome } from "./outcomes.js";
 
 export interface ClaimedBindOptions {
   readonly dryRun: boolean;
   /** Whether some claim (not an exclusion) selects this device. */
   readonly isClaimed: (device: PciDevice) => boolean;
+  /** What the udev rules already wrote for this device's event (the udev helper only). */
+  readonly rules?: RulesDecision;
+}
+
+function loadedVfioDrivers(env: BindEnvironment): Set<string> {
+  const modules = new Set(env.aliasSet.aliases.map((a) => a.module));
+  const drivers = new Set<string>();
+  for (const module of modules) {
+    const driver = pciDriverOfModule(env.sysfsRoot, module);
+    if (driver !== null) drivers.add(driver);
+  }
+  return drivers;
 }
 
 export async function bindClaimed(
@@ -29,6 +42,9 @@ export async function bindClaimed(
   const device = readPciDevice(env.sysfsRoot, address);
   const peers = device.iommuGroupPeers.map((peer) => readPciDevice(env.sysfsRoot, peer));
 
+  // The drivers a claim may move it to: every VFIO driver loaded now.
+  const override = foreignOverrideRefusal(device.driverOverride, options.rules?.driver ?? null, loadedVfioDrivers(env));
+  if (override !== null) return [refusedOutcome(address, override)];
   if (claim.group === "check") {
     const refusal = groupCheckRefusal(device, peers, options.isClaimed);
     if (refusal !== null) return [refusedOutcome(address, refusal)];
@@ -39,7 +55,8 @@ export async function bindClaimed(
     noFallback: false,
     ...(claim.driver !== "auto" ? { driver: claim.driver } : {}),
   };
-  const outcomes = [await bindDevice({ address, ...request }, env)];
+  const rules = options.rules === undefined ? {} : { rules: options.rules };
+  const outcomes = [await bindDevice({ address, ...request, ...rules }, env)];
   if (claim.group === "bind") {
     for (const peer of peers.filter(isGroupEndpoint)) {
       // Peers take the best driver for themselves; a pinned variant may not fit them.

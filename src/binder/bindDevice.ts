@@ -11,6 +11,7 @@ import { describeForbidden, NO_MODULE_POLICY, type ModulePolicy } from "../kmod/
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { HeldLock } from "../lock/deviceLock.js";
 import { isSafeModuleName } from "../paths.js";
+import { isOverrideOurs } from "../policy/hold.js";
 import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
@@ -39,10 +40,22 @@ import { readRecord, removeRecord, writeRecord, type BindRecord } from "./stateS
 
 export type { BindOutcome, PlannedCandidate } from "./outcomes.js";
 
+/**
+ * What the generated udev rules did for this event before the helper started (RULE_ENV):
+ * wrote `driver` to driver_override and loaded `module`, so the kernel may already have
+ * bound the device. The helper checks that against its own ranking, never trusts it.
+ */
+export interface RulesDecision {
+  readonly module: string;
+  readonly driver: string;
+}
+
 export interface BindRequest {
   readonly address: string;
   /** --driver: a module or a driver name; only that one is tried. */
   readonly driver?: string;
+  /** Set by the udev helper when the rules already wrote a driver_override for the event. */
+  readonly rules?: RulesDecision;
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly noFallback: boolean;
@@ -163,7 +176,20 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
     candidates,
     message: `${address}: already bound to ${device.driver}`,
   });
-  if (onTarget(initial)) return alreadyBound(initial);
+  const rulesDriver = request.rules?.driver ?? null;
+  // The rules' note on the line: which driver they chose, and whether that is stale.
+  const rulesNote =
+    request.rules === undefined
+      ? ""
+      : request.rules.module === first.module
+        ? ""
+        : `; the udev rules chose ${request.rules.module}, the best is now ${first.module}: run "vfio-autobind apply"`;
+  if (onTarget(initial)) {
+    if (rulesDriver !== null && initial.driver === rulesDriver && readRecord(env.stateDir, address) === null) {
+      return recordRulesBind(env, initial, first, candidates);
+    }
+    return alreadyBound(initial);
+  }
 
   // A device we bound to a lower candidate earlier (the better ones failed then) stays
   // there: retrying on every trigger would pull it from under a VM and churn for nothing.
@@ -227,10 +253,51 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
     if (onTarget(device)) return alreadyBound(device);
     const lockedVerdict = judge(device);
     if (!lockedVerdict.ok) return refusedOutcome(address, lockedVerdict.reason, { candidates, verdict: lockedVerdict });
-    return await bindLocked(env, device, tried, candidates, lockedVerdict);
+    const outcome = await bindLocked(env, device, tried, candidates, lockedVerdict, rulesDriver);
+    return rulesNote === "" ? outcome : { ...outcome, message: `${outcome.message}${rulesNote}` };
   } finally {
     lock.release();
   }
+}
+
+/**
+ * The rules bound the device to the driver the ranking puts first, with no process: the
+ * helper only writes the record (the device was held for us, so release lets the kernel
+ * choose) and says so. It never undoes a correct bind.
+ */
+function recordRulesBind(
+  env: BindEnvironment,
+  device: PciDevice & { driver: string },
+  first: PlannedCandidate,
+  candidates: readonly PlannedCandidate[],
+): BindOutcome {
+  let warning = "";
+  try {
+    writeRecord(env.stateDir, {
+      version: 1,
+      address: device.address,
+      status: "bound",
+      originalDriver: null,
+      originalOverride: null,
+      module: first.module,
+      driver: device.driver,
+      time: env.now().toISOString(),
+      held: true,
+    });
+  } catch (error) {
+    warning = ` (warning: ${error instanceof Error ? error.message : String(error)})`;
+  }
+  return {
+    status: "bound",
+    address: device.address,
+    module: first.module,
+    driver: device.driver,
+    rank: first.rank,
+    candidates,
+    attempts: [],
+    verdict: { ok: true, overridden: [] },
+    message: `${device.address}: bound to ${device.driver} by the udev rules (module ${first.module}, rank ${first.rank} of ${candidates.length})${warning}`,
+  };
 }
 
 async function bindLocked(
@@ -239,20 +306,30 @@ async function bindLocked(
   tried: readonly PlannedCandidate[],
   candidates: readonly PlannedCandidate[],
   verdict: SafetyVerdict,
+  rulesDriver: string | null,
 ): Promise<BindOutcome> {
   const address = device.address;
-  // A device we bound before keeps the driver it had before us as its original.
+  // A device we bound before keeps the driver it had before us as its original. A device
+  // held for us (by the rules or at boot) had none: if nothing binds, it goes back to the
+  // kernel's choice (fail-open), which is where it would have gone without us.
   const previous = readRecord(env.stateDir, address);
-  const original = {
-    driver: previous !== null ? previous.originalDriver : device.driver,
-    override: previous !== null ? previous.originalOverride : device.driverOverride,
-  };
+  const heldForUs =
+    previous === null &&
+    isOverrideOurs(device.driverOverride, rulesDriver) &&
+    (device.driver === null || device.driver === rulesDriver);
+  const original =
+    previous !== null
+      ? { driver: previous.originalDriver, override: previous.originalOverride, probe: previous.held === true }
+      : heldForUs
+        ? { driver: null, override: null, probe: true }
+        : { driver: device.driver, override: device.driverOverride, probe: false };
   const record = (fields: Pick<BindRecord, "status" | "module" | "driver">): BindRecord => ({
     version: 1,
     address,
     originalDriver: original.driver,
     originalOverride: original.override,
     time: env.now().toISOString(),
+    ...(original.probe ? { held: true as const } : {}),
     ...fields,
   });
   // Written before the first change, so a crash mid-way still knows how to go back.
@@ -289,7 +366,8 @@ async function bindLocked(
         const forced = verdict.ok && verdict.overridden.length > 0 ? ` (forced: ${verdict.overridden.join("; ")})` : "";
         // A host driver had it first (built in, or loaded before any hold could be set):
         // said plainly, so the admin knows the device met it.
-        const takenFrom = device.driver !== null && !device.hasVfioDev ? `; taken from ${device.driver}` : "";
+        const takenFrom =
+          device.driver !== null && !device.hasVfioDev && !heldForUs ? `; taken from ${device.driver}` : "";
         return {
           status: "bound",
           address,

@@ -208,6 +208,11 @@ export async function attemptCandidate(ctx: SequenceContext, module: string): Pr
 export interface RestoreTarget {
   readonly driver: string | null;
   readonly override: string | null;
+  /**
+   * The device was held for vfio-autobind (driver null): once the override is cleared, let
+   * the driver core choose, so that it goes where it would have gone without us (fail-open).
+   */
+  readonly probe?: boolean;
 }
 
 interface RestoreState {
@@ -253,9 +258,16 @@ export const RESTORE_STEPS: readonly RestoreStep[] = [
   {
     describe: (view, target) =>
       target.driver === null
-        ? "leave it unbound, as it was"
+        ? target.probe === true
+          ? `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}, so the kernel gives it the driver it would have had without the hold`
+          : "leave it unbound, as it was"
         : `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).bind(target.driver))}, else to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}`,
     run(ctx, target, state) {
+      if (target.driver === null && target.probe === true && state.current === null && state.overrideProblem === null) {
+        writeWithRetry(ctx, "probing", sysfsPaths(ctx.sysfsRoot).driversProbe, ctx.address);
+        state.current = boundDriver(ctx);
+        return;
+      }
       if (target.driver === null || state.current !== null) return;
       const sys = sysfsPaths(ctx.sysfsRoot);
       const problem = writeWithRetry(ctx, `binding ${target.driver}`, sys.bind(target.driver), ctx.address);
@@ -278,12 +290,16 @@ export function restoreOriginal(ctx: SequenceContext, target: RestoreTarget): Re
   const state: RestoreState = { current: null, problems: [], overrideProblem: null };
   for (const step of RESTORE_STEPS) step.run(ctx, target, state);
   const current = state.current;
-  const ok = current === target.driver && state.overrideProblem === null;
+  const probed = target.driver === null && target.probe === true;
+  // After a probe, whichever driver the kernel chose is where it would have gone without us.
+  const ok = (probed || current === target.driver) && state.overrideProblem === null;
   const where = current === null ? "unbound" : `on ${current}`;
   const reason = ok
-    ? target.driver === null
-      ? "left unbound, as it was"
-      : `restored ${target.driver}`
+    ? probed
+      ? `cleared the hold; ${current === null ? "no driver took it" : `the kernel gave it to ${current}`}`
+      : target.driver === null
+        ? "left unbound, as it was"
+        : `restored ${target.driver}`
     : `restore incomplete, device is ${where}${state.problems.length > 0 ? ` (${state.problems.join("; ")})` : ""}`;
   return { ok, driver: current, reason };
 }

@@ -5,6 +5,7 @@
  * unless --force, which then clears the override and lets the kernel pick a driver. Either
  * way the refusal rules for the way back (policy/safetyVerdict.ts) apply first.
  */
+import { isHold } from "../policy/hold.js";
 import { releaseRefusal } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
@@ -27,7 +28,9 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
   const address = request.address;
   const initial = readPciDevice(env.sysfsRoot, address);
   const record = readRecord(env.stateDir, address);
-  if (record === null && !request.force) {
+  // Held for us and never bound (the helper failed or has not run yet): the hold is ours to clear.
+  const heldOnly = record === null && initial.driver === null && isHold(initial.driverOverride);
+  if (record === null && !request.force && !heldOnly) {
     return {
       address,
       status: "not-ours",
@@ -43,14 +46,22 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
   };
   const early = refused(initial);
   if (early !== null) return early;
-  const target = { driver: record?.originalDriver ?? null, override: record?.originalOverride ?? null };
+  const target = {
+    driver: record?.originalDriver ?? null,
+    override: record?.originalOverride ?? null,
+    probe: record?.held === true,
+  };
   if (request.dryRun) {
     const back =
       record === null
-        ? "clear driver_override and let the kernel choose a driver"
-        : target.driver === null
-          ? "restore the override and leave it unbound"
-          : `restore the override and bind ${target.driver}`;
+        ? heldOnly
+          ? "clear the hold and let the kernel choose a driver"
+          : "clear driver_override and let the kernel choose a driver"
+        : target.probe
+          ? "clear the override and let the kernel choose a driver, as without the hold"
+          : target.driver === null
+            ? "restore the override and leave it unbound"
+            : `restore the override and bind ${target.driver}`;
     return {
       address,
       status: "planned",
@@ -82,7 +93,7 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
           address,
           status: "released",
           driver,
-          message: `${address}: released to the kernel; now ${driver === null ? "unbound (no loaded driver claims it)" : `on ${driver}`}`,
+          message: `${address}: ${heldOnly ? "hold cleared, released" : "released"} to the kernel; now ${driver === null ? "unbound (no loaded driver claims it)" : `on ${driver}`}`,
         };
       }
       result = restoreOriginal(ctx, target);
@@ -109,7 +120,13 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
       address,
       status: "released",
       driver: result.driver,
-      message: `${address}: released; ${target.driver === null ? "left unbound, as it was before" : `back on ${target.driver}`}`,
+      message: `${address}: released; ${
+        target.probe
+          ? `${result.driver === null ? "no driver took it" : `the kernel gave it to ${result.driver}`} (it was held for vfio-autobind from its add event)`
+          : target.driver === null
+            ? "left unbound, as it was before"
+            : `back on ${target.driver}`
+      }`,
     };
   } finally {
     lock.release();

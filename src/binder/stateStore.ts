@@ -22,6 +22,12 @@ export interface BindRecord {
   readonly module: string | null;
   readonly driver: string | null;
   readonly time: string;
+  /**
+   * The device was held for vfio-autobind (the udev rules or the boot-time hold) when it was
+   * taken, so without us the kernel would have probed it: giving it back clears the
+   * override and lets the kernel choose, instead of leaving it unbound. Absent: false.
+   */
+  readonly held?: true;
 }
 
 export class StateError extends RuntimeFailure {
@@ -56,7 +62,8 @@ function isBindRecord(value: unknown): value is BindRecord {
     nullableName(r["module"], isSafeModuleName) &&
     nullableName(r["driver"], isSafeDriverName) &&
     typeof r["time"] === "string" &&
-    ISO_TIME.test(r["time"])
+    ISO_TIME.test(r["time"]) &&
+    (r["held"] === undefined || r["held"] === true)
   );
 }
 

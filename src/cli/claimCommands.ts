@@ -10,6 +10,9 @@ import type { Argv } from "yargs";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { FileError, writeFileAtomic } from "../files/safeFiles.js";
+import { succeeded } from "../binder/outcomes.js";
+import { releaseDevice } from "../binder/releaseDevice.js";
+import { HOLD_OVERRIDE, isHold } from "../policy/hold.js";
 import { selectClaim, selectorsMatch } from "../policy/selectClaim.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
 import {
@@ -20,11 +23,33 @@ import {
   type PciDevice,
   hasPciBus,
 } from "../sysfs/pciDevice.js";
-import { installedRulesProblem, reloadUdevRules, staleRulesReason } from "../udev/writeClaimRules.js";
+import { readModulePolicy } from "../kmod/readModulePolicy.js";
+import { readVfioAliases } from "../kmod/readVfioAliases.js";
+import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
+import {
+  installedRulesProblem,
+  reloadUdevRules,
+  staleDecisionsReason,
+  staleRulesReason,
+} from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
-import { refuseHostPathUnderTest } from "../paths.js";
+import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
+import { staleInitramfsReason } from "../hold/initramfsStamp.js";
+
+/** How apply, check and status name an initramfs whose holds differ from the claims. */
+const INITRAMFS_STALE = "the initramfs holds are stale";
+
+/** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
+function quietDecisionSources(context: CommandContext): DecisionSources {
+  return {
+    sysfsRoot: context.sysfsRoot,
+    procRoot: context.procRoot,
+    aliasSet: readVfioAliases(context.modulesDir, { lineNumbers: false }),
+    modulePolicy: readModulePolicy(context.modprobeRoot, context.procRoot).policy,
+  };
+}
 
 /** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
 function presentDevices(sysfsRoot: string): PciDevice[] {
@@ -52,7 +77,8 @@ function machineConfigErrors(context: CommandContext, config: LoadedConfig): Con
   ];
 }
 
-function loadValidConfig(context: CommandContext): LoadedConfig {
+/** The config, refused (ConfigInvalid) when it has errors, on this machine included. */
+export function loadValidConfig(context: CommandContext): LoadedConfig {
   const config = readClaimConfig(context.configDir);
   const errors = [...config.errors, ...machineConfigErrors(context, config)];
   if (errors.length > 0) throw new ConfigInvalid(errors.map(formatConfigError));
@@ -67,7 +93,7 @@ async function refreshRules(context: CommandContext): Promise<void> {
       config: loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
-      sysfsRoot: context.sysfsRoot,
+      sources: quietDecisionSources(context),
       dryRun: false,
       reloadUdev: () => reloadUdevRules(context.udevadm),
     },
@@ -138,6 +164,25 @@ export async function runClaim(
   }
 }
 
+/**
+ * Devices held for vfio-autobind but never bound, that no claim selects any more: nothing
+ * of a VM's is on them, so unclaim clears their holds at once and the kernel probes them.
+ */
+async function releaseUnclaimedHolds(context: CommandContext): Promise<void> {
+  const config = readClaimConfig(context.configDir);
+  if (config.errors.length > 0) return;
+  const held = presentDevices(context.sysfsRoot).filter(
+    (d) => d.driver === null && isHold(d.driverOverride) && selectClaim(config, d).kind !== "claimed",
+  );
+  if (held.length === 0) return;
+  const env = bindEnvironment(context);
+  for (const device of held) {
+    const result = await releaseDevice({ address: device.address, force: false, dryRun: false }, env);
+    context.output.out(`${result.message}\n`);
+    if (!succeeded(result)) context.exitCode = 1;
+  }
+}
+
 export async function runUnclaim(
   context: CommandContext,
   request: ClaimRequest,
@@ -161,6 +206,7 @@ export async function runUnclaim(
   if (options.now) await runApply(context, { dryRun: false });
   else {
     await refreshRules(context);
+    await releaseUnclaimedHolds(context);
     context.output.out(`run "vfio-autobind apply" to release devices it had bound\n`);
   }
 }
@@ -220,7 +266,9 @@ export function runCheck(context: CommandContext): void {
     context.exitCode = 1;
     return;
   }
-  const stale = staleRulesReason(context.rulesFile, config);
+  const stale =
+    staleRulesReason(context.rulesFile, config) ??
+    staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context)));
   if (stale !== null) {
     context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     context.exitCode = 1;
@@ -229,6 +277,12 @@ export function runCheck(context: CommandContext): void {
   const tampered = installedRulesProblem(context.rulesFile);
   if (tampered !== null) {
     context.output.err(`${tampered}\n`);
+    context.exitCode = 1;
+    return;
+  }
+  const initramfs = staleInitramfsReason(context, config);
+  if (initramfs !== null) {
+    context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${initramfs}\n`);
     context.exitCode = 1;
     return;
   }
@@ -241,7 +295,46 @@ export function runCheck(context: CommandContext): void {
   );
 }
 
-export async function runApply(context: CommandContext, options: { dryRun: boolean }): Promise<void> {
+/**
+ * `apply --rules-only [--kernel-release R]`: regenerate the rules (and what goes with them)
+ * and nothing else. The kernel install hook runs it for a new kernel, whose aliases are in
+ * `/lib/modules/R`; driver names are those of the running kernel's loaded modules.
+ */
+async function runRulesOnly(context: CommandContext, release: string | undefined): Promise<void> {
+  if (release !== undefined && !isSafeKernelRelease(release))
+    throw new UsageError(`--kernel-release ${JSON.stringify(release).slice(0, 80)}: not a kernel release`);
+  const modulesDir =
+    release === undefined || context.modulesDirGiven
+      ? context.modulesDir
+      : path.join(DEFAULT_PATHS.modulesBase, release);
+  const sources: DecisionSources = {
+    ...quietDecisionSources({ ...context, modulesDir }),
+    ...(release === undefined ? {} : { release }),
+  };
+  const warnings: string[] = [];
+  const line = await installClaimRules(
+    {
+      config: loadValidConfig(context),
+      configDir: context.configDir,
+      rulesFile: context.rulesFile,
+      sources,
+      dryRun: false,
+      reloadUdev: () => reloadUdevRules(context.udevadm),
+    },
+    warnings,
+  );
+  context.output.out(`${line ?? `${context.rulesFile} is up to date`}\n`);
+  warn(context, warnings);
+}
+
+export async function runApply(
+  context: CommandContext,
+  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string },
+): Promise<void> {
+  if (options.rulesOnly === true || options.kernelRelease !== undefined) {
+    if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
+    return runRulesOnly(context, options.kernelRelease);
+  }
   const config = loadValidConfig(context);
   const report = await applyClaims({
     config,
@@ -253,7 +346,8 @@ export async function runApply(context: CommandContext, options: { dryRun: boole
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
   if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
-  warn(context, report.warnings);
+  const initramfs = staleInitramfsReason(context, config);
+  warn(context, [...report.warnings, ...(initramfs === null ? [] : [`${INITRAMFS_STALE}: ${initramfs}`])]);
   if (report.failed) context.exitCode = 1;
 }
 
@@ -281,6 +375,7 @@ export function runStatus(context: CommandContext): void {
     const claim = selection?.kind === "claimed" ? selection.claim : null;
     return {
       ...r,
+      state: r.status === "binding" ? ("binding" as const) : ("bound" as const),
       now,
       note,
       groupNode: vfio?.groupNode ?? null,
@@ -294,12 +389,27 @@ export function runStatus(context: CommandContext): void {
       cdevOwnership: nodeOwnership(vfio?.cdev ?? null),
     };
   });
+  // Held for us and not bound (the helper has not finished, or failed and could not clear it):
+  // no record yet, so they are found in sysfs.
+  const recorded = new Set(records.map((r) => r.address));
+  const heldRows = presentDevices(context.sysfsRoot)
+    .filter((d) => !recorded.has(d.address) && d.driver === null && isHold(d.driverOverride))
+    .map((d) => ({
+      address: d.address,
+      state: "held" as const,
+      now: "(held)",
+      note: `driver_override is ${HOLD_OVERRIDE}: no driver can take it until vfio-autobind binds it or "vfio-autobind release ${d.address}"`,
+    }));
   const stale =
     config.errors.length > 0
       ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : staleRulesReason(context.rulesFile, config);
+      : (staleRulesReason(context.rulesFile, config) ??
+        staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
+  const staleInitramfs = staleInitramfsReason(context, config);
   if (context.json) {
-    context.output.out(`${JSON.stringify({ devices: rows, staleRules: stale, problems }, null, 2)}\n`);
+    context.output.out(
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, staleInitramfs, problems }, null, 2)}\n`,
+    );
   } else {
     context.output.out(
       rows.length === 0
@@ -326,7 +436,9 @@ export function runStatus(context: CommandContext): void {
             ]),
           ),
     );
+    for (const h of heldRows) context.output.out(`${h.address}: held; ${h.note}\n`);
     if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
+    if (staleInitramfs !== null) context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${staleInitramfs}\n`);
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   if (problems.length > 0) context.exitCode = 1;
@@ -473,8 +585,24 @@ export const applyCommand = defineCommand({
   command: "apply",
   describe: "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
   options: (y) =>
-    y.option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" }),
-  handler: (context, args) => runApply(context, { dryRun: args["dry-run"] }),
+    y
+      .option("dry-run", { type: "boolean", default: false, describe: "say what would change; change nothing" })
+      .option("rules-only", {
+        type: "boolean",
+        default: false,
+        describe: "only regenerate the udev rules from the claims; bind and release nothing",
+      })
+      .option("kernel-release", {
+        type: "string",
+        describe:
+          "with --rules-only: compile the rules' driver decisions for this installed kernel (its /lib/modules/RELEASE) instead of the running one; the kernel install hook uses it",
+      }),
+  handler: (context, args) =>
+    runApply(context, {
+      dryRun: args["dry-run"],
+      rulesOnly: args["rules-only"],
+      ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
+    }),
 });
 
 export const statusCommand = defineCommand({

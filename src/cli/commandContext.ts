@@ -14,6 +14,8 @@ export interface Output {
 export interface GlobalOptions {
   readonly sysfsRoot: string;
   readonly modulesDir: string;
+  /** Whether --modules-dir was given (apply --kernel-release then reads it instead of `/lib/modules/<release>`). */
+  readonly modulesDirGiven: boolean;
   readonly stateDir: string;
   readonly procRoot: string;
   readonly configDir: string;
@@ -22,6 +24,8 @@ export interface GlobalOptions {
   readonly modprobeRoot: string;
   /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
   readonly accountsRoot: string;
+  /** The root under which update-initramfs and dracut are looked for (tests give a tree of their own). */
+  readonly toolsRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
@@ -43,6 +47,7 @@ export interface GlobalArguments {
   "rules-file"?: string;
   "modprobe-root"?: string;
   "accounts-root"?: string;
+  "tools-root"?: string;
   udevadm?: string;
   json?: boolean;
 }
@@ -87,6 +92,8 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
       // Where etc/passwd and etc/group are read for Owner=, for tests that must not see the host's accounts.
       .option("accounts-root", { type: "string", default: DEFAULT_PATHS.accountsRoot, hidden: true, requiresArg: true })
+      // Where update-initramfs and dracut are looked for, for tests that must not see the host's.
+      .option("tools-root", { type: "string", default: DEFAULT_PATHS.toolsRoot, hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
@@ -142,12 +149,14 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
   return {
     sysfsRoot: argv["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
     modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
+    modulesDirGiven: argv["modules-dir"] !== undefined,
     stateDir: argv["state-dir"] ?? DEFAULT_PATHS.stateDir,
     procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
     modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
     accountsRoot: argv["accounts-root"] ?? DEFAULT_PATHS.accountsRoot,
+    toolsRoot: argv["tools-root"] ?? DEFAULT_PATHS.toolsRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

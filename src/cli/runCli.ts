@@ -25,6 +25,7 @@ import {
   withGlobalOptions,
 } from "./commandContext.js";
 import { explainCommand } from "./explainCommand.js";
+import { holdScriptCommand } from "./holdScriptCommand.js";
 import { listCommand } from "./listCommand.js";
 
 /** Every command, in the order --help lists them. */
@@ -39,6 +40,7 @@ export const COMMANDS: readonly CliCommand[] = [
   checkCommand,
   applyCommand,
   statusCommand,
+  holdScriptCommand,
 ];
 
 const EPILOGUE =

@@ -20,3 +20,13 @@ export const HOLD_SWITCH = "vfio_autobind.hold";
 export const NO_OVERRIDE = "(null)";
 
 export const isHold = (override: string | null | undefined): boolean => override === HOLD_OVERRIDE;
+
+/**
+ * Whether a device's driver_override is one vfio-autobind put there for this device's
+ * claim: the hold, or the driver the generated rules wrote for this event. Such a device
+ * was never the host's: if no VFIO driver binds it, it goes back to the kernel's choice.
+ * Any other value is the admin's and is never overwritten.
+ */
+export function isOverrideOurs(override: string | null, rulesDriver: string | null): boolean {
+  return isHold(override) || (rulesDriver !== null && override === rulesDriver);
+}

@@ -12,6 +12,7 @@
  * Every finding is reported at once, so one run tells the admin all that stands in the way.
  */
 import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
+import { isOverrideOurs } from "./hold.js";
 import type { HostUse } from "../sysfs/hostUsage.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
 import { describeHolders, type VfioHolder } from "../sysfs/vfioHolders.js";
@@ -155,4 +156,19 @@ export function releaseRefusal(
 export function pinnedModuleRefusal(module: string, vfioModules: ReadonlySet<string>): string | null {
   if (module === GENERIC_VFIO_MODULE || vfioModules.has(module)) return null;
   return `${module} is not a VFIO driver (it has no vfio_pci: alias in modules.alias); pin vfio_pci or one of its variants`;
+}
+
+/**
+ * A claim never overwrites a driver_override someone else set (the admin by hand,
+ * driverctl, a script): only an empty one, a hold, the value the rules wrote for this
+ * event, or the name of a VFIO driver it may move the device to. `bind` by hand is the
+ * admin's own act and is not subject to this.
+ */
+export function foreignOverrideRefusal(
+  override: string | null,
+  rulesDriver: string | null,
+  vfioDrivers: ReadonlySet<string>,
+): string | null {
+  if (override === null || isOverrideOurs(override, rulesDriver) || vfioDrivers.has(override)) return null;
+  return `its driver_override is ${JSON.stringify(override)}, set outside vfio-autobind; it is never overwritten: clear it (echo > driver_override) and run "vfio-autobind apply"`;
 }

@@ -32,7 +32,10 @@ import { isAccountName, parseMode } from "../config/claimConfig.js";
 import type { NodeOwnership } from "../policy/nodeOwnership.js";
 import { isSafeIommuGroup } from "../paths.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
+import { HOLD_OVERRIDE, HOLD_SWITCH, NO_OVERRIDE } from "../policy/hold.js";
+import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName } from "../paths.js";
 import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";
+import { RULE_ENV } from "./ruleEnv.js";
 import {
   commentText,
   renderRuleLine,
@@ -42,9 +45,37 @@ import {
   type RuleToken,
 } from "./udevRuleSyntax.js";
 
-export const CLAIM_ENV = "VFIO_AUTOBIND_CLAIM";
+export const CLAIM_ENV = RULE_ENV.claim;
 const END_LABEL = "vfio_autobind_claims_end";
 const OWNER_END_LABEL = "vfio_autobind_owners_end";
+const DECIDE_END_LABEL = "vfio_autobind_decide_end";
+const DECIDED_LABEL = "vfio_autobind_decided";
+const LABELS = [END_LABEL, OWNER_END_LABEL, DECIDE_END_LABEL, DECIDED_LABEL];
+
+/** How the rules decide for a claim's devices (RULE_ENV.plan). */
+type Plan = "auto" | "pin" | "hold";
+
+/**
+ * The ranking compiled for one kernel release (rankingRules.ts), and how a claim's pinned
+ * Driver= resolves to a module and a driver name. Null pin: the driver name is not known
+ * now (module not loaded), so that claim's devices are held and the helper decides.
+ */
+export interface CompiledDecisions {
+  readonly release: string;
+  readonly digest: string;
+  readonly ranking: readonly (readonly RuleToken[])[];
+  readonly pin: (name: string) => { readonly module: string; readonly driver: string } | null;
+}
+/** Either decisions, or why none could be compiled (every claimed device is then held for the helper). */
+export type Decisions = CompiledDecisions | { readonly problem: string };
+
+// The exact values the decision section writes: one home, read by the checker below too.
+const SET_DRIVER_OVERRIDE = `$env{${RULE_ENV.driver}}`;
+const PROBE_NOW = "$kernel";
+const PROBE_ATTR = "[subsystem/pci]drivers_probe";
+const KMOD_LOAD = `kmod load $env{${RULE_ENV.module}}`;
+const OUR_OVERRIDES = `${NO_OVERRIDE}|${HOLD_OVERRIDE}`;
+const RELEASE_KEY = "kernel/osrelease";
 
 /** The addresses a PF's VFs take (all of them, enabled or not), or null if unknown. */
 export type VfAddressesOf = (pf: string) => readonly string[] | null;
@@ -255,12 +286,81 @@ function ownershipLines(nodes: readonly NodeOwnership[]): Line[] {
   return lines;
 }
 
+/**
+ * How a claim's devices are decided in the rules: pinned (its Driver=, when the driver name
+ * is known), ranked (the compiled ranking), or held for the helper (no decisions, an unknown
+ * pin, or a reach broader than the claim, where the mark may be wrong).
+ */
+function planTokens(driver: string, reach: Reach, decisions: Decisions | null): RuleToken[] {
+  const plan = (p: Plan): RuleToken => set("ENV", p, RULE_ENV.plan);
+  if (decisions === null || "problem" in decisions || reach.unknown !== null) return [plan("hold")];
+  if (driver === "auto") return [plan("auto")];
+  const pin = decisions.pin(driver);
+  if (pin === null || !isSafeModuleName(pin.module) || !isSafeDriverName(pin.driver)) return [plan("hold")];
+  return [plan("pin"), set("ENV", pin.module, RULE_ENV.module), set("ENV", pin.driver, RULE_ENV.driver)];
+}
+
+/**
+ * The hold and the compiled decision, for devices a claim marked (holds-design in
+ * docs/kernel-facts.md): the hold first, so no host driver can probe the device whatever
+ * happens next; then, on the kernel the ranking was compiled for, the chosen driver's
+ * override, a probe (its module may be loaded already) and `kmod load` (its registration
+ * binds the device). No process is started; the helper runs after and checks.
+ */
+function decisionLines(decisions: Decisions | null): Line[] {
+  const end = set("GOTO", DECIDE_END_LABEL);
+  const lines: Line[] = [
+    { comment: "Hold claimed devices that no driver has yet, then bind them without a process." },
+    { tokens: [{ ...is("ENV", "?*", CLAIM_ENV), op: "!=" }, end] },
+    { comment: "Already on a driver (built in, or loaded before the hold): the helper takes it." },
+    { tokens: [is("TEST", "driver"), end] },
+    { tokens: [{ ...is("TEST", "iommu_group"), op: "!=" }, end] },
+    { comment: "An override set by anyone else is never overwritten." },
+    { tokens: [{ ...is("ATTR", OUR_OVERRIDES, "driver_override"), op: "!=" }, end] },
+    { comment: "Bridges never go to VFIO; the boot display is the helper's to judge." },
+    { tokens: [is("ATTR", "0x06*", "class"), end] },
+    { tokens: [is("ATTR", "1", "boot_vga"), end] },
+    { comment: `${HOLD_SWITCH}=0 on the kernel command line turns holds off (a diagnostic).` },
+    { tokens: [{ key: "IMPORT", attr: "cmdline", op: "=", value: HOLD_SWITCH }] },
+    { tokens: [is("ENV", "0", HOLD_SWITCH), end] },
+    { tokens: [set("ATTR", HOLD_OVERRIDE, "driver_override")] },
+  ];
+  if (decisions === null) {
+    lines.push({ comment: "compiled-for: none (held until the helper decides)" });
+  } else if ("problem" in decisions) {
+    lines.push({ comment: `compiled-for: none (${decisions.problem})` });
+  } else {
+    if (!isSafeKernelRelease(decisions.release))
+      throw new RuntimeFailure(`unexpected kernel release ${quoteForDisplay(decisions.release)}`);
+    if (!/^[0-9a-f]{8,64}$/.test(decisions.digest))
+      throw new RuntimeFailure(`unexpected ranking digest ${quoteForDisplay(decisions.digest)}`);
+    lines.push(
+      { comment: `compiled-for: ${decisions.release} ${decisions.digest}` },
+      { tokens: [is("ENV", "hold", RULE_ENV.plan), end] },
+      { comment: "Compiled for one kernel: on any other the devices stay held and the helper decides." },
+      { tokens: [{ ...is("SYSCTL", decisions.release, RELEASE_KEY), op: "!=" }, end] },
+      { tokens: [is("ENV", "pin", RULE_ENV.plan), set("GOTO", DECIDED_LABEL)] },
+      { comment: "The ranking, least specific first: the last line that matches wins." },
+      ...decisions.ranking.map((tokens) => ({ tokens: [...tokens] })),
+      { tokens: [set("LABEL", DECIDED_LABEL)] },
+      { comment: "No driver name known for the winner (its module was never loaded): held for the helper." },
+      { tokens: [{ ...is("ENV", "?*", RULE_ENV.driver), op: "!=" }, end] },
+      { tokens: [set("ATTR", SET_DRIVER_OVERRIDE, "driver_override")] },
+      { tokens: [set("ATTR", PROBE_NOW, PROBE_ATTR)] },
+      { tokens: [{ key: "RUN", attr: "builtin", op: "+=", value: KMOD_LOAD }] },
+    );
+  }
+  lines.push({ tokens: [set("LABEL", DECIDE_END_LABEL)] });
+  return lines;
+}
+
 export function generateClaimRules(
   config: Pick<ClaimConfig, "claims" | "exclusions">,
   digest: string,
   configDir: string,
   vfAddressesOf: VfAddressesOf,
   ownership: readonly NodeOwnership[] = [],
+  decisions: Decisions | null = null,
 ): string {
   if (!/^[A-Za-z0-9]{1,128}$/.test(digest))
     throw new RuntimeFailure(`unexpected config digest ${quoteForDisplay(digest)}`);
@@ -284,7 +384,8 @@ export function generateClaimRules(
       lines.push({ comment: at }, ...reach.sets.map((s) => ({ tokens: [...s, end] })));
     }
   }
-  for (const claim of config.claims) {
+  // Last first: udev keeps the last assignment, and the first matching claim decides (selectClaim).
+  for (const claim of [...config.claims].reverse()) {
     const reach = reachOf(claim.selectors, claim.origin, vfAddressesOf);
     const at = `[Claim] ${where(claim.origin)}`;
     if (reach.sets.length === 0) {
@@ -292,10 +393,10 @@ export function generateClaimRules(
       continue;
     }
     const note = reach.unknown === null ? "" : ` (${reach.unknown}: marks more, the helper checks)`;
-    const mark = set("ENV", claimMark(claim.origin), CLAIM_ENV);
-    lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, mark] })));
+    const mark = [set("ENV", claimMark(claim.origin), CLAIM_ENV), ...planTokens(claim.driver, reach, decisions)];
+    lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, ...mark] })));
   }
-  lines.push({ tokens: [set("LABEL", END_LABEL)] }, ...ownershipLines(ownership));
+  lines.push({ tokens: [set("LABEL", END_LABEL)] }, ...decisionLines(decisions), ...ownershipLines(ownership));
   const text = render(lines);
   proveRoundTrip(text, lines);
   return text;
@@ -307,19 +408,50 @@ export function digestOfRules(text: string): string | null {
   return m === null ? null : (m[1] as string);
 }
 
-const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsystem_device", "class"]);
+/** What the installed rules' decisions were compiled for (`<release> <digest>`), or null: none. */
+export function compiledForOfRules(text: string): { release: string; digest: string } | null {
+  const m = /^# compiled-for: (\S+) ([0-9a-f]+)$/m.exec(text);
+  return m === null ? null : { release: m[1] as string, digest: m[2] as string };
+}
+
+const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsystem_device", "class", "boot_vga"]);
+const PLANS = new Set<string>(["auto", "pin", "hold"]);
 
 function generatedToken(t: RuleToken): boolean {
   if (t.op === "==" || t.op === "!=") {
-    if (t.key === "ATTR") return t.attr !== null && MATCHED_ATTRS.has(t.attr);
+    if (t.key === "ATTR")
+      return (
+        t.attr !== null && (MATCHED_ATTRS.has(t.attr) || (t.attr === "driver_override" && t.value === OUR_OVERRIDES))
+      );
+    if (t.key === "ENV")
+      return (
+        t.attr === CLAIM_ENV ||
+        t.attr === RULE_ENV.plan ||
+        t.attr === RULE_ENV.driver ||
+        t.attr === "MODALIAS" ||
+        t.attr === HOLD_SWITCH
+      );
+    if (t.key === "SYSCTL") return t.attr === RELEASE_KEY && isSafeKernelRelease(t.value);
     return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "KERNELS", "TEST"].includes(t.key);
   }
+  if (t.key === "RUN") return t.op === "+=" && t.attr === "builtin" && t.value === KMOD_LOAD;
   if (t.op !== "=") return false;
-  if (t.key === "ENV") return t.attr === CLAIM_ENV;
+  if (t.key === "IMPORT") return t.attr === "cmdline" && t.value === HOLD_SWITCH;
+  if (t.key === "ATTR") {
+    if (t.attr === "driver_override") return t.value === HOLD_OVERRIDE || t.value === SET_DRIVER_OVERRIDE;
+    return t.attr === PROBE_ATTR && t.value === PROBE_NOW;
+  }
+  if (t.key === "ENV") {
+    if (t.attr === CLAIM_ENV) return true;
+    if (t.attr === RULE_ENV.plan) return PLANS.has(t.value);
+    if (t.attr === RULE_ENV.module) return isSafeModuleName(t.value);
+    if (t.attr === RULE_ENV.driver) return t.value === "" || isSafeDriverName(t.value);
+    return false;
+  }
   if (t.attr !== null) return false;
   if (t.key === "OWNER" || t.key === "GROUP") return isAccountName(t.value);
   if (t.key === "MODE") return parseMode(t.value) === t.value;
-  return (t.key === "GOTO" || t.key === "LABEL") && (t.value === END_LABEL || t.value === OWNER_END_LABEL);
+  return (t.key === "GOTO" || t.key === "LABEL") && LABELS.includes(t.value);
 }
 
 /**

@@ -8,8 +8,12 @@
  */
 import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
-import type { BindEnvironment } from "../binder/bindDevice.js";
+import type { BindEnvironment, RulesDecision } from "../binder/bindDevice.js";
 import { exitCodeFor, succeeded } from "../binder/outcomes.js";
+import { releaseDevice } from "../binder/releaseDevice.js";
+import { readRecord } from "../binder/stateStore.js";
+import { isSafeDriverName, isSafeModuleName } from "../paths.js";
+import { isOverrideOurs } from "../policy/hold.js";
 import { formatConfigError } from "../config/claimConfig.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import type { DecisionLog } from "../journal/decisionLog.js";
@@ -17,6 +21,30 @@ import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
+import { RULE_ENV } from "./ruleEnv.js";
+
+/** What the generated rules wrote for this event, from its environment; checked like any input. */
+export function rulesDecisionOf(event: NodeJS.ProcessEnv): RulesDecision | undefined {
+  const module = event[RULE_ENV.module] ?? "";
+  const driver = event[RULE_ENV.driver] ?? "";
+  return isSafeModuleName(module) && isSafeDriverName(driver) ? { module, driver } : undefined;
+}
+
+/**
+ * A device held for us that no VFIO driver took (no claim selects it after all, the config
+ * is broken, a refusal): the hold is cleared and the kernel probes it, so it goes where it
+ * would have gone without us (fail-open). Returns the words for the event's one line, or ""
+ * when the device holds nothing of ours.
+ */
+async function letGoOfHold(address: string, env: BindEnvironment, rules: RulesDecision | undefined): Promise<string> {
+  const device = readPciDevice(env.sysfsRoot, address);
+  const rulesDriver = rules?.driver ?? null;
+  if (!isOverrideOurs(device.driverOverride, rulesDriver) || readRecord(env.stateDir, address) !== null) return "";
+  if (device.driver !== null && device.driver !== rulesDriver) return "";
+  const released = await releaseDevice({ address, force: true, dryRun: false }, env);
+  if (released.status !== "released") return `; could not clear the hold: ${released.message}`;
+  return `; cleared the hold, ${released.driver === null ? "no driver took it" : `now on ${released.driver}`}`;
+}
 
 export interface AddEventContext {
   readonly configDir: string;
@@ -58,11 +86,12 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
     return 0;
   }
 
+  const rules = rulesDecisionOf(event);
   const config = readClaimConfig(context.configDir);
   if (config.errors.length > 0) {
     const first = config.errors[0];
     log.error(
-      `${address}: not bound: ${context.configDir} has ${config.errors.length} error(s), first ${first === undefined ? "" : formatConfigError(first)}; fix it and run "vfio-autobind check"`,
+      `${address}: not bound: ${context.configDir} has ${config.errors.length} error(s), first ${first === undefined ? "" : formatConfigError(first)}; fix it and run "vfio-autobind check"${await letGoOfHold(address, env, rules)}`,
     );
     return 1;
   }
@@ -72,12 +101,12 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
   const current = device.driver ?? "no driver";
   if (selection.kind === "excluded") {
     log.info(
-      `${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}`,
+      `${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}${await letGoOfHold(address, env, rules)}`,
     );
     return 0;
   }
   if (selection.kind === "unclaimed") {
-    log.info(`${address}: no claim selects it; left on ${current}`);
+    log.info(`${address}: no claim selects it; left on ${current}${await letGoOfHold(address, env, rules)}`);
     return 0;
   }
 
@@ -85,7 +114,12 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
   const outcomes = await bindClaimed(address, selection.claim, env, {
     dryRun: false,
     isClaimed: (peer) => selectClaim(config, peer).kind === "claimed",
+    ...(rules === undefined ? {} : { rules }),
   });
+  const first = outcomes[0];
+  const nothingTried = first?.status === "refused" || (first?.status === "failed" && first.restore === null);
+  if (first !== undefined && nothingTried && first.address === address)
+    outcomes[0] = { ...first, message: `${first.message}${await letGoOfHold(address, env, rules)}` };
   for (const outcome of outcomes) {
     const line = `${outcome.message}${nodesNote(env, outcome)} [claim ${claimAt}]`;
     if (succeeded(outcome)) log.info(line);

@@ -11,7 +11,9 @@
  *
  * Writing: only values that match a strict pattern are ever quoted (no quote, backslash,
  * whitespace, `$` or `%` substitution, control character), and comment text is escaped, so
- * no value or comment can end a value, a token or a line.
+ * no value or comment can end a value, a token or a line. The exceptions are exact: in an
+ * assigned value `$kernel` and `$env{NAME}`, which udev substitutes with what we mean; in
+ * a RUN{builtin} command single spaces between arguments; an empty ENV{}= or ATTR{}=.
  */
 import { oneLine, quoteForDisplay } from "../text/safeText.js";
 
@@ -143,16 +145,40 @@ export function tokenizeRules(text: string): TokenizedRules {
   return { rules, errors };
 }
 
-// Globs (`*?[]!`), alternatives (`|`), addresses, hex ids, names and absolute paths; no
-// quote, backslash, whitespace, `$`/`%` (udev substitutes those in assigned values), `{}`,
-// comma or control character.
-const SAFE_VALUE = /^[A-Za-z0-9_.:/*?|![\]+-]+$/;
+// The characters a value may hold: globs (`*?[]!`), alternatives (`|`), addresses, hex
+// ids, names, kernel releases, absolute paths and `(null)`; no quote, backslash, whitespace,
+// `$`/`%` (udev substitutes those in assigned values), `{}`, comma or control character.
+const SAFE_CHAR = "[A-Za-z0-9_.:/*?|![\\]()+-]";
+const MATCH_VALUE = new RegExp(`^${SAFE_CHAR}+$`);
+// In assigned values udev substitutes `$...` and `%...`; only two exact forms are written:
+// `$kernel` (the device's kernel name; not followed by a name character, which udev would
+// read on as part of the name or as `{attr}`) and `$env{NAME}` (a property we set).
+const SUBSTITUTION = "\\$kernel(?![A-Za-z0-9_{])|\\$env\\{[A-Z_]+\\}";
+const ASSIGNED_PIECE = `(?:${SAFE_CHAR}|${SUBSTITUTION})+`;
+const ASSIGNED_VALUE = new RegExp(`^${ASSIGNED_PIECE}$`);
+// A builtin's command line (`kmod load $env{X}`): udev splits it at spaces into arguments,
+// so words are separated by single spaces, none leading or trailing.
+const BUILTIN_COMMAND = new RegExp(`^${ASSIGNED_PIECE}(?: ${ASSIGNED_PIECE})*$`);
 const SAFE_KEY = /^[A-Z]+$/;
-const SAFE_ATTR = /^[A-Za-z0-9_]+$/;
+// An attribute, property or sysctl name: `vendor`, `vfio_autobind.hold`, `kernel/osrelease`,
+// with udev's `[subsystem/sysname]` prefix for another device's attribute. No component
+// starts with a dot, so there is no `..` to climb out of the device.
+const NAME_PART = "[A-Za-z0-9_][A-Za-z0-9_.-]*";
+const SAFE_ATTR = new RegExp(`^(?:\\[[a-z0-9_-]+/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*\\])?${NAME_PART}(?:/${NAME_PART})*$`);
 
 /** Thrown when asked to write something udev would read differently. */
 export class UnsafeRuleTextError extends Error {
   override readonly name = "UnsafeRuleTextError";
+}
+
+/** True when udev reads `token.value` exactly as written: no substitution but `$kernel` and `$env{NAME}`. */
+function isSafeValue(token: RuleToken): boolean {
+  if (token.op === "==" || token.op === "!=") return MATCH_VALUE.test(token.value);
+  if (token.key === "RUN" && token.attr === "builtin") return BUILTIN_COMMAND.test(token.value);
+  // An empty assignment clears a property or writes nothing to an attribute (a driver name
+  // not known at apply time); nowhere else is an empty value meant.
+  if (token.value === "") return token.op === "=" && (token.key === "ENV" || token.key === "ATTR");
+  return ASSIGNED_VALUE.test(token.value);
 }
 
 /** One rule line; every part must be strictly safe, so it tokenizes back to `tokens`. */
@@ -162,7 +188,7 @@ export function renderRuleLine(tokens: readonly RuleToken[]): string {
       if (!SAFE_KEY.test(t.key) || (t.attr !== null && !SAFE_ATTR.test(t.attr)) || t.escaped === true) {
         throw new UnsafeRuleTextError(`unsafe udev key ${quoteForDisplay(t.key)}`);
       }
-      if (!SAFE_VALUE.test(t.value)) throw new UnsafeRuleTextError(`unsafe udev value ${quoteForDisplay(t.value)}`);
+      if (!isSafeValue(t)) throw new UnsafeRuleTextError(`unsafe udev value ${quoteForDisplay(t.value)}`);
       return `${t.key}${t.attr === null ? "" : `{${t.attr}}`}${t.op}"${t.value}"`;
     })
     .join(", ");

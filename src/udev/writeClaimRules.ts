@@ -5,7 +5,7 @@
  */
 import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { loadExeca } from "../process/lazyExeca.js";
-import { digestOfRules, generatedRulesProblem } from "./claimRules.js";
+import { compiledForOfRules, digestOfRules, generatedRulesProblem, type Decisions } from "./claimRules.js";
 
 // Far above any real config (a line per claim and id), small enough to read at once.
 const RULES_MAX_BYTES = 8 * 1024 * 1024;
@@ -27,6 +27,22 @@ export function staleRulesReason(
   if (installed === null && config.claims.length === 0) return null;
   if (installed === null) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
   return `${rulesFile} was generated from another config; run "vfio-autobind apply"`;
+}
+
+/**
+ * Why the installed rules' compiled decisions are not what this kernel would compile now
+ * (another kernel, a variant added or removed, a driver name learnt since), or null. The
+ * devices are still bound right (the helper corrects a stale decision); only slower.
+ */
+export function staleDecisionsReason(rulesFile: string, decide: () => Decisions): string | null {
+  const installed = readInstalledRules(rulesFile);
+  if (installed === null || digestOfRules(installed) === null) return null;
+  const compiled = compiledForOfRules(installed);
+  const expected = decide();
+  if ("problem" in expected) return null; // nothing could be compiled now: holds are all there is
+  if (compiled !== null && compiled.release === expected.release && compiled.digest === expected.digest) return null;
+  const was = compiled === null ? "compiled no decisions" : `were compiled for ${compiled.release}`;
+  return `${rulesFile}: its driver decisions ${was}; the running kernel ${expected.release} decides differently now (the helper corrects each device, more slowly); run "vfio-autobind apply"`;
 }
 
 /**

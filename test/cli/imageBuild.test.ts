@@ -70,6 +70,41 @@ describe("claims in an image build, with no /sys", () => {
     expect((await cli(["check"])).code).toBe(0);
     const unclaimed = await cli(["unclaim", "--ids", "15b3:101e"]);
     expect(unclaimed.code).toBe(0);
-    expect(fs.readdirSync(path.join(work, "etc", "vfio-autobind"))).toEqual([]);
+    // No claim file left; the generated hold script (of no claims) stays, as the rules do.
+    expect(fs.readdirSync(path.join(work, "etc", "vfio-autobind"))).toEqual(["generated"]);
+  });
+});
+
+describe("apply --rules-only --kernel-release (the kernel install hook)", () => {
+  it("compiles the rules' decisions for the named kernel from its aliases, and binds nothing", async () => {
+    const modules = path.join(work, "modules");
+    fs.mkdirSync(modules, { recursive: true });
+    fs.writeFileSync(
+      path.join(modules, "modules.alias"),
+      "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\nalias vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci\n",
+    );
+    expect((await cli(["claim", "0000:3b:00.2"])).code).toBe(0);
+    const hook = await cli(["apply", "--rules-only", "--kernel-release", "6.12.9-1-amd64"]);
+    expect(hook.code).toBe(0);
+    // No udevd in a chroot: a warning, nothing else.
+    expect(hook.err).toMatch(/^vfio-autobind: warning: could not reload udev rules .*\n$/s);
+    const rulesFile = path.join(work, "etc", "udev", "rules.d", "69-vfio-autobind-claims.rules");
+    expect(hook.out).toBe(`wrote ${rulesFile}\n`);
+    const rules = fs.readFileSync(rulesFile, "utf8");
+    expect(rules).toMatch(/^# compiled-for: 6\.12\.9-1-amd64 [0-9a-f]{16}$/m);
+    expect(rules).toContain('SYSCTL{kernel/osrelease}!="6.12.9-1-amd64"');
+    expect(rules).toContain(
+      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}=""',
+    );
+    // Run again: nothing changed.
+    expect((await cli(["apply", "--rules-only", "--kernel-release", "6.12.9-1-amd64"])).out).toBe(
+      `${rulesFile} is up to date\n`,
+    );
+  });
+
+  it("refuses a release that is not one", async () => {
+    const bad = await cli(["apply", "--rules-only", "--kernel-release", "../../etc"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--kernel-release "\.\.\/\.\.\/etc": not a kernel release/);
   });
 });

@@ -22,6 +22,13 @@ import {
 import { requireTools } from "./support/hostTools.js";
 
 const version = packageVersion();
+/** What holds claimed devices before udev's coldplug, in both packages (the unit's path differs). */
+const BOOT_SCRIPTS = [
+  "/usr/lib/dracut/modules.d/90vfio-autobind/module-setup.sh",
+  "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh",
+  "/usr/share/initramfs-tools/hooks/vfio-autobind",
+  "/usr/share/initramfs-tools/scripts/init-top/00-vfio-autobind",
+];
 // Node's own Node 18 build, which npm test's pretest step fetches (scripts/fetch-node18.mjs).
 const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
 
@@ -63,32 +70,42 @@ describe("the layout", () => {
     "/usr/share/doc/vfio-autobind/README.md",
     "/usr/share/man/man8/vfio-autobind.8.gz",
     ...repoRules().map((name) => `/usr/lib/udev/rules.d/${name}`),
+    ...BOOT_SCRIPTS,
   ];
+  const DEB_UNIT = "/lib/systemd/system/vfio-autobind-hold.service";
+  const RPM_UNIT = "/usr/lib/systemd/system/vfio-autobind-hold.service";
 
   it("the .deb holds exactly the shared files plus Debian's copyright and changelog", () => {
     expect(filesUnder(debRoot)).toEqual(
-      [...shared, "/usr/share/doc/vfio-autobind/changelog.gz", "/usr/share/doc/vfio-autobind/copyright"].sort(),
+      [
+        ...shared,
+        DEB_UNIT,
+        "/usr/share/doc/vfio-autobind/changelog.gz",
+        "/usr/share/doc/vfio-autobind/copyright",
+      ].sort(),
     );
   });
 
   it("the .rpm unpacks with rpm to exactly the shared files plus the license", () => {
     const unpacked = filesUnder(rpmRoot).filter((file) => !file.startsWith("/var/lib/rpm/"));
-    expect(unpacked).toEqual([...shared, "/usr/share/licenses/vfio-autobind/copyright"].sort());
+    expect(unpacked).toEqual([...shared, RPM_UNIT, "/usr/share/licenses/vfio-autobind/copyright"].sort());
   });
 
   it("rpm -qlp lists the same files and the directories the package owns", async () => {
     const listed = (await rpmQuery("-l")).split("\n").sort();
     const dirs = [
       "/etc/vfio-autobind",
+      "/usr/lib/dracut/modules.d/90vfio-autobind",
       "/usr/lib/vfio-autobind",
       "/usr/share/doc/vfio-autobind",
       "/usr/share/licenses/vfio-autobind",
     ];
-    expect(listed).toEqual([...shared, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort());
+    expect(listed).toEqual([...shared, RPM_UNIT, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort());
   });
 
   it("both packages carry the same bytes for every shared file", () => {
     for (const file of shared) expect(read(rpmRoot, file).equals(read(debRoot, file)), file).toBe(true);
+    expect(read(rpmRoot, RPM_UNIT).equals(read(debRoot, DEB_UNIT))).toBe(true);
   });
 
   it("both carry the repository's udev rules unchanged", () => {
@@ -98,9 +115,10 @@ describe("the layout", () => {
     }
   });
 
-  it("the command is executable and everything else is not; all owned by root", async () => {
-    expect(fs.statSync(path.join(debRoot, "usr/sbin/vfio-autobind")).mode & 0o777).toBe(0o755);
-    for (const file of shared.filter((f) => f !== "/usr/sbin/vfio-autobind")) {
+  it("the command and the boot scripts are executable and everything else is not; all owned by root", async () => {
+    const executable = ["/usr/sbin/vfio-autobind", ...BOOT_SCRIPTS];
+    for (const file of executable) expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o755);
+    for (const file of [...shared.filter((f) => !executable.includes(f)), DEB_UNIT]) {
       expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o644);
     }
     const listing = (await execa("dpkg-deb", ["-c", built.deb])).stdout.split("\n");
@@ -109,7 +127,8 @@ describe("the layout", () => {
       await rpmQuery("--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]")
     ).split("\n");
     expect(rpmOwners.every((line) => line.startsWith("root:root "))).toBe(true);
-    expect(rpmOwners).toContain("root:root -rwxr-xr-x /usr/sbin/vfio-autobind");
+    for (const file of executable) expect(rpmOwners).toContain(`root:root -rwxr-xr-x ${file}`);
+    expect(rpmOwners).toContain(`root:root -rw-r--r-- ${RPM_UNIT}`);
   });
 
   it("the example config is a conffile in the .deb and %config(noreplace) in the .rpm", async () => {
@@ -230,12 +249,55 @@ describe("maintainer scripts", () => {
       expect(text).not.toMatch(/trigger/);
   });
 
-  it("on purge (rpm: erase) remove the generated claims rule, and nothing else by hand", async () => {
-    expect(debScript("postrm")).toMatch(/purge\)\n\tremove_generated_rules/);
-    expect(debScript("postrm")).toContain("rm -f /etc/udev/rules.d/69-vfio-autobind-claims.rules");
+  it("on purge (rpm: erase) remove the generated claims rule, hold script and stamps, and nothing else by hand", async () => {
+    expect(debScript("postrm")).toMatch(/purge\)\n\tpurge_hold_unit\n\tremove_generated_rules/);
+    expect(debScript("postrm")).toContain(
+      "rm -f /etc/udev/rules.d/69-vfio-autobind-claims.rules /etc/vfio-autobind/generated/hold-claimed.sh /etc/vfio-autobind/generated/initramfs-*.digest\n",
+    );
     const rpmScripts = await rpmQuery("--scripts");
     expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi');
     for (const text of [debScript("postrm"), rpmScripts]) expect(text.match(/\brm -/g)).toEqual(["rm -"]);
+  });
+});
+
+describe("the boot-time holds", () => {
+  const debScript = (name: string): string => fs.readFileSync(path.join(debControl, name), "utf8");
+
+  it("the hold unit is enabled on installation and let go on removal, in both packages", async () => {
+    expect(debScript("postinst")).toMatch(
+      /configure \| abort-upgrade \| abort-deconfigure \| abort-remove\)\n\tenable_hold_unit\n/,
+    );
+    expect(debScript("postinst")).toContain(
+      "\t\tdeb-systemd-helper enable vfio-autobind-hold.service >/dev/null || true\n",
+    );
+    expect(debScript("postrm")).toMatch(/remove\)\n\tmask_hold_unit\n/);
+    expect(debScript("postrm")).toContain(
+      "\t\tdeb-systemd-helper purge vfio-autobind-hold.service >/dev/null || true\n",
+    );
+    const rpmScripts = await rpmQuery("--scripts");
+    expect(rpmScripts).toContain('if [ "$1" -eq 1 ]; then\n\tenable_hold_unit\nfi');
+    expect(rpmScripts).toContain("systemctl --no-reload enable vfio-autobind-hold.service");
+    expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tnotice_bound_devices\n\tdisable_hold_unit\nfi');
+  });
+
+  it("no maintainer script rebuilds an initramfs", async () => {
+    const all = [debScript("postinst"), debScript("prerm"), debScript("postrm"), await rpmQuery("--scripts")];
+    for (const text of all) expect(text).not.toMatch(/update-initramfs|dracut|mkinitramfs|\/boot/);
+  });
+
+  it("the boot scripts are the repository's, unchanged, in both packages", () => {
+    const sources: Record<string, string> = {
+      "/usr/share/initramfs-tools/hooks/vfio-autobind": "initramfs-tools-hook",
+      "/usr/share/initramfs-tools/scripts/init-top/00-vfio-autobind": "initramfs-tools-init-top",
+      "/usr/lib/dracut/modules.d/90vfio-autobind/module-setup.sh": "dracut-module-setup.sh",
+      "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh": "dracut-pre-udev-hook.sh",
+    };
+    expect(Object.keys(sources).sort()).toEqual([...BOOT_SCRIPTS].sort());
+    for (const [installed, source] of Object.entries(sources)) {
+      const original = fs.readFileSync(path.join(REPO, "packaging/files/boot", source));
+      expect(read(debRoot, installed).equals(original), installed).toBe(true);
+      expect(read(rpmRoot, installed).equals(original), installed).toBe(true);
+    }
   });
 });
 
@@ -316,6 +378,7 @@ describe("the man page", () => {
     for (const file of [
       "/etc/vfio-autobind/",
       "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+      "/etc/vfio-autobind/generated/hold-claimed.sh",
       "/run/vfio-autobind/",
     ])
       expect(rendered).toContain(file);

@@ -13,13 +13,21 @@ import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 
 const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules");
 
+/** The claims' section: what marks devices, up to its end label (the hold and ownership follow). */
+const claimsSection = (text: string): string => {
+  const end = 'LABEL="vfio_autobind_claims_end"';
+  return text.slice(0, text.indexOf(end) + end.length);
+};
+
 const rulesFor = (text: string, vfs: Record<string, string[]> = {}): string[] => {
   const config = parseClaimFile(text, "/etc/vfio-autobind/c.conf");
   expect(config.errors).toEqual([]);
-  return generateClaimRules(config, "abc123", "/etc/vfio-autobind", (pf) => vfs[pf] ?? null)
+  return claimsSection(generateClaimRules(config, "abc123", "/etc/vfio-autobind", (pf) => vfs[pf] ?? null))
     .split("\n")
     .filter((l) => l !== "" && !l.startsWith("#"));
 };
+
+const HELD = 'ENV{VFIO_AUTOBIND_PLAN}="hold"';
 
 describe("generateClaimRules", () => {
   it("turns selectors into udev matches, one line per id, exclusions first", () => {
@@ -31,21 +39,21 @@ describe("generateClaimRules", () => {
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
       'KERNEL=="0000:3b:00.7", GOTO="vfio_autobind_claims_end"',
-      'KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x15b3", ATTR{device}=="0x101e", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
-      'KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x10de", ATTR{device}=="0x2342", ATTR{subsystem_vendor}=="0x10de", ATTR{subsystem_device}=="0x16eb", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x15b3", ATTR{device}=="0x101e", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
+      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x10de", ATTR{device}=="0x2342", ATTR{subsystem_vendor}=="0x10de", ATTR{subsystem_device}=="0x16eb", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
       'LABEL="vfio_autobind_claims_end"',
     ]);
   });
 
   it("names the VFs of a PF by address, before they exist", () => {
     expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0", { "0000:3b:00.0": ["0000:3b:00.2", "0000:3b:00.3"] })[2]).toBe(
-      'KERNEL=="0000:3b:00.2|0000:3b:00.3", TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+      `KERNEL=="0000:3b:00.2|0000:3b:00.3", TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
     );
   });
 
   it("falls back to any VF when the PF's layout is unknown", () => {
     expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0")[2]).toBe(
-      'TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+      `TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
     );
   });
 
@@ -86,6 +94,7 @@ const GENERATED_KEYS = new Set([
   "ATTR{subsystem_vendor}==",
   "ATTR{subsystem_device}==",
   "ENV{VFIO_AUTOBIND_CLAIM}=",
+  "ENV{VFIO_AUTOBIND_PLAN}=",
   "LABEL=",
 ]);
 
@@ -100,8 +109,8 @@ describe("generated rules cannot be injected into (issue 10, A1)", () => {
   it.each(hostileNames)("a claim file named %j adds no key and stays one rule", (name) => {
     const config = parseClaimFile("[Claim]\nAddress=0000:3b:00.2\n[Exclude]\nAddress=0000:3b:00.7", name);
     const text = generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null);
-    expect(keysOf(text).every((k) => GENERATED_KEYS.has(k))).toBe(true);
-    expect(tokenizeRules(text).rules).toHaveLength(5);
+    expect(keysOf(claimsSection(text)).every((k) => GENERATED_KEYS.has(k))).toBe(true);
+    expect(tokenizeRules(claimsSection(text)).rules).toHaveLength(5);
     expect(controlCharacterAt(text)).toBe(-1);
     expect(generatedRulesProblem(text)).toBeNull();
   });
@@ -179,7 +188,7 @@ describe("no claim is dropped by udev's line limit", () => {
       "/etc/vfio-autobind",
       () => null,
     );
-    const read = tokenizeRules(text);
+    const read = tokenizeRules(claimsSection(text));
     expect(read.errors).toEqual([]);
     const classTokens = read.rules.flatMap((r) => r.tokens.filter((t) => t.attr === "class"));
     expect(classTokens.length).toBeGreaterThan(2); // several chunks, each with both ids
@@ -242,7 +251,7 @@ describe("one exclusion does not widen to other claims' devices (issue 10, F13)"
     expect(text).toContain(
       "# [Exclude] c.conf:1: left to the helper (the VF addresses of 0000:99:00.0 are not known now)",
     );
-    expect(keysOf(text)).not.toContain("TEST==");
+    expect(keysOf(claimsSection(text))).not.toContain("TEST==");
   });
 
   it("an exclusion of the VFs of a PF skips only VFs, not another device at a listed address", () => {

@@ -90,6 +90,7 @@ const bootOf = (lastBindSeconds: number | null) => ({
 function compareResult(rounds: TriggerRound[], systemdRun = floorRuns([0.3, 0.2, 0.4])): DriverctlCompareResult {
   return {
     bootToBound: bootOf(30),
+    claimRulesDifferFromBoot: null,
     rounds,
     floors: { nodeJitless: floorRuns([1.4, 1.3, 1.5]), bash: floorRuns([0.05, 0.06, 0.04]), systemdRun },
     driverctlVersion: "0.111-1",

@@ -181,10 +181,14 @@ describe("the ownership section of the generated rules", () => {
   const text = generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null, nodes);
 
   it("comes after the claims' section: one group node rule per group, one cdev rule per device, no RUN", () => {
-    expect(text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))).toEqual([
+    const rules = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    // The hold's section (claimRules.test.ts) sits between the claims and the owners.
+    const decideEnd = rules.indexOf('LABEL="vfio_autobind_decide_end"');
+    expect(decideEnd).toBeGreaterThan(0);
+    expect([...rules.slice(0, 4), ...rules.slice(decideEnd + 1)]).toEqual([
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
-      'KERNEL=="0000:3b:00.*", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
+      'KERNEL=="0000:3b:00.*", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ENV{VFIO_AUTOBIND_PLAN}="hold"',
       'LABEL="vfio_autobind_claims_end"',
       'ACTION=="remove", GOTO="vfio_autobind_owners_end"',
       'SUBSYSTEM!="vfio|vfio-dev", GOTO="vfio_autobind_owners_end"',
@@ -210,7 +214,7 @@ describe("the ownership section of the generated rules", () => {
     const owned = { owner: "qemu", group: "kvm", mode: "0660" };
     const event = (subsystem: string, kernel: string, kernels: string[] = [kernel], action = "add") =>
       evaluateRules([file], { subsystem, kernel, dir, kernels }, action);
-    expect(event("vfio", "42")).toEqual({ env: {}, run: [], node: owned });
+    expect(event("vfio", "42")).toEqual({ env: {}, run: [], builtins: [], attrWrites: [], node: owned });
     expect(event("vfio", "42", ["42"], "change").node).toEqual(owned);
     expect(event("vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual(owned);
     // Another group, another device's cdev, the container node, a remove: untouched.
@@ -219,8 +223,15 @@ describe("the ownership section of the generated rules", () => {
     expect(event("vfio-dev", "vfio1", ["vfio1", "vfio-dev", "0000:3b:00.7"]).node).toEqual({});
     expect(event("misc", "vfio").node).toEqual({});
     expect(event("vfio", "42", ["42"], "remove").node).toEqual({});
-    // A PCI device of the claim is marked and nothing more; its node section is skipped.
-    expect(event("pci", "0000:3b:00.2")).toEqual({ env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` }, run: [], node: {} });
+    // A PCI device of the claim is marked and nothing more (no IOMMU group here, so no hold);
+    // its node section is skipped.
+    expect(event("pci", "0000:3b:00.2")).toEqual({
+      env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1`, VFIO_AUTOBIND_PLAN: "hold" },
+      run: [],
+      builtins: [],
+      attrWrites: [],
+      node: {},
+    });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

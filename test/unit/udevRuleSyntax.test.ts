@@ -104,10 +104,11 @@ describe("renderRuleLine", () => {
       tok("KERNEL", "==", 'a", RUN+="x'),
       tok("KERNEL", "==", "a\nb"),
       tok("KERNEL", "==", "a\\"),
-      tok("ENV", "=", "$kernel", "X"),
+      tok("ENV", "==", "$kernel", "X"),
       tok("ENV", "=", "%k", "X"),
       tok("ENV", "=", "a b", "X"),
-      tok("ENV", "=", "", "X"),
+      tok("ENV", "==", "", "X"),
+      tok("RUN", "+=", ""),
       tok("RUN+", "=", "x"),
       tok("ENV", "=", "x", 'X}="y'),
     ]) {
@@ -115,13 +116,143 @@ describe("renderRuleLine", () => {
     }
   });
 
+  it("writes every form of the compiled-decision layout so that it reads back the same", () => {
+    const forms: [RuleToken, string][] = [
+      [tok("SYSCTL", "!=", "6.1.0-56-amd64", "kernel/osrelease"), 'SYSCTL{kernel/osrelease}!="6.1.0-56-amd64"'],
+      [tok("IMPORT", "=", "vfio_autobind.hold", "cmdline"), 'IMPORT{cmdline}="vfio_autobind.hold"'],
+      [tok("ENV", "==", "0", "vfio_autobind.hold"), 'ENV{vfio_autobind.hold}=="0"'],
+      [
+        tok("RUN", "+=", "kmod load $env{VFIO_AUTOBIND_MODULE}", "builtin"),
+        'RUN{builtin}+="kmod load $env{VFIO_AUTOBIND_MODULE}"',
+      ],
+      [tok("ATTR", "=", "$kernel", "[subsystem/pci]drivers_probe"), 'ATTR{[subsystem/pci]drivers_probe}="$kernel"'],
+      [
+        tok("ATTR", "=", "$env{VFIO_AUTOBIND_DRIVER}", "driver_override"),
+        'ATTR{driver_override}="$env{VFIO_AUTOBIND_DRIVER}"',
+      ],
+      [
+        tok("ATTR", "!=", "(null)|vfio-autobind-hold", "driver_override"),
+        'ATTR{driver_override}!="(null)|vfio-autobind-hold"',
+      ],
+      [tok("ATTR", "=", "vfio-autobind-hold", "driver_override"), 'ATTR{driver_override}="vfio-autobind-hold"'],
+      [
+        tok("ENV", "==", "pci:v00001AF4d0000104[1-2]sv*sd*bc0?sc*i*", "MODALIAS"),
+        'ENV{MODALIAS}=="pci:v00001AF4d0000104[1-2]sv*sd*bc0?sc*i*"',
+      ],
+      [tok("ENV", "==", "pci:v*d*sv*sd*bc[!0]6sc*i*", "MODALIAS"), 'ENV{MODALIAS}=="pci:v*d*sv*sd*bc[!0]6sc*i*"'],
+      [tok("ENV", "=", "", "VFIO_AUTOBIND_DRIVER"), 'ENV{VFIO_AUTOBIND_DRIVER}=""'],
+      [tok("ATTR", "=", "", "driver_override"), 'ATTR{driver_override}=""'],
+      [tok("ENV", "!=", "?*", "VFIO_AUTOBIND_CLAIM"), 'ENV{VFIO_AUTOBIND_CLAIM}!="?*"'],
+      [tok("ATTR", "==", "0x06*", "class"), 'ATTR{class}=="0x06*"'],
+      [tok("TEST", "==", "driver"), 'TEST=="driver"'],
+    ];
+    for (const [token, text] of forms) {
+      expect(renderRuleLine([token])).toBe(text);
+      expect(tokenizeRuleLine(text)).toEqual([token]);
+    }
+    const line = renderRuleLine(forms.slice(0, 3).map(([t]) => t));
+    expect(tokenizeRules(line).rules.map((r) => r.tokens)).toEqual([forms.slice(0, 3).map(([t]) => t)]);
+  });
+
+  it("refuses every `$` but $kernel and $env{NAME} in assigned values, and any `$` in a match", () => {
+    for (const value of [
+      "$kernelx", // udev would read on: not the substitution we mean
+      "$kernel{x}",
+      "$kernel_1",
+      "$devpath",
+      "$attr{vendor}",
+      "$env{lower}",
+      "$env{}",
+      "$env{A B}",
+      "$env{A",
+      "$$",
+      "$",
+      "a$",
+      "%k",
+      "%E{X}",
+    ]) {
+      expect(() => renderRuleLine([tok("ATTR", "=", value, "driver_override")])).toThrow(UnsafeRuleTextError);
+      expect(() => renderRuleLine([tok("RUN", "+=", `kmod load ${value}`, "builtin")])).toThrow(UnsafeRuleTextError);
+    }
+    for (const value of ["$kernel", "$env{X}"]) {
+      expect(() => renderRuleLine([tok("ENV", "==", value, "X")])).toThrow(UnsafeRuleTextError);
+      expect(() => renderRuleLine([tok("SYSCTL", "!=", value, "kernel/osrelease")])).toThrow(UnsafeRuleTextError);
+    }
+    // substitutions inside a longer assigned value are fine when exact
+    expect(renderRuleLine([tok("ENV", "=", "a-$kernel-$env{B_C}", "X")])).toBe('ENV{X}="a-$kernel-$env{B_C}"');
+  });
+
+  it("refuses a builtin command that is not single-space separated words, and whitespace elsewhere", () => {
+    for (const value of [
+      "kmod  load x",
+      " kmod load x",
+      "kmod load x ",
+      "kmod\tload x",
+      "kmod\nload",
+      'kmod load "x"',
+    ]) {
+      expect(() => renderRuleLine([tok("RUN", "+=", value, "builtin")])).toThrow(UnsafeRuleTextError);
+    }
+    expect(() => renderRuleLine([tok("RUN", "+=", "kmod load x")])).toThrow(UnsafeRuleTextError);
+    expect(() => renderRuleLine([tok("ATTR", "=", "a b", "driver_override")])).toThrow(UnsafeRuleTextError);
+  });
+
+  it("refuses attribute names that climb out of the device or could end the braces", () => {
+    for (const attr of [
+      "../driver_override",
+      "a/../b",
+      ".hidden",
+      "/abs",
+      "a//b",
+      "a/",
+      "[subsystem/pci",
+      "[subsystem/pci]",
+      "[Subsystem/pci]x",
+      "[subsystem/..]x",
+      "[subsystem/pci]../x",
+      "x}",
+      "$attr",
+      "a b",
+      "",
+    ]) {
+      expect(() => renderRuleLine([tok("ATTR", "=", "x", attr)])).toThrow(UnsafeRuleTextError);
+    }
+    for (const attr of ["[subsystem/pci]drivers_probe", "[pci/0000:3b:00.0]vendor", "kernel/osrelease", "a.b"]) {
+      expect(renderRuleLine([tok("ATTR", "==", "x", attr)])).toBe(`ATTR{${attr}}=="x"`);
+    }
+  });
+
+  it("still refuses a hostile value in each new form: quotes, backslashes, newlines, braces", () => {
+    const hostile = ['x", RUN+="/bin/sh', "x\\", "x\n", "x}", "x{", "x,y", "x%", "x\u0000", "x\u00a0", "x#"];
+    for (const value of hostile) {
+      for (const token of [
+        tok("ENV", "==", value, "MODALIAS"),
+        tok("SYSCTL", "!=", value, "kernel/osrelease"),
+        tok("IMPORT", "=", value, "cmdline"),
+        tok("ATTR", "=", value, "driver_override"),
+        tok("RUN", "+=", `kmod load ${value}`, "builtin"),
+      ]) {
+        expect(() => renderRuleLine([token]), JSON.stringify(token)).toThrow(UnsafeRuleTextError);
+      }
+    }
+  });
+
   it("property: whatever the tokens, it refuses them or they read back exactly", () => {
     const text = fc.string({ unit: "binary", maxLength: 12 });
     const token = fc.record({
-      key: fc.oneof(fc.constantFrom("KERNEL", "ENV", "RUN", "ATTR"), text),
-      attr: fc.option(fc.oneof(fc.constantFrom("vendor", "X"), text), { nil: null }),
+      key: fc.oneof(fc.constantFrom("KERNEL", "ENV", "RUN", "ATTR", "SYSCTL", "IMPORT"), text),
+      attr: fc.option(
+        fc.oneof(
+          fc.constantFrom("vendor", "X", "builtin", "cmdline", "kernel/osrelease", "[subsystem/pci]drivers_probe"),
+          text,
+        ),
+        { nil: null },
+      ),
       op: fc.constantFrom<RuleToken["op"]>("==", "!=", "=", "+=", "-=", ":="),
-      value: fc.oneof(fc.constantFrom("0000:3b:00.*", "a|b", "x"), text),
+      value: fc.oneof(
+        fc.constantFrom("0000:3b:00.*", "a|b", "x", "", "$kernel", "kmod load $env{X}", "(null)|x", "$env{X}$kernel"),
+        text,
+      ),
     });
     fc.assert(
       fc.property(fc.array(token, { minLength: 1, maxLength: 4 }), (tokens) => {
@@ -134,7 +265,7 @@ describe("renderRuleLine", () => {
         }
         expect(tokenizeRules(line).rules.map((r) => r.tokens)).toEqual([tokens]);
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 });

@@ -35,6 +35,10 @@ describeVm("driverctl comparison: the boot with our claim, then the alternating 
     expectBootMeasured(result.bootToBound);
   });
 
+  it("booted with the very rules `claim` writes in the running guest, which the rounds then use", () => {
+    expect(result.claimRulesDifferFromBoot).toBeNull();
+  });
+
   it("ran at least ROUNDS rounds per tool and case, alternating ours and driverctl", () => {
     for (const many of [true, false]) {
       const tools = result.rounds.filter((r) => r.devices.length > 1 === many).map((r) => r.tool);

@@ -303,7 +303,11 @@ describeVm("udev 4: a claim made at run time, then udevadm trigger --action=add 
 
   it("`unclaim` regenerates the rules to exactly what the host generated for boot", () => {
     expect(result.unclaim.exitCode).toBe(0);
-    expect(result.rulesAfterUnclaim).toBe(boot.rulesText);
+    // Save the driver names: the guest knows those of the modules it has loaded since, the
+    // host knew none (they make no decision differ: the digest leaves them out).
+    const withoutDriverNames = (text: string): string =>
+      text.replace(/ENV\{VFIO_AUTOBIND_DRIVER\}="[^"]*"/g, 'ENV{VFIO_AUTOBIND_DRIVER}=""');
+    expect(withoutDriverNames(result.rulesAfterUnclaim)).toBe(withoutDriverNames(boot.rulesText));
   });
 
   it("`apply` after `unclaim` gives the device back to virtio-pci, by hand and not through udev", () => {

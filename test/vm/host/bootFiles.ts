@@ -15,7 +15,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { mergeClaimFiles } from "../../../src/config/claimConfig.js";
 import { readClaimConfig } from "../../../src/config/readClaimConfig.js";
+import { decisionsFor } from "../../../src/udev/compileDecisions.js";
+import { NO_MODULE_POLICY } from "../../../src/kmod/modulePolicy.js";
+import { readVfioAliases } from "../../../src/kmod/readVfioAliases.js";
 import { generateClaimRules } from "../../../src/udev/claimRules.js";
+import { normaliseModuleName } from "../../../src/alias/aliasRecords.js";
+import { generateHoldScript } from "../../../src/hold/holdScript.js";
+import { generatedPaths } from "../../../src/paths.js";
 import { sriovUdevController } from "../shared/machineLayout.js";
 import { bootClaimFiles, GUEST_CONFIG_DIR, GUEST_RULES_FILE, udevSriovVfs } from "../shared/udevClaims.js";
 import { writeFile } from "./rootFiles.js";
@@ -56,7 +62,12 @@ export interface BootFiles {
 export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
   const vfAddressesOf = (pf: string): readonly string[] | null =>
     pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
-  const written = writeClaimsAndRules(baseRoot, overlay, bootClaimFiles, vfAddressesOf);
+  // The decisions the guest compiles for its kernel: its aliases, no policy, no driver name
+  // known before boot (so every claimed device is held and the helper binds it at coldplug).
+  const written = writeClaimsAndRules(baseRoot, overlay, bootClaimFiles, vfAddressesOf, {
+    knownDrivers: {},
+    holdScript: false,
+  });
   writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
   writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
   return written;
@@ -72,6 +83,16 @@ export function writeClaimsAndRules(
   overlay: string,
   claimFiles: Readonly<Record<string, string>>,
   vfAddressesOf: (pf: string) => readonly string[] | null,
+  options: {
+    /**
+     * The PCI driver name of each module the guest will have loaded when `apply` (or
+     * `claim`) writes its rules, by module: compiled decisions name only known drivers;
+     * a device whose driver is not known is held and the helper decides.
+     */
+    readonly knownDrivers: Readonly<Record<string, string>>;
+    /** Also write the boot-time hold script (generatedPaths().holdScript), as `apply` and `claim` do. */
+    readonly holdScript: boolean;
+  },
 ): BootFiles {
   const relativeConfigDir = GUEST_CONFIG_DIR.slice(1);
   if (fs.existsSync(path.join(baseRoot, relativeConfigDir))) {
@@ -93,7 +114,32 @@ export function writeClaimsAndRules(
     text: fs.readFileSync(file, "utf8"),
   }));
   const config = mergeClaimFiles(files);
-  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf);
+  const decisions = decisionsFor(
+    guestKernelRelease(baseRoot),
+    readVfioAliases(path.join(baseRoot, "usr", "lib", "modules", guestKernelRelease(baseRoot))),
+    NO_MODULE_POLICY,
+    (module) => options.knownDrivers[module] ?? null,
+    (name) => {
+      // As `bind --driver` resolves a pin, among the names known: a driver name or a module name.
+      const known = Object.entries(options.knownDrivers).find(
+        ([module, driver]) => driver === name || module === normaliseModuleName(name),
+      );
+      return known === undefined ? null : { module: known[0], driver: known[1] };
+    },
+  );
+  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf, [], decisions);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
+  if (options.holdScript) {
+    const script = generatedPaths(GUEST_CONFIG_DIR).holdScript;
+    writeFile(overlay, script.slice(1), generateHoldScript(config, loaded.digest), 0o644);
+  }
   return { rules, digest: loaded.digest, configFiles: files.map((f) => f.name) };
+}
+
+/** The guest's kernel release: the one directory under the base root's usr/lib/modules. */
+function guestKernelRelease(baseRoot: string): string {
+  const modulesBase = path.join(baseRoot, "usr", "lib", "modules");
+  const [release] = fs.readdirSync(modulesBase);
+  if (release === undefined) throw new Error(`no kernel modules in ${modulesBase}`);
+  return release;
 }

@@ -13,6 +13,7 @@ import {
   compareKernelParameters,
   COMPARE_BOOTS,
   COMPARE_DRIVER,
+  COMPARE_MODULE,
   driverctlFile,
   type CompareBoot,
 } from "../shared/driverctlCompare.js";
@@ -77,9 +78,14 @@ async function buildCompareOverlay(baseRoot: string, dir: string, boot: CompareB
   writeFile(overlay, WAIT_SCRIPT.slice(1), waitScript(), 0o755);
   writeFile(overlay, "etc/systemd/system/driverctl@.service.d/90-vmtest-stop.conf", DRIVERCTL_STOP_DROPIN, 0o644);
   if (boot === "compare-ours") {
-    // What `vfio-autobind claim --driver vfio-pci <the 8 addresses>` writes, and its rules.
+    // What `vfio-autobind claim --driver vfio-pci <the 8 addresses>` writes on the running
+    // guest, vfio_pci loaded: the claim, its rules (the pin compiled in) and the hold script.
+    // The guest checks that its own `claim` writes the very same rules.
     const claim = { [claimFileName(compareClaimRequest)]: claimFileText(compareClaimRequest) };
-    writeClaimsAndRules(baseRoot, overlay, claim, () => null);
+    writeClaimsAndRules(baseRoot, overlay, claim, () => null, {
+      knownDrivers: { [COMPARE_MODULE]: COMPARE_DRIVER },
+      holdScript: true,
+    });
   } else {
     for (const address of compareAddresses)
       writeFile(overlay, driverctlFile(address).slice(1), `${COMPARE_DRIVER}\n`, 0o644);

@@ -145,6 +145,12 @@ export interface FloorRuns {
 /** What the compare-ours boot reports (scenario "driverctl-compare"). */
 export interface DriverctlCompareResult {
   readonly bootToBound: BootToBound;
+  /**
+   * Null when the rules `claim` writes in the running guest (the rounds' rules) are the very
+   * rules the host put there for the boot; otherwise the first differing line. So the boot
+   * measured the rules an admin's `claim` gives.
+   */
+  readonly claimRulesDifferFromBoot: string | null;
   readonly rounds: readonly TriggerRound[];
   readonly floors: {
     readonly nodeJitless: FloorRuns;

@@ -160,6 +160,24 @@ function prepareOurConfig(log: GuestLog): OurConfig {
   };
 }
 
+/**
+ * The ranking lines' driver names aside: the guest knows those of the modules it has
+ * loaded since boot, the host knew only vfio_pci's (the decisions' digest leaves them out,
+ * and the pinned devices here never reach the ranking). The claim line with its pin stays.
+ */
+const withoutRankingDriverNames = (rules: string): string =>
+  rules.replace(/^(ENV\{MODALIAS\}==.*ENV\{VFIO_AUTOBIND_DRIVER\}=)"[^"]*"/gm, '$1""');
+
+/** The first line where two texts differ (both shown), or null when they are the same. */
+function firstDifference(a: string, b: string): string | null {
+  if (a === b) return null;
+  const left = a.split("\n");
+  const right = b.split("\n");
+  const n = left.findIndex((line, i) => line !== right[i]);
+  const at = n < 0 ? left.length : n;
+  return `line ${at + 1}: ${JSON.stringify(left[at] ?? null)} / ${JSON.stringify(right[at] ?? null)}`;
+}
+
 function replaceFile(file: string, text: string): void {
   const temporary = `${file}.vmtest-${process.pid}`;
   fs.writeFileSync(temporary, text, { mode: 0o644 });
@@ -269,7 +287,9 @@ export const driverctlCompare = defineScenario<DriverctlCompareResult>({
     const boot = bootToBound(log, "compare-ours");
     const version = runCommand(log, ["dpkg-query", "-W", "-f", "${Version}", "driverctl"]).stdout.trim();
     const rounds: TriggerRound[] = [];
+    const bootRules = fs.readFileSync(GUEST_RULES_FILE, "utf8");
     const ours = prepareOurConfig(log);
+    const differing = firstDifference(withoutRankingDriverNames(bootRules), withoutRankingDriverNames(ours.rulesWith));
     // prepareOurConfig leaves our claim in place: ours first, then driverctl, and so on.
     for (let round = 0; round < ROUNDS; round++) {
       for (const tool of ["ours", "driverctl"] as const) {
@@ -281,7 +301,14 @@ export const driverctlCompare = defineScenario<DriverctlCompareResult>({
       }
     }
     udevSettle(log);
-    return { bootToBound: boot, rounds, floors: floors(log), driverctlVersion: version, journals: toolJournals(log) };
+    return {
+      bootToBound: boot,
+      claimRulesDifferFromBoot: differing,
+      rounds,
+      floors: floors(log),
+      driverctlVersion: version,
+      journals: toolJournals(log),
+    };
   },
 });
 

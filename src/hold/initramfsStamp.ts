@@ -1,0 +1,72 @@
+/**
+ * Which claims the initramfs of a kernel release holds: its hook (initramfs-tools or dracut)
+ * records the config digest it built the hold script from in a stamp file
+ * (generatedPaths(configDir).initramfsStamp(release)), and apply, check and status compare
+ * it with the claims now, so that the initramfs holds never go stale silently (issue 13).
+ * Nothing here rebuilds an image: the admin runs the command it names.
+ */
+import * as fs from "node:fs";
+import { readKernelRelease } from "../udev/compileDecisions.js";
+import { FileError, readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
+import { generatedPaths, INITRAMFS_GENERATORS, refuseHostPathUnderTest } from "../paths.js";
+import * as path from "node:path";
+
+const STAMP = /^[0-9a-f]{1,64}$/;
+const SMALL = { maxBytes: 256 };
+
+/** Records that the initramfs of `release` holds the claims of `digest`. */
+export function writeInitramfsStamp(configDir: string, release: string, digest: string): void {
+  writeFileAtomic(generatedPaths(configDir).initramfsStamp(release), `${digest}\n`, { mode: 0o644, dirMode: 0o755 });
+}
+
+/** Forgets what the initramfs of `release` holds (its hook could not make a script). */
+export function removeInitramfsStamp(configDir: string, release: string): void {
+  const stamp = generatedPaths(configDir).initramfsStamp(release);
+  refuseHostPathUnderTest(stamp);
+  fs.rmSync(stamp, { force: true });
+}
+
+/** The release of the running kernel, or null when it cannot be read (no /proc in a chroot). */
+function runningRelease(procRoot: string): string | null {
+  const release = readKernelRelease(procRoot);
+  return typeof release === "string" ? release : null;
+}
+
+/** The generator installed under `toolsRoot` (the first found), or null. */
+function installedGenerator(toolsRoot: string): (typeof INITRAMFS_GENERATORS)[number] | null {
+  return (
+    INITRAMFS_GENERATORS.find((generator) =>
+      generator.files.some((file) => fs.existsSync(path.join(toolsRoot, file))),
+    ) ?? null
+  );
+}
+
+/**
+ * One line when the initramfs of the running kernel holds other claims than the config's
+ * (or none while claims exist), with the command that rebuilds it; null when it agrees,
+ * when no initramfs generator is installed, or when the running release cannot be read.
+ */
+export function staleInitramfsReason(
+  options: { configDir: string; procRoot: string; toolsRoot: string },
+  config: { readonly digest: string; readonly claims: readonly unknown[] },
+): string | null {
+  const generator = installedGenerator(options.toolsRoot);
+  if (generator === null) return null;
+  const release = runningRelease(options.procRoot);
+  if (release === null) return null;
+  let stamp: string | null;
+  try {
+    stamp = readOptionalRegularFile(generatedPaths(options.configDir).initramfsStamp(release), SMALL)?.trim() ?? null;
+  } catch (error) {
+    if (!(error instanceof FileError)) throw error;
+    stamp = null;
+  }
+  if (stamp !== null && !STAMP.test(stamp)) stamp = null;
+  if (stamp === config.digest) return null;
+  // Nothing claimed and nothing held: nothing to bring up to date.
+  if (stamp === null && config.claims.length === 0) return null;
+  const refresh = generator.refresh(release);
+  return stamp === null
+    ? `the initramfs of ${release} holds no claimed device (built before the claims, or without vfio-autobind); run "${refresh}"`
+    : `the initramfs of ${release} holds the devices of an older config than the claims now; run "${refresh}"`;
+}
