@@ -85,6 +85,7 @@ const bootOf = (lastBindSeconds: number | null) => ({
   lastBindSeconds,
   drivers: {},
   kernelRecords: 1,
+  holdLines: [],
 });
 
 function compareResult(rounds: TriggerRound[], systemdRun = floorRuns([0.3, 0.2, 0.4])): DriverctlCompareResult {
@@ -94,10 +95,10 @@ function compareResult(rounds: TriggerRound[], systemdRun = floorRuns([0.3, 0.2,
     rounds,
     floors: { nodeJitless: floorRuns([1.4, 1.3, 1.5]), bash: floorRuns([0.05, 0.06, 0.04]), systemdRun },
     driverctlVersion: "0.111-1",
-    journals: { tool: [], driverctl: [] },
+    journals: { tool: [], driverctl: [], boot: [] },
   };
 }
-const driverctlBoot: DriverctlBootResult = { bootToBound: bootOf(20), journals: { tool: [], driverctl: [] } };
+const driverctlBoot: DriverctlBootResult = { bootToBound: bootOf(20), journals: { tool: [], driverctl: [], boot: [] } };
 
 describe("driverctlFigures", () => {
   it("medians per tool and case, ratios of ours over driverctl's, milliseconds", () => {
@@ -136,7 +137,7 @@ describe("driverctlFigures", () => {
     const rounds = [round("ours", 8, null), round("ours", 1, 1), round("driverctl", 8, 2), round("driverctl", 1, 1)];
     const figures = driverctlFigures(compareResult(rounds, floorRuns([0.3, 0.2], [0, 1])), {
       bootToBound: bootOf(null),
-      journals: { tool: [], driverctl: [] },
+      journals: { tool: [], driverctl: [], boot: [] },
     });
     expect(figures.e2eTriggerOursMsMedian).toBeNull();
     expect(figures.e2eTriggerVsDriverctlRatio).toBeNull();

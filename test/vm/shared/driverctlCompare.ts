@@ -83,6 +83,8 @@ export interface BootToBound {
   readonly drivers: Readonly<Record<string, string | null>>;
   /** How many kernel log records were read, and whether any bind line was found at all (dyndbg works). */
   readonly kernelRecords: number;
+  /** The boot-time hold script's kernel log lines ("vfio-autobind: holding ..."), with their time stamps. */
+  readonly holdLines: readonly string[];
 }
 
 /** One /dev/kmsg record ("prio,seq,usec,flags[,...];text" then dictionary lines) as [seconds since kernel start, text]. */
@@ -165,6 +167,8 @@ export interface DriverctlCompareResult {
 export interface ToolJournals {
   readonly tool: readonly string[];
   readonly driverctl: readonly string[];
+  /** systemd's lines about the boot-time hold unit, udev's coldplug and udevd. */
+  readonly boot: readonly string[];
 }
 
 /** What the compare-driverctl boot reports (scenario "driverctl-boot"). */

@@ -44,6 +44,7 @@ import {
   type DriverctlBootResult,
   type DriverctlCompareResult,
   type FloorRuns,
+  type ToolJournals,
   type TriggerRound,
   bindsIn,
   parseKmsgRecord,
@@ -114,11 +115,16 @@ function bootToBound(log: GuestLog, boot: CompareBoot): BootToBound {
       : null;
   });
   const lastBindSeconds = lastVfioBind.every((s): s is number => s !== null) ? Math.max(...lastVfioBind) : null;
+  // The boot-time hold script's own lines (vfio-autobind-hold.service, before coldplug).
+  const holdLines = records
+    .filter(([, text]) => text.startsWith("vfio-autobind: "))
+    .map(([seconds, text]) => `[${seconds.toFixed(6)}] ${text}`);
   log.note(
     `${boot}: ${records.length} kernel records, ${binds.length} binds of the 8 devices, last on vfio-pci at ${lastBindSeconds} s`,
   );
   for (const bind of binds) log.note(`  [${bind.seconds.toFixed(6)}] ${bind.address} -> ${bind.driver}`);
-  return { boot, binds, lastBindSeconds, drivers, kernelRecords: records.length };
+  for (const line of holdLines) log.note(`  ${line}`);
+  return { boot, binds, lastBindSeconds, drivers, kernelRecords: records.length, holdLines };
 }
 
 /** Back to the round's starting state (see the file comment); outside every timed window. */
@@ -272,12 +278,24 @@ function floors(log: GuestLog): DriverctlCompareResult["floors"] {
  * kernel log's): our helper's journal lines and driverctl's units (systemd's Starting/Finished
  * lines for them and the script's output). For reading where the time goes; nothing judges it.
  */
-function toolJournals(log: GuestLog): { tool: string[]; driverctl: string[] } {
+function toolJournals(log: GuestLog): ToolJournals {
   const lines = (args: readonly string[]): string[] =>
     runCommand(log, ["journalctl", "-b", "--no-pager", "-o", "short-monotonic", ...args])
       .stdout.split("\n")
       .filter(Boolean);
-  return { tool: lines(["-t", "vfio-autobind"]), driverctl: lines(["-u", "driverctl@*"]) };
+  return {
+    tool: lines(["-t", "vfio-autobind"]),
+    driverctl: lines(["-u", "driverctl@*"]),
+    // When the boot-time hold and udev's coldplug ran, against the binds' time stamps.
+    boot: lines([
+      "-u",
+      "vfio-autobind-hold.service",
+      "-u",
+      "systemd-udev-trigger.service",
+      "-u",
+      "systemd-udevd.service",
+    ]),
+  };
 }
 
 /** The compare-ours boot: its boot, then the alternating rounds, then the floors. */
