@@ -192,6 +192,8 @@ function replaceFile(file: string, text: string): void {
 
 /** Only the timed tool's configuration present; every switch happens outside the timed windows. */
 function switchTo(log: GuestLog, tool: CompareTool, ours: OurConfig): void {
+  // The previous round's helpers (they run after the bind) finish under the config they started with.
+  udevSettle(log);
   if (tool === "driverctl") {
     fs.rmSync(CLAIM_FILE);
     replaceFile(GUEST_RULES_FILE, ours.rulesWithout);
