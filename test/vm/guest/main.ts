@@ -4,10 +4,11 @@
  * exits; the unit then powers the guest off. It judges nothing: the host asserts.
  */
 import * as fs from "node:fs";
+import { BOOT_PARAMETER } from "../shared/driverctlCompare.js";
 import { GUEST_FLAG, type HotplugRequest } from "../shared/protocol.js";
 import { GuestLog, snapshot, udevSettle, uptimeSeconds } from "./guestSystem.js";
 import { sendToHost } from "./hostChannel.js";
-import { scenarios } from "./scenarios/index.js";
+import { compareScenarios, scenarios } from "./scenarios/index.js";
 
 async function main(): Promise<void> {
   // Scenarios write to /sys: refuse to run anywhere but the suite's own guest.
@@ -15,19 +16,26 @@ async function main(): Promise<void> {
   if (!cmdline.includes(GUEST_FLAG))
     throw new Error(`not the VM suite's guest (${GUEST_FLAG} is not on the kernel command line)`);
 
+  // A comparison boot (shared/driverctlCompare.ts) names itself; the main boot does not.
+  const boot = cmdline.find((word) => word.startsWith(`${BOOT_PARAMETER}=`))?.slice(BOOT_PARAMETER.length + 1);
+  const toRun = boot === undefined ? scenarios : compareScenarios[boot];
+  if (toRun === undefined) throw new Error(`unknown ${BOOT_PARAMETER}=${boot}`);
+
   const started = Date.now();
   const setup = new GuestLog();
-  // Coldplug includes the helper's runs for the devices claimed at boot.
-  udevSettle(setup);
+  // Coldplug includes the helper's runs for the devices claimed at boot. A comparison boot
+  // reads its boot from the kernel log first, and settles later.
+  if (boot === undefined) udevSettle(setup);
   sendToHost({
     type: "hello",
     kernel: fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
     node: process.version,
     uptimeSeconds: uptimeSeconds(),
   });
-  sendToHost({ type: "snapshot", label: "boot", snapshot: snapshot() });
+  // The snapshots are the main boot's; a comparison boot's journal holds nothing the tests read.
+  if (boot === undefined) sendToHost({ type: "snapshot", label: "boot", snapshot: snapshot() });
 
-  for (const scenario of scenarios) {
+  for (const scenario of toRun) {
     const log = new GuestLog();
     const scenarioStarted = Date.now();
     log.note(`scenario ${scenario.name}: start`);
@@ -59,7 +67,7 @@ async function main(): Promise<void> {
     });
   }
 
-  sendToHost({ type: "snapshot", label: "final", snapshot: snapshot() });
+  if (boot === undefined) sendToHost({ type: "snapshot", label: "final", snapshot: snapshot() });
   sendToHost({ type: "done", seconds: (Date.now() - started) / 1000 });
 }
 

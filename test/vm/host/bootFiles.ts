@@ -20,6 +20,9 @@ import { decisionsFor } from "../../../src/udev/compileDecisions.js";
 import { NO_MODULE_POLICY } from "../../../src/kmod/modulePolicy.js";
 import { readVfioAliases } from "../../../src/kmod/readVfioAliases.js";
 import { generateClaimRules } from "../../../src/udev/claimRules.js";
+import { normaliseModuleName } from "../../../src/alias/aliasRecords.js";
+import { generateHoldScript } from "../../../src/hold/holdScript.js";
+import { generatedPaths } from "../../../src/paths.js";
 import { sriovUdevController } from "../shared/machineLayout.js";
 import { bootClaimFiles, GUEST_CONFIG_DIR, GUEST_RULES_FILE, udevSriovVfs } from "../shared/udevClaims.js";
 import { writeFile } from "./rootFiles.js";
@@ -58,6 +61,41 @@ export interface BootFiles {
  * package may have put files in /etc/vfio-autobind).
  */
 export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
+  const vfAddressesOf = (pf: string): readonly string[] | null =>
+    pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
+  // The decisions the guest compiles for its kernel: its aliases, no policy, no driver name
+  // known before boot (so every claimed device is held and the helper binds it at coldplug).
+  const written = writeClaimsAndRules(baseRoot, overlay, bootClaimFiles, vfAddressesOf, {
+    // What the guest knows before any module is loaded: the generic driver's name.
+    knownDrivers: { [GENERIC_VFIO_MODULE]: GENERIC_VFIO_DRIVER },
+    holdScript: false,
+  });
+  writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
+  writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
+  return written;
+}
+
+/**
+ * Writes claim files into the overlay's /etc/vfio-autobind and the rules `apply` would
+ * generate from everything the guest will hold there (the package's files included), as
+ * the tool itself reads and digests them. Every boot's claims go through here.
+ */
+export function writeClaimsAndRules(
+  baseRoot: string,
+  overlay: string,
+  claimFiles: Readonly<Record<string, string>>,
+  vfAddressesOf: (pf: string) => readonly string[] | null,
+  options: {
+    /**
+     * The PCI driver name of each module the guest will have loaded when `apply` (or
+     * `claim`) writes its rules, by module: compiled decisions name only known drivers;
+     * a device whose driver is not known is held and the helper decides.
+     */
+    readonly knownDrivers: Readonly<Record<string, string>>;
+    /** Also write the boot-time hold script (generatedPaths().holdScript), as `apply` and `claim` do. */
+    readonly holdScript: boolean;
+  },
+): BootFiles {
   const relativeConfigDir = GUEST_CONFIG_DIR.slice(1);
   if (fs.existsSync(path.join(baseRoot, relativeConfigDir))) {
     // The overlay would merge with it and the digest below would miss its files.
@@ -65,7 +103,7 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
       `the base root already has ${GUEST_CONFIG_DIR}; the boot claims assume only the package and the suite write there`,
     );
   }
-  for (const [name, text] of Object.entries(bootClaimFiles))
+  for (const [name, text] of Object.entries(claimFiles))
     writeFile(overlay, path.join(relativeConfigDir, name), text, 0o644);
 
   const hostConfigDir = path.join(overlay, relativeConfigDir);
@@ -78,28 +116,32 @@ export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
     text: fs.readFileSync(file, "utf8"),
   }));
   const config = mergeClaimFiles(files);
-  const vfAddressesOf = (pf: string): readonly string[] | null =>
-    pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
-  // The decisions the guest compiles for its kernel: its aliases, no policy, and only the
-  // generic driver's name known before boot (a device whose winner is a variant is held and
-  // the helper binds it at coldplug).
-  const modulesBase = path.join(baseRoot, "usr", "lib", "modules");
-  const [release] = fs.readdirSync(modulesBase);
-  if (release === undefined) throw new Error(`no kernel modules in ${modulesBase}`);
   const decisions = decisionsFor(
-    release,
-    readVfioAliases(path.join(modulesBase, release)),
+    guestKernelRelease(baseRoot),
+    readVfioAliases(path.join(baseRoot, "usr", "lib", "modules", guestKernelRelease(baseRoot))),
     NO_MODULE_POLICY,
-    (module) => (module === GENERIC_VFIO_MODULE ? GENERIC_VFIO_DRIVER : null),
-    (name) =>
-      name === GENERIC_VFIO_MODULE || name === GENERIC_VFIO_DRIVER
-        ? { module: GENERIC_VFIO_MODULE, driver: GENERIC_VFIO_DRIVER }
-        : null,
+    (module) => options.knownDrivers[module] ?? null,
+    (name) => {
+      // As `bind --driver` resolves a pin, among the names known: a driver name or a module name.
+      const known = Object.entries(options.knownDrivers).find(
+        ([module, driver]) => driver === name || module === normaliseModuleName(name),
+      );
+      return known === undefined ? null : { module: known[0], driver: known[1] };
+    },
   );
   const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf, [], decisions);
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
-
-  writeFile(overlay, "etc/udev/udev.conf", UDEV_CONF, 0o644);
-  writeFile(overlay, "etc/systemd/journald.conf.d/90-vmtest.conf", JOURNALD_CONF, 0o644);
+  if (options.holdScript) {
+    const script = generatedPaths(GUEST_CONFIG_DIR).holdScript;
+    writeFile(overlay, script.slice(1), generateHoldScript(config, loaded.digest), 0o644);
+  }
   return { rules, digest: loaded.digest, configFiles: files.map((f) => f.name) };
+}
+
+/** The guest's kernel release: the one directory under the base root's usr/lib/modules. */
+function guestKernelRelease(baseRoot: string): string {
+  const modulesBase = path.join(baseRoot, "usr", "lib", "modules");
+  const [release] = fs.readdirSync(modulesBase);
+  if (release === undefined) throw new Error(`no kernel modules in ${modulesBase}`);
+  return release;
 }

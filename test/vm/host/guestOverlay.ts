@@ -19,9 +19,10 @@ const UNIT = "vfio-autobind-vmtest.service";
  * Starts once udev's coldplug has been triggered; the runner then waits for the queue
  * (udevadm settle), so the "boot" snapshot shows what udev (and, once it exists, our rule)
  * did. Powers the guest off whatever happens, which ends QEMU (-no-reboot). Its output
- * goes to the console too, for the log tail on failure.
+ * goes to the console too, for the log tail on failure. A comparison boot's unit first
+ * runs a wait command (host/driverctlBoots.ts); oneshot units have no start timeout.
  */
-const UNIT_TEXT = `[Unit]
+const unitText = (waitFirst?: string): string => `[Unit]
 Description=vfio-autobind VM test scenarios
 After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service
 SuccessAction=poweroff-force
@@ -29,7 +30,7 @@ FailureAction=poweroff-force
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node ${RUNNER}
+${waitFirst === undefined ? "" : `ExecStartPre=${waitFirst}\n`}ExecStart=/usr/bin/node ${RUNNER}
 StandardOutput=journal+console
 StandardError=journal+console
 
@@ -50,6 +51,18 @@ export async function buildGuestOverlay(baseRoot: string, runDir: string): Promi
   fs.chmodSync(overlay, 0o755);
   const install = await installTool(baseRoot, overlay);
 
+  await writeGuestRunner(overlay);
+  // After the tool: the generated rules' digest covers the claim files its package installed.
+  const bootFiles = writeBootFiles(baseRoot, overlay);
+
+  return { cpio: await packOverlay(overlay, path.join(runDir, "overlay.cpio")), install, bootFiles };
+}
+
+/**
+ * The guest runner, its unit and the unit's link: every boot's. `waitFirst`, a command
+ * the unit runs before Node starts (the comparison boots wait there for their binds).
+ */
+export async function writeGuestRunner(overlay: string, waitFirst?: string): Promise<void> {
   const bundled = await build({
     entryPoints: [path.join(VM_DIR, "guest", "main.ts")],
     bundle: true,
@@ -62,15 +75,15 @@ export async function buildGuestOverlay(baseRoot: string, runDir: string): Promi
   const runner = bundled.outputFiles[0];
   if (runner === undefined) throw new Error("esbuild produced no guest runner");
   writeFile(overlay, RUNNER.slice(1), runner.contents, 0o644);
-  writeFile(overlay, `etc/systemd/system/${UNIT}`, UNIT_TEXT, 0o644);
+  writeFile(overlay, `etc/systemd/system/${UNIT}`, unitText(waitFirst), 0o644);
   const wants = path.join(overlay, "etc/systemd/system/multi-user.target.wants");
   fs.mkdirSync(wants, { recursive: true, mode: 0o755 });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));
-  // After the tool: the generated rules' digest covers the claim files its package installed.
-  const bootFiles = writeBootFiles(baseRoot, overlay);
+}
 
-  const cpio = path.join(runDir, "overlay.cpio");
+/** Packs the overlay directory as a cpio archive and removes the directory. */
+export async function packOverlay(overlay: string, cpio: string): Promise<string> {
   await packCpio(overlay, cpio);
   fs.rmSync(overlay, { recursive: true });
-  return { cpio, install, bootFiles };
+  return cpio;
 }

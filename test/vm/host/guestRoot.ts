@@ -14,8 +14,14 @@ import { packCpio } from "./cpioArchive.js";
 import type { FixtureModules } from "./fixtureModules.js";
 import type { KernelTree } from "./kernelPackages.js";
 
-/** systemd-sysv: systemd as PID 1. pciutils: lspci and pci.ids, for `list` names and for people debugging. */
-const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils"];
+/**
+ * systemd-sysv: systemd as PID 1. pciutils: lspci and pci.ids, for `list` names and for
+ * people debugging. driverctl: Debian's, the tool the comparison boots time ours against
+ * (host/driverctlBoots.ts); with no /etc/driverctl.d files it does nothing. dbus: the
+ * system bus, as on any real server; `systemd-run --wait`, one of that comparison's floors,
+ * cannot work without it (--wait talks to systemd through the bus, not its private socket).
+ */
+const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "driverctl", "dbus"];
 
 /** Documentation and translations are a third of the root and nobody reads them in the guest. */
 const DPKG_OPTIONS = [

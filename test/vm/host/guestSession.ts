@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { parseMessages, type GuestMessage, type HotplugRequest } from "../shared/protocol.js";
 import { say } from "./command.js";
 import { QmpClient } from "./qmpClient.js";
-import { qemuArgv } from "./qemuCommand.js";
+import { qemuArgv, type QemuMachine } from "./qemuCommand.js";
 
 export interface HotplugOutcome {
   readonly requestId: string;
@@ -34,6 +34,8 @@ export async function bootGuest(options: {
   initrd: string;
   runDir: string;
   timeoutMs: number;
+  /** The main layout when absent. */
+  machine?: QemuMachine;
 }): Promise<GuestRun> {
   const files = {
     kernel: options.kernel,
@@ -42,7 +44,7 @@ export async function bootGuest(options: {
     resultsLog: path.join(options.runDir, "results.log"),
     qmpSocket: path.join(options.runDir, "qmp.sock"),
   };
-  const qemu = execa("qemu-system-x86_64", qemuArgv(files), {
+  const qemu = execa("qemu-system-x86_64", qemuArgv(files, options.machine), {
     reject: false,
     all: true,
     timeout: options.timeoutMs,

@@ -16,7 +16,16 @@ export interface QemuFiles {
   readonly qmpSocket: string;
 }
 
-export function qemuArgv(files: QemuFiles): string[] {
+/** What differs between boots: the devices (the main layout by default) and kernel parameters added to the suite's own. */
+export interface QemuMachine {
+  readonly devices: readonly string[];
+  readonly extraAppend: readonly string[];
+}
+
+export function qemuArgv(
+  files: QemuFiles,
+  machine: QemuMachine = { devices: deviceQemuArgs(), extraAppend: [] },
+): string[] {
   const append = [
     "console=ttyS0",
     // The root is the initramfs itself: start systemd straight from it.
@@ -26,6 +35,7 @@ export function qemuArgv(files: QemuFiles): string[] {
     "panic=-1",
     "loglevel=4",
     GUEST_FLAG,
+    ...machine.extraAppend,
   ].join(" ");
   return [
     ...machineArgv(3072),
@@ -41,7 +51,7 @@ export function qemuArgv(files: QemuFiles): string[] {
     `file:${files.resultsLog}`,
     "-qmp",
     `unix:${files.qmpSocket},server=on,wait=off`,
-    ...deviceQemuArgs(),
+    ...machine.devices,
   ];
 }
 

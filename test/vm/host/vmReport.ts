@@ -5,6 +5,7 @@ import type { PhaseTime } from "./command.js";
 import type { HotplugOutcome } from "./guestSession.js";
 import type { InstallMethod } from "./installTool.js";
 import type { BootFiles } from "./bootFiles.js";
+import type { DriverctlFigures } from "./driverctlFigures.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -26,6 +27,15 @@ export interface VmReport {
   readonly hotplugs: readonly HotplugOutcome[];
   readonly consoleLog: string;
   readonly resultsLog: string;
+  /**
+   * The driverctl comparison (host/driverctlBoots.ts): its scenarios are in `scenarios`
+   * too; these are the bench keys computed from them (bench/vmResults.mjs reads them), and
+   * the comparison boots' console logs. Null when the comparison boots did not run.
+   */
+  readonly driverctl: {
+    readonly figures: DriverctlFigures;
+    readonly consoleLogs: Readonly<Record<string, string>>;
+  } | null;
 }
 
 export function writeReport(file: string, report: VmReport): void {

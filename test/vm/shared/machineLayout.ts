@@ -192,3 +192,25 @@ export function deviceQemuArgs(): string[] {
     ...sriovUdevController.qemuArgs,
   ];
 }
+
+/**
+ * The machine of the driverctl comparison boots (shared/driverctlCompare.ts), a separate
+ * guest from the one above: 8 devices of one model (virtio-net, 1af4:1041), each behind
+ * its own PCIe root port, so each is its own IOMMU group and neither tool serializes them
+ * on a shared group. Nothing else is added, so both comparison boots see the same machine.
+ */
+export const compareRootPorts: readonly RootPort[] = Array.from({ length: 8 }, (_, n) =>
+  rootPort(`rp-compare${n + 1}`, 0x3 + n, n + 1),
+);
+
+export const compareDevices: readonly BootDevice[] = compareRootPorts.map((port, n) => ({
+  id: `net-compare${n + 1}`,
+  address: addressBehind(port),
+  purpose: "ours against driverctl, pinned to vfio-pci",
+  qemuArgs: ["-device", `virtio-net-pci,disable-legacy=on,id=net-compare${n + 1},bus=${port.id}`],
+}));
+
+/** Every QEMU argument of the comparison machine. */
+export function compareQemuArgs(): string[] {
+  return [...compareRootPorts.flatMap((p) => p.qemuArgs), ...compareDevices.flatMap((d) => d.qemuArgs)];
+}

@@ -17,6 +17,7 @@
  */
 import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
+import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -43,3 +44,9 @@ export const scenarios: readonly Scenario[] = [
   sriovVfs,
   hotplug,
 ];
+
+/** The comparison boots' scenarios, by boot name (shared/driverctlCompare.ts). */
+export const compareScenarios: Readonly<Record<string, readonly Scenario[]>> = {
+  "compare-ours": [driverctlCompare],
+  "compare-driverctl": [driverctlBoot],
+};
