@@ -63,10 +63,10 @@ export interface BootFiles {
 export function writeBootFiles(baseRoot: string, overlay: string): BootFiles {
   const vfAddressesOf = (pf: string): readonly string[] | null =>
     pf === sriovUdevController.pfAddress ? udevSriovVfs : null;
-  // The decisions the guest compiles for its kernel: its aliases, no policy, no driver name
-  // known before boot (so every claimed device is held and the helper binds it at coldplug).
+  // The decisions the guest compiles for its kernel: its aliases, no policy, and only the
+  // generic driver's name known before boot (a device whose winner is a variant is held and
+  // the helper binds it at coldplug).
   const written = writeClaimsAndRules(baseRoot, overlay, bootClaimFiles, vfAddressesOf, {
-    // What the guest knows before any module is loaded: the generic driver's name.
     knownDrivers: { [GENERIC_VFIO_MODULE]: GENERIC_VFIO_DRIVER },
     holdScript: false,
   });
