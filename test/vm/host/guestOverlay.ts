@@ -22,15 +22,15 @@ const UNIT = "vfio-autobind-vmtest.service";
  * goes to the console too, for the log tail on failure. A comparison boot's unit first
  * runs a wait command (host/driverctlBoots.ts); oneshot units have no start timeout.
  */
-const unitText = (waitFirst?: string): string => `[Unit]
-Description=vfio-autobind VM test scenarios
+export const runnerUnitText = (description: string, runner: string, waitFirst?: string): string => `[Unit]
+Description=${description}
 After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 
 [Service]
 Type=oneshot
-${waitFirst === undefined ? "" : `ExecStartPre=${waitFirst}\n`}ExecStart=/usr/bin/node ${RUNNER}
+${waitFirst === undefined ? "" : `ExecStartPre=${waitFirst}\n`}ExecStart=/usr/bin/node ${runner}
 StandardOutput=journal+console
 StandardError=journal+console
 
@@ -75,7 +75,12 @@ export async function writeGuestRunner(overlay: string, waitFirst?: string): Pro
   const runner = bundled.outputFiles[0];
   if (runner === undefined) throw new Error("esbuild produced no guest runner");
   writeFile(overlay, RUNNER.slice(1), runner.contents, 0o644);
-  writeFile(overlay, `etc/systemd/system/${UNIT}`, unitText(waitFirst), 0o644);
+  writeFile(
+    overlay,
+    `etc/systemd/system/${UNIT}`,
+    runnerUnitText("vfio-autobind VM test scenarios", RUNNER, waitFirst),
+    0o644,
+  );
   const wants = path.join(overlay, "etc/systemd/system/multi-user.target.wants");
   fs.mkdirSync(wants, { recursive: true, mode: 0o755 });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));

@@ -24,7 +24,7 @@ import type { KernelTree } from "./kernelPackages.js";
 const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "driverctl", "dbus"];
 
 /** Documentation and translations are a third of the root and nobody reads them in the guest. */
-const DPKG_OPTIONS = [
+export const DPKG_OPTIONS = [
   "path-exclude=/usr/share/man/*",
   "path-exclude=/usr/share/doc/*",
   "path-include=/usr/share/doc/*/copyright",

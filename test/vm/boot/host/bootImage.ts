@@ -7,6 +7,7 @@
  * without mounting it, and the kernel and initramfs are then read back out of the image's
  * /boot with debugfs, as a boot loader would find them.
  */
+import { runnerUnitText } from "../../host/guestOverlay.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { build } from "esbuild";
@@ -19,23 +20,6 @@ import { inChroot, type BootRoot } from "./bootRoot.js";
 
 const RUNNER = "/usr/lib/vfio-autobind-vmboot/runner.js";
 const UNIT = "vfio-autobind-vmboot.service";
-
-/** Runs once the coldplug has been triggered; powers the guest off whatever happens. */
-const UNIT_TEXT = `[Unit]
-Description=vfio-autobind boot suite observer
-After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service
-SuccessAction=poweroff-force
-FailureAction=poweroff-force
-
-[Service]
-Type=oneshot
-ExecStart=/usr/bin/node ${RUNNER}
-StandardOutput=journal+console
-StandardError=journal+console
-
-[Install]
-WantedBy=multi-user.target
-`;
 
 /**
  * Every bind uevent, in the initramfs and in the root, logged to the kernel log beside the
@@ -195,7 +179,7 @@ async function writeTestFiles(merged: string, flavour: RootFlavour): Promise<voi
   const runner = bundled.outputFiles[0];
   if (runner === undefined) throw new Error("esbuild produced no boot runner");
   writeFile(merged, RUNNER.slice(1), runner.contents, 0o644);
-  writeFile(merged, `etc/systemd/system/${UNIT}`, UNIT_TEXT, 0o644);
+  writeFile(merged, `etc/systemd/system/${UNIT}`, runnerUnitText("vfio-autobind boot suite observer", RUNNER), 0o644);
   const wants = path.join(merged, "etc/systemd/system/multi-user.target.wants");
   fs.mkdirSync(wants, { recursive: true });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));

@@ -6,6 +6,7 @@
  * chroot (no /proc, /sys or /dev): an image build sees no device, and the host's /sys is
  * never reachable (through /proc/1/root either). The tool goes in per run (bootImage.ts).
  */
+import { DPKG_OPTIONS } from "../../host/guestRoot.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { cachedDirectory, hashInputs, pruneSiblings } from "../../host/cache.js";
@@ -22,14 +23,6 @@ const FLAVOUR_PACKAGES: Readonly<Record<RootFlavour, readonly string[]>> = {
   "initramfs-tools": ["initramfs-tools"],
   dracut: ["dracut"],
 };
-
-const DPKG_OPTIONS = [
-  "path-exclude=/usr/share/man/*",
-  "path-exclude=/usr/share/doc/*",
-  "path-include=/usr/share/doc/*/copyright",
-  "path-exclude=/usr/share/locale/*",
-  "path-exclude=/usr/share/info/*",
-];
 
 /**
  * The generator's settings, written before the kernel is installed so its postinst uses
