@@ -10,8 +10,7 @@
  */
 import type { Claim } from "../config/claimConfig.js";
 import { foreignOverrideRefusal, groupCheckRefusal, isGroupEndpoint } from "../policy/safetyVerdict.js";
-import { pciDriverOfModule } from "../sysfs/pciDevice.js";
-import { readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import { pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
 import { bindDevice, type BindEnvironment, type RulesDecision } from "./bindDevice.js";
 import { refusedOutcome, type BindOutcome } from "./outcomes.js";
 
@@ -42,8 +41,10 @@ export async function bindClaimed(
   const device = readPciDevice(env.sysfsRoot, address);
   const peers = device.iommuGroupPeers.map((peer) => readPciDevice(env.sysfsRoot, peer));
 
-  // The drivers a claim may move it to: every VFIO driver loaded now.
-  const override = foreignOverrideRefusal(device.driverOverride, options.rules?.driver ?? null, loadedVfioDrivers(env));
+  // The drivers a claim may move it to: every VFIO driver loaded now (read only when an override is set).
+  const override = foreignOverrideRefusal(device.driverOverride, options.rules?.driver ?? null, () =>
+    loadedVfioDrivers(env),
+  );
   if (override !== null) return [refusedOutcome(address, override)];
   if (claim.group === "check") {
     const refusal = groupCheckRefusal(device, peers, options.isClaimed);

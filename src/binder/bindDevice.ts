@@ -121,8 +121,11 @@ export function planCandidates(
   }));
 }
 
-/** --driver takes a module (mlx5_vfio_pci) or a driver name (vfio-pci, xe-vfio-pci); only VFIO drivers. */
-function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string | { refusal: string } {
+/**
+ * --driver and Driver= take a module (mlx5_vfio_pci) or a driver name (vfio-pci,
+ * xe-vfio-pci); only VFIO drivers. The rules' compiled pins resolve through it too.
+ */
+export function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string | { refusal: string } {
   // A malformed name is a bad argument, not a device decision: one line on stderr.
   if (!isSafeModuleName(name))
     throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);

@@ -167,8 +167,8 @@ export function pinnedModuleRefusal(module: string, vfioModules: ReadonlySet<str
 export function foreignOverrideRefusal(
   override: string | null,
   rulesDriver: string | null,
-  vfioDrivers: ReadonlySet<string>,
+  vfioDrivers: () => ReadonlySet<string>,
 ): string | null {
-  if (override === null || isOverrideOurs(override, rulesDriver) || vfioDrivers.has(override)) return null;
+  if (override === null || isOverrideOurs(override, rulesDriver) || vfioDrivers().has(override)) return null;
   return `its driver_override is ${JSON.stringify(override)}, set outside vfio-autobind; it is never overwritten: clear it (echo > driver_override) and run "vfio-autobind apply"`;
 }

@@ -9,11 +9,11 @@
 import { createHash } from "node:crypto";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { ModulePolicy } from "../kmod/modulePolicy.js";
-import { GENERIC_VFIO_DRIVER, GENERIC_VFIO_MODULE, normaliseModuleName } from "../alias/aliasRecords.js";
+import { GENERIC_VFIO_DRIVER, GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
+import { moduleForName } from "../binder/bindDevice.js";
 import { readOptionalRegularFile } from "../files/safeFiles.js";
-import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
-import { pinnedModuleRefusal } from "../policy/safetyVerdict.js";
-import { moduleOfDriver, pciDriverOfModule } from "../sysfs/pciDevice.js";
+import { isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
+import { pciDriverOfModule } from "../sysfs/pciDevice.js";
 import { quoteForDisplay } from "../text/safeText.js";
 import type { CompiledDecisions, Decisions } from "./claimRules.js";
 import { rankingRules, RANKING_DIGEST_LENGTH, type DriverOf } from "./rankingRules.js";
@@ -70,13 +70,11 @@ export function compileDecisions(sources: DecisionSources): Decisions {
   const driverOf = (module: string): string | null =>
     (isSafeModuleName(module) ? pciDriverOfModule(sources.sysfsRoot, module) : null) ??
     (module === GENERIC_VFIO_MODULE ? GENERIC_VFIO_DRIVER : null);
-  const vfioModules = new Set(sources.aliasSet.aliases.map((a) => a.module));
   return decisionsFor(release, sources.aliasSet, sources.modulePolicy, driverOf, (name) => {
-    // The same resolution as `bind --driver`: a driver name or a module name, VFIO only, allowed.
-    if (!isSafeDriverName(name)) return null;
-    const module = moduleOfDriver(sources.sysfsRoot, name) ?? normaliseModuleName(name);
-    if (!isSafeModuleName(module) || pinnedModuleRefusal(module, vfioModules) !== null) return null;
-    if (sources.modulePolicy.has(module)) return null;
+    // As `bind --driver` resolves it (a name it would refuse is held for the helper to refuse).
+    if (!isSafeModuleName(name)) return null;
+    const module = moduleForName(sources.sysfsRoot, sources.aliasSet, name);
+    if (typeof module !== "string" || sources.modulePolicy.has(module)) return null;
     const driver = driverOf(module);
     return driver === null ? null : { module, driver };
   });
