@@ -12,6 +12,8 @@ import { readVfioAliases } from "../src/kmod/readVfioAliases.js";
 import { acquireLock } from "../src/lock/deviceLock.js";
 import { statePaths } from "../src/paths.js";
 import { vfAddresses } from "../src/sysfs/sriovLayout.js";
+import { cliRootArgs, type CliRoots } from "./cliRoots.js";
+import { writeFakeProc } from "./fakeProc.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "./fixtures.js";
 import { SimulatedKernel, type SimulatedDriver } from "./simulatedKernel.js";
@@ -63,7 +65,7 @@ export interface SimulatedHost {
    * /proc, plus whichever of the other roots a test gives. One list, so no test can leave a
    * root at its default (the host's own /etc or /run) by forgetting it.
    */
-  rootArgs(extra?: { configDir?: string; rulesFile?: string; journalSocket?: string; modprobeRoot?: string }): string[];
+  rootArgs(extra?: Omit<CliRoots, "sysfsRoot" | "modulesDir" | "stateDir" | "procRoot">): string[];
   cleanup(): void;
 }
 
@@ -138,9 +140,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
   const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-state-"));
   const procRoot = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-proc-"));
-  fs.mkdirSync(path.join(procRoot, "self"));
-  fs.writeFileSync(path.join(procRoot, "self", "mountinfo"), "");
-  fs.writeFileSync(path.join(procRoot, "swaps"), "Filename\tType\tSize\tUsed\tPriority\n");
+  writeFakeProc(procRoot);
   const aliasSet = readVfioAliases(modulesDir);
   return {
     tree,
@@ -148,20 +148,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     modulesDir,
     stateDir,
     procRoot,
-    rootArgs: (extra = {}) => [
-      "--sysfs-root",
-      tree.root,
-      "--modules-dir",
-      modulesDir,
-      "--state-dir",
-      stateDir,
-      "--proc-root",
-      procRoot,
-      ...(extra.configDir !== undefined ? ["--config-dir", extra.configDir] : []),
-      ...(extra.rulesFile !== undefined ? ["--rules-file", extra.rulesFile] : []),
-      ...(extra.journalSocket !== undefined ? ["--journal-socket", extra.journalSocket] : []),
-      ...(extra.modprobeRoot !== undefined ? ["--modprobe-root", extra.modprobeRoot] : []),
-    ],
+    rootArgs: (extra = {}) => cliRootArgs({ ...extra, sysfsRoot: tree.root, modulesDir, stateDir, procRoot }),
     env: (overrides = {}) => ({
       sysfsRoot: tree.root,
       procRoot,
