@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { BindEnvironment } from "../src/binder/bindDevice.js";
+import type { BindEnvironment, BindRequest } from "../src/binder/bindDevice.js";
 import { UNLIMITED_BUDGET } from "../src/binder/budget.js";
 import { readVfioAliases } from "../src/kmod/readVfioAliases.js";
 import { acquireLock } from "../src/lock/deviceLock.js";
@@ -52,6 +52,15 @@ export function vfioDrivers(overrides: Partial<Record<string, Partial<SimulatedD
   ];
   return base.map((d) => ({ ...d, ...overrides[d.module] }));
 }
+
+/** A bind of `address` as `bind <address>` with no options asks for it, with any of them given. */
+export const bindRequest = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
+  address,
+  dryRun: false,
+  force: false,
+  noFallback: false,
+  ...extra,
+});
 
 export interface SimulatedHost {
   readonly tree: FakeSysfs;

@@ -3,13 +3,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bindDevice, planCandidates, type BindRequest, type PlannedCandidate } from "../../src/binder/bindDevice.js";
+import { bindDevice, planCandidates, type PlannedCandidate } from "../../src/binder/bindDevice.js";
 import { formatExplanation } from "../../src/cli/explainCommand.js";
 import { buildExplanation } from "../../src/explain/buildExplanation.js";
 import { modulePolicyFrom } from "../../src/kmod/modulePolicy.js";
 import { readPciDevice } from "../../src/sysfs/pciDevice.js";
 import { runUdevHelper } from "../../src/udev/udevHelperProcess.js";
-import { makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { bindRequest, makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { runCliInProcess } from "../support/runCliInProcess.js";
 
 let host: SimulatedHost;
@@ -25,13 +25,6 @@ afterEach(() => {
 
 const WHERE = "/etc/modprobe.d/no-virtio.conf:3";
 const policy = modulePolicyFrom([{ module: "virtio_vfio_pci", rule: "blacklist", where: WHERE }]);
-const request = (extra: Partial<BindRequest> = {}): BindRequest => ({
-  address: VIRTIO_NET,
-  dryRun: false,
-  force: false,
-  noFallback: false,
-  ...extra,
-});
 
 function blacklistFile(text: string): string {
   const dir = path.join(modprobeRoot, "etc", "modprobe.d");
@@ -51,13 +44,16 @@ describe("a module the admin forbade", () => {
         (c) => c.module,
       ),
     ).toEqual(["vfio_pci"]);
-    const result = await bindDevice(request(), host.env({ modulePolicy: policy }));
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env({ modulePolicy: policy }));
     expect(result).toMatchObject({ status: "bound", module: "vfio_pci", rank: 1 });
     expect(host.kernel.operations.map((o) => o.kind === "modprobe" && o.target)).not.toContain("virtio_vfio_pci");
   });
 
   it("is refused when pinned, naming where it is forbidden", async () => {
-    const result = await bindDevice(request({ driver: "virtio-vfio-pci" }), host.env({ modulePolicy: policy }));
+    const result = await bindDevice(
+      bindRequest(VIRTIO_NET, { driver: "virtio-vfio-pci" }),
+      host.env({ modulePolicy: policy }),
+    );
     expect(result.status).toBe("refused");
     expect(result.message).toBe(
       `${VIRTIO_NET}: refused: driver virtio-vfio-pci (module virtio_vfio_pci) is forbidden by blacklist in ${WHERE}`,
