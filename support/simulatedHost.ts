@@ -13,12 +13,13 @@ import { acquireLock } from "../src/lock/deviceLock.js";
 import { statePaths } from "../src/paths.js";
 import { vfAddresses } from "../src/sysfs/sriovLayout.js";
 import { cliRootArgs, type CliRoots } from "./cliRoots.js";
+import { VIRTIO_NET_DEVICE } from "./fakeDevices.js";
 import { writeFakeProc } from "./fakeProc.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "./fixtures.js";
 import { SimulatedKernel, type SimulatedDriver } from "./simulatedKernel.js";
 
-export const VIRTIO_NET = "0000:00:03.0";
+export const VIRTIO_NET = VIRTIO_NET_DEVICE.address;
 export const NVME = "0000:00:04.0";
 export const UNBOUND_VIRTIO_BLK = "0000:00:05.0";
 export const BRIDGE = "0000:00:1c.0";
@@ -89,14 +90,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     bootVga: true,
     iommuGroup: 2,
   });
-  tree.addDevice({
-    address: VIRTIO_NET,
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio-pci",
-    iommuGroup: 3,
-  });
+  tree.addDevice(VIRTIO_NET_DEVICE);
   tree.addDevice({
     address: NVME,
     vendor: "1b36",

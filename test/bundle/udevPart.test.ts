@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
@@ -23,15 +24,7 @@ let journal: FakeJournal;
 beforeAll(async () => {
   sys = FakeSysfs.create();
   sys.addDriver("virtio_vfio_pci", "virtio_vfio_pci");
-  sys.addDevice({
-    address: "0000:00:03.0",
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio_vfio_pci",
-    iommuGroup: 3,
-    vfioDev: true,
-  });
+  sys.addDevice({ ...VIRTIO_NET_DEVICE, driver: "virtio_vfio_pci", vfioDev: true });
   modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
   work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-udevpart-"));
   fs.mkdirSync(path.join(work, "config"));
