@@ -6,17 +6,20 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { BindEnvironment } from "../src/binder/bindDevice.js";
+import type { BindEnvironment, BindRequest } from "../src/binder/bindDevice.js";
 import { UNLIMITED_BUDGET } from "../src/binder/budget.js";
 import { readVfioAliases } from "../src/kmod/readVfioAliases.js";
 import { acquireLock } from "../src/lock/deviceLock.js";
 import { statePaths } from "../src/paths.js";
 import { vfAddresses } from "../src/sysfs/sriovLayout.js";
+import { cliRootArgs, type CliRoots } from "./cliRoots.js";
+import { VIRTIO_NET_DEVICE } from "./fakeDevices.js";
+import { writeFakeProc } from "./fakeProc.js";
 import { FakeSysfs } from "./fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "./fixtures.js";
 import { SimulatedKernel, type SimulatedDriver } from "./simulatedKernel.js";
 
-export const VIRTIO_NET = "0000:00:03.0";
+export const VIRTIO_NET = VIRTIO_NET_DEVICE.address;
 export const NVME = "0000:00:04.0";
 export const UNBOUND_VIRTIO_BLK = "0000:00:05.0";
 export const BRIDGE = "0000:00:1c.0";
@@ -51,6 +54,15 @@ export function vfioDrivers(overrides: Partial<Record<string, Partial<SimulatedD
   return base.map((d) => ({ ...d, ...overrides[d.module] }));
 }
 
+/** A bind of `address` as `bind <address>` with no options asks for it, with any of them given. */
+export const bindRequest = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
+  address,
+  dryRun: false,
+  force: false,
+  noFallback: false,
+  ...extra,
+});
+
 export interface SimulatedHost {
   readonly tree: FakeSysfs;
   readonly kernel: SimulatedKernel;
@@ -63,7 +75,7 @@ export interface SimulatedHost {
    * /proc, plus whichever of the other roots a test gives. One list, so no test can leave a
    * root at its default (the host's own /etc or /run) by forgetting it.
    */
-  rootArgs(extra?: { configDir?: string; rulesFile?: string; journalSocket?: string; modprobeRoot?: string }): string[];
+  rootArgs(extra?: Omit<CliRoots, "sysfsRoot" | "modulesDir" | "stateDir" | "procRoot">): string[];
   cleanup(): void;
 }
 
@@ -78,14 +90,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     bootVga: true,
     iommuGroup: 2,
   });
-  tree.addDevice({
-    address: VIRTIO_NET,
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio-pci",
-    iommuGroup: 3,
-  });
+  tree.addDevice(VIRTIO_NET_DEVICE);
   tree.addDevice({
     address: NVME,
     vendor: "1b36",
@@ -138,9 +143,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
   const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-state-"));
   const procRoot = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-proc-"));
-  fs.mkdirSync(path.join(procRoot, "self"));
-  fs.writeFileSync(path.join(procRoot, "self", "mountinfo"), "");
-  fs.writeFileSync(path.join(procRoot, "swaps"), "Filename\tType\tSize\tUsed\tPriority\n");
+  writeFakeProc(procRoot);
   const aliasSet = readVfioAliases(modulesDir);
   return {
     tree,
@@ -148,20 +151,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     modulesDir,
     stateDir,
     procRoot,
-    rootArgs: (extra = {}) => [
-      "--sysfs-root",
-      tree.root,
-      "--modules-dir",
-      modulesDir,
-      "--state-dir",
-      stateDir,
-      "--proc-root",
-      procRoot,
-      ...(extra.configDir !== undefined ? ["--config-dir", extra.configDir] : []),
-      ...(extra.rulesFile !== undefined ? ["--rules-file", extra.rulesFile] : []),
-      ...(extra.journalSocket !== undefined ? ["--journal-socket", extra.journalSocket] : []),
-      ...(extra.modprobeRoot !== undefined ? ["--modprobe-root", extra.modprobeRoot] : []),
-    ],
+    rootArgs: (extra = {}) => cliRootArgs({ ...extra, sysfsRoot: tree.root, modulesDir, stateDir, procRoot }),
     env: (overrides = {}) => ({
       sysfsRoot: tree.root,
       procRoot,

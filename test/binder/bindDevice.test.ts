@@ -2,11 +2,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { bindDevice, type BindRequest } from "../../src/binder/bindDevice.js";
+import { bindDevice } from "../../src/binder/bindDevice.js";
 import { attemptsOf, planOf } from "../../src/binder/outcomes.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import {
+  bindRequest,
   BOOT_VGA,
   BRIDGE,
   makeSimulatedHost,
@@ -46,18 +47,10 @@ function holdNode(h: SimulatedHost, pid: number, comm: string, node: string): vo
   fs.symlinkSync(node, path.join(dir, "fd", String(fs.readdirSync(path.join(dir, "fd")).length + 3)));
 }
 
-const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
-  address,
-  dryRun: false,
-  force: false,
-  noFallback: false,
-  ...extra,
-});
-
 describe("bind", () => {
   it("binds a bound device to its most specific variant: override, unbind, bind, read back, record", async () => {
     host = makeSimulatedHost();
-    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result).toMatchObject({ status: "bound", module: "virtio_vfio_pci", driver: "virtio_vfio_pci", rank: 1 });
     expect(result.message).toBe(
       `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci`,
@@ -84,7 +77,7 @@ describe("bind", () => {
 
   it("uses the driver name, not the module name, where they differ (vfio_pci registers vfio-pci)", async () => {
     host = makeSimulatedHost();
-    const result = await bindDevice(request(NVME), host.env());
+    const result = await bindDevice(bindRequest(NVME), host.env());
     expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
     expect(host.kernel.driverOverride(NVME)).toBe("vfio-pci");
     expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
@@ -94,7 +87,7 @@ describe("bind", () => {
     "--driver %s pins generic vfio-pci even where a variant ranks higher",
     async (name) => {
       host = makeSimulatedHost();
-      const result = await bindDevice(request(VIRTIO_NET, { driver: name }), host.env());
+      const result = await bindDevice(bindRequest(VIRTIO_NET, { driver: name }), host.env());
       expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci" });
       expect(result.candidates).toHaveLength(1);
     },
@@ -102,7 +95,7 @@ describe("bind", () => {
 
   it("binds an unbound VF without any unbind", async () => {
     host = makeSimulatedHost();
-    const result = await bindDevice(request(VF1), host.env());
+    const result = await bindDevice(bindRequest(VF1), host.env());
     expect(result).toMatchObject({ status: "bound", driver: "mlx5_vfio_pci" });
     expect(host.kernel.operations.some((o) => o.target.endsWith("/unbind"))).toBe(false);
     expect(readRecord(host.stateDir, VF1)?.originalDriver).toBeNull();
@@ -110,9 +103,9 @@ describe("bind", () => {
 
   it("does nothing for a device already on its target driver", async () => {
     host = makeSimulatedHost();
-    await bindDevice(request(VIRTIO_NET), host.env());
+    await bindDevice(bindRequest(VIRTIO_NET), host.env());
     const before = host.kernel.operations.length;
-    const again = await bindDevice(request(VIRTIO_NET), host.env());
+    const again = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(again).toMatchObject({ status: "already-bound", driver: "virtio_vfio_pci" });
     expect(again.message).toBe(`${VIRTIO_NET}: already bound to virtio_vfio_pci`);
     expect(host.kernel.operations.length).toBe(before);
@@ -120,7 +113,7 @@ describe("bind", () => {
 
   it("falls back to the next candidate when the best one's probe fails", async () => {
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EINVAL" } } }) });
-    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result).toMatchObject({ status: "bound", module: "vfio_pci", driver: "vfio-pci", rank: 2 });
     expect(attemptsOf(result).map((a) => [a.module, a.reason])).toEqual([
       ["virtio_vfio_pci", "binding virtio_vfio_pci failed: EINVAL"],
@@ -130,11 +123,11 @@ describe("bind", () => {
 
   it("falls back when a module will not load, and when a probe silently binds nothing", async () => {
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: "silent" }, vfio_pci: {} }) });
-    const silent = await bindDevice(request(VIRTIO_NET), host.env());
+    const silent = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(attemptsOf(silent).map((a) => a.reason)).toEqual(["probe bound nothing", "bound"]);
     host.cleanup();
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { load: "fail" } }) });
-    const unloadable = await bindDevice(request(VIRTIO_NET), host.env());
+    const unloadable = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(unloadable.status).toBe("bound");
     expect(attemptsOf(unloadable)[0]?.reason).toMatch(/^modprobe virtio_vfio_pci failed: .*could not insert/);
   });
@@ -144,7 +137,7 @@ describe("bind", () => {
       drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } }, vfio_pci: { load: "timeout" } }),
     });
     host.tree.writeAttribute(VIRTIO_NET, "driver_override", "virtio-pci\n");
-    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result.status).toBe("failed");
     expect(result.message).toBe(
       `${VIRTIO_NET}: not bound: virtio_vfio_pci: binding virtio_vfio_pci failed: EIO; vfio_pci: modprobe vfio_pci timed out after 5 s; restored virtio-pci`,
@@ -156,12 +149,12 @@ describe("bind", () => {
 
   it("leaves a device on the lower candidate it bound earlier instead of churning on every trigger", async () => {
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } } }) });
-    const first = await bindDevice(request(VIRTIO_NET), host.env());
+    const first = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(first).toMatchObject({ status: "bound", driver: "vfio-pci", rank: 2 });
     // The simulated kernel, like Linux 6.1 on, gives a device on a VFIO driver its vfio-dev/.
     expect(fs.existsSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"))).toBe(true);
     const writes = host.kernel.operations.length;
-    const again = await bindDevice(request(VIRTIO_NET), host.env());
+    const again = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(again).toMatchObject({ status: "already-bound", driver: "vfio-pci", rank: 2 });
     expect(again.message).toBe(`${VIRTIO_NET}: already bound to vfio-pci (rank 2 of 2; vfio-autobind bound it there)`);
     expect(host.kernel.operations.length).toBe(writes);
@@ -169,7 +162,7 @@ describe("bind", () => {
 
   it("tries only the best candidate with --no-fallback", async () => {
     host = makeSimulatedHost({ drivers: vfioDrivers({ virtio_vfio_pci: { probe: { errno: "EIO" } } }) });
-    const result = await bindDevice(request(VIRTIO_NET, { noFallback: true }), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET, { noFallback: true }), host.env());
     expect(result.status).toBe("failed");
     expect(attemptsOf(result).map((a) => a.module)).toEqual(["virtio_vfio_pci"]);
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
@@ -190,7 +183,7 @@ describe("safety verdict", () => {
     "refuses %s before writing anything (--force: %s is ignored for hard rules)",
     async (address, evenForced, message) => {
       host = makeSimulatedHost();
-      const result = await bindDevice(request(address, { force: evenForced }), host.env());
+      const result = await bindDevice(bindRequest(address, { force: evenForced }), host.env());
       expect(result.status).toBe("refused");
       expect(result.message).toBe(`${address}: ${message}`);
       expect(host.kernel.operations).toEqual([]);
@@ -205,10 +198,10 @@ describe("safety verdict", () => {
     fs.mkdirSync(path.join(dir, "virtio0", "net", "eth2"), { recursive: true });
     fs.symlinkSync(path.join(host.tree.root, "class", "net"), path.join(dir, "virtio0", "net", "eth2", "subsystem"));
     fs.writeFileSync(path.join(dir, "virtio0", "net", "eth2", "flags"), "0x1003\n");
-    const refused = await bindDevice(request(VIRTIO_NET), host.env());
+    const refused = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(refused.message).toBe(`${VIRTIO_NET}: refused: eth2 is up; use --force to take it anyway`);
     expect(host.kernel.operations).toEqual([]);
-    const forced = await bindDevice(request(VIRTIO_NET, { force: true }), host.env());
+    const forced = await bindDevice(bindRequest(VIRTIO_NET, { force: true }), host.env());
     expect(forced.status).toBe("bound");
     expect(forced.message).toContain("(forced: eth2 is up)");
   });
@@ -222,7 +215,7 @@ describe("safety verdict", () => {
     holdNode(host, 4711, "qemu-system-x86", node);
     for (const force of [false, true]) {
       const ops = host.kernel.operations.length;
-      const result = await bindDevice(request(VIRTIO_NET, { force }), host.env());
+      const result = await bindDevice(bindRequest(VIRTIO_NET, { force }), host.env());
       expect(result.message).toBe(
         `${VIRTIO_NET}: refused: it is bound to vfio-pci, and ${node} is open by qemu-system-x86 (pid 4711); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)`,
       );
@@ -234,7 +227,7 @@ describe("safety verdict", () => {
     host = makeSimulatedHost();
     await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
     holdNode(host, 4711, "bash", "/dev/null");
-    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result.status).toBe("bound");
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
   });
@@ -243,7 +236,7 @@ describe("safety verdict", () => {
 describe("dry run", () => {
   it("shows the verdict, candidates and writes, and writes nothing", async () => {
     host = makeSimulatedHost();
-    const result = await bindDevice(request(VIRTIO_NET, { dryRun: true }), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET, { dryRun: true }), host.env());
     expect(result.status).toBe("planned");
     expect(result.message).toBe(`${VIRTIO_NET}: would bind to virtio_vfio_pci (dry run, nothing written)`);
     expect(planOf(result)).toContain(`  write ${VIRTIO_NET} to /sys/bus/pci/drivers/virtio-pci/unbind`);
@@ -259,7 +252,7 @@ describe("release", () => {
   it("returns a device to its original driver and override and drops the record", async () => {
     host = makeSimulatedHost();
     host.tree.writeAttribute(NVME, "driver_override", "nvme\n");
-    await bindDevice(request(NVME), host.env());
+    await bindDevice(bindRequest(NVME), host.env());
     expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
     const result = await releaseDevice({ address: NVME, force: false, dryRun: false }, host.env());
     expect(result).toMatchObject({ status: "released", driver: "nvme" });
@@ -271,7 +264,7 @@ describe("release", () => {
 
   it("leaves a device unbound when it had no driver before", async () => {
     host = makeSimulatedHost();
-    await bindDevice(request(UNBOUND_VIRTIO_BLK), host.env());
+    await bindDevice(bindRequest(UNBOUND_VIRTIO_BLK), host.env());
     const result = await releaseDevice({ address: UNBOUND_VIRTIO_BLK, force: false, dryRun: false }, host.env());
     expect(result.message).toBe(`${UNBOUND_VIRTIO_BLK}: released; left unbound, as it was before`);
     expect(host.kernel.boundDriver(UNBOUND_VIRTIO_BLK)).toBeNull();
@@ -280,7 +273,7 @@ describe("release", () => {
 
   it("refuses while a process holds the group node or the cdev, naming it, --force or not; then releases", async () => {
     host = makeSimulatedHost();
-    await bindDevice(request(NVME), host.env());
+    await bindDevice(bindRequest(NVME), host.env());
     expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
     const node = `/dev/vfio/${groupOf(host, NVME)}`;
     // As on a kernel with iommufd cdevs (6.6 on): vfio-dev/vfio0 has a dev attribute, so a node.
@@ -325,9 +318,9 @@ describe("release", () => {
 describe("what the device met on its way", () => {
   it("an unbound device is simply bound; one taken from a host driver says so", async () => {
     host = makeSimulatedHost();
-    const unbound = await bindDevice(request(UNBOUND_VIRTIO_BLK), host.env());
+    const unbound = await bindDevice(bindRequest(UNBOUND_VIRTIO_BLK), host.env());
     expect(unbound.message).not.toContain("taken from");
-    const taken = await bindDevice(request(NVME), host.env());
+    const taken = await bindDevice(bindRequest(NVME), host.env());
     expect(taken.message).toMatch(/; taken from nvme$/);
   });
 });

@@ -15,6 +15,7 @@ import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { LockError, type HeldLock } from "../../src/lock/deviceLock.js";
 import { deviceExists } from "../../src/sysfs/pciDevice.js";
 import {
+  bindRequest,
   makeSimulatedHost,
   UNBOUND_VIRTIO_BLK,
   VF2,
@@ -140,10 +141,7 @@ describe("fault matrix", () => {
       // A fault at index i leaves operations 0..i-1 as in the clean run, so the clean
       // run names every operation a single fault can hit.
       const clean = hostFor(scenario);
-      await bindDevice(
-        { address: scenario.address, dryRun: false, force: false, noFallback: false },
-        clean.env({ lock: noLock }),
-      );
+      await bindDevice(bindRequest(scenario.address), clean.env({ lock: noLock }));
       const operations = [...clean.kernel.operations];
       clean.cleanup();
 
@@ -153,10 +151,7 @@ describe("fault matrix", () => {
           const host = hostFor(scenario);
           try {
             host.kernel.injectFault(at, fault);
-            const outcome = await bindDevice(
-              { address: scenario.address, dryRun: false, force: false, noFallback: false },
-              host.env({ lock: noLock }),
-            );
+            const outcome = await bindDevice(bindRequest(scenario.address), host.env({ lock: noLock }));
             cases += 1;
             checkOutcome(
               scenario,
@@ -189,9 +184,7 @@ describe("lock and state faults", () => {
       const env = host.env({
         lock: () => Promise.reject(new LockError("timed out after 60 s waiting for lock x (held by pid 4242)")),
       });
-      await expect(
-        bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, env),
-      ).rejects.toThrow(/held by pid 4242/);
+      await expect(bindDevice(bindRequest(VIRTIO_NET), env)).rejects.toThrow(/held by pid 4242/);
       expect(host.kernel.operations).toEqual([]);
       expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
     } finally {
@@ -203,9 +196,7 @@ describe("lock and state faults", () => {
     const host = makeSimulatedHost();
     try {
       fs.writeFileSync(path.join(host.stateDir, "devices"), "not a directory");
-      await expect(
-        bindDevice({ address: VIRTIO_NET, dryRun: false, force: false, noFallback: false }, host.env()),
-      ).rejects.toThrow(
+      await expect(bindDevice(bindRequest(VIRTIO_NET), host.env())).rejects.toThrow(
         new RegExp(`cannot (read|write) ${host.stateDir}/devices/${VIRTIO_NET}.json: (ENOTDIR|EEXIST)`),
       );
       expect(host.kernel.operations).toEqual([]);
@@ -233,10 +224,7 @@ describe("lock and state faults", () => {
           realWrite(file, value);
         },
       };
-      const outcome = await bindDevice(
-        { address: VIRTIO_NET, dryRun: false, force: false, noFallback: false },
-        { ...env, kernel },
-      );
+      const outcome = await bindDevice(bindRequest(VIRTIO_NET), { ...env, kernel });
       expect(outcome.status).toBe("bound");
       expect(outcome.message).toMatch(/\(warning: cannot write .*: EISDIR\)$/);
       expect(readRecord(host.stateDir, VIRTIO_NET)).toMatchObject({ status: "binding", originalDriver: "virtio-pci" });

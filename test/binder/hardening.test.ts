@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { bindDevice, type BindEnvironment, type BindRequest } from "../../src/binder/bindDevice.js";
+import { bindDevice, type BindEnvironment } from "../../src/binder/bindDevice.js";
 import { budgetFrom, MODPROBE_TIMEOUT_MS, SYSFS_STEPS_MS } from "../../src/binder/budget.js";
 import type { KernelIo } from "../../src/binder/kernelIo.js";
 import { attemptsOf } from "../../src/binder/outcomes.js";
@@ -18,21 +18,20 @@ import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { temporaryNameFor } from "../../src/files/safeFiles.js";
 import { ModuleLoadError } from "../../src/kmod/loadModule.js";
 import type { HeldLock } from "../../src/lock/deviceLock.js";
-import { makeSimulatedHost, NVME, VIRTIO_NET, vfioDrivers, type SimulatedHost } from "../../support/simulatedHost.js";
+import {
+  bindRequest,
+  makeSimulatedHost,
+  NVME,
+  VIRTIO_NET,
+  vfioDrivers,
+  type SimulatedHost,
+} from "../../support/simulatedHost.js";
 import type { ProbeBehaviour } from "../../support/simulatedKernel.js";
 
 let host: SimulatedHost | undefined;
 afterEach(() => {
   host?.cleanup();
   host = undefined;
-});
-
-const request = (address: string, extra: Partial<BindRequest> = {}): BindRequest => ({
-  address,
-  dryRun: false,
-  force: false,
-  noFallback: false,
-  ...extra,
 });
 
 /** A clock the slow kernel advances: the test controls time, nothing sleeps. */
@@ -80,7 +79,7 @@ describe("B: the deadline is a budget the bind sequence respects", () => {
     // The first candidate's modprobe takes 7 s, its probe fails; then 50 - 7 - 0.75 s is left,
     // less than another modprobe (30 s) + sysfs steps (5 s) + restore (10 s).
     const kernel = slowKernel(host.kernel, clock, { write: () => 250, modprobe: () => 7_000 });
-    const result = await bindDevice(request(VIRTIO_NET), timedEnv(host, clock, kernel, 50_000));
+    const result = await bindDevice(bindRequest(VIRTIO_NET), timedEnv(host, clock, kernel, 50_000));
     expect(result.status).toBe("failed");
     expect(attemptsOf(result).map((a) => a.module)).toEqual(["virtio_vfio_pci", "vfio_pci"]);
     expect(attemptsOf(result)[1]?.reason).toMatch(/^not tried: 42 s left of the deadline/);
@@ -96,7 +95,7 @@ describe("B: the deadline is a budget the bind sequence respects", () => {
     host = makeSimulatedHost();
     const clock = new FakeClock();
     const kernel = slowKernel(host.kernel, clock, { write: () => 0, modprobe: () => 0 });
-    const result = await bindDevice(request(VIRTIO_NET), timedEnv(host, clock, kernel, 20_000));
+    const result = await bindDevice(bindRequest(VIRTIO_NET), timedEnv(host, clock, kernel, 20_000));
     expect(result.status).toBe("refused");
     expect(result.message).toMatch(/only 20 s left of the deadline; not started$/);
     expect(host.kernel.operations).toEqual([]);
@@ -148,7 +147,7 @@ describe("B: the deadline is a budget the bind sequence respects", () => {
               write: () => c.writeDelays[w++ % c.writeDelays.length] ?? 0,
               modprobe: () => c.modprobeDelays[m++ % c.modprobeDelays.length] ?? 0,
             });
-            const result = await bindDevice(request(VIRTIO_NET), timedEnv(h, clock, kernel, c.budgetMs, c.lockMs));
+            const result = await bindDevice(bindRequest(VIRTIO_NET), timedEnv(h, clock, kernel, c.budgetMs, c.lockMs));
             const driver = h.kernel.boundDriver(VIRTIO_NET);
             const record = readRecord(h.stateDir, VIRTIO_NET);
             if (result.status === "bound") {
@@ -194,7 +193,7 @@ describe("C: stored data is data, not paths", () => {
 
   it("a record whose originalDriver climbs out of sysfs is refused; release writes nothing", async () => {
     host = makeSimulatedHost();
-    await bindDevice(request(NVME), host.env());
+    await bindDevice(bindRequest(NVME), host.env());
     const before = host.kernel.operations.length;
     tamper(host, { originalDriver: "../../../../tmp/owned" });
     await expect(releaseDevice({ address: NVME, force: false, dryRun: false }, host.env())).rejects.toThrow(
@@ -224,7 +223,7 @@ describe("C: stored data is data, not paths", () => {
             if (h.kernel.boundDriver(NVME) !== "vfio-pci") {
               fs.rmSync(recordFile(h.stateDir, NVME), { force: true });
               h.tree.writeAttribute(NVME, "driver_override", "(null)\n");
-              const bound = await bindDevice(request(NVME, { force: true }), h.env());
+              const bound = await bindDevice(bindRequest(NVME, { force: true }), h.env());
               expect(bound.status).toBe("bound");
             }
             const before = h.kernel.operations.length;
@@ -256,7 +255,7 @@ describe("C: stored data is data, not paths", () => {
     const file = recordFile(host.stateDir, VIRTIO_NET);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.symlinkSync(victim, temporaryNameFor(file));
-    const result = await bindDevice(request(VIRTIO_NET), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result.status).toBe("bound");
     expect(fs.readFileSync(victim, "utf8")).toBe("precious\n");
     expect(readRecord(host.stateDir, VIRTIO_NET)?.status).toBe("bound");
@@ -279,7 +278,7 @@ describe("D: --force does not bypass the safety checks on the way back", () => {
   it("release --force refuses an NVMe on its host driver with its namespace mounted on /", async () => {
     host = makeSimulatedHost();
     mountNvmeOnRoot(host);
-    expect((await bindDevice(request(NVME), host.env())).status).toBe("refused");
+    expect((await bindDevice(bindRequest(NVME), host.env())).status).toBe("refused");
     const result = await releaseDevice({ address: NVME, force: true, dryRun: false }, host.env());
     expect(result.status).toBe("refused");
     expect(result.message).toBe(
@@ -301,7 +300,7 @@ describe("D: --force does not bypass the safety checks on the way back", () => {
     "a pin must name a VFIO driver: --driver %s is refused",
     async (pin) => {
       host = makeSimulatedHost();
-      const result = await bindDevice(request(VIRTIO_NET, { driver: pin }), host.env());
+      const result = await bindDevice(bindRequest(VIRTIO_NET, { driver: pin }), host.env());
       expect(result.status).toBe("refused");
       expect(result.message).toMatch(
         /is not a VFIO driver \(it has no vfio_pci: alias in modules\.alias\); pin vfio_pci or one of its variants$/,
@@ -313,7 +312,7 @@ describe("D: --force does not bypass the safety checks on the way back", () => {
 
   it.each(["vfio-pci", "vfio_pci", "virtio_vfio_pci"])("a VFIO pin is accepted: --driver %s binds", async (pin) => {
     host = makeSimulatedHost();
-    const result = await bindDevice(request(VIRTIO_NET, { driver: pin }), host.env());
+    const result = await bindDevice(bindRequest(VIRTIO_NET, { driver: pin }), host.env());
     expect(result.status).toBe("bound");
   });
 });

@@ -7,11 +7,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
+import { bundleInputs } from "../support/bundleInputs.js";
 import { runBundle } from "../support/runBundle.js";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -23,15 +24,7 @@ let journal: FakeJournal;
 beforeAll(async () => {
   sys = FakeSysfs.create();
   sys.addDriver("virtio_vfio_pci", "virtio_vfio_pci");
-  sys.addDevice({
-    address: "0000:00:03.0",
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio_vfio_pci",
-    iommuGroup: 3,
-    vfioDev: true,
-  });
+  sys.addDevice({ ...VIRTIO_NET_DEVICE, driver: "virtio_vfio_pci", vfioDev: true });
   modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
   work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-udevpart-"));
   fs.mkdirSync(path.join(work, "config"));
@@ -53,17 +46,7 @@ afterAll(async () => {
 
 describe("the bundle's udev part", () => {
   it("bundles no npm package (yargs, execa and their dependencies stay in the compiled-on-demand part)", async () => {
-    const { metafile } = await build({
-      entryPoints: [path.join(REPO, "src/udevMain.ts")],
-      absWorkingDir: REPO,
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      write: false,
-      metafile: true,
-      logLevel: "silent",
-    });
-    const inputs = Object.keys(metafile.inputs);
+    const inputs = await bundleInputs("src/udevMain.ts");
     expect(inputs.some((input) => input.startsWith("src/udev/udevHelperProcess"))).toBe(true);
     expect(inputs.filter((input) => input.includes("node_modules"))).toEqual([]);
     expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);

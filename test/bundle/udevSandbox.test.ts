@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { runBundle } from "../support/runBundle.js";
@@ -16,14 +17,7 @@ let modulesDir: string;
 
 beforeAll(() => {
   sys = FakeSysfs.create();
-  sys.addDevice({
-    address: "0000:00:03.0",
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio-pci",
-    iommuGroup: 3,
-  });
+  sys.addDevice(VIRTIO_NET_DEVICE);
   modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
 });
 

@@ -24,17 +24,6 @@ afterEach(() => {
   host = undefined;
 });
 
-const globals = (h: SimulatedHost): string[] => [
-  "--sysfs-root",
-  h.tree.root,
-  "--modules-dir",
-  h.modulesDir,
-  "--state-dir",
-  h.stateDir,
-  "--proc-root",
-  h.procRoot,
-];
-
 /** Every file and link of a tree with its content, to prove a command wrote nothing. */
 function snapshot(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -54,7 +43,7 @@ describe("production bundle", () => {
   it("bind --dry-run prints the plan and writes nothing, in sysfs or the state directory", async () => {
     host = makeSimulatedHost();
     const before = snapshot(host.tree.root);
-    const result = await runBundle(["bind", VIRTIO_NET, "--dry-run", ...globals(host)]);
+    const result = await runBundle(["bind", VIRTIO_NET, "--dry-run", ...host.rootArgs()]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(result.stdout.split("\n")[0]).toBe(
@@ -68,7 +57,7 @@ describe("production bundle", () => {
   it("a refusal exits 1 with one line and writes nothing", async () => {
     host = makeSimulatedHost();
     const before = snapshot(host.tree.root);
-    const result = await runBundle(["bind", PF, "--force", ...globals(host)]);
+    const result = await runBundle(["bind", PF, "--force", ...host.rootArgs()]);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe(
       `${PF}: refused: it has 2 VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
@@ -78,7 +67,7 @@ describe("production bundle", () => {
 
   it("release of a device it did not bind exits 1 and touches nothing", async () => {
     host = makeSimulatedHost();
-    const result = await runBundle(["release", NVME, ...globals(host)]);
+    const result = await runBundle(["release", NVME, ...host.rootArgs()]);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(
       new RegExp(`^${NVME}: not bound by vfio-autobind \\(no record in .*\\); left on nvme; use --force`),
@@ -87,7 +76,7 @@ describe("production bundle", () => {
 
   it("rejects a bad --driver value as one line", async () => {
     host = makeSimulatedHost();
-    const result = await runBundle(["bind", VIRTIO_NET, "--driver", "../../evil", ...globals(host)]);
+    const result = await runBundle(["bind", VIRTIO_NET, "--driver", "../../evil", ...host.rootArgs()]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe('vfio-autobind: --driver "../../evil": not a module or driver name');
   });
@@ -96,7 +85,7 @@ describe("production bundle", () => {
 describe("over the simulated kernel", () => {
   it("binds, prints JSON, and releases", async () => {
     host = makeSimulatedHost();
-    const bound = await runBundle(["bind", VIRTIO_NET, "--json", ...globals(host)], { bundle: simulated.file });
+    const bound = await runBundle(["bind", VIRTIO_NET, "--json", ...host.rootArgs()], { bundle: simulated.file });
     expect(bound.stderr).toBe("");
     expect(bound.exitCode).toBe(0);
     expect(JSON.parse(bound.stdout)).toMatchObject({
@@ -106,7 +95,7 @@ describe("over the simulated kernel", () => {
       driver: "virtio_vfio_pci",
       rank: 1,
     });
-    const released = await runBundle(["release", VIRTIO_NET, ...globals(host)], { bundle: simulated.file });
+    const released = await runBundle(["release", VIRTIO_NET, ...host.rootArgs()], { bundle: simulated.file });
     expect(released.exitCode).toBe(0);
     expect(released.stdout).toBe(`${VIRTIO_NET}: released; back on virtio-pci`);
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
@@ -125,7 +114,7 @@ describe("over the simulated kernel", () => {
 
     const h = host;
     const results = await Promise.all(
-      vfs.map((vf) => runBundle(["bind", vf, ...globals(h)], { bundle: simulated.file })),
+      vfs.map((vf) => runBundle(["bind", vf, ...h.rootArgs()], { bundle: simulated.file })),
     );
     const log = results.map((r, i) => `${vfs[i]} ${r.exitCode} ${r.stdout} ${r.stderr}`).join("\n");
     if (process.env["DEBUG_BURST"]) console.log(log);

@@ -4,11 +4,9 @@
  * claim file, symlinks planted at the temporary names, a hand-edited rules file.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/runCli.js";
 import {
   parseAddressSelector,
   parseClaimFile,
@@ -19,8 +17,11 @@ import {
 import { controlCharacterAt } from "../../src/text/safeText.js";
 import { makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { SimulatedKernel } from "../../support/simulatedKernel.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
+import { runCliInProcess } from "../support/runCliInProcess.js";
 
 let host: SimulatedHost;
+let ws: CliWorkspace;
 let work: string;
 let configDir: string;
 let rulesFile: string;
@@ -30,31 +31,23 @@ beforeAll(() => {
 });
 afterAll(() => host.cleanup());
 beforeEach(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-escape-"));
-  configDir = path.join(work, "etc-vfio-autobind");
-  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
+  ws = makeCliWorkspace("escape");
+  ({ dir: work, configDir, rulesFile } = ws);
 });
-afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+afterEach(() => ws.cleanup());
 
 const adapters = { kernelIo: (root: string) => SimulatedKernel.open(root) };
 
-async function cli(args: readonly string[], dirs = { configDir, rulesFile }, udevadm = path.join(work, "no-udevadm")) {
-  let stdout = "";
-  let stderr = "";
-  const exitCode = await runCli(
+const cli = (args: readonly string[], dirs = { configDir, rulesFile }, udevadm = ws.udevadm) =>
+  runCliInProcess(
     [
       // Every root first: a "--" in args must never turn them into selectors, which would
       // leave the real /etc/vfio-autobind as the config directory.
-      ...host.rootArgs({ configDir: dirs.configDir, rulesFile: dirs.rulesFile }),
-      "--udevadm",
-      udevadm,
+      ...host.rootArgs({ ...ws.roots, ...dirs, udevadm }),
       ...args,
     ],
-    { out: (t) => void (stdout += t), err: (t) => void (stderr += t) },
     adapters,
   );
-  return { exitCode, stdout, stderr };
-}
 
 const claimFiles = (dir = configDir): string[] =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".conf")) : [];

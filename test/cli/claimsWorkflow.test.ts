@@ -6,10 +6,10 @@
  * The kernel below is the simulated one; the journal is a stand-in socket.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 import { buildSimulatedBundle } from "../support/simulatedBundle.js";
 import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
@@ -20,11 +20,10 @@ const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rul
 let simulated: { file: string; cleanup(): void };
 let host: SimulatedHost;
 let journal: FakeJournal;
-let work: string;
+let ws: CliWorkspace;
 let configDir: string;
 let rulesFile: string;
 let udevadmLog: string;
-let fakeUdevadm: string;
 
 beforeAll(async () => {
   simulated = await buildSimulatedBundle();
@@ -34,24 +33,19 @@ afterAll(() => simulated.cleanup());
 beforeEach(async () => {
   host = makeSimulatedHost({ extraVfs: 254 });
   journal = await startFakeJournal();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-claims-"));
-  configDir = path.join(work, "etc-vfio-autobind");
-  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
-  udevadmLog = path.join(work, "udevadm.log");
-  fakeUdevadm = path.join(work, "udevadm");
-  fs.writeFileSync(fakeUdevadm, `#!/bin/sh\necho "$@" >> ${udevadmLog}\n`, { mode: 0o755 });
+  ws = makeCliWorkspace("claims");
+  ({ configDir, rulesFile } = ws);
+  udevadmLog = path.join(ws.dir, "udevadm.log");
+  ws.installUdevadm(`echo "$@" >> ${udevadmLog}`);
 });
 
 afterEach(async () => {
   host.cleanup();
   await journal.close();
-  fs.rmSync(work, { recursive: true, force: true });
+  ws.cleanup();
 });
 
-const cli = (args: string[]) =>
-  runBundle([...args, ...host.rootArgs({ configDir, rulesFile }), "--udevadm", fakeUdevadm], {
-    bundle: simulated.file,
-  });
+const cli = (args: string[]) => runBundle([...args, ...host.rootArgs(ws.roots)], { bundle: simulated.file });
 
 /** udev's add event for one device, run the way the packaged rule runs it. */
 const addEvent = (address: string, mdwe = false) =>

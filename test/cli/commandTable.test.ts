@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../src/cli/runCli.js";
 import { runBundle } from "../support/runBundle.js";
+import { runCliInProcess } from "../support/runCliInProcess.js";
 
 const nameOf = (command: string): string => command.split(" ")[0] as string;
 
@@ -27,14 +28,10 @@ describe("command table", () => {
 
 describe('"--" on the command line', () => {
   it("is refused as a usage error instead of silently dropping what follows it", async () => {
-    const { runCli } = await import("../../src/cli/runCli.js");
-    let err = "";
-    const code = await runCli(
-      ["claim", "--vfs-of", "0000:3b:00.0", "--", "0000:00:03.0"],
-      { out: () => undefined, err: (t) => void (err += t) },
-      { kernelIo: () => ({ writeAttribute: () => undefined, loadModule: () => Promise.resolve() }) },
-    );
-    expect(code).toBe(2);
-    expect(err).toMatch(/^vfio-autobind: "--" is not used by vfio-autobind/);
+    const result = await runCliInProcess(["claim", "--vfs-of", "0000:3b:00.0", "--", "0000:00:03.0"], {
+      kernelIo: () => ({ writeAttribute: () => undefined, loadModule: () => Promise.resolve() }),
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/^vfio-autobind: "--" is not used by vfio-autobind/);
   });
 });

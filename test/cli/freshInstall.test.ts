@@ -3,46 +3,31 @@
  * claims nothing), no generated rules, no records. Nothing is wrong, so nothing is stale.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 
 const EXAMPLE = path.resolve(__dirname, "../../packaging/files/00-example.conf");
 
 let sys: FakeSysfs;
-let work: string;
+let ws: CliWorkspace;
 let configDir: string;
 let rulesFile: string;
 
 beforeEach(() => {
   sys = FakeSysfs.create();
   sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 3 });
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-fresh-"));
-  configDir = path.join(work, "etc-vfio-autobind");
-  fs.mkdirSync(configDir);
+  ws = makeCliWorkspace("fresh", { sysfs: sys });
+  ({ configDir, rulesFile } = ws);
+  fs.mkdirSync(configDir, { recursive: true });
   fs.copyFileSync(EXAMPLE, path.join(configDir, "00-example.conf"));
-  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
 });
 
-afterEach(() => {
-  sys.remove();
-  fs.rmSync(work, { recursive: true, force: true });
-});
+afterEach(() => ws.cleanup());
 
-const run = (args: string[]) =>
-  runBundle([
-    ...args,
-    "--sysfs-root",
-    sys.root,
-    "--state-dir",
-    path.join(work, "state"),
-    "--config-dir",
-    configDir,
-    "--rules-file",
-    rulesFile,
-  ]);
+const run = (args: string[]) => runBundle([...args, ...ws.rootArgs()]);
 
 describe("on a fresh install", () => {
   it("check says there is nothing to check yet and exits 0", async () => {
@@ -54,7 +39,7 @@ describe("on a fresh install", () => {
   it("status reports no devices and no stale rules", async () => {
     const status = await run(["status"]);
     expect(status).toMatchObject({ exitCode: 0, stderr: "" });
-    expect(status.stdout).toBe(`no devices bound by vfio-autobind (records in ${path.join(work, "state")})`);
+    expect(status.stdout).toBe(`no devices bound by vfio-autobind (records in ${ws.stateDir})`);
     expect(JSON.parse((await run(["status", "--json"])).stdout)).toMatchObject({ staleRules: null });
   });
 

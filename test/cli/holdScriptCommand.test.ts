@@ -4,11 +4,11 @@
  * staleness of the initramfs holds that apply, check and status report (issue 13).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generatedPaths } from "../../src/paths.js";
 import { makeSimulatedHost, NVME, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 import { buildSimulatedBundle } from "../support/simulatedBundle.js";
 
@@ -16,10 +16,9 @@ const RELEASE = "6.1.0-28-amd64";
 
 let simulated: { file: string; cleanup(): void };
 let host: SimulatedHost;
-let work: string;
+let ws: CliWorkspace;
 let configDir: string;
 let rulesFile: string;
-let toolsRoot: string;
 
 beforeAll(async () => {
   simulated = await buildSimulatedBundle();
@@ -28,37 +27,23 @@ afterAll(() => simulated.cleanup());
 
 beforeEach(() => {
   host = makeSimulatedHost();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-holdcli-"));
-  configDir = path.join(work, "etc-vfio-autobind");
-  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
-  toolsRoot = path.join(work, "tools-root");
-  fs.mkdirSync(toolsRoot);
-  fs.writeFileSync(path.join(work, "udevadm"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  ws = makeCliWorkspace("holdcli");
+  ({ configDir, rulesFile } = ws);
+  ws.installUdevadm();
 });
 afterEach(() => {
   host.cleanup();
-  fs.rmSync(work, { recursive: true, force: true });
+  ws.cleanup();
 });
 
-const cli = (args: string[]) =>
-  runBundle(
-    [
-      ...args,
-      ...host.rootArgs({ configDir, rulesFile }),
-      "--udevadm",
-      path.join(work, "udevadm"),
-      "--tools-root",
-      toolsRoot,
-    ],
-    { bundle: simulated.file },
-  );
+const cli = (args: string[]) => runBundle([...args, ...host.rootArgs(ws.roots)], { bundle: simulated.file });
 
 const generated = () => generatedPaths(configDir);
 const digestLine = (text: string): string => text.split("\n")[0] ?? "";
 
 /** Makes the simulated host look like one booted from an initramfs made by `tool`. */
 function installGenerator(tool: "update-initramfs" | "dracut"): void {
-  const file = path.join(toolsRoot, tool === "dracut" ? "usr/bin/dracut" : "usr/sbin/update-initramfs");
+  const file = path.join(ws.dir, tool === "dracut" ? "usr/bin/dracut" : "usr/sbin/update-initramfs");
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   fs.mkdirSync(path.join(host.procRoot, "sys", "kernel"), { recursive: true });
@@ -86,7 +71,7 @@ describe("hold-script", () => {
   });
 
   it("apply writes the script, a dry run writes nothing", async () => {
-    fs.mkdirSync(configDir);
+    fs.mkdirSync(configDir, { recursive: true });
     fs.writeFileSync(path.join(configDir, "10-hand.conf"), `[Claim]\nAddress=${NVME}\n`);
     const dry = await cli(["apply", "--dry-run"]);
     expect(dry.exitCode).toBe(0);
@@ -98,7 +83,7 @@ describe("hold-script", () => {
 
   it("--output writes the script, --stamp records the release; --count-claims counts", async () => {
     expect((await cli(["claim", VIRTIO_NET])).exitCode).toBe(0);
-    const image = path.join(work, "image", "etc", "vfio-autobind", "generated", "hold-claimed.sh");
+    const image = path.join(ws.dir, "image", "etc", "vfio-autobind", "generated", "hold-claimed.sh");
     const made = await cli(["hold-script", "--output", image, "--stamp", RELEASE]);
     expect(made).toEqual({ exitCode: 0, stdout: "", stderr: "" });
     const script = fs.readFileSync(image, "utf8");
@@ -128,35 +113,11 @@ describe("hold-script", () => {
   });
 
   it("works in an image build without /sys, Owner= claims included", async () => {
-    const noSys = path.join(work, "no-sys");
-    fs.mkdirSync(noSys);
-    const accounts = path.join(work, "accounts");
-    fs.mkdirSync(path.join(accounts, "etc"), { recursive: true });
-    fs.writeFileSync(path.join(accounts, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\nqemu:x:107:107::/:/bin/false\n");
-    fs.writeFileSync(path.join(accounts, "etc", "group"), "root:x:0:\nkvm:x:108:\n");
-    const run = (args: string[]) =>
-      runBundle(
-        [
-          ...args,
-          "--sysfs-root",
-          noSys,
-          "--state-dir",
-          path.join(work, "run"),
-          "--proc-root",
-          path.join(work, "proc"),
-          "--config-dir",
-          configDir,
-          "--rules-file",
-          rulesFile,
-          "--accounts-root",
-          accounts,
-          "--udevadm",
-          path.join(work, "udevadm"),
-          "--tools-root",
-          toolsRoot,
-        ],
-        { bundle: simulated.file },
-      );
+    ws.writeAccounts({
+      passwd: "root:x:0:0::/root:/bin/sh\nqemu:x:107:107::/:/bin/false\n",
+      group: "root:x:0:\nkvm:x:108:\n",
+    });
+    const run = (args: string[]) => runBundle([...args, ...ws.rootArgs()], { bundle: simulated.file });
     // Before the fix, listing the devices for Owner= failed with "cannot list PCI devices".
     const claimed = await run(["claim", VIRTIO_NET, "--owner", "qemu:kvm"]);
     expect(claimed.stderr).toBe("");

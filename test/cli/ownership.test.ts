@@ -4,59 +4,34 @@
  * IOMMU groups given two owners, each at file:line.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 
 let sys: FakeSysfs;
-let work: string;
+let ws: CliWorkspace;
 let configDir: string;
 let rulesFile: string;
-let accountsRoot: string;
-let fakeUdevadm: string;
 
 beforeEach(() => {
   sys = FakeSysfs.create();
   sys.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 7 });
   sys.addDevice({ address: "0000:00:04.0", vendor: "1af4", device: "1041", driver: "virtio-pci", iommuGroup: 7 });
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-owner-"));
-  configDir = path.join(work, "etc-vfio-autobind");
-  fs.mkdirSync(configDir);
-  rulesFile = path.join(work, "rules.d", "69-vfio-autobind-claims.rules");
-  accountsRoot = path.join(work, "accounts");
-  fs.mkdirSync(path.join(accountsRoot, "etc"), { recursive: true });
-  fs.writeFileSync(
-    path.join(accountsRoot, "etc", "passwd"),
-    "root:x:0:0::/root:/bin/sh\nchv:x:1001:1001::/:/bin/false\n",
-  );
-  fs.writeFileSync(path.join(accountsRoot, "etc", "group"), "root:x:0:\nchv:x:1001:\n");
-  fakeUdevadm = path.join(work, "udevadm");
-  fs.writeFileSync(fakeUdevadm, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  ws = makeCliWorkspace("owner", { sysfs: sys });
+  ({ configDir, rulesFile } = ws);
+  fs.mkdirSync(configDir, { recursive: true });
+  ws.writeAccounts({
+    passwd: "root:x:0:0::/root:/bin/sh\nchv:x:1001:1001::/:/bin/false\n",
+    group: "root:x:0:\nchv:x:1001:\n",
+  });
+  ws.installUdevadm();
 });
 
-afterEach(() => {
-  sys.remove();
-  fs.rmSync(work, { recursive: true, force: true });
-});
+afterEach(() => ws.cleanup());
 
-const run = (args: string[]) =>
-  runBundle([
-    ...args,
-    "--sysfs-root",
-    sys.root,
-    "--state-dir",
-    path.join(work, "state"),
-    "--config-dir",
-    configDir,
-    "--rules-file",
-    rulesFile,
-    "--accounts-root",
-    accountsRoot,
-    "--udevadm",
-    fakeUdevadm,
-  ]);
+const run = (args: string[]) => runBundle([...args, ...ws.rootArgs()]);
 
 describe("Owner= and Mode= from the command line", () => {
   it("claim --owner/--mode writes the claim and ownership rules for the group node and the cdev", async () => {

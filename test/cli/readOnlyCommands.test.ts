@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
 import { debianModulesAlias, makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { runBundle } from "../support/runBundle.js";
 
@@ -16,14 +17,7 @@ let emptyDir: string;
 beforeAll(() => {
   sys = FakeSysfs.create();
   sys.addDevice({ address: "0000:00:00.0", vendor: "8086", device: "29c0", classCode: "060000", iommuGroup: 0 });
-  sys.addDevice({
-    address: "0000:00:03.0",
-    vendor: "1af4",
-    device: "1041",
-    subsystemDevice: "1100",
-    driver: "virtio-pci",
-    iommuGroup: 3,
-  });
+  sys.addDevice(VIRTIO_NET_DEVICE);
   sys.addDevice({
     address: "0000:00:04.0",
     vendor: "1af4",

@@ -4,17 +4,16 @@
  * reports the claim's Owner=/Mode=. /proc is a fake tree (--proc-root).
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeRecord } from "../../src/binder/stateStore.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 
 const ADDRESS = "0000:00:03.0";
 let sys: FakeSysfs;
-let work: string;
-let proc: string;
+let ws: CliWorkspace;
 
 beforeEach(() => {
   sys = FakeSysfs.create();
@@ -22,18 +21,14 @@ beforeEach(() => {
   sys.addDevice({ address: ADDRESS, vendor: "1af4", device: "1041", driver: "vfio-pci", iommuGroup: 7 });
   fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio2"), { recursive: true });
   fs.writeFileSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio2", "dev"), "511:2\n");
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-nodes-"));
-  proc = path.join(work, "proc");
-  const holder = path.join(proc, "4711");
+  ws = makeCliWorkspace("nodes", { sysfs: sys });
+  const holder = path.join(ws.procRoot, "4711");
   fs.mkdirSync(path.join(holder, "fd"), { recursive: true });
   fs.writeFileSync(path.join(holder, "comm"), "cloud-hyperviso\n");
   fs.symlinkSync("/dev/vfio/devices/vfio2", path.join(holder, "fd", "9"));
-  fs.mkdirSync(path.join(proc, "self"));
-  fs.writeFileSync(path.join(proc, "self", "mountinfo"), "");
-  fs.writeFileSync(path.join(proc, "swaps"), "Filename\tType\tSize\tUsed\tPriority\n");
-  fs.mkdirSync(path.join(work, "config"));
-  fs.writeFileSync(path.join(work, "config", "10-a.conf"), `[Claim]\nAddress=${ADDRESS}\nOwner=107:107\nMode=0660\n`);
-  writeRecord(path.join(work, "state"), {
+  fs.mkdirSync(ws.configDir, { recursive: true });
+  fs.writeFileSync(path.join(ws.configDir, "10-a.conf"), `[Claim]\nAddress=${ADDRESS}\nOwner=107:107\nMode=0660\n`);
+  writeRecord(ws.stateDir, {
     version: 1,
     address: ADDRESS,
     status: "bound",
@@ -45,27 +40,9 @@ beforeEach(() => {
   });
 });
 
-afterEach(() => {
-  sys.remove();
-  fs.rmSync(work, { recursive: true, force: true });
-});
+afterEach(() => ws.cleanup());
 
-const run = (args: string[]) =>
-  runBundle([
-    ...args,
-    "--sysfs-root",
-    sys.root,
-    "--proc-root",
-    proc,
-    "--state-dir",
-    path.join(work, "state"),
-    "--config-dir",
-    path.join(work, "config"),
-    "--rules-file",
-    path.join(work, "69.rules"),
-    "--modules-dir",
-    path.join(work, "modules"),
-  ]);
+const run = (args: string[]) => runBundle([...args, ...ws.rootArgs()]);
 
 const holder = { pid: 4711, command: "cloud-hyperviso", node: "/dev/vfio/devices/vfio2" };
 

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { mainlineVariantsAlias, makeModulesDir } from "../../support/fixtures.js";
 import { type BuiltPackages, buildPackages, packageVersion } from "./support/builtPackages.js";
 import { makeDebianRoot, mustRunInRoot, removeDebianRoot, rootFiles, runInRoot } from "./support/debianRoot.js";
@@ -112,14 +113,7 @@ describe("the .deb", () => {
     const sys = FakeSysfs.create();
     const modules = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
     try {
-      sys.addDevice({
-        address: "0000:00:03.0",
-        vendor: "1af4",
-        device: "1041",
-        subsystemDevice: "1100",
-        driver: "virtio-pci",
-        iommuGroup: 3,
-      });
+      sys.addDevice(VIRTIO_NET_DEVICE);
       await execa("cp", ["-a", sys.root, at("/tmp/fake-sys")]);
       await execa("cp", ["-a", modules, at("/tmp/modules")]);
       const result = await runInRoot(rootDir(), [

@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { build as esbuild } from "esbuild";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleInputs } from "../support/bundleInputs.js";
 import { BUNDLE, assertBundleBuilt } from "../support/runBundle.js";
 import {
   type BuiltPackages,
@@ -219,18 +219,8 @@ describe("metadata", () => {
     );
     // What esbuild really pulls in from src/main.ts (the entry build.mjs bundles), found
     // independently of how the copyright file is made.
-    const { metafile } = await esbuild({
-      entryPoints: [path.join(REPO, "src/main.ts")],
-      absWorkingDir: REPO,
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      write: false,
-      metafile: true,
-      logLevel: "silent",
-    });
     const bundled = new Set(
-      Object.keys(metafile.inputs)
+      (await bundleInputs("src/main.ts"))
         .map((input) => /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1])
         .filter((dir) => dir !== undefined),
     );

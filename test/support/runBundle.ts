@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
-import { assertFakeSysfsRoot } from "../../support/fakeSysfs.js";
+import { refuseRealSysfs, TEST_GUARD } from "./hostGuard.js";
 
 export const BUNDLE = path.resolve(__dirname, "../../dist/vfio-autobind.js");
 export const MDWE_LAUNCHER = path.resolve(__dirname, "with-mdwe.py");
@@ -39,7 +39,7 @@ export async function runBundle(
     [...command.slice(1), ...nodeArgs, options.bundle ?? BUNDLE, ...args],
     {
       reject: false,
-      env: { ...options.env, VFIO_AUTOBIND_DEBUG: "" },
+      env: { ...options.env, VFIO_AUTOBIND_DEBUG: "", ...TEST_GUARD },
       extendEnv: true,
     },
   );
@@ -48,15 +48,4 @@ export async function runBundle(
     stdout: result.stdout,
     stderr: withoutNodeNotices(result.stderr),
   };
-}
-
-/** A command that may write must be pointed at a fake tree: tests never touch the real /sys. */
-function refuseRealSysfs(args: readonly string[]): void {
-  const writes = args.some((a) => a === "bind" || a === "release") && !args.includes("--dry-run");
-  if (!writes) return;
-  const at = args.indexOf("--sysfs-root");
-  const root = at >= 0 ? args[at + 1] : undefined;
-  if (root === undefined)
-    throw new Error(`refusing to run ${args.join(" ")} without --sysfs-root pointing at a fake tree`);
-  assertFakeSysfsRoot(root);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatConfigError, mergeClaimFiles, parseClaimFile } from "../../src/config/claimConfig.js";
 import { claimFileName, claimFileText } from "../../src/config/claimWriter.js";
+import { plainClaim } from "../support/plainClaim.js";
 
 describe("parseClaimFile", () => {
   it("reads claims and exclusions with their selectors, options and lines", () => {
@@ -44,16 +45,10 @@ describe("parseClaimFile", () => {
         mode: null,
         ownershipLine: 0,
       },
-      {
-        origin: { file: "/etc/vfio-autobind/50-gpu.conf", line: 9 },
-        selectors: { addresses: ["0000:3b:00.*", "0000:5e:00.1"], ids: [], classes: [], vfsOf: ["0000:3b:00.0"] },
-        driver: "auto",
-        group: "check",
-        force: false,
-        owner: null,
-        mode: null,
-        ownershipLine: 0,
-      },
+      plainClaim(
+        { file: "/etc/vfio-autobind/50-gpu.conf", line: 9 },
+        { addresses: ["0000:3b:00.*", "0000:5e:00.1"], ids: [], classes: [], vfsOf: ["0000:3b:00.0"] },
+      ),
     ]);
     expect(config.exclusions).toEqual([
       {

@@ -10,6 +10,7 @@ import { controlCharacterAt } from "../../src/text/safeText.js";
 import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";
+import { plainClaim } from "../support/plainClaim.js";
 
 const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules");
 
@@ -136,16 +137,7 @@ describe("generated rules cannot be injected into (issue 10, A1)", () => {
   it("refuses selector values the parser would not have produced, instead of writing them", () => {
     const forged = (selectors: Partial<ClaimConfig["claims"][number]["selectors"]>): ClaimConfig => ({
       claims: [
-        {
-          origin: { file: "c.conf", line: 1 },
-          selectors: { addresses: [], ids: [], classes: [], vfsOf: [], ...selectors },
-          driver: "auto",
-          group: "check",
-          force: false,
-          owner: null,
-          mode: null,
-          ownershipLine: 0,
-        },
+        plainClaim({ file: "c.conf", line: 1 }, { addresses: [], ids: [], classes: [], vfsOf: [], ...selectors }),
       ],
       exclusions: [],
       errors: [],

@@ -3,14 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bindDevice, planCandidates, type BindRequest, type PlannedCandidate } from "../../src/binder/bindDevice.js";
-import { runCli } from "../../src/cli/runCli.js";
+import { bindDevice, planCandidates, type PlannedCandidate } from "../../src/binder/bindDevice.js";
 import { formatExplanation } from "../../src/cli/explainCommand.js";
 import { buildExplanation } from "../../src/explain/buildExplanation.js";
 import { modulePolicyFrom } from "../../src/kmod/modulePolicy.js";
 import { readPciDevice } from "../../src/sysfs/pciDevice.js";
 import { runUdevHelper } from "../../src/udev/udevHelperProcess.js";
-import { makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { bindRequest, makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { runCliInProcess } from "../support/runCliInProcess.js";
 
 let host: SimulatedHost;
 let modprobeRoot: string;
@@ -25,13 +25,6 @@ afterEach(() => {
 
 const WHERE = "/etc/modprobe.d/no-virtio.conf:3";
 const policy = modulePolicyFrom([{ module: "virtio_vfio_pci", rule: "blacklist", where: WHERE }]);
-const request = (extra: Partial<BindRequest> = {}): BindRequest => ({
-  address: VIRTIO_NET,
-  dryRun: false,
-  force: false,
-  noFallback: false,
-  ...extra,
-});
 
 function blacklistFile(text: string): string {
   const dir = path.join(modprobeRoot, "etc", "modprobe.d");
@@ -40,16 +33,8 @@ function blacklistFile(text: string): string {
   return path.join(dir, "no-virtio.conf");
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(
-    [...args, ...host.rootArgs({ modprobeRoot })],
-    { out: (t) => void (out += t), err: (t) => void (err += t) },
-    { kernelIo: () => host.kernel },
-  );
-  return { code, out, err };
-}
+const cli = (args: string[]) =>
+  runCliInProcess([...args, ...host.rootArgs({ modprobeRoot })], { kernelIo: () => host.kernel });
 
 describe("a module the admin forbade", () => {
   it("is left out of the plan, and the next candidate is bound", async () => {
@@ -59,13 +44,16 @@ describe("a module the admin forbade", () => {
         (c) => c.module,
       ),
     ).toEqual(["vfio_pci"]);
-    const result = await bindDevice(request(), host.env({ modulePolicy: policy }));
+    const result = await bindDevice(bindRequest(VIRTIO_NET), host.env({ modulePolicy: policy }));
     expect(result).toMatchObject({ status: "bound", module: "vfio_pci", rank: 1 });
     expect(host.kernel.operations.map((o) => o.kind === "modprobe" && o.target)).not.toContain("virtio_vfio_pci");
   });
 
   it("is refused when pinned, naming where it is forbidden", async () => {
-    const result = await bindDevice(request({ driver: "virtio-vfio-pci" }), host.env({ modulePolicy: policy }));
+    const result = await bindDevice(
+      bindRequest(VIRTIO_NET, { driver: "virtio-vfio-pci" }),
+      host.env({ modulePolicy: policy }),
+    );
     expect(result.status).toBe("refused");
     expect(result.message).toBe(
       `${VIRTIO_NET}: refused: driver virtio-vfio-pci (module virtio_vfio_pci) is forbidden by blacklist in ${WHERE}`,
@@ -90,18 +78,18 @@ describe("a module the admin forbade", () => {
   it("is read from --modprobe-root by explain and bind", async () => {
     const file = blacklistFile("# lab host\n\ninstall virtio-vfio-pci /bin/false\n");
     const explain = await cli(["explain", VIRTIO_NET]);
-    expect(explain.code).toBe(0);
-    expect(explain.out).toContain(`     skipped  forbidden by install /bin/false in ${file}:3\n`);
+    expect(explain.exitCode).toBe(0);
+    expect(explain.stdout).toContain(`     skipped  forbidden by install /bin/false in ${file}:3\n`);
     const bind = await cli(["bind", VIRTIO_NET]);
-    expect(bind.code).toBe(0);
+    expect(bind.exitCode).toBe(0);
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("vfio-pci");
   });
 
   it("is read from the kernel command line under --proc-root", async () => {
     fs.writeFileSync(path.join(host.procRoot, "cmdline"), "quiet module_blacklist=virtio_vfio_pci\n");
     const bind = await cli(["bind", VIRTIO_NET, "--driver", "virtio_vfio_pci"]);
-    expect(bind.code).toBe(1);
-    expect(bind.err + bind.out).toContain("is forbidden by module_blacklist= on the kernel command line");
+    expect(bind.exitCode).toBe(1);
+    expect(bind.stderr + bind.stdout).toContain("is forbidden by module_blacklist= on the kernel command line");
   });
 });
 

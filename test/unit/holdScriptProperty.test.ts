@@ -13,7 +13,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   parseAddressSelector,
-  type Claim,
   type ClaimConfig,
   type Exclusion,
   type Selectors,
@@ -23,6 +22,7 @@ import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { selectClaim, type DeviceFacts } from "../../src/policy/selectClaim.js";
 import { claimMark } from "../../src/udev/claimRules.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { plainClaim } from "../support/plainClaim.js";
 
 export const PROPERTY_RUNS = 300;
 
@@ -122,16 +122,7 @@ const configArb = fc
     exclusions: fc.array(sectionArb, { maxLength: 3 }),
   })
   .map(({ claims, exclusions }): Pick<ClaimConfig, "claims" | "exclusions"> => ({
-    claims: claims.map((c): Claim => ({
-      origin: { file: c.file, line: c.line },
-      selectors: c.selectors,
-      driver: "auto",
-      group: "check",
-      force: false,
-      owner: null,
-      mode: null,
-      ownershipLine: 0,
-    })),
+    claims: claims.map((c) => plainClaim({ file: c.file, line: c.line }, c.selectors)),
     exclusions: exclusions.map((e): Exclusion => ({ origin: { file: e.file, line: e.line }, selectors: e.selectors })),
   }));
 

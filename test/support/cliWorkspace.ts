@@ -1,0 +1,89 @@
+/**
+ * The temporary tree a CLI test points the tool at: the host's files the tool reads and
+ * writes (/etc/vfio-autobind, the udev rules, /run/vfio-autobind, /proc, /lib/modules, the
+ * account files, modprobe.d, the initramfs tools, udevadm), each at its usual place under
+ * one directory. One list of root options, so no test can leave a root at the host's own
+ * by forgetting it; writes there are refused anyway under test (src/paths.ts).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { cliRootArgs, type CliRoots } from "../../support/cliRoots.js";
+import { writeFakeProc } from "../../support/fakeProc.js";
+import type { FakeSysfs } from "../../support/fakeSysfs.js";
+
+export interface CliWorkspace {
+  /** The tree's root: what / is to the tool. */
+  readonly dir: string;
+  /** The fake tree given, or else an empty directory, as /sys is in a chroot or an image build. */
+  readonly sysfsRoot: string;
+  /** Not made until a test or the tool makes it. */
+  readonly configDir: string;
+  readonly rulesFile: string;
+  readonly stateDir: string;
+  /** A /proc in which the host uses no device (support/fakeProc.ts). */
+  readonly procRoot: string;
+  /** Not made until a test writes a modules.alias there. */
+  readonly modulesDir: string;
+  /** Missing until installUdevadm: a tool that runs it then gets its "could not reload" warning. */
+  readonly udevadm: string;
+  /**
+   * The roots beside sysfs, state, /proc and the modules: what a test gives a simulated
+   * host (support/simulatedHost.ts), which brings those four itself.
+   */
+  readonly roots: CliRoots;
+  /** Every root option: sysfsRoot, and the rest in this tree. */
+  rootArgs(): string[];
+  /** A udevadm that runs `script` (default: does nothing and succeeds). */
+  installUdevadm(script?: string): void;
+  /** etc/passwd and etc/group under the tree, where Owner= names are looked up. */
+  writeAccounts(accounts: { passwd: string; group: string }): void;
+  /** Removes the tree, and the fake sysfs tree it was given. */
+  cleanup(): void;
+}
+
+export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = {}): CliWorkspace {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `vfio-autobind-${name}-`)));
+  const sysfsRoot = options.sysfs?.root ?? path.join(dir, "sys");
+  fs.mkdirSync(sysfsRoot, { recursive: true });
+  const stateDir = path.join(dir, "run", "vfio-autobind");
+  const procRoot = path.join(dir, "proc");
+  writeFakeProc(procRoot);
+  const modulesDir = path.join(dir, "lib", "modules");
+  const udevadm = path.join(dir, "usr", "bin", "udevadm");
+  const configDir = path.join(dir, "etc", "vfio-autobind");
+  const rulesFile = path.join(dir, "etc", "udev", "rules.d", "69-vfio-autobind-claims.rules");
+  const roots: CliRoots = {
+    configDir,
+    rulesFile,
+    modprobeRoot: dir,
+    accountsRoot: dir,
+    toolsRoot: dir,
+    udevadm,
+  };
+  const write = (file: string, text: string, mode = 0o644): void => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text, { mode });
+  };
+  return {
+    dir,
+    sysfsRoot,
+    configDir,
+    rulesFile,
+    stateDir,
+    procRoot,
+    modulesDir,
+    udevadm,
+    roots,
+    rootArgs: () => cliRootArgs({ ...roots, sysfsRoot, stateDir, procRoot, modulesDir }),
+    installUdevadm: (script = "exit 0") => write(udevadm, `#!/bin/sh\n${script}\n`, 0o755),
+    writeAccounts: ({ passwd, group }) => {
+      write(path.join(dir, "etc", "passwd"), passwd);
+      write(path.join(dir, "etc", "group"), group);
+    },
+    cleanup: () => {
+      options.sysfs?.remove();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
