@@ -69,6 +69,22 @@ describe("the bundle's udev part", () => {
     expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);
   });
 
+  it("takes Node's builtins as their module objects, not as per-importer copies with a getter per member", async () => {
+    // @ts-expect-error build.mjs is plain JavaScript without declarations
+    const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
+      bundleWithUdevPart: (options: { udevEntry: string; wholeEntry: string; extra?: object }) => Promise<string>;
+    };
+    const text = await bundleWithUdevPart({
+      udevEntry: path.join(REPO, "src/udevMain.ts"),
+      wholeEntry: path.join(REPO, "src/main.ts"),
+      extra: { minify: false, absWorkingDir: REPO },
+    });
+    const udevPart = text.slice(0, text.lastIndexOf("\n//vfio-autobind-program:"));
+    expect(udevPart).toMatch(/\bfs\d* = require\("node:fs"\)/);
+    expect(udevPart).toMatch(/\bnet\d* = require\("node:net"\)/);
+    expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
+  });
+
   it("decides a udev event without loading vm, child_process, crypto or perf_hooks", async () => {
     const result = await runBundle(
       [
