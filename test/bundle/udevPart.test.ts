@@ -85,7 +85,7 @@ describe("the bundle's udev part", () => {
     expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
   });
 
-  it("decides a udev event without loading vm, child_process, crypto or perf_hooks", async () => {
+  it("decides a udev event without loading vm, child_process, crypto, perf_hooks or parseArgs", async () => {
     const result = await runBundle(
       [
         "udev-event",
@@ -116,7 +116,7 @@ describe("the bundle's udev part", () => {
     );
     const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
     expect(loaded).toContain("NativeModule net"); // the journal connection: the list is real
-    for (const module of ["vm", "child_process", "crypto", "perf_hooks"])
+    for (const module of ["vm", "child_process", "crypto", "perf_hooks", "internal/util/parse_args/parse_args"])
       expect(loaded, module).not.toContain(`NativeModule ${module}`);
   });
 
