@@ -14,6 +14,24 @@ import { pathToFileURL } from "node:url";
 
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 
+/**
+ * `import * as fs from "node:fs"` bundled as CommonJS becomes `__toESM(require("node:fs"))`:
+ * a fresh object with one getter per property of the module (fs has about a hundred), for
+ * each of the twenty-odd modules that import a builtin this way, on every udev event. As
+ * `import fs = require("node:fs")` it is the module object itself, with the same members.
+ * Only that exact line form is rewritten (prettier keeps every such import in it).
+ */
+const NAMESPACE_IMPORT_OF_BUILTIN = /^import \* as (\w+) from "(node:[\w/]+)";$/gm;
+const builtinsAsRequire = {
+  name: "builtins-as-require",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replace(NAMESPACE_IMPORT_OF_BUILTIN, 'import $1 = require("$2");'),
+      loader: "ts",
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   write: false,
@@ -29,6 +47,7 @@ const common = {
   // yargs' ES module build brings cliui's ES module build, which wraps help text by
   // cutting words in half; its CommonJS build wraps with wrap-ansi, as yargs does unbundled.
   alias: { cliui: "./node_modules/cliui/build/index.cjs" },
+  plugins: [builtinsAsRequire],
   logLevel: "warning",
 };
 

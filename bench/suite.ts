@@ -2,7 +2,8 @@
  * npm run bench: the per-process figures, each a ratio against something measured in the
  * same run (these machines are noisy), medians over alternating runs.
  *   entryVsNodeFloorRatio       one udev event deciding for a claimed device (production
- *                               bundle, node --jitless) against `node --jitless -e 0`
+ *                               bundle, node with the packaged rule's flags) against
+ *                               `node --jitless --no-expose-wasm -e 0`
  *   entryVsNodeFloorRatioUdevEnv  the same pair with udev's environment only (nothing inherited)
  *   entryRssVsFloorRatio        that event's peak RSS against the same floor's (wait4's
  *                               ru_maxrss, through bench/peakRss.py)
@@ -29,7 +30,23 @@ import { generateClaimRules } from "../src/udev/claimRules.js";
 import { readVfAddresses } from "../src/sysfs/sriovLayout.js";
 
 const [bundle, simulatedBundle, rulesFile] = process.argv.slice(2) as [string, string, string];
+/** The floor, and how an admin's command runs the bundle. */
 const NODE = [process.execPath, "--jitless", "--no-expose-wasm"];
+const PACKAGED_RULE = path.resolve("rules.d/70-vfio-autobind.rules");
+
+/**
+ * node and its flags as the packaged rule runs the udev helper, read from the rule itself
+ * so that the benchmark times exactly what udev starts (the flags live in the rule, and in
+ * packaging/layout.mjs, which test/packaging holds to it).
+ */
+function helperNode(): string[] {
+  const run = /RUN\+="([^"]*)"/.exec(fs.readFileSync(PACKAGED_RULE, "utf8"))?.[1]?.split(" ") ?? [];
+  const bundleAt = run.findIndex((word) => word.endsWith(".js"));
+  if (run[0] !== "/usr/bin/node" || bundleAt < 0 || run[bundleAt + 1] !== "udev-event")
+    throw new Error(`${PACKAGED_RULE}: no RUN of the form "/usr/bin/node [flags] <bundle> udev-event"`);
+  return [process.execPath, ...run.slice(1, bundleAt)];
+}
+const HELPER_NODE = helperNode();
 const results: Record<string, number | string | null> = {};
 const notes: string[] = [];
 
@@ -109,7 +126,7 @@ async function entryVsFloor(): Promise<void> {
     fs.mkdirSync(configDir);
     fs.writeFileSync(path.join(configDir, "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
     const entry = [
-      ...NODE,
+      ...HELPER_NODE,
       bundle,
       "udev-event",
       "--sysfs-root",
@@ -191,11 +208,10 @@ function spawnsPerThousandUnclaimed(): void {
       rulesFile,
       generateClaimRules(config, "bench", "/etc/vfio-autobind", (pf) => readVfAddresses(tree.root, pf)),
     );
-    const staticRules = path.resolve("rules.d/70-vfio-autobind.rules");
     let spawns = 0;
     const devices = fs.readdirSync(tree.at("bus/pci/devices"));
     for (const address of devices)
-      spawns += evaluateRules([staticRules, rulesFile], {
+      spawns += evaluateRules([PACKAGED_RULE, rulesFile], {
         kernel: address,
         subsystem: "pci",
         dir: tree.deviceDir(address),
@@ -217,7 +233,12 @@ async function burst(): Promise<void> {
       const vfs = fs.readdirSync(host.tree.at("bus/pci/devices")).filter((a) => /^0000:3[bc]:/.test(a) && a !== PF);
       const event = (vf: string) =>
         timed(
-          [...NODE, simulatedBundle, "udev-event", ...host.rootArgs({ configDir, journalSocket: journal.socket })],
+          [
+            ...HELPER_NODE,
+            simulatedBundle,
+            "udev-event",
+            ...host.rootArgs({ configDir, journalSocket: journal.socket }),
+          ],
           {
             env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: vf, DEVPATH: `/devices/pci0000:00/${vf}` },
           },

@@ -20,6 +20,12 @@ export interface ClaimedBindOptions {
   readonly isClaimed: (device: PciDevice) => boolean;
   /** What the udev rules already wrote for this device's event (the udev helper only). */
   readonly rules?: RulesDecision;
+  /**
+   * The device as the caller has just read it (the udev helper reads it to select the
+   * claim), so that it is not read again before the lock; under the lock bindDevice always
+   * reads it afresh.
+   */
+  readonly device?: PciDevice;
 }
 
 function loadedVfioDrivers(env: BindEnvironment): Set<string> {
@@ -38,7 +44,7 @@ export async function bindClaimed(
   env: BindEnvironment,
   options: ClaimedBindOptions,
 ): Promise<BindOutcome[]> {
-  const device = readPciDevice(env.sysfsRoot, address);
+  const device = options.device?.address === address ? options.device : readPciDevice(env.sysfsRoot, address);
   const peers = device.iommuGroupPeers.map((peer) => readPciDevice(env.sysfsRoot, peer));
 
   // The drivers a claim may move it to: every VFIO driver loaded now (read only when an override is set).
@@ -57,7 +63,7 @@ export async function bindClaimed(
     ...(claim.driver !== "auto" ? { driver: claim.driver } : {}),
   };
   const rules = options.rules === undefined ? {} : { rules: options.rules };
-  const outcomes = [await bindDevice({ address, ...request, ...rules }, env)];
+  const outcomes = [await bindDevice({ address, ...request, ...rules, seen: device }, env)];
   if (claim.group === "bind") {
     for (const peer of peers.filter(isGroupEndpoint)) {
       // Peers take the best driver for themselves; a pinned variant may not fit them.

@@ -59,6 +59,12 @@ export interface BindRequest {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly noFallback: boolean;
+  /**
+   * The device as the caller read it moments ago, outside any lock: used for the decisions
+   * taken before the lock instead of reading it a second time. Under the lock the device
+   * is always read afresh (it may have changed while we waited).
+   */
+  readonly seen?: PciDevice;
 }
 
 export interface BindEnvironment {
@@ -151,7 +157,7 @@ const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
 
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
-  const initial = readPciDevice(env.sysfsRoot, address);
+  const initial = request.seen?.address === address ? request.seen : readPciDevice(env.sysfsRoot, address);
   const planned = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver, env.modulePolicy);
   if (!Array.isArray(planned)) return refusedOutcome(address, planned.refusal);
   const candidates = planned;

@@ -108,11 +108,17 @@ export function resolveDevice(root: string, ref: DeviceReference): string {
 }
 
 function assertInside(root: string, target: string): void {
-  const realRoot = fs.realpathSync(root);
+  const realRoot = realPath(root);
   if (target !== realRoot && !target.startsWith(`${realRoot}/`)) {
     throw new RuntimeFailure(`${target}: outside the sysfs tree ${root}; refusing to read it`);
   }
 }
+
+/**
+ * realpath(3) in one call. fs.realpathSync resolves in JavaScript, an lstat per path
+ * component, and every udev event resolves the device directory and the root this way.
+ */
+const realPath = (file: string): string => fs.realpathSync.native(file);
 
 function readText(file: string): string | null {
   try {
@@ -219,7 +225,7 @@ export function readPciDevice(root: string, address: string): PciDevice {
   const link = path.join(pciDevicesDir(root), address);
   let dir: string;
   try {
-    dir = fs.realpathSync(link);
+    dir = realPath(link);
   } catch {
     throw new RuntimeFailure(`${address}: no such PCI device in ${pciDevicesDir(root)}`);
   }
@@ -266,6 +272,20 @@ export function readPciDevice(root: string, address: string): PciDevice {
     hasVfioDev: fs.existsSync(file("vfio-dev")),
     numaNode: numaNode !== null && numaNode >= 0 ? numaNode : null,
     bootVga: readText(file("boot_vga"))?.trim() === "1",
+  };
+}
+
+/**
+ * The little a journal line's node note needs (the IOMMU group and whether `vfio-dev/`
+ * exists), read without the rest of readPciDevice's attributes. A device that has gone reads
+ * as one not on VFIO.
+ */
+export function readVfioView(root: string, address: string): Pick<PciDevice, "address" | "iommuGroup" | "hasVfioDev"> {
+  const paths = sysfsPaths(root);
+  return {
+    address,
+    iommuGroup: linkName(paths.deviceFile(address, "iommu_group")),
+    hasVfioDev: fs.existsSync(paths.deviceFile(address, "vfio-dev")),
   };
 }
 

@@ -19,7 +19,7 @@ import { readClaimConfig } from "../config/readClaimConfig.js";
 import type { DecisionLog } from "../journal/decisionLog.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
-import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
+import { deviceExists, readPciDevice, readVfioView } from "../sysfs/pciDevice.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
 import { RULE_ENV } from "./ruleEnv.js";
 
@@ -60,7 +60,7 @@ export interface AddEventContext {
 function nodesNote(env: BindEnvironment, outcome: { address: string; status: string }): string {
   if (outcome.status !== "bound" && outcome.status !== "already-bound") return "";
   try {
-    const device = readPciDevice(env.sysfsRoot, outcome.address);
+    const device = readVfioView(env.sysfsRoot, outcome.address);
     if (!device.hasVfioDev) return "";
     const facts = vfioFactsOf(env.sysfsRoot, env.procRoot, device, { scanHolders: false });
     const cdev = facts.cdev === null ? "" : `, cdev ${facts.cdev} (${facts.cdevSysfs})`;
@@ -113,6 +113,8 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
   const claimAt = `${selection.claim.origin.file}:${selection.claim.origin.line}`;
   const outcomes = await bindClaimed(address, selection.claim, env, {
     dryRun: false,
+    // Read a moment ago, outside any lock: bindDevice reads it afresh once it holds the lock.
+    device,
     isClaimed: (peer) => selectClaim(config, peer).kind === "claimed",
     ...(rules === undefined ? {} : { rules }),
   });

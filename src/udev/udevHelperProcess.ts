@@ -1,10 +1,10 @@
 /**
  * The udev helper process, `vfio-autobind udev-event` as the packaged rule runs it: its
  * arguments, its deadline and its journal connection, around handleAddEvent (which decides).
- * Arguments are parsed with node:util's parseArgs rather than yargs: this path runs once per
- * claimed device at boot, and the command-line machinery is never loaded on it.
+ * Arguments are parsed by helperArgs.ts, as node:util's parseArgs would, rather than by yargs:
+ * this path runs once per claimed device at boot, and the command-line machinery is never
+ * loaded on it.
  */
-import { parseArgs } from "node:util";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import { journalLog } from "../journal/decisionLog.js";
@@ -12,6 +12,17 @@ import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 import { budgetFrom, seconds, UDEV_EVENT_BACKSTOP_MS, UDEV_EVENT_BUDGET_MS } from "../binder/budget.js";
 import { readBoundDriver } from "../sysfs/pciDevice.js";
 import { handleAddEvent } from "./handleAddEvent.js";
+import { parseHelperArgs } from "./helperArgs.js";
+
+const OPTIONS = [
+  "sysfs-root",
+  "modules-dir",
+  "state-dir",
+  "proc-root",
+  "config-dir",
+  "modprobe-root",
+  "journal-socket",
+] as const;
 
 /** Where modprobe lives on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -31,20 +42,16 @@ export async function runUdevHelper(
 ): Promise<number> {
   let values;
   try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "sysfs-root": { type: "string", default: DEFAULT_PATHS.sysfsRoot },
-        "modules-dir": { type: "string" },
-        "state-dir": { type: "string", default: DEFAULT_PATHS.stateDir },
-        "proc-root": { type: "string", default: DEFAULT_PATHS.procRoot },
-        "config-dir": { type: "string", default: DEFAULT_PATHS.configDir },
-        "modprobe-root": { type: "string", default: DEFAULT_PATHS.modprobeRoot },
-        "journal-socket": { type: "string", default: DEFAULT_PATHS.journalSocket },
-      },
-    }).values;
+    const given = parseHelperArgs(argv, OPTIONS);
+    values = {
+      "sysfs-root": given["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
+      "modules-dir": given["modules-dir"],
+      "state-dir": given["state-dir"] ?? DEFAULT_PATHS.stateDir,
+      "proc-root": given["proc-root"] ?? DEFAULT_PATHS.procRoot,
+      "config-dir": given["config-dir"] ?? DEFAULT_PATHS.configDir,
+      "modprobe-root": given["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
+      "journal-socket": given["journal-socket"] ?? DEFAULT_PATHS.journalSocket,
+    };
   } catch (error) {
     process.stderr.write(`vfio-autobind udev-event: ${error instanceof Error ? error.message : String(error)}\n`);
     return 2;

@@ -2,10 +2,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { bindClaimed } from "../../src/binder/bindClaimed.js";
 import { bindDevice } from "../../src/binder/bindDevice.js";
+import { parseClaimFile } from "../../src/config/claimConfig.js";
 import { attemptsOf, planOf } from "../../src/binder/outcomes.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
+import { readPciDevice } from "../../src/sysfs/pciDevice.js";
 import {
   bindRequest,
   BOOT_VGA,
@@ -92,6 +95,55 @@ describe("bind", () => {
       expect(result.candidates).toHaveLength(1);
     },
   );
+
+  it("decides before the lock from the device its caller has just read, without reading it again", async () => {
+    host = makeSimulatedHost();
+    const env = host.env();
+    // The caller saw it on its target already; the tree says otherwise. Only the caller's
+    // look counts before the lock, and that look ends the work: nothing is written.
+    const onTarget = { ...readPciDevice(host.tree.root, VIRTIO_NET), driver: "virtio_vfio_pci" };
+    await host.kernel.loadModule("virtio_vfio_pci", 1000);
+    const before = host.kernel.operations.length;
+    const result = await bindDevice(bindRequest(VIRTIO_NET, { seen: onTarget }), env);
+    expect(result).toMatchObject({ status: "already-bound", driver: "virtio_vfio_pci" });
+    expect(host.kernel.operations.length).toBe(before);
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio-pci");
+  });
+
+  it("a claimed bind passes on the device its caller read instead of reading it again (the udev helper)", async () => {
+    host = makeSimulatedHost();
+    const claim = parseClaimFile(`[Claim]\nAddress=${VIRTIO_NET}\n`, "50-net.conf").claims[0];
+    if (claim === undefined) throw new Error("the claim did not parse");
+    const onTarget = { ...readPciDevice(host.tree.root, VIRTIO_NET), driver: "virtio_vfio_pci" };
+    await host.kernel.loadModule("virtio_vfio_pci", 1000);
+    const before = host.kernel.operations.length;
+    const outcomes = await bindClaimed(VIRTIO_NET, claim, host.env(), {
+      dryRun: false,
+      isClaimed: () => true,
+      device: onTarget,
+    });
+    expect(outcomes).toMatchObject([{ status: "already-bound", driver: "virtio_vfio_pci" }]);
+    expect(host.kernel.operations.length).toBe(before);
+  });
+
+  it("reads the device afresh under the lock, whatever its caller saw before", async () => {
+    host = makeSimulatedHost();
+    const stale = readPciDevice(host.tree.root, VIRTIO_NET);
+    await bindDevice(bindRequest(VIRTIO_NET), host.env());
+    expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    const before = host.kernel.operations.length;
+    // Seen on virtio-pci, now on its target: the read under the lock finds it there.
+    const again = await bindDevice(bindRequest(VIRTIO_NET, { seen: stale }), host.env());
+    expect(again).toMatchObject({ status: "already-bound", driver: "virtio_vfio_pci" });
+    expect(host.kernel.operations.length).toBe(before);
+  });
+
+  it("ignores a device its caller read for another address", async () => {
+    host = makeSimulatedHost();
+    const other = { ...readPciDevice(host.tree.root, NVME), driver: "virtio_vfio_pci" };
+    const result = await bindDevice(bindRequest(VIRTIO_NET, { seen: other }), host.env());
+    expect(result).toMatchObject({ status: "bound", driver: "virtio_vfio_pci" });
+  });
 
   it("binds an unbound VF without any unbind", async () => {
     host = makeSimulatedHost();

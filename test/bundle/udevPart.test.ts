@@ -52,7 +52,23 @@ describe("the bundle's udev part", () => {
     expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);
   });
 
-  it("decides a udev event without loading vm, child_process, crypto or perf_hooks", async () => {
+  it("takes Node's builtins as their module objects, not as per-importer copies with a getter per member", async () => {
+    // @ts-expect-error build.mjs is plain JavaScript without declarations
+    const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
+      bundleWithUdevPart: (options: { udevEntry: string; wholeEntry: string; extra?: object }) => Promise<string>;
+    };
+    const text = await bundleWithUdevPart({
+      udevEntry: path.join(REPO, "src/udevMain.ts"),
+      wholeEntry: path.join(REPO, "src/main.ts"),
+      extra: { minify: false, absWorkingDir: REPO },
+    });
+    const udevPart = text.slice(0, text.lastIndexOf("\n//vfio-autobind-program:"));
+    expect(udevPart).toMatch(/\bfs\d* = require\("node:fs"\)/);
+    expect(udevPart).toMatch(/\bnet\d* = require\("node:net"\)/);
+    expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
+  });
+
+  it("decides a udev event without loading vm, child_process, crypto, perf_hooks or parseArgs", async () => {
     const result = await runBundle(
       [
         "udev-event",
@@ -83,7 +99,7 @@ describe("the bundle's udev part", () => {
     );
     const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
     expect(loaded).toContain("NativeModule net"); // the journal connection: the list is real
-    for (const module of ["vm", "child_process", "crypto", "perf_hooks"])
+    for (const module of ["vm", "child_process", "crypto", "perf_hooks", "internal/util/parse_args/parse_args"])
       expect(loaded, module).not.toContain(`NativeModule ${module}`);
   });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
-import { runBundle } from "../support/runBundle.js";
+import { assertBundleBuilt, BUNDLE, MDWE_LAUNCHER, runBundle } from "../support/runBundle.js";
 
 let sys: FakeSysfs;
 let modulesDir: string;
@@ -44,9 +44,31 @@ describe("under the udevd sandbox (PR_SET_MDWE)", () => {
   });
 });
 
+/** The node flags of the packaged rule's RUN command, as udevd would run it. */
+function ruleNodeFlags(): string[] {
+  const rules = fs.readFileSync(path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules"), "utf8");
+  const run = /RUN\+="([^"]*)"/.exec(rules)?.[1]?.split(" ") ?? [];
+  return run.slice(
+    1,
+    run.findIndex((word) => word.endsWith(".js")),
+  );
+}
+
 describe("on Node 18 (Debian bookworm's nodejs)", () => {
   // Node's own Linux build of 18.x, fetched from the npm registry by `npm test`'s pretest step.
   const node18 = path.resolve(__dirname, "../../node_modules/.cache/node18/package/bin/node");
+
+  it.each([
+    ["this Node", process.execPath],
+    ["Node 18", node18],
+  ])("the udev rule's node flags run on %s under the sandbox without a word on stderr", async (_name, node) => {
+    assertBundleBuilt();
+    const flags = ruleNodeFlags();
+    expect(flags).toContain("--jitless");
+    expect(flags.length).toBeGreaterThan(2); // the young-generation flag, not only the wrapper's
+    const result = await execa("python3", [MDWE_LAUNCHER, node, ...flags, BUNDLE, "--version"], { reject: false });
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  });
 
   it("runs explain under --jitless and the sandbox", async () => {
     const version = await execa(node18, ["--version"]);

@@ -17,6 +17,7 @@ const read = (file: string): string => fs.readFileSync(path.join(REPO, file), "u
 interface Layout {
   BUNDLE_PATH: string;
   NODE_FLAGS: string[];
+  HELPER_NODE_FLAGS: string[];
   programFiles: Record<"configDir" | "claimsRule" | "stateDir", { path: string }>;
   installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
 }
@@ -46,7 +47,10 @@ describe("paths", () => {
     });
     expect(read("packaging/files/vfio-autobind.sh").trimEnd().split("\n").at(-1)).toBe(`exec ${node} "$@"`);
     const runs = [...read("rules.d/70-vfio-autobind.rules").matchAll(/RUN\+="([^"]*)"/g)].map((m) => m[1]);
-    expect(runs).toEqual([`${node} udev-event`]);
+    const helper = `/usr/bin/node ${layout.HELPER_NODE_FLAGS.join(" ")} ${layout.BUNDLE_PATH}`;
+    expect(runs).toEqual([`${helper} udev-event`]);
+    // The helper's flags are the wrapper's and more: it runs as an admin's command does.
+    expect(layout.HELPER_NODE_FLAGS.slice(0, layout.NODE_FLAGS.length)).toEqual(layout.NODE_FLAGS);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   parseDriverOverride,
   pciDriverOfModule,
   readPciDevice,
+  readVfioView,
   resolveDevice,
 } from "../../src/sysfs/pciDevice.js";
 import { assertFakeSysfsRoot, FakeSysfs } from "../../support/fakeSysfs.js";
@@ -143,6 +144,28 @@ describe("readPciDevice", () => {
     fs.symlinkSync(outside, sys.at("bus/pci/devices/0000:77:00.0"));
     expect(() => readPciDevice(sys.root, "0000:77:00.0")).toThrow(/outside the sysfs tree/);
     fs.rmSync(outside, { recursive: true });
+  });
+});
+
+describe("readVfioView", () => {
+  it("reads what readPciDevice reads for the group and vfio-dev, and nothing else", () => {
+    for (const address of ["0000:3b:00.0", "0000:3b:00.2", "0000:00:02.0"]) {
+      const { iommuGroup, hasVfioDev } = readPciDevice(sys.root, address);
+      expect(readVfioView(sys.root, address)).toEqual({ address, iommuGroup, hasVfioDev });
+    }
+    expect(readVfioView(sys.root, "0000:3b:00.2")).toEqual({
+      address: "0000:3b:00.2",
+      iommuGroup: "8",
+      hasVfioDev: true,
+    });
+  });
+
+  it("reads a device that has gone as one not on VFIO", () => {
+    expect(readVfioView(sys.root, "0000:99:00.0")).toEqual({
+      address: "0000:99:00.0",
+      iommuGroup: null,
+      hasVfioDev: false,
+    });
   });
 });
 
