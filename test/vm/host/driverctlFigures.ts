@@ -41,8 +41,9 @@ export function median(values: readonly number[]): number | null {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-const ms = (seconds: number | null): number | null => (seconds === null ? null : Number((seconds * 1000).toFixed(1)));
-const ratio = (a: number | null, b: number | null): number | null =>
+export const ms = (seconds: number | null): number | null =>
+  seconds === null ? null : Number((seconds * 1000).toFixed(1));
+export const ratio = (a: number | null, b: number | null): number | null =>
   a === null || b === null || b <= 0 ? null : Number((a / b).toFixed(3));
 
 /** A median only over complete rounds: one round that timed out makes the figure null, never a flattering median. */
