@@ -25,19 +25,22 @@ export interface ComparisonFigures {
   readonly bootToBoundOursMs: number | null;
   readonly bootToBoundDriverctlMs: number | null;
   /** Binds of the 8 by a driver outside the VFIO family, with each tool (null: the boot did not run). */
-  readonly hostBindsOurs: number | null;
-  readonly hostBindsDriverctl: number | null;
+  readonly bootHostBindsOurs: number | null;
+  readonly bootHostBindsDriverctl: number | null;
 }
 
 function lastBoundSeconds(boot: ComparedBoot | undefined): number | null {
-  if (boot?.observation === null || boot === undefined) return null;
+  if (boot === undefined || boot.observation === null) return null;
   const now = new Map(boot.observation.devices.map((d) => [d.address, d.driver]));
   const binds = boot.kernelBinds.map((b) => ({ address: b.address, driver: b.driver, seconds: b.time }));
   return lastBindTo(binds, compareAddresses, COMPARE_DRIVER, (address) => now.get(address) ?? null);
 }
 
+/** Null for a boot that sent nothing: its kernel log is unknown, not empty. */
 const hostBindCount = (boot: ComparedBoot | undefined): number | null =>
-  boot === undefined ? null : hostBinds(boot.kernelBinds, compareAddresses, vfioDrivers).length;
+  boot === undefined || boot.observation === null
+    ? null
+    : hostBinds(boot.kernelBinds, compareAddresses, vfioDrivers).length;
 
 export function comparisonFigures(boots: readonly ComparedBoot[]): ComparisonFigures {
   const ours = boots.find((b) => b.name === COMPARISON_BOOTS.ours);
@@ -48,7 +51,7 @@ export function comparisonFigures(boots: readonly ComparedBoot[]): ComparisonFig
     bootToBoundVsDriverctlRatio: ratio(oursMs, driverctlMs),
     bootToBoundOursMs: oursMs,
     bootToBoundDriverctlMs: driverctlMs,
-    hostBindsOurs: hostBindCount(ours),
-    hostBindsDriverctl: hostBindCount(driverctl),
+    bootHostBindsOurs: hostBindCount(ours),
+    bootHostBindsDriverctl: hostBindCount(driverctl),
   };
 }
