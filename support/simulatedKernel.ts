@@ -279,6 +279,11 @@ export class SimulatedKernel implements KernelIo {
   async loadModule(module: string, timeoutMs: number): Promise<void> {
     // A real modprobe is a child process: other work runs while it loads.
     await Promise.resolve();
+    this.loadModuleNow(module, timeoutMs);
+  }
+
+  /** The same load, at once: udev's kmod builtin, in-process while the rules run. */
+  loadModuleNow(module: string, timeoutMs: number): void {
     const fault = this.nextFault({ kind: "modprobe", target: module });
     const driver = this.config.drivers.find((d) => d.module === module);
     const load = fault === "modprobe-fail" ? "fail" : fault === "modprobe-timeout" ? "timeout" : (driver?.load ?? "ok");

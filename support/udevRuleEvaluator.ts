@@ -1,7 +1,8 @@
 /**
  * A small evaluator for the subset of udev rule syntax vfio-autobind writes and ships
- * (ACTION, SUBSYSTEM, KERNEL, KERNELS, ATTR{}, SYSCTL{}, TEST, ENV{} matches; IMPORT{cmdline};
- * ENV{}, ATTR{}, RUN and RUN{builtin} assignments; GOTO/LABEL), read by the real tokenizer
+ * (ACTION, SUBSYSTEM, KERNEL, KERNELS, ATTR{}, SYSCTL{}, TEST, ENV{} matches; IMPORT{cmdline}
+ * and IMPORT{builtin}="kmod load ..."; ENV{}, ATTR{}, RUN and RUN{builtin} assignments;
+ * GOTO/LABEL), read by the real tokenizer
  * (src/udev/udevRuleSyntax.ts), with udev's semantics (systemd's udev-rules.c):
  *   - every match in a line must hold; values are fnmatch globs with `|` alternatives;
  *   - a line's matches run before its assignments, each group in udev's token-type order
@@ -10,8 +11,12 @@
  *   - an ATTR{} match on an attribute that cannot be read fails, whatever its operator;
  *     a SYSCTL{} that does not exist reads as empty; IMPORT{cmdline} fails when the option
  *     is not on the command line, and sets the property to its value (or "1") when it is;
+ *   - IMPORT{builtin}="kmod load M" loads M at once, while the rules run (options.kmodLoad),
+ *     and holds whether or not M loaded (udev's kmod builtin ignores the outcome);
+ *   - a TEST path is relative to the device's directory, or absolute under /sys
+ *     (options.sysfsRoot stands for /sys);
  *   - `ENV{X}=""` removes the property; `$kernel` and `$env{NAME}` are substituted in
- *     assigned values;
+ *     assigned values and TEST paths;
  *   - files run in name order.
  * It tells the tests which devices would get a RUN (for which devices udev would start a
  * process), what the rules write to sysfs and which builtins they run. The real udevd runs
@@ -45,6 +50,10 @@ export interface UdevOptions {
   readonly cmdline?: string;
   /** The glob matcher for one alternative (default: our fnmatch); a test may pass glibc's answers. */
   readonly fnmatch?: (pattern: string, value: string) => boolean;
+  /** What /sys is for an absolute TEST path; a rule that tests one without it fails the test. */
+  readonly sysfsRoot?: string;
+  /** Loads a module for IMPORT{builtin}="kmod load M", at once; a throw is a failed load, which udev ignores. */
+  readonly kmodLoad?: (module: string) => void;
 }
 
 export interface AttrWrite {
@@ -58,7 +67,10 @@ export interface UdevResult {
   readonly env: Record<string, string>;
   /** RUN+= programs, in order. */
   readonly run: string[];
-  /** RUN{builtin}+= commands, substituted, in order (udev runs them in-process). */
+  /**
+   * Builtin commands, substituted, in the order udev runs them (in-process): each
+   * IMPORT{builtin} while the rules run, then each RUN{builtin}+= after them.
+   */
   readonly builtins: string[];
   /** ATTR{}= writes, substituted, in the order udev makes them. */
   readonly attrWrites: AttrWrite[];
@@ -204,10 +216,29 @@ export function evaluateRuleTexts(
           case "SYSCTL":
             return test(readSysctl(t.attr as string));
           case "TEST": {
-            const exists = fs.existsSync(path.join(device.dir, t.value));
-            return (t.op === "==") === exists;
+            const file = substitute(t.value, where);
+            let full = path.join(device.dir, file);
+            if (file.startsWith("/")) {
+              if (!file.startsWith("/sys/") || options.sysfsRoot === undefined)
+                throw new Error(`${where}: TEST of ${file} needs options.sysfsRoot`);
+              full = path.join(options.sysfsRoot, file.slice("/sys/".length));
+            }
+            return (t.op === "==") === fs.existsSync(full);
           }
           case "IMPORT": {
+            if (t.attr === "builtin") {
+              const command = substitute(t.value, where);
+              const module = /^kmod load (\S+)$/.exec(command)?.[1];
+              if (module === undefined)
+                throw new Error(`${where}: IMPORT{builtin}="${command}" is outside the evaluated subset`);
+              builtins.push(command);
+              try {
+                options.kmodLoad?.(module);
+              } catch {
+                // udev's kmod builtin logs a failed load and goes on
+              }
+              return true;
+            }
             if (t.attr !== "cmdline") throw new Error(`${where}: IMPORT{${t.attr}} is outside the evaluated subset`);
             const value = cmdlineOption(options.cmdline ?? "", t.value);
             if (value === undefined) return false;

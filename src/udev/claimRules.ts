@@ -74,6 +74,10 @@ const SET_DRIVER_OVERRIDE = `$env{${RULE_ENV.driver}}`;
 const PROBE_NOW = "$kernel";
 const PROBE_ATTR = "[subsystem/pci]drivers_probe";
 const KMOD_LOAD = `kmod load $env{${RULE_ENV.module}}`;
+/** The winner's driver is registered: a PCI driver's directory, which appears when it registers. */
+const DRIVER_REGISTERED = `/sys/bus/pci/drivers/$env{${RULE_ENV.driver}}`;
+/** Every TEST the rules make: one home for the writer and the checker. */
+const TESTS = new Set(["driver", "iommu_group", "physfn", DRIVER_REGISTERED]);
 const OUR_OVERRIDES = `${NO_OVERRIDE}|${HOLD_OVERRIDE}`;
 const RELEASE_KEY = "kernel/osrelease";
 
@@ -303,9 +307,14 @@ function planTokens(driver: string, reach: Reach, decisions: Decisions | null): 
 /**
  * The hold and the compiled decision, for devices a claim marked (holds-design in
  * docs/kernel-facts.md): the hold first, so no host driver can probe the device whatever
- * happens next; then, on the kernel the ranking was compiled for, the chosen driver's
- * override, a probe (its module may be loaded already) and `kmod load` (its registration
- * binds the device). No process is started; the helper runs after and checks.
+ * happens next; then, on the kernel the ranking was compiled for, `kmod load` of the
+ * chosen module as an IMPORT{builtin} (udev runs it at once, during the rules; a RUN{builtin}
+ * would run only after them), and only once the chosen driver is registered, its override
+ * and a probe. Debian's udev initramfs hook copies every /etc/udev/rules.d file into the
+ * initramfs, and a host-only dracut does too: there the module is usually missing, and the
+ * device must stay held for the real root rather than keep an override nothing will ever
+ * bind (which the real root's rules would take for someone else's). No process is started;
+ * the helper runs after and checks.
  */
 function decisionLines(decisions: Decisions | null): Line[] {
   const end = set("GOTO", DECIDE_END_LABEL);
@@ -345,9 +354,11 @@ function decisionLines(decisions: Decisions | null): Line[] {
       { tokens: [set("LABEL", DECIDED_LABEL)] },
       { comment: "No driver name known for the winner (its module was never loaded): held for the helper." },
       { tokens: [{ ...is("ENV", "?*", RULE_ENV.driver), op: "!=" }, end] },
+      { comment: "Load the winner now; where it cannot load (an initramfs without it), the device stays held." },
+      { tokens: [{ key: "IMPORT", attr: "builtin", op: "=", value: KMOD_LOAD }] },
+      { tokens: [{ ...is("TEST", DRIVER_REGISTERED), op: "!=" }, end] },
       { tokens: [set("ATTR", SET_DRIVER_OVERRIDE, "driver_override")] },
       { tokens: [set("ATTR", PROBE_NOW, PROBE_ATTR)] },
-      { tokens: [{ key: "RUN", attr: "builtin", op: "+=", value: KMOD_LOAD }] },
     );
   }
   lines.push({ tokens: [set("LABEL", DECIDE_END_LABEL)] });
@@ -432,11 +443,12 @@ function generatedToken(t: RuleToken): boolean {
         t.attr === HOLD_SWITCH
       );
     if (t.key === "SYSCTL") return t.attr === RELEASE_KEY && isSafeKernelRelease(t.value);
-    return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "KERNELS", "TEST"].includes(t.key);
+    if (t.key === "TEST") return t.attr === null && TESTS.has(t.value);
+    return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "KERNELS"].includes(t.key);
   }
-  if (t.key === "RUN") return t.op === "+=" && t.attr === "builtin" && t.value === KMOD_LOAD;
   if (t.op !== "=") return false;
-  if (t.key === "IMPORT") return t.attr === "cmdline" && t.value === HOLD_SWITCH;
+  if (t.key === "IMPORT")
+    return (t.attr === "cmdline" && t.value === HOLD_SWITCH) || (t.attr === "builtin" && t.value === KMOD_LOAD);
   if (t.key === "ATTR") {
     if (t.attr === "driver_override") return t.value === HOLD_OVERRIDE || t.value === SET_DRIVER_OVERRIDE;
     return t.attr === PROBE_ATTR && t.value === PROBE_NOW;

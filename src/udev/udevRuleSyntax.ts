@@ -12,8 +12,9 @@
  * Writing: only values that match a strict pattern are ever quoted (no quote, backslash,
  * whitespace, `$` or `%` substitution, control character), and comment text is escaped, so
  * no value or comment can end a value, a token or a line. The exceptions are exact: in an
- * assigned value `$kernel` and `$env{NAME}`, which udev substitutes with what we mean; in
- * a RUN{builtin} command single spaces between arguments; an empty ENV{}= or ATTR{}=.
+ * assigned value `$kernel` and `$env{NAME}`, which udev substitutes with what we mean (and
+ * in a TEST path, which udev substitutes too); in a RUN{builtin} or IMPORT{builtin} command
+ * single spaces between arguments; an empty ENV{}= or ATTR{}=.
  */
 import { oneLine, quoteForDisplay } from "../text/safeText.js";
 
@@ -173,8 +174,11 @@ export class UnsafeRuleTextError extends Error {
 
 /** True when udev reads `token.value` exactly as written: no substitution but `$kernel` and `$env{NAME}`. */
 function isSafeValue(token: RuleToken): boolean {
+  // udev substitutes a TEST's path as it does an assigned value; no other match value.
+  if (token.key === "TEST") return MATCH_VALUE.test(token.value) || ASSIGNED_VALUE.test(token.value);
   if (token.op === "==" || token.op === "!=") return MATCH_VALUE.test(token.value);
-  if (token.key === "RUN" && token.attr === "builtin") return BUILTIN_COMMAND.test(token.value);
+  if ((token.key === "RUN" || token.key === "IMPORT") && token.attr === "builtin")
+    return BUILTIN_COMMAND.test(token.value);
   // An empty assignment clears a property or writes nothing to an attribute (a driver name
   // not known at apply time); nowhere else is an empty value meant.
   if (token.value === "") return token.op === "=" && (token.key === "ENV" || token.key === "ATTR");

@@ -52,16 +52,29 @@ function generate(claimText: string): string {
   return text;
 }
 
-/** One add event as udevd runs it: the rules, their writes and builtins, then the helper. */
+/**
+ * One add event as udevd runs it: the rules (their kmod loads at once, against the simulated
+ * kernel), their writes, then the helper. `kmodLoads: false` is an initramfs without the
+ * modules: every load fails.
+ */
 async function addEvent(
   address: string,
-  options: UdevOptions = { sysctl: { "kernel/osrelease": RELEASE } },
+  options: UdevOptions & { kmodLoads?: boolean } = {},
 ): Promise<{ udev: UdevResult; driverBeforeHelper: string | null; lines: string[] }> {
+  const { kmodLoads = true, ...udevOptions } = options;
   const udev = evaluateRules(
     [STATIC_RULES, rulesFile],
     { kernel: address, subsystem: "pci", dir: host.tree.deviceDir(address) },
     "add",
-    options,
+    {
+      sysctl: { "kernel/osrelease": RELEASE },
+      sysfsRoot: host.tree.root,
+      kmodLoad: (module) => {
+        if (!kmodLoads) throw new Error(`${module}: not in this initramfs`);
+        host.kernel.loadModuleNow(module, 1000);
+      },
+      ...udevOptions,
+    },
   );
   const sys = sysfsPaths(host.tree.root);
   for (const write of udev.attrWrites) {
@@ -73,11 +86,6 @@ async function addEvent(
           : null;
     if (file === null) throw new Error(`unexpected write ${write.attr}`);
     host.kernel.writeAttribute(file, write.value);
-  }
-  for (const builtin of udev.builtins) {
-    const module = /^kmod load (\S+)$/.exec(builtin)?.[1];
-    if (module === undefined) throw new Error(`unexpected builtin ${builtin}`);
-    await host.kernel.loadModule(module, 1000);
   }
   const driverBeforeHelper = host.kernel.boundDriver(address);
   const log = capturingLog();
@@ -138,6 +146,34 @@ describe("the compiled decision", () => {
     expect(event.udev.env).toMatchObject({ VFIO_AUTOBIND_PLAN: "pin", VFIO_AUTOBIND_DRIVER: "vfio-pci" });
     expect(event.driverBeforeHelper).toBe("vfio-pci");
     expect(event.lines[0]).toMatch(/bound to vfio-pci by the udev rules/);
+  });
+
+  it("in an initramfs without the module (udev's hook copies these rules there), holds; the real root's rules bind", async () => {
+    generate(`[Claim]\nAddress=${DEVICE}\nDriver=vfio-pci\n`);
+    // A new boot: vfio_pci, known when the rules were made, is not loaded yet.
+    fs.rmSync(host.tree.at("bus/pci/drivers/vfio-pci"), { recursive: true });
+    // Only the claims file goes into the initramfs; the packaged rule with the helper does not.
+    const early = evaluateRules(
+      [rulesFile],
+      { kernel: DEVICE, subsystem: "pci", dir: host.tree.deviceDir(DEVICE) },
+      "add",
+      {
+        sysctl: { "kernel/osrelease": RELEASE },
+        sysfsRoot: host.tree.root,
+        kmodLoad: (module) => {
+          throw new Error(`modprobe: FATAL: Module ${module} not found in directory /lib/modules/${RELEASE}`);
+        },
+      },
+    );
+    expect(early.builtins).toEqual(["kmod load vfio_pci"]);
+    expect(early.attrWrites).toEqual([{ attr: "driver_override", value: HOLD_OVERRIDE }]);
+    expect(early.run).toEqual([]);
+    for (const write of early.attrWrites)
+      host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), write.value);
+
+    const root = await addEvent(DEVICE);
+    expect(root.driverBeforeHelper).toBe("vfio-pci");
+    expect(root.lines).toEqual([expect.stringMatching(/^info 0000:00:05\.0: bound to vfio-pci by the udev rules/)]);
   });
 
   it("the first matching claim decides, as in the helper", async () => {

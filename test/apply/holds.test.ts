@@ -55,12 +55,12 @@ function writeOverride(value: string): void {
   host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), value);
 }
 
-/** What the compiled rule does: the hold, the final override, a probe, then `kmod load`. */
+/** What the compiled rule does: the hold, `kmod load`, then the final override and a probe. */
 async function rulesBind(module: string, driver: string): Promise<void> {
   writeOverride(HOLD_OVERRIDE);
+  await host.kernel.loadModule(module, 1000);
   writeOverride(driver);
   host.kernel.writeAttribute(sysfsPaths(host.tree.root).driversProbe, DEVICE);
-  await host.kernel.loadModule(module, 1000);
 }
 
 describe("a held device", () => {

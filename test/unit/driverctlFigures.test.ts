@@ -1,7 +1,8 @@
 /**
  * The pure parts of the real-kernel driverctl comparison (test/vm/shared/driverctlCompare.ts,
  * test/vm/host/driverctlFigures.ts): reading binds from kernel log records, the claim the
- * comparison boot starts with, and the figures computed from rounds.
+ * comparison boot starts with, and the figures computed from rounds; and the boot suite's
+ * comparison figures (test/vm/boot/host/comparisonFigures.ts).
  */
 import { describe, expect, it } from "vitest";
 import { mergeClaimFiles } from "../../src/config/claimConfig.js";
@@ -18,6 +19,9 @@ import {
   type TriggerRound,
 } from "../vm/shared/driverctlCompare.js";
 import { compareDevices, compareRootPorts } from "../vm/shared/machineLayout.js";
+import { compareAddresses as bootCompareAddresses } from "../vm/boot/shared/bootMachine.js";
+import type { Bind } from "../vm/boot/shared/kernelLog.js";
+import { COMPARISON_BOOTS, comparisonFigures, type ComparedBoot } from "../vm/boot/host/comparisonFigures.js";
 import { driverctlFigures, median } from "../vm/host/driverctlFigures.js";
 
 describe("kernel log records", () => {
@@ -119,13 +123,13 @@ describe("driverctlFigures", () => {
     expect(driverctlFigures(compareResult(rounds), driverctlBoot)).toEqual({
       e2eTriggerVsDriverctlRatio: 2,
       e2eOneDeviceVsDriverctlRatio: 4,
-      bootToBoundVsDriverctlRatio: 1.5,
+      bootToBoundRdinitVsDriverctlRatio: 1.5,
       e2eTriggerOursMsMedian: 4000,
       e2eTriggerDriverctlMsMedian: 2000,
       e2eOneDeviceOursMsMedian: 2000,
       e2eOneDeviceDriverctlMsMedian: 500,
-      bootToBoundOursMs: 30000,
-      bootToBoundDriverctlMs: 20000,
+      bootToBoundRdinitOursMs: 30000,
+      bootToBoundRdinitDriverctlMs: 20000,
       guestNodeJitlessMsMedian: 1400,
       guestBashMsMedian: 50,
       guestSystemdRunMsMedian: 300,
@@ -143,7 +147,7 @@ describe("driverctlFigures", () => {
     expect(figures.e2eTriggerVsDriverctlRatio).toBeNull();
     expect(figures.e2eOneDeviceVsDriverctlRatio).toBe(1);
     expect(figures.guestSystemdRunMsMedian).toBeNull();
-    expect(figures.bootToBoundVsDriverctlRatio).toBeNull();
+    expect(figures.bootToBoundRdinitVsDriverctlRatio).toBeNull();
     expect(figures.e2eRoundsPerTool).toBe(1);
   });
 
@@ -151,5 +155,71 @@ describe("driverctlFigures", () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([])).toBeNull();
+  });
+});
+
+describe("the comparison booted the Debian way (boot suite)", () => {
+  const bootWith = (name: string, binds: Bind[], drivers: Record<string, string | null>): ComparedBoot => ({
+    name,
+    kernelBinds: binds,
+    observation: { devices: Object.entries(drivers).map(([address, driver]) => ({ address, driver })) },
+  });
+  const vfio =
+    (time: number) =>
+    (address: string, n: number): Bind => ({ address, driver: "vfio-pci", time: time + n });
+  const allOn = (driver: string | null) => Object.fromEntries(bootCompareAddresses.map((a) => [a, driver]));
+  const ours = bootWith(COMPARISON_BOOTS.ours, bootCompareAddresses.map(vfio(10)), allOn("vfio-pci"));
+  const driverctl = bootWith(
+    COMPARISON_BOOTS.driverctl,
+    [
+      ...bootCompareAddresses.map((address): Bind => ({ address, driver: "virtio-pci", time: 5 })),
+      ...bootCompareAddresses.map(vfio(20)),
+    ],
+    allOn("vfio-pci"),
+  );
+
+  it("times each boot by the last of the 8 binds to vfio-pci, and counts the host binds", () => {
+    expect(comparisonFigures([ours, driverctl])).toEqual({
+      bootToBoundVsDriverctlRatio: 0.63,
+      bootToBoundOursMs: 17000,
+      bootToBoundDriverctlMs: 27000,
+      bootHostBindsOurs: 0,
+      bootHostBindsDriverctl: 8,
+    });
+  });
+
+  it("gives no time when a device's last bind is not vfio-pci, it left vfio-pci, or a bind has no time stamp", () => {
+    const [first, second, third] = bootCompareAddresses as [string, string, string];
+    const lastToHost = bootWith(
+      COMPARISON_BOOTS.ours,
+      [...bootCompareAddresses.map(vfio(10)), { address: first, driver: "virtio-pci", time: 30 }],
+      { ...allOn("vfio-pci"), [first]: "virtio-pci" },
+    );
+    const leftVfio = bootWith(COMPARISON_BOOTS.ours, bootCompareAddresses.map(vfio(10)), {
+      ...allOn("vfio-pci"),
+      [second]: null,
+    });
+    const noTime = bootWith(
+      COMPARISON_BOOTS.ours,
+      bootCompareAddresses.map((address, n) => ({ address, driver: "vfio-pci", time: address === third ? null : n })),
+      allOn("vfio-pci"),
+    );
+    for (const boot of [lastToHost, leftVfio, noTime]) {
+      const figures = comparisonFigures([boot, driverctl]);
+      expect(figures.bootToBoundOursMs).toBeNull();
+      expect(figures.bootToBoundVsDriverctlRatio).toBeNull();
+      expect(figures.bootToBoundDriverctlMs).toBe(27000);
+    }
+    expect(comparisonFigures([lastToHost, driverctl]).bootHostBindsOurs).toBe(1);
+  });
+
+  it("gives nulls for a boot that did not run or sent nothing", () => {
+    expect(comparisonFigures([{ ...ours, observation: null }])).toEqual({
+      bootToBoundVsDriverctlRatio: null,
+      bootToBoundOursMs: null,
+      bootToBoundDriverctlMs: null,
+      bootHostBindsOurs: null,
+      bootHostBindsDriverctl: null,
+    });
   });
 });

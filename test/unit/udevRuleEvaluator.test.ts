@@ -1,7 +1,8 @@
 /**
  * The test evaluator (support/udevRuleEvaluator.ts) on the compiled-decision layout of
- * holds-design.md: ENV seeded from the device, SYSCTL{}, IMPORT{cmdline}, ATTR{} writes with
- * $kernel/$env{} and an overlay read back by later matches, RUN{builtin} apart from RUN.
+ * holds-design.md: ENV seeded from the device, SYSCTL{}, IMPORT{cmdline}, IMPORT{builtin} kmod
+ * loads run at once, absolute TEST paths, ATTR{} writes with $kernel/$env{} and an overlay
+ * read back by later matches, RUN{builtin} apart from RUN.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -38,9 +39,10 @@ const RULES = [
   'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}=""',
   'LABEL="vfio_autobind_decided"',
   'ENV{VFIO_AUTOBIND_DRIVER}!="?*", GOTO="vfio_autobind_decide_end"',
+  'IMPORT{builtin}="kmod load $env{VFIO_AUTOBIND_MODULE}"',
+  'TEST!="/sys/bus/pci/drivers/$env{VFIO_AUTOBIND_DRIVER}", GOTO="vfio_autobind_decide_end"',
   'ATTR{driver_override}="$env{VFIO_AUTOBIND_DRIVER}"',
   'ATTR{[subsystem/pci]drivers_probe}="$kernel"',
-  'RUN{builtin}+="kmod load $env{VFIO_AUTOBIND_MODULE}"',
   'LABEL="vfio_autobind_decide_end"',
 ].join("\n");
 // The packaged rule's form: RUN for every marked device.
@@ -67,7 +69,17 @@ afterAll(() => {
   fs.rmSync(tree.root, { recursive: true, force: true });
 });
 
-const event = (address: string, options: UdevOptions = { sysctl: { "kernel/osrelease": RELEASE } }) =>
+/** udev's kmod builtin against the fake tree: loading a module registers its driver. */
+const DRIVER_OF: Readonly<Record<string, string>> = { vfio_pci: "vfio-pci" };
+const loaded: string[] = [];
+const kmodLoad = (module: string): void => {
+  const driver = DRIVER_OF[module];
+  if (driver === undefined) throw new Error(`modprobe: FATAL: Module ${module} not found`);
+  loaded.push(module);
+  if (!fs.existsSync(tree.at(`bus/pci/drivers/${driver}`))) tree.addDriver(driver, module);
+};
+
+const event = (address: string, options: UdevOptions = {}) =>
   evaluateRuleTexts(
     [
       { name: "70-vfio-autobind.rules", text: STATIC_RULES },
@@ -75,7 +87,7 @@ const event = (address: string, options: UdevOptions = { sysctl: { "kernel/osrel
     ],
     { kernel: address, subsystem: "pci", dir: tree.deviceDir(address) },
     "add",
-    options,
+    { sysctl: { "kernel/osrelease": RELEASE }, sysfsRoot: tree.root, kmodLoad, ...options },
   );
 
 describe("udevRuleEvaluator on the compiled-decision layout", () => {
@@ -150,6 +162,23 @@ describe("udevRuleEvaluator on the compiled-decision layout", () => {
     expect(pinned.builtins).toEqual(["kmod load vfio_pci"]);
   });
 
+  it("where the winner's module cannot load (an initramfs without it): the hold only, the load tried", () => {
+    const emptySys = fs.mkdtempSync(path.join(tree.root, "..", "no-drivers-"));
+    try {
+      const result = event("0000:00:09.0", {
+        sysfsRoot: emptySys,
+        kmodLoad: (module) => {
+          throw new Error(`modprobe: FATAL: Module ${module} not found`);
+        },
+      });
+      expect(result.attrWrites).toEqual([HOLD]);
+      expect(result.builtins).toEqual(["kmod load vfio_pci"]);
+      expect(result.run).toEqual(HELPER);
+    } finally {
+      fs.rmSync(emptySys, { recursive: true, force: true });
+    }
+  });
+
   it("another kernel release (or none): the hold, no decision", () => {
     expect(event("0000:00:01.0", { sysctl: { "kernel/osrelease": "6.12.0-1-amd64" } }).attrWrites).toEqual([HOLD]);
     expect(event("0000:00:01.0", { sysctl: {} }).attrWrites).toEqual([HOLD]);
@@ -198,6 +227,35 @@ describe("udevRuleEvaluator, udev's semantics in detail", () => {
     const result = run('RUN{builtin}+="kmod load $env{M}", ATTR{driver_override}="$env{D}", ENV{D}="late", ENV{M}="m"');
     expect(result.attrWrites).toEqual([{ attr: "driver_override", value: "late" }]);
     expect(result.builtins).toEqual(["kmod load m"]);
+  });
+
+  it("runs IMPORT{builtin} kmod load at once, so a later line's TEST sees what it registered; a failed load is ignored", () => {
+    const sys = fs.mkdtempSync(path.join(tree.root, "..", "sys-"));
+    try {
+      const rules =
+        'IMPORT{builtin}="kmod load $env{M}", ENV{M}="m"\nTEST=="/sys/bus/pci/drivers/$env{D}", ENV{SEEN}="1"';
+      const withM = (load: (module: string) => void) =>
+        evaluateRuleTexts([{ name: "t.rules", text: `ENV{M}="m", ENV{D}="d"\n${rules}` }], device(), "add", {
+          sysfsRoot: sys,
+          kmodLoad: load,
+        });
+      const failed = withM(() => {
+        throw new Error("not found");
+      });
+      expect(failed.builtins).toEqual(["kmod load m"]);
+      expect(failed.env).not.toHaveProperty("SEEN");
+      const asked: string[] = [];
+      const ok = withM((module) => {
+        asked.push(module);
+        fs.mkdirSync(path.join(sys, "bus/pci/drivers/d"), { recursive: true });
+      });
+      expect(asked).toEqual(["m"]);
+      expect(ok.env["SEEN"]).toBe("1");
+    } finally {
+      fs.rmSync(sys, { recursive: true, force: true });
+    }
+    expect(() => run('TEST=="/sys/bus/pci"')).toThrow(/needs options.sysfsRoot/);
+    expect(() => run('TEST=="/etc/x"', { sysfsRoot: tree.root })).toThrow(/needs options.sysfsRoot/);
   });
 
   it("fails the line of an IMPORT{cmdline} whose option is absent", () => {

@@ -15,7 +15,7 @@ describeBoot("boot dracut (generic dracut initramfs)", () => {
     boot().observation?.devices.find((d) => d.address === address)?.driver;
 
   it("was built by dracut in the image build, with our dracut module and ata_piix in the initramfs", () => {
-    const image = bootReport?.images.find((i) => i.flavour === "dracut");
+    const image = bootReport?.images.find((i) => i.name === "dracut");
     expect(image?.initramfsFiles.some((f) => f.includes("vfio-autobind"))).toBe(true);
     expect(image?.initramfsFiles.some((f) => f.includes("ata_piix"))).toBe(true);
   });

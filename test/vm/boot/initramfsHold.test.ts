@@ -56,6 +56,17 @@ for (const name of BOOTS) {
       }
     });
 
+    it("(c) the helper found each claimed vmxnet3 on vfio-pci by the rules, and refused none", () => {
+      // The claims rules also run in the initramfs (Debian's udev hook copies them there),
+      // which lacks vfio_pci: they must leave the device held, not with an override that
+      // the real root would take for someone else's.
+      for (const address of vmxnetClaimed) {
+        const lines = toolLines(boot().observation?.toolJournal ?? []).filter((l) => l.startsWith(`${address}: `));
+        expect(lines, address).toHaveLength(1);
+        expect(lines[0], address).toMatch(/: (bound to vfio-pci by the udev rules|already bound to vfio-pci)/);
+      }
+    });
+
     it("(f) the built-in NVMe is taken from nvme, said so, and ends on vfio-pci", () => {
       const address = devices.nvme.address;
       // Built in: bound during device_add(), before any userspace could hold it.

@@ -21,34 +21,13 @@ import { compareQemuArgs } from "../shared/machineLayout.js";
 import type { ScenarioMessage } from "../shared/protocol.js";
 import { writeClaimsAndRules } from "./bootFiles.js";
 import { phase } from "./command.js";
-import { packOverlay, writeGuestRunner } from "./guestOverlay.js";
+import { packOverlay, waitBoundScript, writeGuestRunner } from "./guestOverlay.js";
 import { bootGuest, type GuestRun } from "./guestSession.js";
 import { installTool } from "./installTool.js";
 import { writeFile } from "./rootFiles.js";
 import { consoleTail } from "./vmReport.js";
 
 const WAIT_SCRIPT = "/usr/lib/vfio-autobind-vmtest/wait-bound.sh";
-
-/**
- * The runner's unit runs this before Node: it waits until all 8 devices are bound to
- * vfio-pci (the driver's directory holds a link per bound device, so `[ -e ]`, a shell
- * builtin, is all it takes), 300 s at most. A Node start (over a second under TCG) would
- * otherwise compete for the CPU with the boot being measured.
- */
-const waitScript = (): string => `#!/bin/sh
-# VM suite (test/vm/host/driverctlBoots.ts): wait for the binds before the runner starts.
-n=0
-while [ "$n" -lt 600 ]; do
-  missing=0
-  for address in ${compareAddresses.join(" ")}; do
-    [ -e /sys/bus/pci/drivers/${COMPARE_DRIVER}/"$address" ] || missing=1
-  done
-  [ "$missing" = 0 ] && exit 0
-  sleep 0.5
-  n=$((n + 1))
-done
-exit 0
-`;
 
 /**
  * driverctl@.service has RefuseManualStop=yes, and each unit stays active after its one run
@@ -75,7 +54,7 @@ async function buildCompareOverlay(baseRoot: string, dir: string, boot: CompareB
   fs.chmodSync(overlay, 0o755);
   await installTool(baseRoot, overlay);
   await writeGuestRunner(overlay, WAIT_SCRIPT);
-  writeFile(overlay, WAIT_SCRIPT.slice(1), waitScript(), 0o755);
+  writeFile(overlay, WAIT_SCRIPT.slice(1), waitBoundScript(compareAddresses, COMPARE_DRIVER), 0o755);
   writeFile(overlay, "etc/systemd/system/driverctl@.service.d/90-vmtest-stop.conf", DRIVERCTL_STOP_DROPIN, 0o644);
   if (boot === "compare-ours") {
     // What `vfio-autobind claim --driver vfio-pci <the 8 addresses>` writes on the running

@@ -16,14 +16,21 @@ export interface DriverctlFigures {
   readonly e2eTriggerVsDriverctlRatio: number | null;
   /** The same for one device. Target <= 1.0. */
   readonly e2eOneDeviceVsDriverctlRatio: number | null;
-  /** Kernel start to the last of the 8 binds to vfio-pci, ours over driverctl's. Target <= 1.0. */
-  readonly bootToBoundVsDriverctlRatio: number | null;
+  /**
+   * Kernel start to the last of the 8 binds to vfio-pci, ours over driverctl's, in this
+   * suite's boots: systemd started straight from an initramfs that is the whole root. There
+   * Debian's systemd 252 loads virtio_pci from PID 1 (it does in QEMU and KVM), before any
+   * unit could hold a device, so ours must take them over from it like driverctl. Reported
+   * only: the target is judged on the boot suite's comparison, booted the way hosts boot
+   * (test/vm/boot/host/comparisonFigures.ts).
+   */
+  readonly bootToBoundRdinitVsDriverctlRatio: number | null;
   readonly e2eTriggerOursMsMedian: number | null;
   readonly e2eTriggerDriverctlMsMedian: number | null;
   readonly e2eOneDeviceOursMsMedian: number | null;
   readonly e2eOneDeviceDriverctlMsMedian: number | null;
-  readonly bootToBoundOursMs: number | null;
-  readonly bootToBoundDriverctlMs: number | null;
+  readonly bootToBoundRdinitOursMs: number | null;
+  readonly bootToBoundRdinitDriverctlMs: number | null;
   /** The floors in the same guest: `node --jitless -e 0`, `bash -c :`, `systemd-run --wait true`. */
   readonly guestNodeJitlessMsMedian: number | null;
   readonly guestBashMsMedian: number | null;
@@ -41,8 +48,9 @@ export function median(values: readonly number[]): number | null {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-const ms = (seconds: number | null): number | null => (seconds === null ? null : Number((seconds * 1000).toFixed(1)));
-const ratio = (a: number | null, b: number | null): number | null =>
+export const ms = (seconds: number | null): number | null =>
+  seconds === null ? null : Number((seconds * 1000).toFixed(1));
+export const ratio = (a: number | null, b: number | null): number | null =>
   a === null || b === null || b <= 0 ? null : Number((a / b).toFixed(3));
 
 /** A median only over complete rounds: one round that timed out makes the figure null, never a flattering median. */
@@ -72,13 +80,13 @@ export function driverctlFigures(
   return {
     e2eTriggerVsDriverctlRatio: ratio(triggerOurs, triggerDriverctl),
     e2eOneDeviceVsDriverctlRatio: ratio(oneOurs, oneDriverctl),
-    bootToBoundVsDriverctlRatio: ratio(bootOurs, bootDriverctl),
+    bootToBoundRdinitVsDriverctlRatio: ratio(bootOurs, bootDriverctl),
     e2eTriggerOursMsMedian: triggerOurs,
     e2eTriggerDriverctlMsMedian: triggerDriverctl,
     e2eOneDeviceOursMsMedian: oneOurs,
     e2eOneDeviceDriverctlMsMedian: oneDriverctl,
-    bootToBoundOursMs: bootOurs,
-    bootToBoundDriverctlMs: bootDriverctl,
+    bootToBoundRdinitOursMs: bootOurs,
+    bootToBoundRdinitDriverctlMs: bootDriverctl,
     guestNodeJitlessMsMedian: ms(floorMedian(compare.floors.nodeJitless)),
     guestBashMsMedian: ms(floorMedian(compare.floors.bash)),
     guestSystemdRunMsMedian: ms(floorMedian(compare.floors.systemdRun)),

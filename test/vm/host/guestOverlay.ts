@@ -38,6 +38,28 @@ StandardError=journal+console
 WantedBy=multi-user.target
 `;
 
+/**
+ * A runner's unit runs this before Node (its `waitFirst`) in the comparison boots: it waits
+ * until every one of `addresses` is bound to `driver` (the driver's directory holds a link
+ * per bound device, so `[ -e ]`, a shell builtin, is all it takes), 300 s at most. A Node
+ * start (over a second under TCG) would otherwise compete for the CPU with the boot being
+ * measured.
+ */
+export const waitBoundScript = (addresses: readonly string[], driver: string): string => `#!/bin/sh
+# VM suites (test/vm/host/guestOverlay.ts): wait for the binds before the runner starts.
+n=0
+while [ "$n" -lt 600 ]; do
+  missing=0
+  for address in ${addresses.join(" ")}; do
+    [ -e /sys/bus/pci/drivers/${driver}/"$address" ] || missing=1
+  done
+  [ "$missing" = 0 ] && exit 0
+  sleep 0.5
+  n=$((n + 1))
+done
+exit 0
+`;
+
 export interface GuestOverlay {
   readonly cpio: string;
   readonly install: InstallMethod;

@@ -115,6 +115,24 @@ export function bindsIn(records: ReadonlyArray<readonly [number, string]>, devic
   return binds;
 }
 
+/**
+ * When the last of `addresses` was bound to `driver` (seconds since kernel start), from the
+ * binds the kernel logged: null unless every one's last logged bind is to `driver`, has a
+ * time, and the device is still on it (`driverNow`). Both suites' comparison boots use it.
+ */
+export function lastBindTo(
+  binds: readonly { readonly address: string; readonly driver: string; readonly seconds: number | null }[],
+  addresses: readonly string[],
+  driver: string,
+  driverNow: (address: string) => string | null,
+): number | null {
+  const times = addresses.map((address) => {
+    const last = binds.filter((b) => b.address === address).at(-1);
+    return last !== undefined && last.driver === driver && driverNow(address) === driver ? last.seconds : null;
+  });
+  return times.every((s): s is number => s !== null) ? Math.max(...times) : null;
+}
+
 export type CompareTool = "ours" | "driverctl";
 
 /** One timed round: from `udevadm trigger --action=add` of the devices until all show vfio-pci. */

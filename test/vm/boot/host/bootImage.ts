@@ -7,18 +7,20 @@
  * without mounting it, and the kernel and initramfs are then read back out of the image's
  * /boot with debugfs, as a boot loader would find them.
  */
-import { runnerUnitText } from "../../host/guestOverlay.js";
+import { runnerUnitText, waitBoundScript } from "../../host/guestOverlay.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { build } from "esbuild";
 import { run, say } from "../../host/command.js";
 import { writeFile } from "../../host/rootFiles.js";
 import { REPO_ROOT } from "../../host/paths.js";
-import { claimedAt, imageClaims, type RootFlavour } from "../shared/bootMachine.js";
+import { COMPARE_DRIVER, driverctlFile } from "../../shared/driverctlCompare.js";
+import { IMAGES, type ImageName, type ImageRecipe, type RootFlavour } from "../shared/bootMachine.js";
 import { BIND_UEVENT_TAG } from "../shared/kernelLog.js";
 import { inChroot, type BootRoot } from "./bootRoot.js";
 
 const RUNNER = "/usr/lib/vfio-autobind-vmboot/runner.js";
+const WAIT_SCRIPT = "/usr/lib/vfio-autobind-vmboot/wait-bound.sh";
 const UNIT = "vfio-autobind-vmboot.service";
 
 /**
@@ -51,6 +53,7 @@ install_items+=" ${BIND_LOG_RULE_PATH} "
 `;
 
 export interface BootImage {
+  readonly name: ImageName;
   readonly flavour: RootFlavour;
   readonly disk: string;
   readonly kernel: string;
@@ -67,12 +70,15 @@ export interface BootImage {
 }
 
 export async function buildBootImage(
+  name: ImageName,
   root: BootRoot,
   kernelRelease: string,
   deb: string,
   runDir: string,
 ): Promise<BootImage> {
-  const scratch = path.join(runDir, `image-${root.flavour}`);
+  const recipe: ImageRecipe = IMAGES[name];
+  if (recipe.flavour !== root.flavour) throw new Error(`image ${name} is made from the ${recipe.flavour} root`);
+  const scratch = path.join(runDir, `image-${name}`);
   const upper = path.join(scratch, "upper");
   const work = path.join(scratch, "work");
   const merged = path.join(scratch, "merged");
@@ -85,16 +91,16 @@ export async function buildBootImage(
     `lowerdir=${root.dir},upperdir=${upper},workdir=${work}`,
     merged,
   ]);
-  const disk = path.join(runDir, `${root.flavour}.img`);
+  const disk = path.join(runDir, `${name}.img`);
   let prepared: Omit<BootImage, "kernel" | "initrd">;
   try {
-    prepared = await prepareRoot(merged, root.flavour, kernelRelease, deb, disk);
+    prepared = await prepareRoot(merged, name, recipe, kernelRelease, deb, disk);
   } finally {
     await run("umount", [merged]);
     fs.rmSync(scratch, { recursive: true, force: true });
   }
-  const kernel = path.join(runDir, `${root.flavour}-vmlinuz`);
-  const initrd = path.join(runDir, `${root.flavour}-initrd.img`);
+  const kernel = path.join(runDir, `${name}-vmlinuz`);
+  const initrd = path.join(runDir, `${name}-initrd.img`);
   await dumpFromImage(disk, `/boot/vmlinuz-${kernelRelease}`, kernel);
   await dumpFromImage(disk, `/boot/initrd.img-${kernelRelease}`, initrd);
   return { ...prepared, kernel, initrd };
@@ -109,12 +115,14 @@ export async function dumpFromImage(disk: string, file: string, output: string):
 
 async function prepareRoot(
   merged: string,
-  flavour: RootFlavour,
+  name: ImageName,
+  recipe: ImageRecipe,
   kernelRelease: string,
   deb: string,
   disk: string,
 ): Promise<Omit<BootImage, "kernel" | "initrd">> {
-  await writeTestFiles(merged, flavour);
+  const flavour = recipe.flavour;
+  await writeTestFiles(merged, recipe);
 
   const inRoot = `/tmp/${path.basename(deb)}`;
   fs.copyFileSync(deb, path.join(merged, inRoot));
@@ -134,7 +142,11 @@ async function prepareRoot(
     const output = await inChroot(merged, ["sh", "-c", 'vfio-autobind "$@" 2>&1', "sh", ...argv]);
     claimRuns.push({ argv, output });
   };
-  for (const selectors of imageClaims[flavour]) await tool(["claim", ...selectors]);
+  for (const selectors of recipe.claims) await tool(["claim", ...selectors]);
+  // driverctl's own format, as `driverctl set-override` saves it (which would also unbind
+  // at once, and there is nothing to unbind in a chroot).
+  for (const address of recipe.driverctlOverrides)
+    writeFile(merged, driverctlFile(address).slice(1), `${COMPARE_DRIVER}\n`, 0o644);
   await tool(["apply"]);
   // No /proc: the rules above hold and leave the choice to the helper. The kernel was
   // installed before the tool, so its postinst hook did not run: do what it does, compile
@@ -149,11 +161,14 @@ async function prepareRoot(
       ? ["lsinitramfs", `/boot/initrd.img-${kernelRelease}`]
       : ["lsinitrd", `/boot/initrd.img-${kernelRelease}`],
   );
-  const initramfsFiles = listing.split("\n").filter((line) => /vfio-autobind|vmboot|vmxnet3|ata_piix/.test(line));
+  const initramfsFiles = listing
+    .split("\n")
+    .filter((line) => /vfio-autobind|vmboot|vmxnet3|ata_piix|driverctl/.test(line));
 
   await packExt4(merged, disk);
-  say(`boot image ${flavour}: ${(fs.statSync(disk).size / 2 ** 20).toFixed(0)} MB`);
+  say(`boot image ${name}: ${(fs.statSync(disk).size / 2 ** 20).toFixed(0)} MB`);
   return {
+    name,
     flavour,
     disk,
     kernelRelease,
@@ -161,11 +176,11 @@ async function prepareRoot(
     chrootSys,
     chrootProc,
     initramfsFiles,
-    claimed: claimedAt[flavour],
+    claimed: recipe.claimed,
   };
 }
 
-async function writeTestFiles(merged: string, flavour: RootFlavour): Promise<void> {
+async function writeTestFiles(merged: string, recipe: ImageRecipe): Promise<void> {
   const bundled = await build({
     entryPoints: [path.join(__dirname, "..", "guest", "bootRunner.ts")],
     bundle: true,
@@ -179,12 +194,20 @@ async function writeTestFiles(merged: string, flavour: RootFlavour): Promise<voi
   const runner = bundled.outputFiles[0];
   if (runner === undefined) throw new Error("esbuild produced no boot runner");
   writeFile(merged, RUNNER.slice(1), runner.contents, 0o644);
-  writeFile(merged, `etc/systemd/system/${UNIT}`, runnerUnitText("vfio-autobind boot suite observer", RUNNER), 0o644);
+  const waitFirst = recipe.awaitBound.length > 0 ? WAIT_SCRIPT : undefined;
+  if (waitFirst !== undefined)
+    writeFile(merged, WAIT_SCRIPT.slice(1), waitBoundScript(recipe.awaitBound, COMPARE_DRIVER), 0o755);
+  writeFile(
+    merged,
+    `etc/systemd/system/${UNIT}`,
+    runnerUnitText("vfio-autobind boot suite observer", RUNNER, waitFirst),
+    0o644,
+  );
   const wants = path.join(merged, "etc/systemd/system/multi-user.target.wants");
   fs.mkdirSync(wants, { recursive: true });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));
   writeFile(merged, BIND_LOG_RULE_PATH.slice(1), BIND_LOG_RULE, 0o644);
-  if (flavour === "initramfs-tools")
+  if (recipe.flavour === "initramfs-tools")
     writeFile(merged, "etc/initramfs-tools/hooks/vmboot-test", INITRAMFS_TOOLS_HOOK, 0o755);
   else writeFile(merged, "etc/dracut.conf.d/90-vmboot-test.conf", DRACUT_CONF, 0o644);
 }

@@ -1,14 +1,14 @@
 /**
  * One boot of a disk image: the kernel and initramfs read from the image's /boot, the root
- * on the unclaimed virtio-blk, every device of shared/bootMachine.ts, the bind log turned
- * on. Returns once the guest has powered itself off (or the timeout hit).
+ * on the unclaimed virtio-blk, every device of the image's layout (shared/bootMachine.ts),
+ * the bind log turned on. Returns once the guest has powered itself off (or the timeout hit).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { machineArgv } from "../../host/qemuCommand.js";
 import { GUEST_FLAG } from "../../shared/protocol.js";
-import { deviceArgv } from "../shared/bootMachine.js";
+import { deviceArgv, type BootLayout } from "../shared/bootMachine.js";
 import { parseBootLine, PLAN_PARAMETER, type BootObservation, type BootPlan } from "../shared/bootProtocol.js";
 import { BIND_LOG_CMDLINE } from "../shared/kernelLog.js";
 
@@ -18,6 +18,8 @@ export interface BootRequest {
   readonly disk: string;
   readonly kernel: string;
   readonly initrd: string;
+  /** The machine's devices. */
+  readonly layout: BootLayout;
   readonly plan: BootPlan;
   /** More kernel command line words (the hold switch, fixture parameters). */
   readonly cmdline: readonly string[];
@@ -66,7 +68,7 @@ export async function bootImage(request: BootRequest, runDir: string, timeoutMs:
       `file:${consoleLog}`,
       "-serial",
       `file:${resultsLog}`,
-      ...deviceArgv(request.disk),
+      ...deviceArgv(request.disk, request.layout),
     ],
     { reject: false, all: true, timeout: timeoutMs, stdin: "ignore" },
   );

@@ -1,10 +1,11 @@
 /** What one run of the boot suite found, written by bootSetup.ts and read by the test files. */
 import * as fs from "node:fs";
 import type { PhaseTime } from "../../host/command.js";
-import { devices, vfioDrivers, type RootFlavour } from "../shared/bootMachine.js";
+import { IMAGES, vfioDrivers, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
 import { bindUevents, hostBinds, kernelBinds, type Bind } from "../shared/kernelLog.js";
 import type { BootImage } from "./bootImage.js";
 import type { BootOutcome } from "./bootQemu.js";
+import type { ComparisonFigures } from "./comparisonFigures.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,6 +15,7 @@ declare module "vitest" {
 }
 
 export interface BootRecord extends BootOutcome {
+  readonly image: ImageName;
   readonly flavour: RootFlavour;
   /** The devices claimed during this boot (the image's claims, plus any the guest added before it). */
   readonly claimed: readonly string[];
@@ -31,14 +33,17 @@ export interface BootSuiteReport {
   readonly boots: readonly BootRecord[];
   /** Host binds of the claimed devices, per boot and per device: the numbers for the note. */
   readonly counts: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The driverctl comparison's figures, for bench/vmResults.mjs. */
+  readonly comparison: ComparisonFigures;
 }
 
-export function bootRecord(outcome: BootOutcome, flavour: RootFlavour, claimed: readonly string[]): BootRecord {
+export function bootRecord(outcome: BootOutcome, image: ImageName, claimed: readonly string[]): BootRecord {
   const lines = outcome.observation?.kernelLog ?? [];
   const binds = kernelBinds(lines);
   return {
     ...outcome,
-    flavour,
+    image,
+    flavour: IMAGES[image].flavour,
     claimed,
     kernelBinds: binds,
     bindUevents: bindUevents(lines),
@@ -48,9 +53,9 @@ export function bootRecord(outcome: BootOutcome, flavour: RootFlavour, claimed: 
 
 /** Per boot: every claimed device with its host-bind count (0 included), by the layout's name. */
 export function countHostBinds(boots: readonly BootRecord[]): Record<string, Record<string, number>> {
-  const nameOf = new Map(Object.entries(devices).map(([name, d]) => [d.address, name]));
   const counts: Record<string, Record<string, number>> = {};
   for (const boot of boots) {
+    const nameOf = new Map(Object.entries(IMAGES[boot.image].layout).map(([name, d]) => [d.address, name]));
     const perDevice: Record<string, number> = {};
     for (const address of boot.claimed)
       perDevice[`${nameOf.get(address) ?? "?"} ${address}`] = boot.hostBindsOfClaimed.filter(

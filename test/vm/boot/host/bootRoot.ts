@@ -19,8 +19,9 @@ import type { RootFlavour } from "../shared/bootMachine.js";
 /** linux-base: the kernel package's dependency; e2fsprogs: fsck for the root; zstd: the initramfs' compressor. */
 const COMMON_PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "linux-base", "e2fsprogs", "zstd"];
 
+/** driverctl: Debian's, the tool the comparison images time ours against; with no override file it does nothing. */
 const FLAVOUR_PACKAGES: Readonly<Record<RootFlavour, readonly string[]>> = {
-  "initramfs-tools": ["initramfs-tools"],
+  "initramfs-tools": ["initramfs-tools", "driverctl"],
   dracut: ["dracut"],
 };
 

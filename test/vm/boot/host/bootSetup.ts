@@ -13,12 +13,13 @@ import { kernelTree, resolveKernelRelease } from "../../host/kernelPackages.js";
 import { CACHE_DIR, REPO_ROOT } from "../../host/paths.js";
 import { checkHostRequirements } from "../../host/requirements.js";
 import { HOLD_SWITCH } from "../../../../src/policy/hold.js";
-import { claimedAt, devices, fixtures, type RootFlavour } from "../shared/bootMachine.js";
+import { devices, fixtures, IMAGES, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
 import type { BootPlan } from "../shared/bootProtocol.js";
 import { buildBootImage, dumpFromImage, type BootImage } from "./bootImage.js";
 import { bootImage } from "./bootQemu.js";
 import { bootRecord, countHostBinds, writeBootReport, type BootRecord } from "./bootReport.js";
-import { buildBootRoot } from "./bootRoot.js";
+import { COMPARISON_BOOTS, comparisonFigures } from "./comparisonFigures.js";
+import { buildBootRoot, type BootRoot } from "./bootRoot.js";
 
 /** A boot takes about a minute under TCG, "stale" longer (update-initramfs); this is only the backstop. */
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -31,26 +32,29 @@ export const FAIL_PROBE = [`${fixtures.subsys.module}.fail_probe=1`, `${fixtures
 
 interface PlannedBoot {
   readonly name: string;
-  readonly flavour: RootFlavour;
+  readonly image: ImageName;
   readonly plan: BootPlan;
   readonly cmdline: readonly string[];
 }
 
 /**
- * In order, on one disk per root: the disk keeps what each boot changed. The claims of
- * the initramfs-tools root change in "stale" (the guest claims netLate and refreshes the
- * initramfs), so "refreshed" boots the new initramfs read back out of the image.
+ * In order, on one disk per image: the disk keeps what each boot changed. The claims of
+ * the initramfs-tools image change in "stale" (the guest claims netLate and refreshes the
+ * initramfs), so "refreshed" boots the new initramfs read back out of the image. The two
+ * comparison boots (issue 14, part 4) come last, ours first.
  */
 export const PLANNED_BOOTS: readonly PlannedBoot[] = [
-  { name: "holds-1", flavour: "initramfs-tools", plan: "observe", cmdline: [] },
-  { name: "holds-2", flavour: "initramfs-tools", plan: "observe", cmdline: [] },
-  { name: "holds-3", flavour: "initramfs-tools", plan: "observe", cmdline: [] },
-  { name: "gap", flavour: "initramfs-tools", plan: "observe", cmdline: [HOLD_OFF] },
-  { name: "fail-open", flavour: "initramfs-tools", plan: "release-held", cmdline: FAIL_PROBE },
-  { name: "stale", flavour: "initramfs-tools", plan: "change-claims", cmdline: [] },
-  { name: "refreshed", flavour: "initramfs-tools", plan: "observe", cmdline: [] },
-  { name: "dracut", flavour: "dracut", plan: "observe", cmdline: [] },
-  { name: "dracut-gap", flavour: "dracut", plan: "observe", cmdline: [HOLD_OFF] },
+  { name: "holds-1", image: "initramfs-tools", plan: "observe", cmdline: [] },
+  { name: "holds-2", image: "initramfs-tools", plan: "observe", cmdline: [] },
+  { name: "holds-3", image: "initramfs-tools", plan: "observe", cmdline: [] },
+  { name: "gap", image: "initramfs-tools", plan: "observe", cmdline: [HOLD_OFF] },
+  { name: "fail-open", image: "initramfs-tools", plan: "release-held", cmdline: FAIL_PROBE },
+  { name: "stale", image: "initramfs-tools", plan: "change-claims", cmdline: [] },
+  { name: "refreshed", image: "initramfs-tools", plan: "observe", cmdline: [] },
+  { name: "dracut", image: "dracut", plan: "observe", cmdline: [] },
+  { name: "dracut-gap", image: "dracut", plan: "observe", cmdline: [HOLD_OFF] },
+  { name: COMPARISON_BOOTS.ours, image: "compare-ours", plan: "observe", cmdline: [] },
+  { name: COMPARISON_BOOTS.driverctl, image: "compare-driverctl", plan: "observe", cmdline: [] },
 ];
 
 export default async function setup(project: TestProject): Promise<void> {
@@ -73,29 +77,39 @@ export default async function setup(project: TestProject): Promise<void> {
   const kernel = await phase("kernel packages", () => kernelTree(release));
   const fixtureModules = await phase("fixture modules", () => buildFixtureModules(kernel));
   const runDir = newRunDir();
-  const images = new Map<RootFlavour, BootImage>();
-  for (const flavour of ["initramfs-tools", "dracut"] as const) {
-    const root = await phase(`boot root ${flavour}`, () => buildBootRoot(flavour, kernel, fixtureModules));
-    images.set(flavour, await phase(`boot image ${flavour}`, () => buildBootImage(root, release, deb, runDir)));
+  const planned = selectedBoots();
+  const roots = new Map<RootFlavour, BootRoot>();
+  const images = new Map<ImageName, BootImage>();
+  for (const name of new Set(planned.map((boot) => boot.image))) {
+    const flavour = IMAGES[name].flavour;
+    let root = roots.get(flavour);
+    if (root === undefined) {
+      root = await phase(`boot root ${flavour}`, () => buildBootRoot(flavour, kernel, fixtureModules));
+      roots.set(flavour, root);
+    }
+    const from = root;
+    images.set(name, await phase(`boot image ${name}`, () => buildBootImage(name, from, release, deb, runDir)));
   }
 
   const boots: BootRecord[] = [];
-  const claimedNow = new Map<RootFlavour, string[]>(
-    Object.entries(claimedAt).map(([f, c]) => [f as RootFlavour, [...c]]),
-  );
-  for (const planned of selectedBoots()) {
-    const image = images.get(planned.flavour) as BootImage;
-    const outcome = await phase(`boot ${planned.name}`, () =>
-      bootImage({ ...planned, disk: image.disk, kernel: image.kernel, initrd: image.initrd }, runDir, BOOT_TIMEOUT_MS),
+  const claimedNow = new Map<ImageName, string[]>([...images.keys()].map((name) => [name, [...IMAGES[name].claimed]]));
+  for (const boot of planned) {
+    const image = images.get(boot.image) as BootImage;
+    const outcome = await phase(`boot ${boot.name}`, () =>
+      bootImage(
+        { ...boot, disk: image.disk, kernel: image.kernel, initrd: image.initrd, layout: IMAGES[boot.image].layout },
+        runDir,
+        BOOT_TIMEOUT_MS,
+      ),
     );
-    const record = bootRecord(outcome, planned.flavour, claimedNow.get(planned.flavour) ?? []);
+    const record = bootRecord(outcome, boot.image, claimedNow.get(boot.image) ?? []);
     boots.push(record);
     say(
-      `boot ${planned.name}: ${outcome.observation === null ? "NO OBSERVATION" : "observed"}, ` +
+      `boot ${boot.name}: ${outcome.observation === null ? "NO OBSERVATION" : "observed"}, ` +
         `${record.kernelBinds.length} binds, ${record.hostBindsOfClaimed.length} host binds of claimed devices`,
     );
-    if (planned.plan === "change-claims") {
-      claimedNow.get(planned.flavour)?.push(devices.netLate.address);
+    if (boot.plan === "change-claims") {
+      claimedNow.get(boot.image)?.push(devices.netLate.address);
       // The guest's update-initramfs wrote a new one into the image's /boot.
       await dumpFromImage(image.disk, `/boot/initrd.img-${release}`, image.initrd);
     }
@@ -111,6 +125,7 @@ export default async function setup(project: TestProject): Promise<void> {
     images: [...images.values()],
     boots,
     counts: countHostBinds(boots),
+    comparison: comparisonFigures(boots),
   });
   project.provide("bootReportPath", reportPath);
 }

@@ -1,9 +1,12 @@
 /**
- * The boot suite's machine and what each root claims: one layout for every boot, so that
- * a device keeps its address from boot to boot and from root to root. Every device sits
- * on the root complex (pcie.0) at a fixed slot; the claims name devices by address, since
+ * The boot suite's machines and what each image claims. The hold scenarios share one
+ * layout (`devices`), so that a device keeps its address from boot to boot and from root to
+ * root; the driverctl comparison has its own (`compareDevices`). Every device sits on the
+ * root complex (pcie.0) at a fixed slot; the claims name devices by address, since
  * siblings share their ids.
  */
+
+import { COMPARE_DRIVER } from "../../shared/driverctlCompare.js";
 
 export type RootFlavour = "initramfs-tools" | "dracut";
 
@@ -59,27 +62,97 @@ export const fixtures = {
 /** PCI driver names of the VFIO family in this guest: any other bind of a claimed device is a host bind. */
 export const vfioDrivers: readonly string[] = ["vfio-pci", fixtures.subsys.driver, fixtures.device.driver];
 
-/** `vfio-autobind claim` argument vectors run in the image build's chroot, per root. */
-export const imageClaims: Readonly<Record<RootFlavour, readonly (readonly string[])[]>> = {
-  "initramfs-tools": [
-    [devices.netClaimed.address],
-    [devices.netPinned.address, "--driver", fixtures.subsys.module],
-    [devices.nvme.address],
-    vmxnetClaimed,
-  ],
-  dracut: [[devices.ide.address]],
-};
+/** A machine: its devices by name, the root disk first. */
+export type BootLayout = Readonly<Record<string, BootDevice>>;
 
-/** What each root claims at image build, by address (the tests' notion of "claimed"). */
-export const claimedAt: Readonly<Record<RootFlavour, readonly string[]>> = {
-  "initramfs-tools": [devices.netClaimed.address, devices.netPinned.address, devices.nvme.address, ...vmxnetClaimed],
-  dracut: [devices.ide.address],
-};
+/**
+ * The driverctl comparison's machine (issue 14, part 4, booted the Debian way): the root
+ * disk and 8 modern virtio-net, as in the VM suite's comparison boots. Both tools pin all 8
+ * to vfio-pci; virtio_pci loads in the initramfs for the root disk either way.
+ */
+export const compareDevices = {
+  rootDisk,
+  ...Object.fromEntries(
+    Array.from({ length: 8 }, (_, n) => [
+      `net${n + 1}`,
+      { address: slot(3 + n), qemu: "virtio-net-pci,disable-legacy=on", hostDriver: "virtio-pci" },
+    ]),
+  ),
+} as const satisfies BootLayout;
+
+export const compareAddresses: readonly string[] = Object.values(compareDevices)
+  .filter((d) => d !== rootDisk)
+  .map((d) => d.address);
+
+/**
+ * One disk image: the cached root it is made from, the machine it boots on, and what the
+ * image build puts in place (our claims, or driverctl's overrides). One home for what
+ * each image claims: the image build, the boots and the tests read it here.
+ */
+export interface ImageRecipe {
+  readonly flavour: RootFlavour;
+  readonly layout: BootLayout;
+  /** `vfio-autobind claim` argument vectors, run in the image build's chroot. */
+  readonly claims: readonly (readonly string[])[];
+  /** What the image claims, by address (the tests' notion of "claimed"). */
+  readonly claimed: readonly string[];
+  /** Devices with a driverctl override (to COMPARE_DRIVER) in the image. */
+  readonly driverctlOverrides: readonly string[];
+  /**
+   * Devices the runner's unit waits for on COMPARE_DRIVER, in sh, before its Node starts:
+   * a Node start (seconds under TCG) would compete with the binds being timed.
+   */
+  readonly awaitBound: readonly string[];
+}
+
+export const IMAGES = {
+  "initramfs-tools": {
+    flavour: "initramfs-tools",
+    layout: devices,
+    claims: [
+      [devices.netClaimed.address],
+      [devices.netPinned.address, "--driver", fixtures.subsys.module],
+      [devices.nvme.address],
+      vmxnetClaimed,
+    ],
+    claimed: [devices.netClaimed.address, devices.netPinned.address, devices.nvme.address, ...vmxnetClaimed],
+    driverctlOverrides: [],
+    awaitBound: [],
+  },
+  dracut: {
+    flavour: "dracut",
+    layout: devices,
+    claims: [[devices.ide.address]],
+    claimed: [devices.ide.address],
+    driverctlOverrides: [],
+    awaitBound: [],
+  },
+  /** What `vfio-autobind claim --driver vfio-pci <the 8>` gives, on the initramfs-tools root (driverctl installed, unused). */
+  "compare-ours": {
+    flavour: "initramfs-tools",
+    layout: compareDevices,
+    claims: [[...compareAddresses, "--driver", COMPARE_DRIVER]],
+    claimed: compareAddresses,
+    driverctlOverrides: [],
+    awaitBound: compareAddresses,
+  },
+  /** The same root with driverctl's overrides for the 8 instead (our package installed, no claim). */
+  "compare-driverctl": {
+    flavour: "initramfs-tools",
+    layout: compareDevices,
+    claims: [],
+    claimed: [],
+    driverctlOverrides: compareAddresses,
+    awaitBound: compareAddresses,
+  },
+} as const satisfies Record<string, ImageRecipe>;
+
+export type ImageName = keyof typeof IMAGES;
 
 /** The QEMU arguments for the devices, the root disk's image attached to the first. */
-export function deviceArgv(diskImage: string): string[] {
+export function deviceArgv(diskImage: string, layout: BootLayout): string[] {
   const argv = ["-drive", `file=${diskImage},format=raw,if=none,id=root,cache=unsafe`];
-  for (const device of Object.values(devices)) {
+  for (const device of Object.values(layout)) {
     const slotOf = device.address.slice(8, 10);
     argv.push("-device", `${device.qemu},addr=${slotOf}.0`);
   }

@@ -47,6 +47,7 @@ import {
   type ToolJournals,
   type TriggerRound,
   bindsIn,
+  lastBindTo,
   parseKmsgRecord,
 } from "../../shared/driverctlCompare.js";
 import { claimFileName } from "../../../../src/config/claimWriter.js";
@@ -107,14 +108,7 @@ function bootToBound(log: GuestLog, boot: CompareBoot): BootToBound {
   const drivers = driversOf(compareAddresses);
   const records = kernelRecords();
   const binds = bindsIn(records, compareAddresses);
-  const lastVfioBind = compareAddresses.map((address) => {
-    const mine = binds.filter((b) => b.address === address);
-    const last = mine[mine.length - 1];
-    return last !== undefined && last.driver === COMPARE_DRIVER && drivers[address] === COMPARE_DRIVER
-      ? last.seconds
-      : null;
-  });
-  const lastBindSeconds = lastVfioBind.every((s): s is number => s !== null) ? Math.max(...lastVfioBind) : null;
+  const lastBindSeconds = lastBindTo(binds, compareAddresses, COMPARE_DRIVER, (address) => drivers[address] ?? null);
   // The boot-time hold script's own lines (vfio-autobind-hold.service, before coldplug).
   const holdLines = records
     .filter(([, text]) => text.startsWith("vfio-autobind: "))
