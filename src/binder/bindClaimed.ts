@@ -10,7 +10,7 @@
  */
 import type { Claim } from "../config/claimConfig.js";
 import { foreignOverrideRefusal, groupCheckRefusal, isGroupEndpoint } from "../policy/safetyVerdict.js";
-import { pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import { pciDriverOfModule, readPciDevice, seenOrReadPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
 import { bindDevice, type BindEnvironment, type RulesDecision } from "./bindDevice.js";
 import { refusedOutcome, type BindOutcome } from "./outcomes.js";
 
@@ -44,7 +44,7 @@ export async function bindClaimed(
   env: BindEnvironment,
   options: ClaimedBindOptions,
 ): Promise<BindOutcome[]> {
-  const device = options.device?.address === address ? options.device : readPciDevice(env.sysfsRoot, address);
+  const device = seenOrReadPciDevice(env.sysfsRoot, address, options.device);
   const peers = device.iommuGroupPeers.map((peer) => readPciDevice(env.sysfsRoot, peer));
 
   // The drivers a claim may move it to: every VFIO driver loaded now (read only when an override is set).

@@ -14,7 +14,13 @@ import { isSafeModuleName } from "../paths.js";
 import { isOverrideOurs } from "../policy/hold.js";
 import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
-import { moduleOfDriver, pciDriverOfModule, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
+import {
+  moduleOfDriver,
+  pciDriverOfModule,
+  readPciDevice,
+  seenOrReadPciDevice,
+  type PciDevice,
+} from "../sysfs/pciDevice.js";
 import { findVfioHolders, vfioNodesOf } from "../sysfs/vfioHolders.js";
 import {
   ATTEMPT_STEPS,
@@ -157,7 +163,7 @@ const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
 
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
-  const initial = request.seen?.address === address ? request.seen : readPciDevice(env.sysfsRoot, address);
+  const initial = seenOrReadPciDevice(env.sysfsRoot, address, request.seen);
   const planned = planCandidates(env.sysfsRoot, initial, env.aliasSet, request.driver, env.modulePolicy);
   if (!Array.isArray(planned)) return refusedOutcome(address, planned.refusal);
   const candidates = planned;

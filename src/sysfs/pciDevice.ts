@@ -276,6 +276,15 @@ export function readPciDevice(root: string, address: string): PciDevice {
 }
 
 /**
+ * The device as a caller read it moments ago, outside any lock, when it is this address's;
+ * otherwise read now. The udev helper reads a device once to select its claim and hands that
+ * read down instead of reading it again; whatever runs under a lock reads afresh instead.
+ */
+export function seenOrReadPciDevice(root: string, address: string, seen: PciDevice | undefined): PciDevice {
+  return seen?.address === address ? seen : readPciDevice(root, address);
+}
+
+/**
  * The little a journal line's node note needs (the IOMMU group and whether `vfio-dev/`
  * exists), read without the rest of readPciDevice's attributes. A device that has gone reads
  * as one not on VFIO.
