@@ -33,7 +33,7 @@ import type { NodeOwnership } from "../policy/nodeOwnership.js";
 import { isSafeIommuGroup } from "../paths.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH, NO_OVERRIDE } from "../policy/hold.js";
-import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName } from "../paths.js";
+import { DEFAULT_PATHS, isSafeDriverName, isSafeKernelRelease, isSafeModuleName, sysfsPaths } from "../paths.js";
 import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";
 import { RULE_ENV } from "./ruleEnv.js";
 import {
@@ -74,10 +74,17 @@ const SET_DRIVER_OVERRIDE = `$env{${RULE_ENV.driver}}`;
 const PROBE_NOW = "$kernel";
 const PROBE_ATTR = "[subsystem/pci]drivers_probe";
 const KMOD_LOAD = `kmod load $env{${RULE_ENV.module}}`;
-/** The winner's driver is registered: a PCI driver's directory, which appears when it registers. */
-const DRIVER_REGISTERED = `/sys/bus/pci/drivers/$env{${RULE_ENV.driver}}`;
-/** Every TEST the rules make: one home for the writer and the checker. */
-const TESTS = new Set(["driver", "iommu_group", "physfn", DRIVER_REGISTERED]);
+/** Every path the rules TEST, relative to the device unless absolute: one home for the writer and the checker. */
+const TEST_PATH = {
+  /** The device is on a driver. */
+  bound: "driver",
+  iommuGroup: "iommu_group",
+  /** The device is a VF. */
+  isVf: "physfn",
+  /** The winner's driver is registered: its directory appears when it registers (udev substitutes $env{} in a TEST). */
+  driverRegistered: `${sysfsPaths(DEFAULT_PATHS.sysfsRoot).drivers}/$env{${RULE_ENV.driver}}`,
+} as const;
+const TESTS = new Set<string>(Object.values(TEST_PATH));
 const OUR_OVERRIDES = `${NO_OVERRIDE}|${HOLD_OVERRIDE}`;
 const RELEASE_KEY = "kernel/osrelease";
 
@@ -150,7 +157,7 @@ function reachOf(selectors: Selectors, origin: Origin, vfAddressesOf: VfAddresse
   let kernel: readonly string[] | null = selectors.addresses.length > 0 ? selectors.addresses : null;
   let unknown: string | null = null;
   if (selectors.vfsOf.length > 0) {
-    common.push(is("TEST", "physfn"));
+    common.push(is("TEST", TEST_PATH.isVf));
     const lists = selectors.vfsOf.map((pf) => ({ pf, vfs: vfAddressesOf(pf) }));
     const missing = lists.filter((l) => l.vfs === null).map((l) => l.pf);
     if (missing.length === 0) {
@@ -322,8 +329,8 @@ function decisionLines(decisions: Decisions | null): Line[] {
     { comment: "Hold claimed devices that no driver has yet, then bind them without a process." },
     { tokens: [{ ...is("ENV", "?*", CLAIM_ENV), op: "!=" }, end] },
     { comment: "Already on a driver (built in, or loaded before the hold): the helper takes it." },
-    { tokens: [is("TEST", "driver"), end] },
-    { tokens: [{ ...is("TEST", "iommu_group"), op: "!=" }, end] },
+    { tokens: [is("TEST", TEST_PATH.bound), end] },
+    { tokens: [{ ...is("TEST", TEST_PATH.iommuGroup), op: "!=" }, end] },
     { comment: "An override set by anyone else is never overwritten." },
     { tokens: [{ ...is("ATTR", OUR_OVERRIDES, "driver_override"), op: "!=" }, end] },
     { comment: "Bridges never go to VFIO; the boot display is the helper's to judge." },
@@ -356,7 +363,7 @@ function decisionLines(decisions: Decisions | null): Line[] {
       { tokens: [{ ...is("ENV", "?*", RULE_ENV.driver), op: "!=" }, end] },
       { comment: "Load the winner now; where it cannot load (an initramfs without it), the device stays held." },
       { tokens: [{ key: "IMPORT", attr: "builtin", op: "=", value: KMOD_LOAD }] },
-      { tokens: [{ ...is("TEST", DRIVER_REGISTERED), op: "!=" }, end] },
+      { tokens: [{ ...is("TEST", TEST_PATH.driverRegistered), op: "!=" }, end] },
       { tokens: [set("ATTR", SET_DRIVER_OVERRIDE, "driver_override")] },
       { tokens: [set("ATTR", PROBE_NOW, PROBE_ATTR)] },
     );
