@@ -82,13 +82,10 @@ export default async function setup(project: TestProject): Promise<void> {
   const images = new Map<ImageName, BootImage>();
   for (const name of new Set(planned.map((boot) => boot.image))) {
     const flavour = IMAGES[name].flavour;
-    let root = roots.get(flavour);
-    if (root === undefined) {
-      root = await phase(`boot root ${flavour}`, () => buildBootRoot(flavour, kernel, fixtureModules));
-      roots.set(flavour, root);
-    }
-    const from = root;
-    images.set(name, await phase(`boot image ${name}`, () => buildBootImage(name, from, release, deb, runDir)));
+    const root =
+      roots.get(flavour) ?? (await phase(`boot root ${flavour}`, () => buildBootRoot(flavour, kernel, fixtureModules)));
+    roots.set(flavour, root);
+    images.set(name, await phase(`boot image ${name}`, () => buildBootImage(name, root, release, deb, runDir)));
   }
 
   const boots: BootRecord[] = [];
