@@ -54,23 +54,25 @@ function generate(claimText: string): string {
 
 /**
  * One add event as udevd runs it: the rules (their kmod loads at once, against the simulated
- * kernel), their writes, then the helper. `kmodLoads: false` is an initramfs without the
- * modules: every load fails.
+ * kernel), their writes, then the helper. `initramfs: true` is the event in an initramfs made
+ * by Debian's udev hook: only the claims file is there (not the packaged rule, so no helper),
+ * and no VFIO module, so every load fails.
  */
 async function addEvent(
   address: string,
-  options: UdevOptions & { kmodLoads?: boolean } = {},
+  options: UdevOptions & { initramfs?: boolean } = {},
 ): Promise<{ udev: UdevResult; driverBeforeHelper: string | null; lines: string[] }> {
-  const { kmodLoads = true, ...udevOptions } = options;
+  const { initramfs = false, ...udevOptions } = options;
   const udev = evaluateRules(
-    [STATIC_RULES, rulesFile],
+    initramfs ? [rulesFile] : [STATIC_RULES, rulesFile],
     { kernel: address, subsystem: "pci", dir: host.tree.deviceDir(address) },
     "add",
     {
       sysctl: { "kernel/osrelease": RELEASE },
       sysfsRoot: host.tree.root,
       kmodLoad: (module) => {
-        if (!kmodLoads) throw new Error(`${module}: not in this initramfs`);
+        if (initramfs)
+          throw new Error(`modprobe: FATAL: Module ${module} not found in directory /lib/modules/${RELEASE}`);
         host.kernel.loadModuleNow(module, 1000);
       },
       ...udevOptions,
@@ -152,24 +154,11 @@ describe("the compiled decision", () => {
     generate(`[Claim]\nAddress=${DEVICE}\nDriver=vfio-pci\n`);
     // A new boot: vfio_pci, known when the rules were made, is not loaded yet.
     fs.rmSync(host.tree.at("bus/pci/drivers/vfio-pci"), { recursive: true });
-    // Only the claims file goes into the initramfs; the packaged rule with the helper does not.
-    const early = evaluateRules(
-      [rulesFile],
-      { kernel: DEVICE, subsystem: "pci", dir: host.tree.deviceDir(DEVICE) },
-      "add",
-      {
-        sysctl: { "kernel/osrelease": RELEASE },
-        sysfsRoot: host.tree.root,
-        kmodLoad: (module) => {
-          throw new Error(`modprobe: FATAL: Module ${module} not found in directory /lib/modules/${RELEASE}`);
-        },
-      },
-    );
-    expect(early.builtins).toEqual(["kmod load vfio_pci"]);
-    expect(early.attrWrites).toEqual([{ attr: "driver_override", value: HOLD_OVERRIDE }]);
-    expect(early.run).toEqual([]);
-    for (const write of early.attrWrites)
-      host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), write.value);
+    const early = await addEvent(DEVICE, { initramfs: true });
+    expect(early.udev.builtins).toEqual(["kmod load vfio_pci"]);
+    expect(early.udev.attrWrites).toEqual([{ attr: "driver_override", value: HOLD_OVERRIDE }]);
+    expect(early.udev.run).toEqual([]);
+    expect(early.driverBeforeHelper).toBeNull();
 
     const root = await addEvent(DEVICE);
     expect(root.driverBeforeHelper).toBe("vfio-pci");
