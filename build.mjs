@@ -2,13 +2,15 @@
 // later. The file runs as `node --jitless dist/vfio-autobind.js` (systemd-udevd's sandbox
 // forbids the JIT), so it must not need anything outside itself.
 //
-// The file has two parts. udev starts it once per claimed device, and without a JIT every
-// byte parsed at start-up is paid for: so the code that runs first is only the udev helper
-// (src/udevMain.ts), and the whole program (src/main.ts: yargs, the commands, execa) is in
-// the same file as a comment line, which V8 skips far faster than it parses code, compiled
-// with vm.runInThisContext only when a command other than `udev-event` runs. The output
-// depends on nothing but the sources, so the package still builds reproducibly.
+// udev starts the file once per claimed device, and without a JIT every byte compiled at
+// start-up is paid for: so the code that runs first only finds the udev helper
+// (src/udevMain.ts); the helper (src/udevProgram.ts) is on a comment line, compiled with a
+// V8 code cache, and the whole program (src/main.ts: yargs, the commands, execa) is on
+// another, which V8 skips far faster than it parses code, compiled only when a command other
+// than `udev-event` runs (bundleWithUdevPart below). The output depends on nothing but the
+// sources, so the package still builds reproducibly.
 import { build } from "esbuild";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -51,41 +53,78 @@ const common = {
   logLevel: "warning",
 };
 
-/** Starts the line that carries the whole program, the file's last. */
+/** Start the lines that carry the udev helper and the whole program, the file's last two. */
+const UDEV_MARKER = "//vfio-autobind-udev:";
 const PROGRAM_MARKER = "//vfio-autobind-program:";
 
-/**
- * One file: `udevEntry`'s bundle as code, then `wholeEntry`'s as a JSON string on a comment
- * line of its own, the file's last. A comment costs the udev part's parse only a scan to its
- * end (a string literal would also be built in the heap); `__vfioAutobindFullProgram()`
- * reads that line back from the file and compiles it when any other command runs.
- * bench/run.mjs builds the simulated kernel's bundle with it too, so the benchmark runs the
- * production file's shape.
- */
-export async function bundleWithUdevPart({ udevEntry, wholeEntry, extra = {} }) {
-  const text = async (entry) => (await build({ ...common, ...extra, entryPoints: [entry] })).outputFiles[0].text;
-  const [fast, whole] = await Promise.all([text(udevEntry), text(wholeEntry)]);
-  // The whole program as CommonJS module code, run in this module's scope. Its own
-  // "use strict" directive comes first in the wrapper, so it is strict as it is on its own.
-  const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${whole}\n})`;
+/** CommonJS module code as a JSON string for a comment line, in the wrapper Node's own loader uses. */
+function commentLine(marker, code) {
+  // Its own "use strict" directive comes first in the wrapper, so it is strict as it is alone.
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {'use strict';${code}\n})`;
   // JSON escapes \n and \r but not U+2028 and U+2029, which would end the comment line too.
-  const line = JSON.stringify(wrapper)
+  const json = JSON.stringify(wrapper)
     .replace(/\u2028/g, "\\u2028")
     .replace(/\u2029/g, "\\u2029");
+  return { wrapper, line: `${marker}${json}` };
+}
+
+/** The JSON string on the line that starts with `marker`, read back from the running file. */
+const readLine = (marker) =>
+  `JSON.parse(text.slice(text.lastIndexOf(${JSON.stringify(`\n${marker}`)}) + ${marker.length + 1}, text.indexOf("\\n", text.lastIndexOf(${JSON.stringify(`\n${marker}`)}) + 1)))`;
+
+/**
+ * One file, three parts:
+ * - `udevEntry`'s bundle as code: all that an udev event parses as it starts (src/udevMain.ts);
+ * - `udevProgram`'s bundle as a JSON string on a comment line: the udev helper, which the entry
+ *   compiles with a V8 code cache (src/entry/codeCache.ts) through
+ *   `__vfioAutobindUdevProgram()`, which returns it with its key (a hash of its text: V8
+ *   itself checks only a cache's length against the source);
+ * - `wholeEntry`'s bundle the same way on the last line, compiled without a cache by
+ *   `__vfioAutobindFullProgram()` when any other command runs.
+ * A comment costs the entry's parse only a scan to its end (a string literal would also be
+ * built in the heap). bench/run.mjs builds the simulated kernel's bundle with this too, so
+ * the benchmark runs the production file's shape.
+ */
+export async function bundleWithUdevPart({ udevEntry, udevProgram, wholeEntry, extra = {} }) {
+  const text = async (entry) => (await build({ ...common, ...extra, entryPoints: [entry] })).outputFiles[0].text;
+  const [entry, udev, whole] = await Promise.all([text(udevEntry), text(udevProgram), text(wholeEntry)]);
+  const udevLine = commentLine(UDEV_MARKER, udev);
+  const wholeLine = commentLine(PROGRAM_MARKER, whole);
+  const key = createHash("sha256").update(udevLine.wrapper).digest("hex").slice(0, 16);
+  // The udev line is read by its place in the file, not by reading the whole file again
+  // (the whole program is most of its bytes): the place is known only once the code before
+  // it is, so it is written as fixed-width strings, filled in last.
+  const slot = (name) => JSON.stringify(`@${name}`.padEnd(10, "@"));
   const loader =
     "function __vfioAutobindFullProgram() {\n" +
     '  var text = require("node:fs").readFileSync(__filename, "utf8");\n' +
-    `  var source = JSON.parse(text.slice(text.lastIndexOf(${JSON.stringify(`\n${PROGRAM_MARKER}`)}) + ${PROGRAM_MARKER.length + 1}));\n` +
-    '  require("node:vm").runInThisContext(source, { filename: __filename })(exports, require, module, __filename, __dirname);\n' +
+    `  require("node:vm").runInThisContext(${readLine(PROGRAM_MARKER)}, { filename: __filename })(exports, require, module, __filename, __dirname);\n` +
+    "}\n" +
+    "function __vfioAutobindUdevProgram() {\n" +
+    '  var fs = require("node:fs"), fd = fs.openSync(__filename, "r"), bytes = Buffer.alloc(+' +
+    `${slot("length")});\n` +
+    `  try { fs.readSync(fd, bytes, 0, bytes.length, +${slot("offset")}); } finally { fs.closeSync(fd); }\n` +
+    `  return { source: JSON.parse(bytes.toString("utf8")), key: ${JSON.stringify(key)}, filename: __filename, require: require };\n` +
     "}\n";
-  return `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${fast}\n${PROGRAM_MARKER}${line}\n`;
+  const head = `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${entry}\n`;
+  const digits = (value) => JSON.stringify(String(value).padStart(10, "0"));
+  const offset = Buffer.byteLength(head) + UDEV_MARKER.length;
+  const length = Buffer.byteLength(udevLine.line) - UDEV_MARKER.length;
+  const filled = head.replace(slot("length"), digits(length)).replace(slot("offset"), digits(offset));
+  if (Buffer.byteLength(filled) !== Buffer.byteLength(head))
+    throw new Error("build: the udev line's place changed its own offset");
+  return `${filled}${udevLine.line}\n${wholeLine.line}\n`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   mkdirSync("dist", { recursive: true });
   writeFileSync(
     "dist/vfio-autobind.js",
-    await bundleWithUdevPart({ udevEntry: "src/udevMain.ts", wholeEntry: "src/main.ts" }),
+    await bundleWithUdevPart({
+      udevEntry: "src/udevMain.ts",
+      udevProgram: "src/udevProgram.ts",
+      wholeEntry: "src/main.ts",
+    }),
   );
   // The repository's package.json says "type": "module"; the bundle is CommonJS, so dist/
   // carries its own marker (an installed copy has no package.json beside it at all).

@@ -18,7 +18,11 @@ await build({ ...common, entryPoints: ["bench/rankingBench.ts"], outfile: "dist/
 // measures what udev would run.
 writeFileSync(
   "dist/bench/simulated-cli.cjs",
-  await bundleWithUdevPart({ udevEntry: "bench/simulatedUdevMain.ts", wholeEntry: "support/simulatedCli.ts" }),
+  await bundleWithUdevPart({
+    udevEntry: "src/udevMain.ts",
+    udevProgram: "bench/simulatedUdevProgram.ts",
+    wholeEntry: "support/simulatedCli.ts",
+  }),
 );
 await build({ ...common, entryPoints: ["bench/suite.ts"], outfile: "dist/bench/suite.cjs" });
 

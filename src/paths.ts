@@ -110,6 +110,7 @@ const IOMMU_GROUP = /^[0-9]{1,10}$/;
 const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
 const KERNEL_RELEASE = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,127}$/;
+const CODE_CACHE_KEY = /^[0-9a-f]{16}$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -121,6 +122,8 @@ export const isSafeLockKey = (name: string): boolean => LOCK_KEY.test(name);
 export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
 /** A kernel release as `uname -r` prints it (`6.1.0-28-cloud-amd64`). */
 export const isSafeKernelRelease = (name: string): boolean => KERNEL_RELEASE.test(name);
+/** The key of a code cache: 16 hex digits of a hash of the program it is for (build.mjs). */
+export const isSafeCodeCacheKey = (name: string): boolean => CODE_CACHE_KEY.test(name);
 
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);
@@ -162,6 +165,7 @@ export function statePaths(stateDir: string) {
   const devices = path.join(stateDir, "devices");
   const locks = path.join(stateDir, "locks");
   const sriov = path.join(stateDir, "sriov");
+  const codeCaches = path.join(stateDir, "code-cache");
   return {
     stateDir,
     /** One bind record per device: `devices/<address>.json`. */
@@ -174,6 +178,10 @@ export function statePaths(stateDir: string) {
     sriov,
     autoprobeRecord: (pf: string): string =>
       path.join(sriov, `${checked("PCI address", pf, isSafePciAddress)}.autoprobe`),
+    /** V8's compiled udev program (src/entry/codeCache.ts), one file per build: `code-cache/udev-<key>.v8`. */
+    codeCaches,
+    codeCache: (key: string): string =>
+      path.join(codeCaches, `udev-${checked("code cache key", key, isSafeCodeCacheKey)}.v8`),
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;

@@ -13,16 +13,7 @@ import { budgetFrom, seconds, UDEV_EVENT_BACKSTOP_MS, UDEV_EVENT_BUDGET_MS } fro
 import { readBoundDriver } from "../sysfs/pciDevice.js";
 import { handleAddEvent } from "./handleAddEvent.js";
 import { parseHelperArgs } from "./helperArgs.js";
-
-const OPTIONS = [
-  "sysfs-root",
-  "modules-dir",
-  "state-dir",
-  "proc-root",
-  "config-dir",
-  "modprobe-root",
-  "journal-socket",
-] as const;
+import { HELPER_OPTIONS } from "./helperOptions.js";
 
 /** Where modprobe lives on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -42,7 +33,7 @@ export async function runUdevHelper(
 ): Promise<number> {
   let values;
   try {
-    const given = parseHelperArgs(argv, OPTIONS);
+    const given = parseHelperArgs(argv, HELPER_OPTIONS);
     values = {
       "sysfs-root": given["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
       "modules-dir": given["modules-dir"],

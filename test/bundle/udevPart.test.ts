@@ -1,9 +1,11 @@
 /**
- * The bundle's udev part (build.mjs, src/udevMain.ts) is what every udev event parses under
- * --jitless: it must stay free of npm packages, and a udev event must not load the modules
- * that only the command line or a child process needs. Speed itself is measured by
- * `npm run bench`, never here.
+ * The bundle's udev part (build.mjs: the entry, src/udevMain.ts, and the helper it compiles
+ * with a code cache, src/udevProgram.ts) is what every udev event compiles under --jitless:
+ * it must stay free of npm packages, a udev event must not load the modules that only the
+ * command line or a child process needs, and the code cache must be written once and then
+ * taken. Speed itself is measured by `npm run bench`, never here.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,9 +15,43 @@ import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
 import { bundleInputs } from "../support/bundleInputs.js";
-import { runBundle } from "../support/runBundle.js";
+import { BUNDLE, runBundle } from "../support/runBundle.js";
 
 const REPO = path.resolve(__dirname, "../..");
+const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
+
+/** The udev helper's code, as build.mjs embeds it on its comment line. */
+function embeddedUdevProgram(text: string): string {
+  const marker = "\n//vfio-autobind-udev:";
+  const at = text.lastIndexOf(marker);
+  return JSON.parse(text.slice(at + marker.length, text.indexOf("\n", at + 1))) as string;
+}
+
+const EVENT_ENV = {
+  ACTION: "add",
+  SUBSYSTEM: "pci",
+  PCI_SLOT_NAME: "0000:00:03.0",
+  DEVPATH: "/devices/pci0000:00/0000:00:03.0",
+};
+
+/** One udev event for the claimed, already bound device, with its state in `stateDir`. */
+const udevEvent = (stateDir: string, options: { node?: string[]; nodeBinary?: string; mdwe?: boolean } = {}) =>
+  runBundle(
+    [
+      "udev-event",
+      "--sysfs-root",
+      sys.root,
+      "--modules-dir",
+      modulesDir,
+      "--state-dir",
+      stateDir,
+      "--config-dir",
+      path.join(work, "config"),
+      "--journal-socket",
+      journal.socket,
+    ],
+    { env: EVENT_ENV, ...options },
+  );
 let sys: FakeSysfs;
 let modulesDir: string;
 let work: string;
@@ -46,61 +82,83 @@ afterAll(async () => {
 
 describe("the bundle's udev part", () => {
   it("bundles no npm package (yargs, execa and their dependencies stay in the compiled-on-demand part)", async () => {
-    const inputs = await bundleInputs("src/udevMain.ts");
-    expect(inputs.some((input) => input.startsWith("src/udev/udevHelperProcess"))).toBe(true);
-    expect(inputs.filter((input) => input.includes("node_modules"))).toEqual([]);
-    expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);
+    const entry = await bundleInputs("src/udevMain.ts");
+    const helper = await bundleInputs("src/udevProgram.ts");
+    expect(helper.some((input) => input.startsWith("src/udev/udevHelperProcess"))).toBe(true);
+    // The entry compiles without a cache: it holds what finds the helper, not the helper.
+    expect(entry.filter((input) => input.startsWith("src/binder/") || input.includes("udevHelperProcess"))).toEqual([]);
+    for (const inputs of [entry, helper]) {
+      expect(inputs.filter((input) => input.includes("node_modules"))).toEqual([]);
+      expect(inputs.filter((input) => input.startsWith("src/cli/"))).toEqual([]);
+    }
   });
 
   it("takes Node's builtins as their module objects, not as per-importer copies with a getter per member", async () => {
     // @ts-expect-error build.mjs is plain JavaScript without declarations
     const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
-      bundleWithUdevPart: (options: { udevEntry: string; wholeEntry: string; extra?: object }) => Promise<string>;
+      bundleWithUdevPart: (options: {
+        udevEntry: string;
+        udevProgram: string;
+        wholeEntry: string;
+        extra?: object;
+      }) => Promise<string>;
     };
     const text = await bundleWithUdevPart({
       udevEntry: path.join(REPO, "src/udevMain.ts"),
+      udevProgram: path.join(REPO, "src/udevProgram.ts"),
       wholeEntry: path.join(REPO, "src/main.ts"),
       extra: { minify: false, absWorkingDir: REPO },
     });
-    const udevPart = text.slice(0, text.lastIndexOf("\n//vfio-autobind-program:"));
+    const udevPart = embeddedUdevProgram(text);
     expect(udevPart).toMatch(/\bfs\d* = require\("node:fs"\)/);
     expect(udevPart).toMatch(/\bnet\d* = require\("node:net"\)/);
     expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
   });
 
-  it("decides a udev event without loading vm, child_process, crypto, perf_hooks or parseArgs", async () => {
-    const result = await runBundle(
-      [
-        "udev-event",
-        "--sysfs-root",
-        sys.root,
-        "--modules-dir",
-        modulesDir,
-        "--state-dir",
-        path.join(work, "state"),
-        "--config-dir",
-        path.join(work, "config"),
-        "--journal-socket",
-        journal.socket,
-      ],
-      {
-        node: ["--jitless", "-r", path.join(work, "modules.cjs")],
-        env: {
-          ACTION: "add",
-          SUBSYSTEM: "pci",
-          PCI_SLOT_NAME: "0000:00:03.0",
-          DEVPATH: "/devices/pci0000:00/0000:00:03.0",
-        },
-      },
-    );
+  it("decides a udev event without loading child_process, crypto, perf_hooks or parseArgs", async () => {
+    const result = await udevEvent(path.join(work, "state"), {
+      node: ["--jitless", "-r", path.join(work, "modules.cjs")],
+    });
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
     expect(journal.entries.at(-1)?.message).toMatch(
       /^0000:00:03\.0: already bound to virtio_vfio_pci; group node \/dev\/vfio\/3 \[claim /,
     );
     const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
     expect(loaded).toContain("NativeModule net"); // the journal connection: the list is real
-    for (const module of ["vm", "child_process", "crypto", "perf_hooks", "internal/util/parse_args/parse_args"])
+    expect(loaded).toContain("NativeModule vm"); // what compiles the helper with its code cache
+    for (const module of ["child_process", "crypto", "perf_hooks", "internal/util/parse_args/parse_args"])
       expect(loaded, module).not.toContain(`NativeModule ${module}`);
+  });
+
+  it("writes the helper's code cache after an event, named by a hash of the helper, and takes it on the next", async () => {
+    const stateDir = path.join(work, "cache-state");
+    const bundleText = fs.readFileSync(BUNDLE, "utf8");
+    const key = createHash("sha256").update(embeddedUdevProgram(bundleText)).digest("hex").slice(0, 16);
+    const cache = path.join(stateDir, "code-cache", `udev-${key}.v8`);
+    const decided = async (options: { nodeBinary?: string; mdwe?: boolean } = {}): Promise<string | undefined> => {
+      const result = await udevEvent(stateDir, options);
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      return journal.entries.at(-1)?.message;
+    };
+    const first = await decided();
+    expect(first).toMatch(/^0000:00:03\.0: already bound to virtio_vfio_pci/);
+    const written = fs.statSync(cache);
+    expect(written.mode & 0o777).toBe(0o600);
+    // Taken, also under udevd's sandbox: a cache V8 rejected would be written again, as a new file.
+    expect(await decided({ mdwe: true })).toBe(first);
+    expect(fs.statSync(cache).ino).toBe(written.ino);
+    // A damaged cache is rejected by V8, and replaced; the event decides the same.
+    fs.writeFileSync(cache, Buffer.alloc(written.size));
+    expect(await decided()).toBe(first);
+    expect(fs.readFileSync(cache).equals(Buffer.alloc(written.size))).toBe(false);
+    // Another Node's V8 rejects this one's cache too (Node 18 is what Debian bookworm runs;
+    // npm test's pretest step fetches it).
+    const fromThisNode = fs.readFileSync(cache);
+    expect(await decided({ nodeBinary: NODE18 })).toBe(first);
+    expect(fs.readFileSync(cache).equals(fromThisNode)).toBe(false);
+    const fromNode18 = fs.statSync(cache);
+    expect(await decided({ nodeBinary: NODE18 })).toBe(first);
+    expect(fs.statSync(cache).ino).toBe(fromNode18.ino);
   });
 
   it("still runs every other command, from the compiled-on-demand part", async () => {
