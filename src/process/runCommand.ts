@@ -27,7 +27,11 @@ const FORCE_KILL_AFTER_MS = 5_000;
 export async function runCommand(
   file: string,
   args: readonly string[],
-  options: { timeoutMs: number },
+  options: {
+    timeoutMs: number;
+    /** A descriptor of ours that the command gets as its fd 3 (flock(1) locks it for us). */
+    fd3?: number;
+  },
 ): Promise<CommandResult> {
   const { spawn } = await import("node:child_process");
   const command = [file, ...args].join(" ");
@@ -36,9 +40,13 @@ export async function runCommand(
     let timedOut = false;
     let spawnError: string | undefined;
     let forceKill: NodeJS.Timeout | undefined;
-    const child = spawn(file, [...args], { stdio: ["ignore", "ignore", "pipe"], shell: false });
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
+    const child = spawn(file, [...args], {
+      stdio: ["ignore", "ignore", "pipe", ...(options.fd3 !== undefined ? [options.fd3] : [])],
+      shell: false,
+    });
+    const stderrStream = child.stderr as NonNullable<typeof child.stderr>; // "pipe" above
+    stderrStream.setEncoding("utf8");
+    stderrStream.on("data", (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_KEEP);
     });
     const deadline = setTimeout(() => {

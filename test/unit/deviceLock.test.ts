@@ -8,7 +8,7 @@ import { build } from "esbuild";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RuntimeFailure } from "../../src/errors.js";
-import { acquireLock, LockError } from "../../src/lock/deviceLock.js";
+import { acquireLock, defaultLockMethod, LockError } from "../../src/lock/deviceLock.js";
 
 const SOURCE = fileURLToPath(new URL("../../src/lock/deviceLock.ts", import.meta.url));
 const KEY = "device-0000:3b:00.2";
@@ -18,13 +18,15 @@ let lockDir: string;
 let bundle: string;
 let caseNumber = 0;
 
-// Child processes load the real module, bundled, so they lock exactly as the CLI would.
+// Child processes load the real module, bundled, so they lock exactly as the CLI would; the
+// way they hold it (LOCK_METHOD) is their Node's default unless a test says otherwise.
 const WORKER = `
 const fs = require("node:fs");
 const { acquireLock } = require(process.argv[2]);
 const [lockDir, key, log, holdMs] = process.argv.slice(3);
+const method = process.env.LOCK_METHOD ? { method: process.env.LOCK_METHOD } : {};
 (async () => {
-  const lock = await acquireLock(lockDir, key, { timeoutMs: 30000 });
+  const lock = await acquireLock(lockDir, key, { timeoutMs: 30000, ...method });
   fs.appendFileSync(log, "enter " + process.pid + "\\n");
   await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
   fs.appendFileSync(log, "exit " + process.pid + "\\n");
@@ -35,11 +37,44 @@ const [lockDir, key, log, holdMs] = process.argv.slice(3);
 const HOLDER = `
 const { acquireLock } = require(process.argv[2]);
 const [lockDir, key] = process.argv.slice(3);
-acquireLock(lockDir, key, { timeoutMs: 5000 }).then(
+const method = process.env.LOCK_METHOD ? { method: process.env.LOCK_METHOD } : {};
+acquireLock(lockDir, key, { timeoutMs: 5000, ...method }).then(
   () => { process.stdout.write("locked\\n"); setInterval(() => {}, 60000); },
   (error) => { console.error(error.message); process.exit(1); },
 );
 `;
+
+// A Node without the pipe_wrap binding, for the lock's fallback to net.Server.
+const NO_PIPE_WRAP = `
+const binding = process.binding;
+process.binding = (name) => { if (name === "pipe_wrap") throw new Error("No such module: pipe_wrap"); return binding(name); };
+`;
+
+// Node's own Linux build of 18.x (libuv 1.44: no abstract names), fetched by npm test's pretest.
+const NODE18 = fileURLToPath(new URL("../../node_modules/.cache/node18/package/bin/node", import.meta.url));
+
+/** Each way a child process holds the lock, with the Node and options that make it take it. */
+const WAYS = [
+  { way: "an abstract name on libuv's pipe handle", method: "abstract-name", node: process.execPath, env: {} },
+  {
+    way: "an abstract name through net.Server (no pipe_wrap binding)",
+    method: "abstract-name",
+    node: process.execPath,
+    withoutPipeWrap: true,
+    env: {},
+  },
+  { way: "flock(1) on Node 18 (libuv 1.44)", method: "flock", node: NODE18, env: {} },
+  {
+    way: "flock(1) when asked for, on this Node",
+    method: "flock",
+    node: process.execPath,
+    env: { LOCK_METHOD: "flock" },
+  },
+] as const;
+
+/** The child's argv before its script: the no-pipe_wrap preload where the way needs it. */
+const childNodeArgs = (way: (typeof WAYS)[number]): string[] =>
+  "withoutPipeWrap" in way ? ["-r", path.join(tmp, "no-pipe-wrap.cjs")] : [];
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-lock-"));
@@ -55,6 +90,7 @@ beforeAll(async () => {
   });
   fs.writeFileSync(path.join(tmp, "worker.cjs"), WORKER);
   fs.writeFileSync(path.join(tmp, "holder.cjs"), HOLDER);
+  fs.writeFileSync(path.join(tmp, "no-pipe-wrap.cjs"), NO_PIPE_WRAP);
 });
 
 afterAll(() => {
@@ -66,6 +102,8 @@ beforeEach(() => {
   caseNumber += 1;
   lockDir = path.join(tmp, `case-${caseNumber}`, "locks");
 });
+
+const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function openFdCount(): number {
   return fs.readdirSync("/proc/self/fd").length;
@@ -194,13 +232,13 @@ describe("acquireLock in one process", () => {
     }
   });
 
-  it("closes at once any connection made to the name it holds", async () => {
+  it("lets no connection to the name it holds stay open (refused, or closed at once)", async () => {
     const lock = await acquireLock(lockDir, KEY, { timeoutMs: 0 });
     try {
       const name = fs.readFileSync(path.join(lockDir, `${KEY}.name`), "utf8").trimEnd();
       const closed = await new Promise<boolean>((resolve) => {
         const client = net.connect({ path: `\0vfio-autobind/lock/${name}` });
-        client.on("error", () => resolve(false));
+        client.on("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
         client.on("close", () => resolve(true));
         client.resume();
         setTimeout(() => {
@@ -242,13 +280,51 @@ describe("acquireLock in one process", () => {
   });
 });
 
-describe("acquireLock across processes", () => {
+describe.each(WAYS)("acquireLock across processes, held as $way", (way) => {
+  const child = (script: string, args: string[]) =>
+    execa(way.node, [...childNodeArgs(way), path.join(tmp, script), bundle, ...args], {
+      reject: false,
+      env: way.env,
+    });
+  // Wrapped: a subprocess is a promise of its end, which an async function would wait for.
+  const startHolder = async (key: string) => {
+    const holder = child("holder.cjs", [lockDir, key]);
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      holder.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("locked\n")) resolve();
+      });
+      void holder.then((result) => reject(new Error(`holder exited early: ${result.stderr}`)));
+    });
+    return { holder };
+  };
+
+  it("keeps different keys independent (on Node 18 every key once bound the same all-zero name)", async () => {
+    const { holder } = await startHolder("group-12");
+    try {
+      // Another key is taken at once (the holder script gives up after 5 s)...
+      const { holder: other } = await startHolder("group-13");
+      other.kill("SIGKILL");
+      // ...and the same key still waits.
+      const waiter = child("worker.cjs", [lockDir, "group-12", path.join(tmp, `log-${caseNumber}`), "0"]);
+      const first = await Promise.race([waiter, sleepMs(500).then(() => "still waiting")]);
+      expect(first).toBe("still waiting");
+      waiter.kill("SIGKILL");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
   it("lets exactly one of 24 concurrent processes in at a time", async () => {
     fs.mkdirSync(path.dirname(lockDir), { recursive: true });
     const log = path.join(path.dirname(lockDir), "log");
     const worker = path.join(tmp, "worker.cjs");
     const children = Array.from({ length: 24 }, () =>
-      execa(process.execPath, [worker, bundle, lockDir, KEY, log, "20"], { reject: false }),
+      execa(way.node, [...childNodeArgs(way), worker, bundle, lockDir, KEY, log, "20"], {
+        reject: false,
+        env: way.env,
+      }),
     );
     const results = await Promise.all(children);
     for (const result of results) {
@@ -270,22 +346,13 @@ describe("acquireLock across processes", () => {
   });
 
   it("is released by the kernel when the holder is SIGKILLed", async () => {
-    const holder = execa(process.execPath, [path.join(tmp, "holder.cjs"), bundle, lockDir, KEY], { reject: false });
+    const { holder } = await startHolder(KEY);
     try {
-      await new Promise<void>((resolve, reject) => {
-        let out = "";
-        holder.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes("locked\n")) resolve();
-        });
-        void holder.then((result) => reject(new Error(`holder exited early: ${result.stderr}`)));
-      });
-
-      const busy = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0 }));
+      const busy = await lockError(acquireLock(lockDir, KEY, { timeoutMs: 0, method: way.method }));
       expect(busy.message).toContain(`held by pid ${String(holder.pid)}`);
 
       // Already waiting when the holder dies: the kernel's release must wake it.
-      const waiter = acquireLock(lockDir, KEY, { timeoutMs: 10_000 });
+      const waiter = acquireLock(lockDir, KEY, { timeoutMs: 10_000, method: way.method });
       await new Promise((resolve) => setTimeout(resolve, 200));
       const killed = Date.now();
       holder.kill("SIGKILL");
@@ -297,6 +364,14 @@ describe("acquireLock across processes", () => {
     } finally {
       holder.kill("SIGKILL");
     }
+  });
+});
+
+describe("defaultLockMethod", () => {
+  it("takes an abstract name from libuv 1.46 on (Node 20.4), flock(1) before and when it cannot tell", () => {
+    expect(["1.44.2", "1.45.9", "0.10.3", "", "x"].map((v) => defaultLockMethod(v))).toEqual(Array(5).fill("flock"));
+    expect(["1.46.0", "1.51.0", "2.0.0"].map((v) => defaultLockMethod(v))).toEqual(Array(3).fill("abstract-name"));
+    expect(defaultLockMethod()).toBe(defaultLockMethod(process.versions.uv));
   });
 });
 
