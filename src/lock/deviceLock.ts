@@ -29,10 +29,11 @@
  * `<key>.lock` names the holder's pid for "held by pid N" in a waiter's error, as before.
  */
 import * as fs from "node:fs";
-import * as net from "node:net";
+import type * as net from "node:net";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { writeFileAtomic } from "../files/safeFiles.js";
 import { isSafeLockKey, lockFiles, refuseHostPathUnderTest } from "../paths.js";
+import { loadNet } from "../process/lazyNet.js";
 
 export interface LockOptions {
   readonly timeoutMs: number;
@@ -196,7 +197,8 @@ function bindName(nonce: string, file: string): Promise<net.Server | null> {
     // Nobody has anything to say to a lock: a connection is closed as soon as it is
     // accepted, so connecting cannot pile up descriptors in the holder. (maxConnections = 0
     // would not do it: Node reads 0 as "no limit".)
-    const server = net.createServer((connection) => connection.destroy());
+    // `net` is loaded here, when a lock is taken (a binding event), not when every udev event starts.
+    const server = loadNet().createServer((connection) => connection.destroy());
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") resolve(null);
       else reject(new LockError(`cannot lock ${file}: ${describeFsError(error)}`));
