@@ -138,6 +138,8 @@ async function entryVsFloor(): Promise<void> {
       path.join(work, "state"),
       "--config-dir",
       configDir,
+      "--kmsg",
+      journal.kmsg,
       "--journal-socket",
       journal.socket,
     ];
@@ -244,7 +246,7 @@ async function burst(): Promise<void> {
             ...HELPER_NODE,
             simulatedBundle,
             "udev-event",
-            ...host.rootArgs({ configDir, journalSocket: journal.socket }),
+            ...host.rootArgs({ configDir, kmsg: journal.kmsg, journalSocket: journal.socket }),
           ],
           {
             env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: vf, DEVPATH: `/devices/pci0000:00/${vf}` },

@@ -68,13 +68,14 @@ function makeManPage(build) {
     programFiles.holdScript,
     programFiles.initramfsStamps,
     { path: `${programFiles.stateDir.path}/`, describe: programFiles.stateDir.describe },
+    programFiles.kernelLog,
   ];
   return manPage(collectHelp(build.bundle), {
     name: NAME,
     version: build.info.version,
     date: build.date,
     files,
-    seeAlso: ["udevadm(8)", "modprobe(8)", "flock(1)", "lspci(8)"],
+    seeAlso: ["udevadm(8)", "modprobe(8)", "flock(1)", "lspci(8)", "journalctl(1)", "dmesg(1)"],
   });
 }
 

@@ -278,6 +278,12 @@ export const programFiles = {
     path: `/etc/${NAME}/generated/initramfs-*.digest`,
     describe: "the config digest each kernel release's initramfs was built with, to tell when it is stale",
   },
+  /** The kernel log: where the udev helper writes its decisions (src/journal/decisionLog.ts). */
+  kernelLog: {
+    path: "/dev/kmsg",
+    describe:
+      "where the udev helper logs one line per decision, as vfio-autobind[PID] (journalctl -t vfio-autobind, dmesg); when the kernel log cannot take a line, journald's stream socket gets it",
+  },
   /** Volatile: purge leaves it to the next boot. */
   stateDir: {
     path: `/run/${NAME}`,

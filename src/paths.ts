@@ -21,7 +21,12 @@ export const DEFAULT_PATHS = {
   rulesFile: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
   /** The kernel's module directories, one per release: `<modulesBase>/$(uname -r)`. */
   modulesBase: "/lib/modules",
-  /** The journal's stream socket, where the udev helper writes its decisions. */
+  /**
+   * The kernel log, where the udev helper writes its decisions (journald stores them under
+   * their syslog identifier): one open and write per line, no socket, no `net` to load.
+   */
+  kmsg: "/dev/kmsg",
+  /** journald's stream socket: the udev helper's way to the journal when the kernel log is not usable. */
   journalSocket: "/run/systemd/journal/stdout",
   /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
   modprobeRoot: "/",
@@ -218,7 +223,8 @@ export function lockFiles(lockDir: string, key: string): { readonly pid: string;
  * astray fails instead of touching this machine. Unset in production: no effect.
  */
 export const TEST_GUARD_ENV = "VFIO_AUTOBIND_TEST_GUARD";
-const HOST_ONLY_PREFIXES = ["/sys", "/proc", "/etc", "/run", "/boot", "/usr", "/lib", "/var"];
+// /dev: the kernel log above all (a test that forgot --kmsg would write to this machine's).
+const HOST_ONLY_PREFIXES = ["/sys", "/proc", "/etc", "/run", "/boot", "/usr", "/lib", "/var", "/dev"];
 
 export function refuseHostPathUnderTest(file: string): void {
   if (process.env[TEST_GUARD_ENV] !== "1") return;

@@ -11,6 +11,7 @@ export interface CliRoots {
   readonly procRoot?: string;
   readonly configDir?: string;
   readonly rulesFile?: string;
+  readonly kmsg?: string;
   readonly journalSocket?: string;
   readonly modprobeRoot?: string;
   readonly accountsRoot?: string;
@@ -25,6 +26,7 @@ const ROOT_OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
   procRoot: "--proc-root",
   configDir: "--config-dir",
   rulesFile: "--rules-file",
+  kmsg: "--kmsg",
   journalSocket: "--journal-socket",
   modprobeRoot: "--modprobe-root",
   accountsRoot: "--accounts-root",

@@ -21,14 +21,20 @@ export function startEntry(program: (argv: readonly string[]) => Promise<number>
   );
 }
 
-/** Says why on stderr and in the journal (where the udev helper's messages go), exit 1. */
+/**
+ * Says why on stderr, and for the udev helper in its log too (the kernel log, or the
+ * journal's socket: src/journal/decisionLog.ts), where the admin reads its lines; exit 1.
+ */
 async function refuse(argv: readonly string[], message: string): Promise<number> {
   process.stderr.write(`vfio-autobind: ${message}\n`);
-  const at = argv.indexOf("--journal-socket");
-  const socket = at >= 0 ? argv[at + 1] : undefined;
+  if (argv[0] !== "udev-event") return 1;
+  const option = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
   const { journalLog } = await import("../journal/decisionLog.js");
   // Already on stderr: the journal's own fallback (stderr again) is not wanted.
-  const log = journalLog(socket, () => undefined);
+  const log = journalLog({ kmsg: option("--kmsg"), journalSocket: option("--journal-socket") }, () => undefined);
   log.error(message);
   await log.close();
   return 1;

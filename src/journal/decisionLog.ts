@@ -1,17 +1,27 @@
 /**
  * One journal line per decision, under the identifier `vfio-autobind`. A RUN+= program's
- * own stdout is invisible at udev's default log level, so the helper writes to journald's
- * stream socket itself, as systemd-cat does: a unix stream connection, a short header,
- * then one line per message with a `<priority>` prefix. No process is started for it.
- * Where there is no journal (a container, a test), the lines go to stderr instead.
+ * own stdout is invisible at udev's default log level, so the helper writes its lines
+ * itself, without starting a process:
+ * - to the kernel log, /dev/kmsg (kernelLog.ts), which journald reads and stores under the
+ *   line's identifier and pid: `journalctl -t vfio-autobind` shows them, and so does
+ *   `dmesg`. One open and one write per line, nothing to load: the helper runs once per
+ *   claimed device, under --jitless, and connecting to journald cost each event the `net`
+ *   and stream modules (compiled from source every time) and a connection;
+ * - to journald's stream socket (journalStream.ts) when the kernel log cannot take a line:
+ *   no /dev/kmsg or another device there (a container), printk_devkmsg=off, a failed write,
+ *   or a record too long for the kernel's limit, which is sent whole this way rather than
+ *   cut. From the first such line on, every later line takes the same way, so the journal
+ *   keeps them in order;
+ * - to stderr where there is no journal either (a container, a test).
  *
  * Messages carry names from files, sysfs and arguments: every control character in them
  * is escaped (a newline would start a forged entry, ESC would drive a terminal), and a
  * line is cut at 2 KiB with a visible marker.
  */
-import * as net from "node:net";
-import { DEFAULT_PATHS } from "../paths.js";
+import { DEFAULT_PATHS, refuseHostPathUnderTest } from "../paths.js";
 import { oneLine } from "../text/safeText.js";
+import { kernelLog, kmsgRecord } from "./kernelLog.js";
+import { journalStream } from "./journalStream.js";
 
 export const SYSLOG_IDENTIFIER = "vfio-autobind";
 
@@ -22,54 +32,43 @@ export interface DecisionLog {
   close(): Promise<void>;
 }
 
-const PRIORITY_INFO = 6;
-const PRIORITY_ERROR = 3;
-const CLOSE_TIMEOUT_MS = 2_000;
+/** Where the lines go: the kernel log first, journald's stream socket when it cannot take one (defaults: DEFAULT_PATHS). */
+export interface JournalTargets {
+  readonly kmsg?: string | undefined;
+  readonly journalSocket?: string | undefined;
+}
+
+/** syslog levels. */
+const LEVEL_INFO = 6;
+const LEVEL_ERROR = 3;
 /** The message's bound, in bytes of UTF-8, escapes included. */
 export const LINE_MAX_BYTES = 2048;
 
 export function journalLog(
-  socketPath: string = DEFAULT_PATHS.journalSocket,
+  targets: JournalTargets = {},
   fallback: (line: string) => void = (line) => void process.stderr.write(line),
 ): DecisionLog {
-  const pending: string[] = [];
-  let failed = false;
-  // journald half-closes every stdout stream right after accepting it; keep our side open.
-  const socket = net.createConnection({ path: socketPath, allowHalfOpen: true });
-  // Identifier, unit id (none), default priority, level prefix on, no forwarding.
-  socket.write(`${SYSLOG_IDENTIFIER}\n\n${PRIORITY_INFO}\n1\n0\n0\n0\n`);
-  socket.on("error", () => {
-    if (failed) return;
-    failed = true;
-    for (const line of pending) fallback(`${SYSLOG_IDENTIFIER}: ${line.replace(/^<\d>/, "")}`);
-  });
-  const send = (priority: number, message: string): void => {
+  const kmsg = targets.kmsg ?? DEFAULT_PATHS.kmsg;
+  // Under test, the host's own /dev/kmsg is refused here, before any line: a test that
+  // forgot --kmsg fails instead of writing to this machine's kernel log.
+  refuseHostPathUnderTest(kmsg);
+  const kernel = kernelLog(kmsg);
+  const stream = journalStream(
+    targets.journalSocket ?? DEFAULT_PATHS.journalSocket,
+    SYSLOG_IDENTIFIER,
+    LEVEL_INFO,
+    fallback,
+  );
+  let onStream = false;
+  const send = (level: number, message: string): void => {
     const text = oneLine(message, LINE_MAX_BYTES);
-    const line = `<${priority}>${text}\n`;
-    if (failed) {
-      fallback(`${SYSLOG_IDENTIFIER}: ${text}\n`);
-      return;
-    }
-    pending.push(line);
-    socket.write(line);
+    if (!onStream && kernel.write(kmsgRecord(SYSLOG_IDENTIFIER, process.pid, level, text))) return;
+    onStream = true;
+    stream.write(`<${level}>${text}\n`);
   };
   return {
-    info: (message) => send(PRIORITY_INFO, message),
-    error: (message) => send(PRIORITY_ERROR, message),
-    close: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, CLOSE_TIMEOUT_MS);
-        timer.unref();
-        const done = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        if (failed || socket.destroyed) return done();
-        socket.once("close", done);
-        socket.end();
-      }),
+    info: (message) => send(LEVEL_INFO, message),
+    error: (message) => send(LEVEL_ERROR, message),
+    close: () => stream.close(),
   };
 }

@@ -48,6 +48,7 @@ import * as util from "node:util";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { writeFileAtomic } from "../files/safeFiles.js";
 import { isSafeLockKey, lockFiles, refuseHostPathUnderTest } from "../paths.js";
+import { loadNet } from "../process/lazyNet.js";
 import { runCommand } from "../process/runCommand.js";
 
 /** How a lock is held; `defaultLockMethod` picks what this Node can do. */
@@ -313,13 +314,12 @@ async function bindName(name: string, file: string): Promise<BoundName | null> {
 }
 
 /** bindName through net.Server, where the pipe handle is not to be had. */
-async function listenOnName(name: string, file: string): Promise<BoundName | null> {
-  const { createServer } = await import("node:net");
+function listenOnName(name: string, file: string): Promise<BoundName | null> {
   return new Promise((resolve, reject) => {
     // Nobody has anything to say to a lock: a connection is closed as soon as it is
     // accepted, so connecting cannot pile up descriptors in the holder. (maxConnections = 0
     // would not do it: Node reads 0 as "no limit".)
-    const server: net.Server = createServer((connection) => connection.destroy());
+    const server: net.Server = loadNet().createServer((connection) => connection.destroy());
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") resolve(null);
       else reject(new LockError(`cannot lock ${file}: ${describeFsError(error)}`));

@@ -10,5 +10,6 @@ export const HELPER_OPTIONS = [
   "proc-root",
   "config-dir",
   "modprobe-root",
+  "kmsg",
   "journal-socket",
 ] as const;

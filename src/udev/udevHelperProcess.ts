@@ -1,6 +1,6 @@
 /**
  * The udev helper process, `vfio-autobind udev-event` as the packaged rule runs it: its
- * arguments, its deadline and its journal connection, around handleAddEvent (which decides).
+ * arguments, its deadline and its journal lines, around handleAddEvent (which decides).
  * Arguments are parsed by helperArgs.ts, as node:util's parseArgs would, rather than by yargs:
  * this path runs once per claimed device at boot, and the command-line machinery is never
  * loaded on it.
@@ -41,6 +41,7 @@ export async function runUdevHelper(
       "proc-root": given["proc-root"] ?? DEFAULT_PATHS.procRoot,
       "config-dir": given["config-dir"] ?? DEFAULT_PATHS.configDir,
       "modprobe-root": given["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
+      kmsg: given["kmsg"] ?? DEFAULT_PATHS.kmsg,
       "journal-socket": given["journal-socket"] ?? DEFAULT_PATHS.journalSocket,
     };
   } catch (error) {
@@ -51,7 +52,7 @@ export async function runUdevHelper(
   // they are not ours to log about.
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
   ensureSystemPath(process.env);
-  const log = journalLog(values["journal-socket"]);
+  const log = journalLog({ kmsg: values.kmsg, journalSocket: values["journal-socket"] });
   const sysfsRoot = values["sysfs-root"];
   // The bind sequence spends this budget and stops in a safe state before it runs out. The
   // backstop fires only if something blocked past it (a kernel write that hangs cannot be

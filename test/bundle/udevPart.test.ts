@@ -14,8 +14,10 @@ import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
+import { makeSimulatedHost, NVME } from "../../support/simulatedHost.js";
 import { bundleInputs } from "../support/bundleInputs.js";
 import { BUNDLE, runBundle } from "../support/runBundle.js";
+import { buildSimulatedBundle } from "../support/simulatedBundle.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
@@ -47,6 +49,8 @@ const udevEvent = (stateDir: string, options: { node?: string[]; nodeBinary?: st
       stateDir,
       "--config-dir",
       path.join(work, "config"),
+      "--kmsg",
+      journal.kmsg,
       "--journal-socket",
       journal.socket,
     ],
@@ -111,23 +115,78 @@ describe("the bundle's udev part", () => {
     });
     const udevPart = embeddedUdevProgram(text);
     expect(udevPart).toMatch(/\bfs\d* = require\("node:fs"\)/);
-    expect(udevPart).toMatch(/\bnet\d* = require\("node:net"\)/);
     expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
+    // net only where it is first used (src/process/lazyNet.ts), and never through import(),
+    // which would load Node's ES module loader too.
+    expect(udevPart).not.toMatch(/\bnet\d* = require\("node:net"\)/);
+    expect(udevPart).toMatch(/return require\("node:net"\)/);
+    expect(udevPart).not.toMatch(/import\("node:net"\)/);
   });
 
-  it("decides a udev event without loading child_process, crypto, perf_hooks or parseArgs", async () => {
+  it("decides an already bound device's event without loading child_process, crypto, perf_hooks, parseArgs, net or stream", async () => {
     const result = await udevEvent(path.join(work, "state"), {
       node: ["--jitless", "-r", path.join(work, "modules.cjs")],
     });
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
-    expect(journal.entries.at(-1)?.message).toMatch(
+    // In the kernel log (its stand-in), so no connection to journald's socket was needed.
+    expect(journal.entries).toEqual([
+      expect.objectContaining({ identifier: "vfio-autobind", priority: 6, transport: "kernel" }),
+    ]);
+    expect(journal.entries[0]?.message).toMatch(
       /^0000:00:03\.0: already bound to virtio_vfio_pci; group node \/dev\/vfio\/3 \[claim /,
     );
     const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
-    expect(loaded).toContain("NativeModule net"); // the journal connection: the list is real
+    expect(loaded).toContain("NativeModule fs"); // the list is real
     expect(loaded).toContain("NativeModule vm"); // what compiles the helper with its code cache
-    for (const module of ["child_process", "crypto", "perf_hooks", "internal/util/parse_args/parse_args"])
+    for (const module of [
+      "child_process",
+      "crypto",
+      "perf_hooks",
+      "internal/util/parse_args/parse_args",
+      "net",
+      "stream",
+    ])
       expect(loaded, module).not.toContain(`NativeModule ${module}`);
+    // Nor any of their parts beyond what Node loads for an empty script.
+    const empty = path.join(work, "empty.js");
+    fs.writeFileSync(empty, "");
+    await runBundle([], { bundle: empty, node: ["--jitless", "-r", path.join(work, "modules.cjs")] });
+    const floor = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
+    expect(floor).toContain("NativeModule fs");
+    expect(loaded.filter((m) => /\bnet\b|stream/.test(m) && !floor.includes(m))).toEqual([]);
+  });
+
+  it("binds a claimed device's event without loading net (the lock is libuv's pipe handle) and logs it to the kernel log", async () => {
+    const host = makeSimulatedHost();
+    const simulated = await buildSimulatedBundle();
+    const configDir = path.join(work, "bind-config");
+    fs.mkdirSync(configDir);
+    fs.writeFileSync(path.join(configDir, "50-nvme.conf"), `[Claim]\nAddress=${NVME}\n`);
+    const bindJournal = await startFakeJournal();
+    try {
+      const result = await runBundle(
+        ["udev-event", ...host.rootArgs({ configDir, kmsg: bindJournal.kmsg, journalSocket: bindJournal.socket })],
+        {
+          bundle: simulated.file,
+          node: ["--jitless", "-r", path.join(work, "modules.cjs")],
+          env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: NVME, DEVPATH: `/devices/pci0000:00/${NVME}` },
+        },
+      );
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
+      expect(bindJournal.entries).toEqual([
+        expect.objectContaining({ identifier: "vfio-autobind", priority: 6, transport: "kernel" }),
+      ]);
+      expect(bindJournal.entries[0]?.message).toMatch(/^0000:00:04\.0: bound to vfio-pci /);
+      const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
+      expect(loaded).toContain("NativeModule fs"); // the list is real
+      for (const module of ["net", "stream", "cluster", "dgram"])
+        expect(loaded).not.toContain(`NativeModule ${module}`);
+    } finally {
+      await bindJournal.close();
+      simulated.cleanup();
+      host.cleanup();
+    }
   });
 
   it("writes the helper's code cache after an event, named by a hash of the helper, and takes it on the next", async () => {

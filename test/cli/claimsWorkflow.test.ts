@@ -3,7 +3,7 @@
  * the generated rules (which devices would start a process), a simulated add event run
  * the way udev runs it (node --jitless under PR_SET_MDWE, event in the environment),
  * apply after unclaim, check on a broken file, and a burst of 256 VF add events.
- * The kernel below is the simulated one; the journal is a stand-in socket.
+ * The kernel below is the simulated one; the kernel log and the journal's socket are stand-ins.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -49,7 +49,7 @@ const cli = (args: string[]) => runBundle([...args, ...host.rootArgs(ws.roots)],
 
 /** udev's add event for one device, run the way the packaged rule runs it. */
 const addEvent = (address: string, mdwe = false) =>
-  runBundle(["udev-event", ...host.rootArgs({ configDir, journalSocket: journal.socket })], {
+  runBundle(["udev-event", ...host.rootArgs({ configDir, kmsg: journal.kmsg, journalSocket: journal.socket })], {
     bundle: simulated.file,
     mdwe,
     env: {
@@ -95,6 +95,8 @@ describe("claims, as a new admin uses them", () => {
         identifier: "vfio-autobind",
         priority: 6,
         message: `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); taken from virtio-pci; group node /dev/vfio/3 [claim ${configDir}/50-claim-0000_00_03.0.conf:3]`,
+        transport: "kernel",
+        pid: expect.any(Number),
       },
     ]);
 

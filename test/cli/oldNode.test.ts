@@ -49,14 +49,22 @@ describe("the bundle on an old Node", () => {
   });
 
   it("the udev helper refuses with one line on stderr and in the journal", async () => {
-    const result = await runBundle(["udev-event", "--journal-socket", journal.socket], {
+    const result = await runBundle(["udev-event", "--kmsg", journal.kmsg, "--journal-socket", journal.socket], {
       node: ["--jitless", "--no-expose-wasm", "-r", FAKE_OLD_NODE],
       env: { FAKE_NODE_VERSION: "18.18.2", ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: "0000:00:03.0" },
     });
     expect(result).toMatchObject({ exitCode: 1, stdout: "", stderr: `vfio-autobind: ${tooOld("18.18.2")}` });
     await expect
       .poll(() => journal.entries)
-      .toEqual([{ identifier: "vfio-autobind", priority: 3, message: tooOld("18.18.2") }]);
+      .toEqual([
+        {
+          identifier: "vfio-autobind",
+          priority: 3,
+          message: tooOld("18.18.2"),
+          transport: "kernel",
+          pid: expect.any(Number),
+        },
+      ]);
   });
 
   it("runs as usual on the minimum version", async () => {

@@ -18,7 +18,7 @@ interface Layout {
   BUNDLE_PATH: string;
   NODE_FLAGS: string[];
   HELPER_NODE_FLAGS: string[];
-  programFiles: Record<"configDir" | "claimsRule" | "stateDir", { path: string }>;
+  programFiles: Record<"configDir" | "claimsRule" | "stateDir" | "kernelLog", { path: string }>;
   installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
 }
 let layout: Layout;
@@ -38,6 +38,7 @@ describe("paths", () => {
     expect(layout.programFiles.configDir.path).toBe(DEFAULT_PATHS.configDir);
     expect(layout.programFiles.claimsRule.path).toBe(DEFAULT_PATHS.rulesFile);
     expect(layout.programFiles.stateDir.path).toBe(DEFAULT_PATHS.stateDir);
+    expect(layout.programFiles.kernelLog.path).toBe(DEFAULT_PATHS.kmsg);
   });
 
   it("the wrapper and the udev rule run the installed bundle with node's flags from the layout", () => {

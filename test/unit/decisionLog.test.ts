@@ -7,7 +7,7 @@ import * as journal from "../../src/journal/decisionLog.js";
 import { journalLog, LINE_MAX_BYTES } from "../../src/journal/decisionLog.js";
 import { TRUNCATION_MARKER } from "../../src/text/safeText.js";
 
-/** A stand-in for journald's stream socket; resolves with everything received. */
+/** A stand-in for journald's stream socket that half-closes as journald does; resolves with everything received. */
 async function fakeJournal(): Promise<{ socket: string; received: Promise<string>; cleanup(): void }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-journal-"));
   const socket = path.join(dir, "stdout");
@@ -26,10 +26,13 @@ async function fakeJournal(): Promise<{ socket: string; received: Promise<string
   return { socket, received, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-describe("journalLog", () => {
+/** A kernel log that is not there: these tests are about the stream socket and stderr. */
+const NO_KMSG = "/nonexistent/kmsg";
+
+describe("journalLog on the stream socket (no kernel log)", () => {
   it("escapes every control character, so a value from a file cannot forge an entry (issue 10)", async () => {
     const server = await fakeJournal();
-    const log = journalLog(server.socket, () => undefined);
+    const log = journalLog({ kmsg: NO_KMSG, journalSocket: server.socket }, () => undefined);
     const hostile = "a\nb\rc\u001b[31md\u0000e\u007ff\u0085g\u009bh\u2028i\u2029j\\k\tl";
     log.error(`0000:00:03.0: excluded by /etc/vfio-autobind/${hostile}.conf:1`);
     await log.close();
@@ -43,7 +46,7 @@ describe("journalLog", () => {
 
   it("bounds a line at 2 KiB with a visible marker, however long the message", async () => {
     const server = await fakeJournal();
-    const log = journalLog(server.socket, () => undefined);
+    const log = journalLog({ kmsg: NO_KMSG, journalSocket: server.socket }, () => undefined);
     log.info(`0000:00:03.0: ${"\u001b".repeat(1_000_000)}`);
     log.info("next");
     await log.close();
@@ -59,7 +62,9 @@ describe("journalLog", () => {
 
   it("escapes the lines it falls back to as well", async () => {
     const fallback: string[] = [];
-    const log = journalLog("/nonexistent/journal/stdout", (line) => fallback.push(line));
+    const log = journalLog({ kmsg: NO_KMSG, journalSocket: "/nonexistent/journal/stdout" }, (line) =>
+      fallback.push(line),
+    );
     log.error("0000:00:03.0: refused\n<3>forged");
     await log.close();
     expect(fallback).toEqual(["vfio-autobind: 0000:00:03.0: refused\\x0a<3>forged\n"]);
@@ -85,7 +90,7 @@ describe("journalLog", () => {
     });
     await new Promise((r) => setTimeout(r, 50));
     const fallback: string[] = [];
-    const log = journalLog(socket, (line) => fallback.push(line));
+    const log = journalLog({ kmsg: NO_KMSG, journalSocket: socket }, (line) => fallback.push(line));
     await new Promise((r) => setTimeout(r, 200)); // the binding takes a while before the line
     log.info("0000:00:03.0: bound to vfio-pci");
     await log.close();
@@ -97,7 +102,9 @@ describe("journalLog", () => {
 
   it("falls back to stderr lines when there is no journal", async () => {
     const fallback: string[] = [];
-    const log = journalLog("/nonexistent/journal/stdout", (line) => fallback.push(line));
+    const log = journalLog({ kmsg: NO_KMSG, journalSocket: "/nonexistent/journal/stdout" }, (line) =>
+      fallback.push(line),
+    );
     log.error("0000:00:03.0: refused");
     await log.close();
     expect(fallback).toEqual(["vfio-autobind: 0000:00:03.0: refused\n"]);

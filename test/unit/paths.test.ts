@@ -50,6 +50,8 @@ describe("the test guard", () => {
       "/sys/bus/pci/drivers_probe",
       "/run/vfio-autobind/locks",
       "/etc",
+      "/dev/kmsg",
+      "/dev/../dev/kmsg",
     ]) {
       expect(() => refuseHostPathUnderTest(file)).toThrow(/test guard: refusing to write/);
     }

@@ -197,7 +197,7 @@ export function journalWindow(cursor: string | null): JournalWindow {
     "SYSLOG_IDENTIFIER=systemd-udevd",
     // udevd's workers log under this name.
     "SYSLOG_IDENTIFIER=(udev-worker)",
-    "--output-fields=MESSAGE,SYSLOG_IDENTIFIER,PRIORITY,_TRANSPORT,_PID,_CMDLINE",
+    "--output-fields=MESSAGE,SYSLOG_IDENTIFIER,PRIORITY,_TRANSPORT,_PID,SYSLOG_PID,_CMDLINE",
   ]);
   const tool: ToolJournalEntry[] = [];
   const udevdHelperLines: UdevdHelperLine[] = [];
@@ -212,7 +212,7 @@ export function journalWindow(cursor: string | null): JournalWindow {
         identifier,
         priority: int(entry["PRIORITY"]),
         transport: text(entry["_TRANSPORT"]),
-        pid: int(entry["_PID"]),
+        pid: int(entry["_PID"]) ?? int(entry["SYSLOG_PID"]),
         cmdline: text(entry["_CMDLINE"]),
       });
     } else if (message.includes(HELPER_ARGUMENT) || SPAWNED.test(message)) {

@@ -29,9 +29,13 @@ export interface ToolJournalEntry {
   readonly message: string;
   readonly identifier: string | null;
   readonly priority: number | null;
-  /** `_TRANSPORT`: `stdout` for the helper's stream connection. */
+  /** `_TRANSPORT`: `kernel` for the helper's lines (written to /dev/kmsg), `stdout` for its fallback stream. */
   readonly transport: string | null;
-  /** `_PID` and `_CMDLINE` of the process that wrote it (journald reads them from the peer). */
+  /**
+   * The process that wrote it: `_PID` where journald reads it from the peer (a socket), else
+   * `SYSLOG_PID`, which the helper's kernel-log records carry in their text. A kernel-log
+   * record has no peer, so no `_CMDLINE`.
+   */
   readonly pid: number | null;
   readonly cmdline: string | null;
 }

@@ -43,7 +43,11 @@ function command(log: GuestLog, argv: readonly string[], timeoutMs?: number): Gu
 function journalLine(json: string): JournalLine {
   const entry = JSON.parse(json) as Record<string, unknown>;
   const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
-  return { message: text(entry["MESSAGE"]) ?? JSON.stringify(entry["MESSAGE"]), transport: text(entry["_TRANSPORT"]) };
+  return {
+    message: text(entry["MESSAGE"]) ?? JSON.stringify(entry["MESSAGE"]),
+    transport: text(entry["_TRANSPORT"]),
+    syslogPid: text(entry["SYSLOG_PID"]),
+  };
 }
 
 function isHeld(device: DeviceState): boolean {

@@ -30,11 +30,19 @@ export interface JournalLine {
   readonly message: string;
   /** `_TRANSPORT`: `kernel` for lines written to /dev/kmsg. */
   readonly transport: string | null;
+  /**
+   * `SYSLOG_PID`: the udev helper's lines to /dev/kmsg carry one (`vfio-autobind[PID]: `,
+   * src/journal/kernelLog.ts); the hold script's (`<5>vfio-autobind: `) do not.
+   */
+  readonly syslogPid: string | null;
 }
 
-/** The lines the tool itself wrote (not the hold script's kernel-log lines). */
+/**
+ * The lines the tool itself wrote: the helper's and the CLI's, whether through the kernel
+ * log or a stream, but not the hold script's kernel-log lines.
+ */
 export const toolLines = (journal: readonly JournalLine[]): string[] =>
-  journal.filter((line) => line.transport !== "kernel").map((line) => line.message);
+  journal.filter((line) => line.transport !== "kernel" || line.syslogPid !== null).map((line) => line.message);
 
 export interface BootObservation {
   readonly plan: BootPlan;
@@ -48,9 +56,10 @@ export interface BootObservation {
   /** The kernel's log since the first moment (`dmesg`, the ring buffer is 16 MB). */
   readonly kernelLog: readonly string[];
   /**
-   * Every journal entry of this boot with SYSLOG_IDENTIFIER=vfio-autobind: the helper's and
+   * Every journal entry of this boot with SYSLOG_IDENTIFIER=vfio-autobind: the helper's
+   * (transport kernel, with a SYSLOG_PID; stdout when it fell back to journald's socket),
    * the CLI's (transport stdout/journal/syslog) and the hold script's lines to /dev/kmsg
-   * (transport kernel).
+   * (transport kernel, no SYSLOG_PID).
    */
   readonly toolJournal: readonly JournalLine[];
   /** `vfio-autobind status` and `status --json` after the boot. */
