@@ -154,25 +154,31 @@ function busy(file: string, holder: string, timeoutMs: number, more = ""): LockE
   return new LockError(`timed out after ${seconds} s waiting for lock ${file} (held by ${holder})${more}`);
 }
 
-function heldName(file: string, nameFile: string, bound: BoundName): HeldLock {
+/** A held lock whose `release` runs `release` once, however often it is called. */
+function heldLock(file: string, release: () => void): HeldLock {
   let held = true;
   return {
     file,
     release(): void {
       if (!held) return;
       held = false;
-      try {
-        // A fresh name first, so the one that was visible while we held it is never used again.
-        writeFileAtomic(nameFile, freshNonce(), { mode: 0o600 });
-      } catch {
-        // A defence, not what makes the lock exclusive: if the state directory cannot be
-        // written now, the old name stays, and the release must still happen.
-      }
-      // Closing the socket frees its name at once (libuv closes the descriptor synchronously).
-      bound.close();
+      release();
     },
   };
 }
+
+const heldName = (file: string, nameFile: string, bound: BoundName): HeldLock =>
+  heldLock(file, () => {
+    try {
+      // A fresh name first, so the one that was visible while we held it is never used again.
+      writeFileAtomic(nameFile, freshNonce(), { mode: 0o600 });
+    } catch {
+      // A defence, not what makes the lock exclusive: if the state directory cannot be
+      // written now, the old name stays, and the release must still happen.
+    }
+    // Closing the socket frees its name at once (libuv closes the descriptor synchronously).
+    bound.close();
+  });
 
 /** flock(1)'s exit status when the lock stayed busy (its default --conflict-exit-code). */
 const FLOCK_CONFLICT = 1;
@@ -202,18 +208,10 @@ async function lockWithFlock(fd: number, file: string, timeoutMs: number): Promi
     if (error instanceof LockError) throw error;
     throw new LockError(`cannot lock ${file}: ${describeFsError(error)}`);
   }
-  let held = true;
-  return {
-    file,
-    release(): void {
-      if (!held) return;
-      held = false;
-      // Our only descriptor of the open file description: closing it drops the flock. The
-      // file stays: unlinking it would let a newcomer lock a fresh inode while an older
-      // waiter still waits on this one.
-      fs.closeSync(fd);
-    },
-  };
+  // Our only descriptor of the open file description: closing it drops the flock. The file
+  // stays: unlinking it would let a newcomer lock a fresh inode while an older waiter still
+  // waits on this one.
+  return heldLock(file, () => fs.closeSync(fd));
 }
 
 /**
