@@ -18,7 +18,7 @@ interface Layout {
   BUNDLE_PATH: string;
   NODE_FLAGS: string[];
   HELPER_NODE_FLAGS: string[];
-  programFiles: Record<"configDir" | "claimsRule" | "stateDir", { path: string }>;
+  programFiles: Record<"configDir" | "claimsRule" | "stateDir" | "kernelLog", { path: string }>;
   installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
 }
 let layout: Layout;
