@@ -20,7 +20,7 @@ writeFileSync(
   "dist/bench/simulated-cli.cjs",
   await bundleWithUdevPart({
     udevEntry: "src/udevMain.ts",
-    udevProgram: "bench/simulatedUdevProgram.ts",
+    udevProgram: "support/simulatedUdevProgram.ts",
     wholeEntry: "support/simulatedCli.ts",
   }),
 );

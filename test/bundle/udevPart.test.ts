@@ -17,7 +17,7 @@ import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js
 import { makeSimulatedHost, NVME } from "../../support/simulatedHost.js";
 import { bundleInputs } from "../support/bundleInputs.js";
 import { BUNDLE, runBundle } from "../support/runBundle.js";
-import { buildSimulatedBundle } from "../support/simulatedBundle.js";
+import { buildSimulatedProductionBundle } from "../support/simulatedBundle.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
@@ -60,6 +60,7 @@ let sys: FakeSysfs;
 let modulesDir: string;
 let work: string;
 let journal: FakeJournal;
+let simulated: { file: string; cleanup(): void };
 
 beforeAll(async () => {
   sys = FakeSysfs.create();
@@ -75,6 +76,7 @@ beforeAll(async () => {
     `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(path.join(work, "loaded"))}, process.moduleLoadList.join("\\n")));\n`,
   );
   journal = await startFakeJournal();
+  simulated = await buildSimulatedProductionBundle();
 });
 
 afterAll(async () => {
@@ -82,6 +84,7 @@ afterAll(async () => {
   fs.rmSync(modulesDir, { recursive: true, force: true });
   fs.rmSync(work, { recursive: true, force: true });
   await journal.close();
+  simulated.cleanup();
 });
 
 describe("the bundle's udev part", () => {
@@ -156,10 +159,12 @@ describe("the bundle's udev part", () => {
     expect(loaded.filter((m) => /\bnet\b|stream/.test(m) && !floor.includes(m))).toEqual([]);
   });
 
-  it("binds a claimed device's event without loading net (the lock is libuv's pipe handle) and logs it to the kernel log", async () => {
+  it.each([
+    ["this Node", process.execPath, "the lock is libuv's pipe handle: no net, no child process"],
+    ["Node 18", NODE18, "the lock is flock(1), started through child_process"],
+  ])("binds a claimed device's event on %s (%s) and logs it to the kernel log", async (_name, node) => {
     const host = makeSimulatedHost();
-    const simulated = await buildSimulatedBundle();
-    const configDir = path.join(work, "bind-config");
+    const configDir = path.join(work, `bind-config-${path.basename(node)}-${Date.now()}`);
     fs.mkdirSync(configDir);
     fs.writeFileSync(path.join(configDir, "50-nvme.conf"), `[Claim]\nAddress=${NVME}\n`);
     const bindJournal = await startFakeJournal();
@@ -168,25 +173,37 @@ describe("the bundle's udev part", () => {
         ["udev-event", ...host.rootArgs({ configDir, kmsg: bindJournal.kmsg, journalSocket: bindJournal.socket })],
         {
           bundle: simulated.file,
+          nodeBinary: node,
           node: ["--jitless", "-r", path.join(work, "modules.cjs")],
           env: { ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: NVME, DEVPATH: `/devices/pci0000:00/${NVME}` },
         },
       );
       expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
-      expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
       expect(bindJournal.entries).toEqual([
         expect.objectContaining({ identifier: "vfio-autobind", priority: 6, transport: "kernel" }),
       ]);
       expect(bindJournal.entries[0]?.message).toMatch(/^0000:00:04\.0: bound to vfio-pci /);
+      expect(host.kernel.boundDriver(NVME)).toBe("vfio-pci");
       const loaded = fs.readFileSync(path.join(work, "loaded"), "utf8").split("\n");
       expect(loaded).toContain("NativeModule fs"); // the list is real
-      for (const module of ["net", "stream", "cluster", "dgram"])
-        expect(loaded).not.toContain(`NativeModule ${module}`);
+      if (node === process.execPath) {
+        for (const module of ["net", "stream", "cluster", "dgram", "child_process"])
+          expect(loaded).not.toContain(`NativeModule ${module}`);
+      } else {
+        // flock(1) ran: child_process, which needs net for its pipes, from the helper's vm.Script.
+        expect(loaded).toContain("NativeModule child_process");
+      }
     } finally {
       await bindJournal.close();
-      simulated.cleanup();
       host.cleanup();
     }
+  });
+
+  it("has no import() in the helper or the rest of the program: vm.Script, which compiles them, gives it no loader", () => {
+    const text = fs.readFileSync(BUNDLE, "utf8");
+    const marker = "\n//vfio-autobind-program:";
+    const whole = JSON.parse(text.slice(text.lastIndexOf(marker) + marker.length)) as string;
+    for (const program of [embeddedUdevProgram(text), whole]) expect(program).not.toMatch(/\bimport\(/);
   });
 
   it("writes the helper's code cache after an event, named by a hash of the helper, and takes it on the next", async () => {

@@ -18,3 +18,34 @@ export async function buildSimulatedBundle(): Promise<{ file: string; cleanup():
   });
   return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * The simulated kernel's bundle in the production file's shape (build.mjs's
+ * bundleWithUdevPart: the same entry, the helper compiled with its code cache), as the
+ * benchmark builds it: the production file minus the real kernel.
+ */
+export async function buildSimulatedProductionBundle(): Promise<{ file: string; cleanup(): void }> {
+  const repo = path.resolve(__dirname, "../..");
+  // @ts-expect-error build.mjs is plain JavaScript without declarations
+  const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
+    bundleWithUdevPart: (options: {
+      udevEntry: string;
+      udevProgram: string;
+      wholeEntry: string;
+      extra?: object;
+    }) => Promise<string>;
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simprod-"));
+  const file = path.join(dir, "simulated.js");
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "commonjs" }\n');
+  fs.writeFileSync(
+    file,
+    await bundleWithUdevPart({
+      udevEntry: path.join(repo, "src/udevMain.ts"),
+      udevProgram: path.join(repo, "support/simulatedUdevProgram.ts"),
+      wholeEntry: path.join(repo, "support/simulatedCli.ts"),
+      extra: { absWorkingDir: repo },
+    }),
+  );
+  return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
