@@ -92,28 +92,23 @@ export async function bundleWithUdevPart({ udevEntry, udevProgram, wholeEntry, e
   const wholeLine = commentLine(PROGRAM_MARKER, whole);
   const key = createHash("sha256").update(udevLine.wrapper).digest("hex").slice(0, 16);
   // The udev line is read by its place in the file, not by reading the whole file again
-  // (the whole program is most of its bytes): the place is known only once the code before
-  // it is, so it is written as fixed-width strings, filled in last.
-  const slot = (name) => JSON.stringify(`@${name}`.padEnd(10, "@"));
+  // (the whole program is most of its bytes). The place is counted from the file's end: the
+  // packages rewrite the first line (packaging/contents.mjs). Where the line is not there
+  // (a file edited by hand), the whole file is read and searched, as the full program is.
+  const tail = `${udevLine.line}\n${wholeLine.line}\n`;
   const loader =
     "function __vfioAutobindFullProgram() {\n" +
     '  var text = require("node:fs").readFileSync(__filename, "utf8");\n' +
     `  require("node:vm").runInThisContext(${readLine(PROGRAM_MARKER)}, { filename: __filename })(exports, require, module, __filename, __dirname);\n` +
     "}\n" +
     "function __vfioAutobindUdevProgram() {\n" +
-    '  var fs = require("node:fs"), fd = fs.openSync(__filename, "r"), bytes = Buffer.alloc(+' +
-    `${slot("length")});\n` +
-    `  try { fs.readSync(fd, bytes, 0, bytes.length, +${slot("offset")}); } finally { fs.closeSync(fd); }\n` +
-    `  return { source: JSON.parse(bytes.toString("utf8")), key: ${JSON.stringify(key)}, filename: __filename, require: require };\n` +
+    `  var fs = require("node:fs"), fd = fs.openSync(__filename, "r"), bytes = Buffer.alloc(${Buffer.byteLength(udevLine.line)}), source;\n` +
+    `  try { fs.readSync(fd, bytes, 0, bytes.length, fs.fstatSync(fd).size - ${Buffer.byteLength(tail)}); } finally { fs.closeSync(fd); }\n` +
+    `  if (bytes.toString("latin1", 0, ${UDEV_MARKER.length}) === ${JSON.stringify(UDEV_MARKER)}) source = JSON.parse(bytes.toString("utf8", ${UDEV_MARKER.length}));\n` +
+    `  else { var text = fs.readFileSync(__filename, "utf8"); source = ${readLine(UDEV_MARKER)}; }\n` +
+    `  return { source: source, key: ${JSON.stringify(key)}, filename: __filename, require: require };\n` +
     "}\n";
-  const head = `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${entry}\n`;
-  const digits = (value) => JSON.stringify(String(value).padStart(10, "0"));
-  const offset = Buffer.byteLength(head) + UDEV_MARKER.length;
-  const length = Buffer.byteLength(udevLine.line) - UDEV_MARKER.length;
-  const filled = head.replace(slot("length"), digits(length)).replace(slot("offset"), digits(offset));
-  if (Buffer.byteLength(filled) !== Buffer.byteLength(head))
-    throw new Error("build: the udev line's place changed its own offset");
-  return `${filled}${udevLine.line}\n${wholeLine.line}\n`;
+  return `#!/usr/bin/env -S node --jitless\n'use strict';\n${loader}${entry}\n${tail}`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -9,7 +9,12 @@ import { gunzipSync } from "node:zlib";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleInputs } from "../support/bundleInputs.js";
-import { BUNDLE, assertBundleBuilt } from "../support/runBundle.js";
+import { BUNDLE, assertBundleBuilt, runBundle } from "../support/runBundle.js";
+import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
+import { startFakeJournal } from "../../support/fakeJournal.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { mainlineVariantsAlias, makeModulesDir } from "../../support/fixtures.js";
+import { cliRootArgs } from "../../support/cliRoots.js";
 import {
   type BuiltPackages,
   REPO,
@@ -322,6 +327,53 @@ describe("the installed command", () => {
       expect(result.stdout, node).toBe(version);
     }
     expect((await execa(NODE18, ["--version"])).stdout).toMatch(/^v18\./);
+  });
+
+  it("runs the packaged bundle's udev helper on Node 18 and this Node (the package rewrites the bundle's first line)", async () => {
+    const bundle = path.join(debRoot, "usr/lib/vfio-autobind/vfio-autobind.js");
+    expect(fs.readFileSync(bundle, "utf8").startsWith("#!")).toBe(false);
+    const sys = FakeSysfs.create();
+    const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
+    const work = tempDir("packaged-udev");
+    const journal = await startFakeJournal();
+    try {
+      sys.addDriver("virtio_vfio_pci", "virtio_vfio_pci");
+      sys.addDevice({ ...VIRTIO_NET_DEVICE, driver: "virtio_vfio_pci", vfioDev: true });
+      fs.mkdirSync(path.join(work, "config"));
+      fs.writeFileSync(path.join(work, "config", "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
+      for (const node of [NODE18, process.execPath]) {
+        const result = await runBundle(
+          [
+            "udev-event",
+            ...cliRootArgs({
+              sysfsRoot: sys.root,
+              modulesDir,
+              stateDir: path.join(work, "state"),
+              configDir: path.join(work, "config"),
+              kmsg: journal.kmsg,
+              journalSocket: journal.socket,
+            }),
+          ],
+          {
+            bundle,
+            nodeBinary: node,
+            node: ["--jitless", "--no-expose-wasm"],
+            env: {
+              ACTION: "add",
+              SUBSYSTEM: "pci",
+              PCI_SLOT_NAME: "0000:00:03.0",
+              DEVPATH: "/devices/pci0000:00/0000:00:03.0",
+            },
+          },
+        );
+        expect({ exitCode: result.exitCode, stderr: result.stderr }, node).toEqual({ exitCode: 0, stderr: "" });
+        expect(journal.entries.at(-1)?.message, node).toMatch(/^0000:00:03\.0: already bound to virtio_vfio_pci/);
+      }
+    } finally {
+      await journal.close();
+      sys.remove();
+      fs.rmSync(modulesDir, { recursive: true, force: true });
+    }
   });
 
   it("bash completion asks the installed command by its full path", () => {
