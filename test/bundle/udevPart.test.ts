@@ -17,7 +17,7 @@ import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js
 import { makeSimulatedHost, NVME } from "../../support/simulatedHost.js";
 import { bundleInputs } from "../support/bundleInputs.js";
 import { BUNDLE, runBundle } from "../support/runBundle.js";
-import { buildSimulatedProductionBundle } from "../support/simulatedBundle.js";
+import { buildSimulatedProductionBundle, loadBundleWithUdevPart } from "../support/simulatedBundle.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const NODE18 = path.join(REPO, "node_modules/.cache/node18/package/bin/node");
@@ -101,15 +101,7 @@ describe("the bundle's udev part", () => {
   });
 
   it("takes Node's builtins as their module objects, not as per-importer copies with a getter per member", async () => {
-    // @ts-expect-error build.mjs is plain JavaScript without declarations
-    const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
-      bundleWithUdevPart: (options: {
-        udevEntry: string;
-        udevProgram: string;
-        wholeEntry: string;
-        extra?: object;
-      }) => Promise<string>;
-    };
+    const bundleWithUdevPart = await loadBundleWithUdevPart();
     const text = await bundleWithUdevPart({
       udevEntry: path.join(REPO, "src/udevMain.ts"),
       udevProgram: path.join(REPO, "src/udevProgram.ts"),

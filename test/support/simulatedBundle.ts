@@ -19,6 +19,20 @@ export async function buildSimulatedBundle(): Promise<{ file: string; cleanup():
   return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+export interface BundleParts {
+  readonly udevEntry: string;
+  readonly udevProgram: string;
+  readonly wholeEntry: string;
+  readonly extra?: object;
+}
+
+/** build.mjs's bundleWithUdevPart, typed (build.mjs is plain JavaScript without declarations). */
+export async function loadBundleWithUdevPart(): Promise<(parts: BundleParts) => Promise<string>> {
+  // @ts-expect-error build.mjs is plain JavaScript without declarations
+  const build = (await import("../../build.mjs")) as { bundleWithUdevPart: (parts: BundleParts) => Promise<string> };
+  return build.bundleWithUdevPart;
+}
+
 /**
  * The simulated kernel's bundle in the production file's shape (build.mjs's
  * bundleWithUdevPart: the same entry, the helper compiled with its code cache), as the
@@ -26,15 +40,7 @@ export async function buildSimulatedBundle(): Promise<{ file: string; cleanup():
  */
 export async function buildSimulatedProductionBundle(): Promise<{ file: string; cleanup(): void }> {
   const repo = path.resolve(__dirname, "../..");
-  // @ts-expect-error build.mjs is plain JavaScript without declarations
-  const { bundleWithUdevPart } = (await import("../../build.mjs")) as {
-    bundleWithUdevPart: (options: {
-      udevEntry: string;
-      udevProgram: string;
-      wholeEntry: string;
-      extra?: object;
-    }) => Promise<string>;
-  };
+  const bundleWithUdevPart = await loadBundleWithUdevPart();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simprod-"));
   const file = path.join(dir, "simulated.js");
   fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "commonjs" }\n');
