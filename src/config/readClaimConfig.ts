@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describeFsError, errnoCode } from "../errors.js";
+import { loadCrypto } from "../process/lazyBuiltins.js";
 import { FileError, readRegularFile } from "../files/safeFiles.js";
 import { hasUnsafeCharacters, quoteForDisplay } from "../text/safeText.js";
 import { mergeClaimFiles, type ClaimConfig, type ConfigError } from "./claimConfig.js";
@@ -89,8 +90,8 @@ export function readClaimConfig(configDir: string): LoadedConfig {
 }
 
 function digestOf(files: readonly { name: string; text: string }[]): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose: loading node:crypto at start-up costs the udev path, which never needs a digest
-  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  // Loaded here, not at start-up: the udev path never needs a digest.
+  const { createHash } = loadCrypto();
   const hash = createHash("sha256");
   for (const file of files) hash.update(`${path.basename(file.name)}\0${file.text}\0`);
   return hash.digest("hex").slice(0, 16);

@@ -2,11 +2,11 @@
  * journald's stream socket, as systemd-cat writes to it: a unix stream connection, a short
  * header, then one `<priority>text` line per message. The udev helper's lines go here only
  * when the kernel log cannot take them (kernelLog.ts), so the connection, and `node:net`
- * with the stream modules it brings (src/process/lazyNet.ts), are set up at the first line,
+ * with the stream modules it brings (src/process/lazyBuiltins.ts), are set up at the first line,
  * never before: an event whose lines all went to the kernel log loads none of them.
  */
 import type * as net from "node:net";
-import { loadNet } from "../process/lazyNet.js";
+import { loadNet } from "../process/lazyBuiltins.js";
 
 const CLOSE_TIMEOUT_MS = 2_000;
 

@@ -48,7 +48,7 @@ import * as util from "node:util";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { writeFileAtomic } from "../files/safeFiles.js";
 import { isSafeLockKey, lockFiles, refuseHostPathUnderTest } from "../paths.js";
-import { loadNet } from "../process/lazyNet.js";
+import { loadNet } from "../process/lazyBuiltins.js";
 import { runCommand } from "../process/runCommand.js";
 
 /** How a lock is held; `defaultLockMethod` picks what this Node can do. */

@@ -3,9 +3,11 @@
  * node:child_process alone. The udev helper's children, modprobe and (on Node before 20.4,
  * for the lock) flock(1), go through here and not through execa: under `node --jitless`
  * loading execa costs about 30 ms, and merely having it in the udev part of the bundle
- * costs every event about 3 ms of parsing (build.mjs). The command line keeps execa (src/process/lazyExeca.ts). node:child_process
- * itself is loaded on first use: most events start no process at all.
+ * costs every event about 3 ms of parsing (build.mjs). The command line keeps execa
+ * (src/process/lazyExeca.ts). node:child_process itself is loaded on first use
+ * (lazyBuiltins.ts): most events start no process at all.
  */
+import { loadChildProcess } from "./lazyBuiltins.js";
 
 export interface CommandResult {
   /** The exit status, or undefined when killed by a signal or never started. */
@@ -33,11 +35,7 @@ export async function runCommand(
     fd3?: number;
   },
 ): Promise<CommandResult> {
-  // require(), not import(): the udev helper is compiled by vm.Script (src/entry/codeCache.ts),
-  // where import() fails (no dynamic-import callback), and from the bundle's CommonJS it would
-  // also load Node's ES module loader.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
-  const { spawn } = require("node:child_process") as typeof import("node:child_process");
+  const { spawn } = loadChildProcess();
   const command = [file, ...args].join(" ");
   return new Promise((resolve) => {
     let stderr = "";

@@ -111,7 +111,7 @@ describe("the bundle's udev part", () => {
     const udevPart = embeddedUdevProgram(text);
     expect(udevPart).toMatch(/\bfs\d* = require\("node:fs"\)/);
     expect(udevPart).not.toMatch(/__toESM\(require\("node:/);
-    // net only where it is first used (src/process/lazyNet.ts), and never through import(),
+    // net only where it is first used (src/process/lazyBuiltins.ts), and never through import(),
     // which would load Node's ES module loader too.
     expect(udevPart).not.toMatch(/\bnet\d* = require\("node:net"\)/);
     expect(udevPart).toMatch(/return require\("node:net"\)/);
