@@ -116,6 +116,7 @@ const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
 const KERNEL_RELEASE = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,127}$/;
 const CODE_CACHE_KEY = /^[0-9a-f]{16}$/;
+const CODE_CACHE_FILE = /^udev-[0-9a-f]{16}\.v8$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -129,6 +130,8 @@ export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
 export const isSafeKernelRelease = (name: string): boolean => KERNEL_RELEASE.test(name);
 /** The key of a code cache: 16 hex digits of a hash of the program it is for (build.mjs). */
 export const isSafeCodeCacheKey = (name: string): boolean => CODE_CACHE_KEY.test(name);
+/** A name statePaths().codeCache gives a cache file, whatever its key (any build's). */
+export const isCodeCacheFileName = (name: string): boolean => CODE_CACHE_FILE.test(name);
 
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);

@@ -22,7 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vm from "node:vm";
 import { writeFileAtomic } from "../files/safeFiles.js";
-import { isSafeCodeCacheKey, refuseHostPathUnderTest, statePaths } from "../paths.js";
+import { isCodeCacheFileName, isSafeCodeCacheKey, refuseHostPathUnderTest, statePaths } from "../paths.js";
 
 /** A CommonJS program carried inside the bundle (build.mjs), as the bundle hands it over. */
 export interface EmbeddedProgram {
@@ -48,7 +48,6 @@ export interface LoadedProgram<Exports> {
 
 /** Far above any real cache (about 150 KB); a larger file is not read. */
 const MAX_CACHE_BYTES = 16 * 1024 * 1024;
-const CACHE_NAME = /^udev-[0-9a-f]{16}\.v8$/;
 
 /** Compiles and runs `program`, with the cache in `stateDir` when there is a good one. */
 export function loadWithCodeCache<Exports>(program: EmbeddedProgram, stateDir: string | null): LoadedProgram<Exports> {
@@ -121,7 +120,7 @@ function writeCache(file: string, bytes: Buffer): void {
   if (!isTrustedDirectory(dir)) return;
   writeFileAtomic(file, bytes, { mode: 0o600 });
   for (const name of fs.readdirSync(dir)) {
-    if (CACHE_NAME.test(name) && name !== path.basename(file)) fs.rmSync(path.join(dir, name), { force: true });
+    if (isCodeCacheFileName(name) && name !== path.basename(file)) fs.rmSync(path.join(dir, name), { force: true });
   }
 }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PATHS, lockFiles, statePaths, sysfsPaths, UnsafeNameError } from "../../src/paths.js";
+import {
+  DEFAULT_PATHS,
+  isCodeCacheFileName,
+  lockFiles,
+  statePaths,
+  sysfsPaths,
+  UnsafeNameError,
+} from "../../src/paths.js";
 
 describe("paths derived from a root", () => {
   const sys = sysfsPaths("/tmp/root/sys");
@@ -29,6 +36,15 @@ describe("paths derived from a root", () => {
     ["lock key", () => lockFiles(state.locks, "../k")],
   ])("refuses a %s name that could leave its root", (_kind, build) => {
     expect(build).toThrow(UnsafeNameError);
+  });
+
+  it("names a code cache by its key, and knows any build's cache name for what it is", () => {
+    const file = state.codeCache("0123456789abcdef");
+    expect(file).toBe("/tmp/root/run/code-cache/udev-0123456789abcdef.v8");
+    expect(isCodeCacheFileName(file.slice(state.codeCaches.length + 1))).toBe(true);
+    expect(() => state.codeCache("../../etc/x")).toThrow(UnsafeNameError);
+    for (const name of ["udev-0123456789abcdef.v8.123.tmp", "udev-0123.v8", "notes.txt", "udev-0123456789ABCDEF.v8"])
+      expect(isCodeCacheFileName(name), name).toBe(false);
   });
 
   it("keeps the host defaults where the packages install them", () => {
