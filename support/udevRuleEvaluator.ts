@@ -92,6 +92,16 @@ const LINE_LEVEL = new Set(["GOTO", "LABEL"]);
 const isMatch = (t: Token): boolean => t.op === "==" || t.op === "!=" || t.key === "IMPORT";
 const assignKey = (t: Token): string => (t.key === "RUN" && t.attr === "builtin" ? "RUN{builtin}" : t.key);
 
+/** An `e"..."` value's C escapes, as udev reads them (the ones rules are written with). */
+function unescapeC(raw: string, where: string): string {
+  return raw.replace(/\\(.)/g, (_, c: string) => {
+    const plain: Record<string, string> = { n: "\n", t: "\t", "\\": "\\", '"': '"' };
+    const out = plain[c];
+    if (out === undefined) throw new Error(`${where}: escape \\${c} is outside the evaluated subset`);
+    return out;
+  });
+}
+
 /** The value of a kernel command line option as systemd reads it (`-` and `_` alike; the last one counts). */
 function cmdlineOption(cmdline: string, key: string): string | null | undefined {
   const same = (a: string): boolean => a.replace(/-/g, "_") === key.replace(/-/g, "_");
@@ -177,7 +187,9 @@ export function evaluateRuleTexts(
         if (tokens.some((t) => t.key === "LABEL" && t.value === gotoLabel)) gotoLabel = null;
         continue;
       }
-      const unsupported = tokens.find((t) => t.escaped === true || !["==", "!=", "=", "+="].includes(t.op));
+      const unsupported = tokens.find(
+        (t) => (t.escaped === true && !(t.key === "ATTR" && t.op === "=")) || !["==", "!=", "=", "+="].includes(t.op),
+      );
       if (unsupported !== undefined)
         throw new Error(`${where}: ${unsupported.key}${unsupported.op} is outside the evaluated subset`);
       const rank = (order: readonly string[], key: string): number => {
@@ -252,7 +264,7 @@ export function evaluateRuleTexts(
       if (!matches.every(holds)) continue;
 
       for (const t of assignments) {
-        const value = substitute(t.value, where);
+        const value = substitute(t.escaped === true ? unescapeC(t.value, where) : t.value, where);
         if (t.key === "ENV") {
           if (value === "") delete env[t.attr as string];
           else
@@ -260,7 +272,9 @@ export function evaluateRuleTexts(
               t.op === "+=" && env[t.attr as string] ? `${env[t.attr as string]} ${value}` : value;
         } else if (t.key === "ATTR") {
           attrWrites.push({ attr: t.attr as string, value });
-          written.set(t.attr as string, value);
+          // The kernel cuts driver_override at its first newline; nothing left clears it.
+          const cleared = t.attr === "driver_override" && value.split("\n")[0] === "";
+          written.set(t.attr as string, cleared ? "(null)" : value);
         } else if (t.key === "RUN") {
           if (t.attr === "builtin") builtins.push(value);
           else if (t.attr === null || t.attr === "program") run.push(value);

@@ -32,7 +32,8 @@ import { isAccountName, parseMode } from "../config/claimConfig.js";
 import type { NodeOwnership } from "../policy/nodeOwnership.js";
 import { isSafeIommuGroup } from "../paths.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
-import { HOLD_OVERRIDE, HOLD_SWITCH, NO_OVERRIDE } from "../policy/hold.js";
+import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
+import { HOLD_RULES } from "../policy/holdEligibility.js";
 import { DEFAULT_PATHS, isSafeDriverName, isSafeKernelRelease, isSafeModuleName, sysfsPaths } from "../paths.js";
 import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";
 import { RULE_ENV } from "./ruleEnv.js";
@@ -70,23 +71,22 @@ export interface CompiledDecisions {
 export type Decisions = CompiledDecisions | { readonly problem: string };
 
 // The exact values the decision section writes: one home, read by the checker below too.
-const SET_DRIVER_OVERRIDE = `$env{${RULE_ENV.driver}}`;
+const SET_DRIVER_OVERRIDE = `$env{${RULE_ENV.planDriver}}`;
+const WROTE_MODULE = `$env{${RULE_ENV.planModule}}`;
 const PROBE_NOW = "$kernel";
 const PROBE_ATTR = "[subsystem/pci]drivers_probe";
-const KMOD_LOAD = `kmod load $env{${RULE_ENV.module}}`;
+const KMOD_LOAD = `kmod load $env{${RULE_ENV.planModule}}`;
 /** Every path the rules TEST, relative to the device unless absolute: one home for the writer and the checker. */
 const TEST_PATH = {
-  /** The device is on a driver. */
-  bound: "driver",
-  iommuGroup: "iommu_group",
   /** The device is a VF. */
   isVf: "physfn",
   /** The winner's driver is registered: its directory appears when it registers (udev substitutes $env{} in a TEST). */
-  driverRegistered: `${sysfsPaths(DEFAULT_PATHS.sysfsRoot).drivers}/$env{${RULE_ENV.driver}}`,
+  driverRegistered: `${sysfsPaths(DEFAULT_PATHS.sysfsRoot).drivers}/$env{${RULE_ENV.planDriver}}`,
 } as const;
 const TESTS = new Set<string>(Object.values(TEST_PATH));
-const OUR_OVERRIDES = `${NO_OVERRIDE}|${HOLD_OVERRIDE}`;
 const RELEASE_KEY = "kernel/osrelease";
+/** The plans the rules carry out themselves; any other device stays held for the helper. */
+const PLANNED = "auto|pin";
 
 /** The addresses a PF's VFs take (all of them, enabled or not), or null if unknown. */
 export type VfAddressesOf = (pf: string) => readonly string[] | null;
@@ -297,50 +297,104 @@ function ownershipLines(nodes: readonly NodeOwnership[]): Line[] {
   return lines;
 }
 
+/** How the rules decide for the devices one mark names. */
+type MarkPlan =
+  /** The mark may be broader than the claim (udev cannot tell): marked for the helper, never held. */
+  | { readonly kind: "unheld" }
+  /** Held, and decided by the helper (no decisions, a pin whose driver name is not known). */
+  | { readonly kind: "hold" }
+  | { readonly kind: "auto" }
+  | { readonly kind: "pin"; readonly module: string; readonly driver: string };
+
 /**
- * How a claim's devices are decided in the rules: pinned (its Driver=, when the driver name
- * is known), ranked (the compiled ranking), or held for the helper (no decisions, an unknown
- * pin, or a reach broader than the claim, where the mark may be wrong).
+ * A claim's plan: unheld when its reach is broader than the claim; pinned (its Driver=,
+ * when the driver name is known), ranked (the compiled ranking), or held for the helper.
  */
-function planTokens(driver: string, reach: Reach, decisions: Decisions | null): RuleToken[] {
-  const plan = (p: Plan): RuleToken => set("ENV", p, RULE_ENV.plan);
-  if (decisions === null || "problem" in decisions || reach.unknown !== null) return [plan("hold")];
-  if (driver === "auto") return [plan("auto")];
+function planOf(driver: string, reach: Reach, decisions: Decisions | null): MarkPlan {
+  if (reach.unknown !== null) return { kind: "unheld" };
+  if (decisions === null || "problem" in decisions) return { kind: "hold" };
+  if (driver === "auto") return { kind: "auto" };
   const pin = decisions.pin(driver);
-  if (pin === null || !isSafeModuleName(pin.module) || !isSafeDriverName(pin.driver)) return [plan("hold")];
-  return [plan("pin"), set("ENV", pin.module, RULE_ENV.module), set("ENV", pin.driver, RULE_ENV.driver)];
+  if (pin === null || !isSafeModuleName(pin.module) || !isSafeDriverName(pin.driver)) return { kind: "hold" };
+  return { kind: "pin", module: pin.module, driver: pin.driver };
+}
+
+/** Two claims whose marks collide (names cut short) share the most careful of their plans. */
+function carefulOf(a: MarkPlan, b: MarkPlan): MarkPlan {
+  if (a.kind === "unheld" || b.kind === "unheld") return { kind: "unheld" };
+  return a.kind === b.kind && (a.kind !== "pin" || JSON.stringify(a) === JSON.stringify(b)) ? a : { kind: "hold" };
+}
+
+function planLine(mark: string, plan: MarkPlan, decideEnd: RuleToken): Line | null {
+  const marked = is("ENV", mark, CLAIM_ENV);
+  switch (plan.kind) {
+    case "unheld":
+      return { tokens: [marked, decideEnd] };
+    case "hold":
+      return null;
+    case "auto":
+      return { tokens: [marked, set("ENV", "auto", RULE_ENV.plan)] };
+    case "pin":
+      return {
+        tokens: [
+          marked,
+          set("ENV", "pin", RULE_ENV.plan),
+          set("ENV", plan.module, RULE_ENV.planModule),
+          set("ENV", plan.driver, RULE_ENV.planDriver),
+        ],
+      };
+  }
+}
+
+interface DecisionInputs {
+  readonly decisions: Decisions | null;
+  /** Each mark's plan, in the claims' order. */
+  readonly plans: ReadonlyMap<string, MarkPlan>;
+  /** Conditions of the exclusions whose reach udev cannot tell: the devices they may take. */
+  readonly unsureExclusions: readonly { readonly at: string; readonly sets: readonly RuleToken[][] }[];
 }
 
 /**
- * The hold and the compiled decision, for devices a claim marked (holds-design in
- * docs/kernel-facts.md): the hold first, so no host driver can probe the device whatever
- * happens next; then, on the kernel the ranking was compiled for, `kmod load` of the
- * chosen module as an IMPORT{builtin} (udev runs it at once, during the rules; a RUN{builtin}
- * would run only after them), and only once the chosen driver is registered, its override
- * and a probe. Debian's udev initramfs hook copies every /etc/udev/rules.d file into the
+ * The hold and the compiled decision, for devices a claim marked (docs/design.md, "Holds").
+ * First "ours or not": a device that the eligibility table (policy/holdEligibility.ts) rules
+ * out, that an exclusion udev cannot judge may take, or whose claim reaches further than
+ * udev can tell, gets no hold and no plan; the helper decides about it. Then the plan per
+ * claim, the hold, and, on the kernel the ranking was compiled for, `kmod load` of the chosen
+ * module as an IMPORT{builtin} (udev runs it at once, during the rules; a RUN{builtin} would
+ * run only after them), and only once the chosen driver is registered, its override and a
+ * probe. Debian's udev initramfs hook copies every /etc/udev/rules.d file into the
  * initramfs, and a host-only dracut does too: there the module is usually missing, and the
  * device must stay held for the real root rather than keep an override nothing will ever
- * bind (which the real root's rules would take for someone else's). No process is started;
- * the helper runs after and checks.
+ * bind. The line that writes the override also tells the helper that the rules wrote it
+ * (RULE_ENV.module and .driver): an override it did not see written now is not ours.
  */
-function decisionLines(decisions: Decisions | null): Line[] {
+function decisionLines(inputs: DecisionInputs): Line[] {
+  const { decisions } = inputs;
   const end = set("GOTO", DECIDE_END_LABEL);
   const lines: Line[] = [
     { comment: "Hold claimed devices that no driver has yet, then bind them without a process." },
     { tokens: [{ ...is("ENV", "?*", CLAIM_ENV), op: "!=" }, end] },
-    { comment: "Already on a driver (built in, or loaded before the hold): the helper takes it." },
-    { tokens: [is("TEST", TEST_PATH.bound), end] },
-    { tokens: [{ ...is("TEST", TEST_PATH.iommuGroup), op: "!=" }, end] },
-    { comment: "An override set by anyone else is never overwritten." },
-    { tokens: [{ ...is("ATTR", OUR_OVERRIDES, "driver_override"), op: "!=" }, end] },
-    { comment: "Bridges never go to VFIO; the boot display is the helper's to judge." },
-    { tokens: [is("ATTR", "0x06*", "class"), end] },
-    { tokens: [is("ATTR", "1", "boot_vga"), end] },
-    { comment: `${HOLD_SWITCH}=0 on the kernel command line turns holds off (a diagnostic).` },
+  ];
+  for (const rule of HOLD_RULES) {
+    lines.push({ comment: `Not held when ${rule.why}.` }, { tokens: [{ ...rule.udev }, end] });
+  }
+  for (const exclusion of inputs.unsureExclusions) {
+    lines.push(
+      { comment: `${exclusion.at} may exclude these; the helper decides, without a hold.` },
+      ...exclusion.sets.map((s) => ({ tokens: [...s, end] })),
+    );
+  }
+  const planLines = [...inputs.plans].flatMap(([mark, plan]) => {
+    const line = planLine(mark, plan, end);
+    return line === null ? [] : [line];
+  });
+  if (planLines.length > 0) lines.push({ comment: "Each claim's plan." }, ...planLines);
+  lines.push(
+    { comment: `${HOLD_SWITCH}=0 on the kernel command line turns holds off (the recovery path).` },
     { tokens: [{ key: "IMPORT", attr: "cmdline", op: "=", value: HOLD_SWITCH }] },
     { tokens: [is("ENV", "0", HOLD_SWITCH), end] },
     { tokens: [set("ATTR", HOLD_OVERRIDE, "driver_override")] },
-  ];
+  );
   if (decisions === null) {
     lines.push({ comment: "compiled-for: none (held until the helper decides)" });
   } else if ("problem" in decisions) {
@@ -352,7 +406,8 @@ function decisionLines(decisions: Decisions | null): Line[] {
       throw new RuntimeFailure(`unexpected ranking digest ${quoteForDisplay(decisions.digest)}`);
     lines.push(
       { comment: `compiled-for: ${decisions.release} ${decisions.digest}` },
-      { tokens: [is("ENV", "hold", RULE_ENV.plan), end] },
+      { comment: "No plan (a pin whose driver name is not known): held for the helper." },
+      { tokens: [{ ...is("ENV", PLANNED, RULE_ENV.plan), op: "!=" }, end] },
       { comment: "Compiled for one kernel: on any other the devices stay held and the helper decides." },
       { tokens: [{ ...is("SYSCTL", decisions.release, RELEASE_KEY), op: "!=" }, end] },
       { tokens: [is("ENV", "pin", RULE_ENV.plan), set("GOTO", DECIDED_LABEL)] },
@@ -360,11 +415,17 @@ function decisionLines(decisions: Decisions | null): Line[] {
       ...decisions.ranking.map((tokens) => ({ tokens: [...tokens] })),
       { tokens: [set("LABEL", DECIDED_LABEL)] },
       { comment: "No driver name known for the winner (its module was never loaded): held for the helper." },
-      { tokens: [{ ...is("ENV", "?*", RULE_ENV.driver), op: "!=" }, end] },
+      { tokens: [{ ...is("ENV", "?*", RULE_ENV.planDriver), op: "!=" }, end] },
       { comment: "Load the winner now; where it cannot load (an initramfs without it), the device stays held." },
       { tokens: [{ key: "IMPORT", attr: "builtin", op: "=", value: KMOD_LOAD }] },
       { tokens: [{ ...is("TEST", TEST_PATH.driverRegistered), op: "!=" }, end] },
-      { tokens: [set("ATTR", SET_DRIVER_OVERRIDE, "driver_override")] },
+      {
+        tokens: [
+          set("ATTR", SET_DRIVER_OVERRIDE, "driver_override"),
+          set("ENV", WROTE_MODULE, RULE_ENV.module),
+          set("ENV", SET_DRIVER_OVERRIDE, RULE_ENV.driver),
+        ],
+      },
       { tokens: [set("ATTR", PROBE_NOW, PROBE_ATTR)] },
     );
   }
@@ -390,6 +451,7 @@ export function generateClaimRules(
     { tokens: [{ ...is("ACTION", "add"), op: "!=" }, end] },
     { tokens: [{ ...is("SUBSYSTEM", "pci"), op: "!=" }, end] },
   ];
+  const unsureExclusions: { at: string; sets: RuleToken[][] }[] = [];
   for (const exclusion of config.exclusions) {
     const reach = reachOf(exclusion.selectors, exclusion.origin, vfAddressesOf);
     const at = `[Exclude] ${where(exclusion.origin)}`;
@@ -398,9 +460,17 @@ export function generateClaimRules(
     } else if (reach.unknown !== null) {
       // A broader rule would skip devices other claims select; the helper applies it exactly.
       lines.push({ comment: `${at}: left to the helper (${reach.unknown})` });
+      unsureExclusions.push({ at, sets: reach.sets });
     } else {
       lines.push({ comment: at }, ...reach.sets.map((s) => ({ tokens: [...s, end] })));
     }
+  }
+  const plans = new Map<string, MarkPlan>();
+  for (const claim of config.claims) {
+    const mark = claimMark(claim.origin);
+    const plan = planOf(claim.driver, reachOf(claim.selectors, claim.origin, vfAddressesOf), decisions);
+    const known = plans.get(mark);
+    plans.set(mark, known === undefined ? plan : carefulOf(known, plan));
   }
   // Last first: udev keeps the last assignment, and the first matching claim decides (selectClaim).
   for (const claim of [...config.claims].reverse()) {
@@ -410,11 +480,15 @@ export function generateClaimRules(
       lines.push({ comment: `${at} (selects no device that can exist now)` });
       continue;
     }
-    const note = reach.unknown === null ? "" : ` (${reach.unknown}: marks more, the helper checks)`;
-    const mark = [set("ENV", claimMark(claim.origin), CLAIM_ENV), ...planTokens(claim.driver, reach, decisions)];
-    lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, ...mark] })));
+    const note = reach.unknown === null ? "" : ` (${reach.unknown}: marks more, the helper checks, nothing is held)`;
+    const mark = set("ENV", claimMark(claim.origin), CLAIM_ENV);
+    lines.push({ comment: `${at}${note}` }, ...reach.sets.map((s) => ({ tokens: [...s, mark] })));
   }
-  lines.push({ tokens: [set("LABEL", END_LABEL)] }, ...decisionLines(decisions), ...ownershipLines(ownership));
+  lines.push(
+    { tokens: [set("LABEL", END_LABEL)] },
+    ...decisionLines({ decisions, plans, unsureExclusions }),
+    ...ownershipLines(ownership),
+  );
   const text = render(lines);
   proveRoundTrip(text, lines);
   return text;
@@ -432,20 +506,21 @@ export function compiledForOfRules(text: string): { release: string; digest: str
   return m === null ? null : { release: m[1] as string, digest: m[2] as string };
 }
 
-const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsystem_device", "class", "boot_vga"]);
-const PLANS = new Set<string>(["auto", "pin", "hold"]);
+/** Attributes the claims' selectors match. */
+const MATCHED_ATTRS = new Set(["vendor", "device", "subsystem_vendor", "subsystem_device", "class"]);
+const PLANS = new Set<string>(["auto", "pin"]);
+const sameToken = (a: RuleToken, b: { key: string; attr: string | null; op: string; value: string }): boolean =>
+  a.key === b.key && a.attr === b.attr && a.op === b.op && a.value === b.value;
 
 function generatedToken(t: RuleToken): boolean {
   if (t.op === "==" || t.op === "!=") {
-    if (t.key === "ATTR")
-      return (
-        t.attr !== null && (MATCHED_ATTRS.has(t.attr) || (t.attr === "driver_override" && t.value === OUR_OVERRIDES))
-      );
+    if (HOLD_RULES.some((rule) => sameToken(t, rule.udev))) return true;
+    if (t.key === "ATTR") return t.attr !== null && MATCHED_ATTRS.has(t.attr);
     if (t.key === "ENV")
       return (
         t.attr === CLAIM_ENV ||
-        t.attr === RULE_ENV.plan ||
-        t.attr === RULE_ENV.driver ||
+        (t.attr === RULE_ENV.plan && (t.value === PLANNED || PLANS.has(t.value))) ||
+        (t.attr === RULE_ENV.planDriver && t.value === "?*") ||
         t.attr === "MODALIAS" ||
         t.attr === HOLD_SWITCH
       );
@@ -463,8 +538,10 @@ function generatedToken(t: RuleToken): boolean {
   if (t.key === "ENV") {
     if (t.attr === CLAIM_ENV) return true;
     if (t.attr === RULE_ENV.plan) return PLANS.has(t.value);
-    if (t.attr === RULE_ENV.module) return isSafeModuleName(t.value);
-    if (t.attr === RULE_ENV.driver) return t.value === "" || isSafeDriverName(t.value);
+    if (t.attr === RULE_ENV.planModule) return isSafeModuleName(t.value);
+    if (t.attr === RULE_ENV.planDriver) return t.value === "" || isSafeDriverName(t.value);
+    if (t.attr === RULE_ENV.module) return t.value === WROTE_MODULE;
+    if (t.attr === RULE_ENV.driver) return t.value === SET_DRIVER_OVERRIDE;
     return false;
   }
   if (t.attr !== null) return false;

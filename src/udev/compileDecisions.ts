@@ -57,7 +57,7 @@ export function decisionsFor(
   if (aliasSet.fallback) return { problem: "the kernel's modules.alias cannot be read" };
   const ranking = rankingRules(aliasSet.aliases, modulePolicy, driverOf);
   if (ranking.problem !== null) return { problem: ranking.problem };
-  const decided = ranking.lines.map((tokens) => renderRuleLine(tokens.filter((t) => t.attr !== RULE_ENV.driver)));
+  const decided = ranking.lines.map((tokens) => renderRuleLine(tokens.filter((t) => t.attr !== RULE_ENV.planDriver)));
   const digest = createHash("sha256").update(decided.join("\n")).digest("hex").slice(0, RANKING_DIGEST_LENGTH);
   return { release, digest, ranking: ranking.lines, pin };
 }

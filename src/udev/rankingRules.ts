@@ -173,8 +173,8 @@ export function rankingRules(aliases: readonly VfioAlias[], policy: ModulePolicy
     }
     const tokens: RuleToken[] = [
       { key: "ENV", attr: MODALIAS_ENV, op: "==", value: entry.pattern.slice(VFIO_SUBJECT_PREFIX.length) },
-      { key: "ENV", attr: RULE_ENV.module, op: "=", value: entry.module },
-      { key: "ENV", attr: RULE_ENV.driver, op: "=", value: driver },
+      { key: "ENV", attr: RULE_ENV.planModule, op: "=", value: entry.module },
+      { key: "ENV", attr: RULE_ENV.planDriver, op: "=", value: driver },
     ];
     try {
       rendered.push(renderRuleLine(tokens));

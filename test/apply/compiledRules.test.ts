@@ -20,7 +20,15 @@ import { compileDecisions } from "../../src/udev/compileDecisions.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
 import { staleDecisionsReason } from "../../src/udev/writeClaimRules.js";
-import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import {
+  HOST_DRIVERS,
+  makeSimulatedHost,
+  UNBOUND_VIRTIO_BLK,
+  VF1,
+  VIRTIO_NET,
+  vfioDrivers,
+  type SimulatedHost,
+} from "../../support/simulatedHost.js";
 import { evaluateRules, type UdevOptions, type UdevResult } from "../../support/udevRuleEvaluator.js";
 
 const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules");
@@ -91,7 +99,7 @@ async function addEvent(
   }
   const driverBeforeHelper = host.kernel.boundDriver(address);
   const log = capturingLog();
-  if (udev.run.length > 0) {
+  if (udev.run.some((command) => command.includes(" udev-event"))) {
     await handleAddEvent(
       { ...udev.env, ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: address },
       { configDir, env: host.env(), log },
@@ -183,7 +191,7 @@ describe("the compiled decision", () => {
     host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), "\n");
     fs.rmSync(path.join(host.tree.root, "module", "virtio_vfio_pci"), { recursive: true, force: true });
     const text = generate(`[Claim]\nAddress=${DEVICE}\n`);
-    expect(text).toContain('ENV{VFIO_AUTOBIND_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}=""');
+    expect(text).toContain('ENV{VFIO_AUTOBIND_PLAN_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_PLAN_DRIVER}=""');
     const event = await addEvent(DEVICE);
     expect(event.udev.attrWrites).toEqual([{ attr: "driver_override", value: HOLD_OVERRIDE }]);
     expect(event.udev.builtins).toEqual([]);
@@ -201,5 +209,76 @@ describe("the compiled decision", () => {
     });
     expect(off.udev.attrWrites).toEqual([]);
     expect(off.udev.run).toHaveLength(1); // the helper still runs, as before holds existed
+  });
+});
+
+describe("a hold never outlives the decision behind it", () => {
+  it("a device an older initramfs held, and no current claim selects, goes to the kernel at once, with one line", async () => {
+    generate(`[Claim]\nAddress=${DEVICE}\nDriver=vfio-pci\n`);
+    fs.rmSync(host.tree.at("bus/pci/drivers/vfio-pci"), { recursive: true });
+    const early = await addEvent(DEVICE, { initramfs: true });
+    expect(host.kernel.driverOverride(DEVICE)).toBe(HOLD_OVERRIDE);
+    expect(early.driverBeforeHelper).toBeNull();
+    // `unclaim` in the real root since the initramfs was built: the current rules mark nothing.
+    generate(`[Claim]\nAddress=0000:77:00.0\n`);
+    const root = await addEvent(DEVICE);
+    expect(root.udev.attrWrites).toEqual([
+      { attr: "driver_override", value: "\n" },
+      { attr: "[subsystem/pci]drivers_probe", value: DEVICE },
+    ]);
+    expect(host.kernel.driverOverride(DEVICE)).toBeNull();
+    expect(root.driverBeforeHelper).toBe("virtio-pci");
+    expect(root.udev.run).toEqual([
+      expect.stringMatching(/^\/bin\/sh -c 'echo .*0000:00:05\.0: held by an older initramfs/),
+    ]);
+  });
+
+  it("an unheld, unclaimed device gets no write and no process", async () => {
+    generate(`[Claim]\nAddress=0000:77:00.0\n`);
+    const event = await addEvent(DEVICE);
+    expect(event.udev.attrWrites).toEqual([]);
+    expect(event.udev.run).toEqual([]);
+  });
+
+  it("a VfsOf= claim of an absent PF marks VFs for the helper but holds none", async () => {
+    generate(`[Claim]\nVfsOf=0000:99:00.0\n`);
+    expect(host.kernel.boundDriver(VF1)).toBeNull();
+    const event = await addEvent(VF1);
+    expect(event.udev.env["VFIO_AUTOBIND_CLAIM"]).toBeDefined();
+    expect(event.udev.attrWrites).toEqual([]);
+  });
+});
+
+describe("an override someone else set stays theirs", () => {
+  beforeEach(() => {
+    host.cleanup();
+    // vfio-pci's probe fails, so a bind to it cannot succeed.
+    host = makeSimulatedHost({
+      drivers: [...HOST_DRIVERS, ...vfioDrivers({ vfio_pci: { probe: { errno: "EIO" } } })],
+    });
+    fs.mkdirSync(path.join(host.procRoot, "sys", "kernel"), { recursive: true });
+    fs.writeFileSync(path.join(host.procRoot, "sys", "kernel", "osrelease"), `${RELEASE}\n`);
+  });
+
+  it("a pinned claim's failed bind leaves the admin's driver_override=vfio-pci in place", async () => {
+    await host.kernel.loadModule("vfio_pci", 1000);
+    generate(`[Claim]\nAddress=${DEVICE}\nDriver=vfio-pci\n`);
+    host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), "vfio-pci");
+    const event = await addEvent(DEVICE);
+    expect(event.udev.env["VFIO_AUTOBIND_DRIVER"]).toBeUndefined();
+    expect(host.kernel.driverOverride(DEVICE)).toBe("vfio-pci");
+    expect(event.lines.join("\n")).not.toMatch(/cleared the hold/);
+  });
+});
+
+describe("a device the admin bound to the pinned driver", () => {
+  it("is not recorded as bound by the rules, so that release and apply leave the admin's override alone", async () => {
+    generate(`[Claim]\nAddress=${DEVICE}\nDriver=vfio-pci\n`);
+    host.kernel.writeAttribute(sysfsPaths(host.tree.root).driverOverride(DEVICE), "vfio-pci");
+    host.kernel.writeAttribute(sysfsPaths(host.tree.root).driversProbe, DEVICE);
+    expect(host.kernel.boundDriver(DEVICE)).toBe("vfio-pci");
+    const event = await addEvent(DEVICE);
+    expect(event.lines).toEqual([expect.stringMatching(/^info 0000:00:05\.0: already bound to vfio-pci/)]);
+    expect(readRecord(host.stateDir, DEVICE)).toBeNull();
   });
 });

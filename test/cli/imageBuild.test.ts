@@ -70,7 +70,7 @@ describe("apply --rules-only --kernel-release (the kernel install hook)", () => 
     expect(rules).toMatch(/^# compiled-for: 6\.12\.9-1-amd64 [0-9a-f]{16}$/m);
     expect(rules).toContain('SYSCTL{kernel/osrelease}!="6.12.9-1-amd64"');
     expect(rules).toContain(
-      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}=""',
+      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_PLAN_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_PLAN_DRIVER}=""',
     );
     // Run again: nothing changed.
     expect((await cli(["apply", "--rules-only", "--kernel-release", "6.12.9-1-amd64"])).stdout).toBe(

@@ -28,8 +28,6 @@ const rulesFor = (text: string, vfs: Record<string, string[]> = {}): string[] =>
     .filter((l) => l !== "" && !l.startsWith("#"));
 };
 
-const HELD = 'ENV{VFIO_AUTOBIND_PLAN}="hold"';
-
 describe("generateClaimRules", () => {
   it("turns selectors into udev matches, one line per id, exclusions first", () => {
     expect(
@@ -40,22 +38,25 @@ describe("generateClaimRules", () => {
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
       'KERNEL=="0000:3b:00.7", GOTO="vfio_autobind_claims_end"',
-      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x15b3", ATTR{device}=="0x101e", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
-      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x10de", ATTR{device}=="0x2342", ATTR{subsystem_vendor}=="0x10de", ATTR{subsystem_device}=="0x16eb", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
+      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x15b3", ATTR{device}=="0x101e", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"`,
+      `KERNEL=="0000:3b:00.*|0000:5e:00.1", ATTR{class}=="0x02????", ATTR{vendor}=="0x10de", ATTR{device}=="0x2342", ATTR{subsystem_vendor}=="0x10de", ATTR{subsystem_device}=="0x16eb", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"`,
       'LABEL="vfio_autobind_claims_end"',
     ]);
   });
 
   it("names the VFs of a PF by address, before they exist", () => {
     expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0", { "0000:3b:00.0": ["0000:3b:00.2", "0000:3b:00.3"] })[2]).toBe(
-      `KERNEL=="0000:3b:00.2|0000:3b:00.3", TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
+      `KERNEL=="0000:3b:00.2|0000:3b:00.3", TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"`,
     );
   });
 
-  it("falls back to any VF when the PF's layout is unknown", () => {
+  it("falls back to marking any VF when the PF's layout is unknown, and holds none of them", () => {
     expect(rulesFor("[Claim]\nVfsOf=0000:3b:00.0")[2]).toBe(
-      `TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ${HELD}`,
+      `TEST=="physfn", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"`,
     );
+    const config = parseClaimFile("[Claim]\nVfsOf=0000:3b:00.0", "/etc/vfio-autobind/c.conf");
+    const text = generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null);
+    expect(text).toContain(`ENV{VFIO_AUTOBIND_CLAIM}=="/etc/vfio-autobind/c.conf:1", GOTO="vfio_autobind_decide_end"`);
   });
 
   it("records the config digest it was made from", () => {
@@ -96,6 +97,7 @@ const GENERATED_KEYS = new Set([
   "ATTR{subsystem_device}==",
   "ENV{VFIO_AUTOBIND_CLAIM}=",
   "ENV{VFIO_AUTOBIND_PLAN}=",
+  "ENV{VFIO_AUTOBIND_CLAIM}==",
   "LABEL=",
 ]);
 

@@ -188,7 +188,7 @@ describe("the ownership section of the generated rules", () => {
     expect([...rules.slice(0, 4), ...rules.slice(decideEnd + 1)]).toEqual([
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
-      'KERNEL=="0000:3b:00.*", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1", ENV{VFIO_AUTOBIND_PLAN}="hold"',
+      'KERNEL=="0000:3b:00.*", ENV{VFIO_AUTOBIND_CLAIM}="/etc/vfio-autobind/c.conf:1"',
       'LABEL="vfio_autobind_claims_end"',
       'ACTION=="remove", GOTO="vfio_autobind_owners_end"',
       'SUBSYSTEM!="vfio|vfio-dev", GOTO="vfio_autobind_owners_end"',
@@ -226,7 +226,7 @@ describe("the ownership section of the generated rules", () => {
     // A PCI device of the claim is marked and nothing more (no IOMMU group here, so no hold);
     // its node section is skipped.
     expect(event("pci", "0000:3b:00.2")).toEqual({
-      env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1`, VFIO_AUTOBIND_PLAN: "hold" },
+      env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` },
       run: [],
       builtins: [],
       attrWrites: [],

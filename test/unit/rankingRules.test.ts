@@ -283,7 +283,7 @@ function prove(
       "add",
       { fnmatch: glibc.match },
     );
-    const got = { module: env[RULE_ENV.module] ?? null, driver: env[RULE_ENV.driver] ?? "" };
+    const got = { module: env[RULE_ENV.planModule] ?? null, driver: env[RULE_ENV.planDriver] ?? "" };
     const want =
       expected === null
         ? { module: null, driver: "" }
@@ -452,9 +452,9 @@ describe("rankingRules, the lines", () => {
     );
     expect(compiled.problem).toBeNull();
     expect(compiled.lines.map(renderRuleLine)).toEqual([
-      'ENV{MODALIAS}=="pci:v*d*sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}="vfio-pci"',
-      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}="virtio_vfio_pci"',
-      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_MODULE}="aaa_vfio_pci", ENV{VFIO_AUTOBIND_DRIVER}="aaa-vfio-pci"',
+      'ENV{MODALIAS}=="pci:v*d*sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_PLAN_MODULE}="vfio_pci", ENV{VFIO_AUTOBIND_PLAN_DRIVER}="vfio-pci"',
+      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_PLAN_MODULE}="virtio_vfio_pci", ENV{VFIO_AUTOBIND_PLAN_DRIVER}="virtio_vfio_pci"',
+      'ENV{MODALIAS}=="pci:v00001AF4d00001041sv*sd*bc*sc*i*", ENV{VFIO_AUTOBIND_PLAN_MODULE}="aaa_vfio_pci", ENV{VFIO_AUTOBIND_PLAN_DRIVER}="aaa-vfio-pci"',
     ]);
     expect(compiled.digest).toMatch(new RegExp(`^[0-9a-f]{${RANKING_DIGEST_LENGTH}}$`));
   });
@@ -549,14 +549,14 @@ describe("rankingRules refuses what udev would read otherwise, and compiles noth
 
   it("shows why a | cannot be written: udev would let that alias win for every device", () => {
     // What udev would do with the line, evaluated with its semantics: the alternative pci:* matches anything.
-    const line = 'ENV{MODALIAS}=="pci:v0000ABCDd*sv*sd*bc*sc*i*|pci:*", ENV{VFIO_AUTOBIND_MODULE}="evil_vfio_pci"';
+    const line = 'ENV{MODALIAS}=="pci:v0000ABCDd*sv*sd*bc*sc*i*|pci:*", ENV{VFIO_AUTOBIND_PLAN_MODULE}="evil_vfio_pci"';
     const { env } = evaluateRuleTexts([{ name: "t.rules", text: line }], {
       kernel: "0000:00:01.0",
       subsystem: "pci",
       dir: "/nonexistent",
       env: { MODALIAS: "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00" },
     });
-    expect(env[RULE_ENV.module]).toBe("evil_vfio_pci");
+    expect(env[RULE_ENV.planModule]).toBe("evil_vfio_pci");
     expect(
       fnmatch("vfio_pci:v0000ABCDd*sv*sd*bc*sc*i*|pci:*", "vfio_pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00"),
     ).toBe(false);
