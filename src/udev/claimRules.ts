@@ -53,9 +53,6 @@ const DECIDE_END_LABEL = "vfio_autobind_decide_end";
 const DECIDED_LABEL = "vfio_autobind_decided";
 const LABELS = [END_LABEL, OWNER_END_LABEL, DECIDE_END_LABEL, DECIDED_LABEL];
 
-/** How the rules decide for a claim's devices (RULE_ENV.plan). */
-type Plan = "auto" | "pin" | "hold";
-
 /**
  * The ranking compiled for one kernel release (rankingRules.ts), and how a claim's pinned
  * Driver= resolves to a module and a driver name. Null pin: the driver name is not known
