@@ -61,7 +61,8 @@ export const HOLD_RULES: readonly HoldRule[] = [
   {
     why: "its driver_override was set by someone else, and is never overwritten",
     udev: { key: "ATTR", attr: "driver_override", op: "!=", value: OURS_OR_NONE },
-    sh: `! { read_attr "$dev/driver_override" && case $value in "${NO_OVERRIDE}" | "${HOLD_OVERRIDE}") true ;; *) false ;; esac; }`,
+    // Some kernels print an unset override as an empty line (kernel-facts.md, section 4).
+    sh: `! { read_attr "$dev/driver_override" && case $value in "${NO_OVERRIDE}" | "" | "${HOLD_OVERRIDE}") true ;; *) false ;; esac; }`,
     applies: (d) => d.driverOverride !== null && d.driverOverride !== HOLD_OVERRIDE,
   },
   {

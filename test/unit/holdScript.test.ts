@@ -55,7 +55,11 @@ interface Run {
 }
 
 /** Runs the script as `sh script SYSFS CMDLINE LOG`, in `work` as its current directory. */
-function runScript(script: string, shell: string[], options: { cmdline?: string; log?: string } = {}): Run {
+function runScript(
+  script: string,
+  shell: string[],
+  options: { cmdline?: string; log?: string; mode?: string } = {},
+): Run {
   const file = path.join(work, "hold-claimed.sh");
   fs.writeFileSync(file, script);
   const cmdline = path.join(work, "cmdline");
@@ -63,7 +67,8 @@ function runScript(script: string, shell: string[], options: { cmdline?: string;
   const log = options.log ?? path.join(work, "kmsg");
   fs.rmSync(path.join(work, "kmsg"), { force: true });
   if (options.log === undefined) fs.writeFileSync(log, "");
-  const result = spawnSync(shell[0] as string, [...shell.slice(1), file, tree.root, cmdline, log], {
+  const mode = options.mode === undefined ? [] : [options.mode];
+  const result = spawnSync(shell[0] as string, [...shell.slice(1), file, ...mode, tree.root, cmdline, log], {
     cwd: work,
     encoding: "utf8",
     env: { PATH: "/nonexistent" }, // builtins only: the initramfs may have nothing else
@@ -78,9 +83,16 @@ function runScript(script: string, shell: string[], options: { cmdline?: string;
 const override = (address: string): string =>
   fs.readFileSync(path.join(tree.deviceDir(address), "driver_override"), "utf8").trim();
 
+/** A device in an IOMMU group of its own, as an endpoint behind an IOMMU is. */
+let nextGroup = 0;
 const device = (address: string, extra: Partial<FakeDeviceSpec> = {}): void => {
-  tree.addDevice({ address, vendor: "1af4", device: "1041", subsystemDevice: "1100", ...extra });
+  nextGroup += 1;
+  tree.addDevice({ address, vendor: "1af4", device: "1041", subsystemDevice: "1100", iommuGroup: nextGroup, ...extra });
 };
+
+/** The first line of a run that holds anything names the way to boot without holds. */
+const FIRST_HOLD =
+  "<5>vfio-autobind: holding claimed devices for their VFIO drivers (to boot without any hold, add vfio_autobind.hold=0 to the kernel command line)\n";
 
 describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by %s", (_name, shell) => {
   it("holds what claims select by address glob, ids and class; leaves the rest; one kmsg line each", () => {
@@ -114,12 +126,13 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
     ]);
     expect(["0000:00:04.0", "0000:00:06.0", "0000:00:08.0"].map(override)).toEqual(["(null)", "(null)", "(null)"]);
     expect(run.log).toBe(
-      [
-        "<5>vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:1",
-        "<5>vfio-autobind: holding 0000:00:05.0 for /etc/vfio-autobind/50-test.conf:4",
-        "<5>vfio-autobind: holding 0000:00:07.0 for /etc/vfio-autobind/50-test.conf:6",
-        "",
-      ].join("\n"),
+      FIRST_HOLD +
+        [
+          "<5>vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:1",
+          "<5>vfio-autobind: holding 0000:00:05.0 for /etc/vfio-autobind/50-test.conf:4",
+          "<5>vfio-autobind: holding 0000:00:07.0 for /etc/vfio-autobind/50-test.conf:6",
+          "",
+        ].join("\n"),
     );
   });
 
@@ -142,7 +155,7 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
     expect(override("0000:00:06.0")).toBe("(null)");
     expect(override("0000:00:07.0")).toBe("(null)");
     expect(override("0000:00:08.0")).toBe(HOLD_OVERRIDE);
-    expect(run.log).toBe("<5>vfio-autobind: holding 0000:00:08.0 for /etc/vfio-autobind/50-test.conf:1\n");
+    expect(run.log).toBe(FIRST_HOLD + "<5>vfio-autobind: holding 0000:00:08.0 for /etc/vfio-autobind/50-test.conf:1\n");
   });
 
   it("VfsOf= claims hold nothing and VfsOf= exclusions exclude nothing (no VF exists at boot)", () => {
@@ -158,7 +171,7 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
     const run = runScript(script, shell);
     expect(override("0000:00:03.0")).toBe(HOLD_OVERRIDE);
     expect(override("0000:00:04.0")).toBe("(null)");
-    expect(run.log).toBe("<5>vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:8\n");
+    expect(run.log).toBe(FIRST_HOLD + "<5>vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:8\n");
   });
 
   it("vfio_autobind.hold=0 on the command line holds nothing and says so; the last word wins", () => {
@@ -179,7 +192,9 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
     const script = generateHoldScript(config("[Claim]\nAddress=0000:00:03.0\n"), DIGEST);
     const run = runScript(script, shell, { log: path.join(work, "no-such-dir", "kmsg") });
     expect(run.status).toBe(0);
-    expect(run.stderr).toBe("vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:1\n");
+    expect(run.stderr).toBe(
+      FIRST_HOLD.slice("<5>".length) + "vfio-autobind: holding 0000:00:03.0 for /etc/vfio-autobind/50-test.conf:1\n",
+    );
     expect(override("0000:00:03.0")).toBe(HOLD_OVERRIDE);
   });
 
@@ -193,7 +208,7 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
     const run = runScript(script, shell);
     expect(run.status).toBe(0);
     // A device whose driver_override cannot be read is not touched at all.
-    expect(run.log).toBe("<5>vfio-autobind: holding 0000:00:04.0 for /etc/vfio-autobind/50-test.conf:1\n");
+    expect(run.log).toBe(FIRST_HOLD + "<5>vfio-autobind: holding 0000:00:04.0 for /etc/vfio-autobind/50-test.conf:1\n");
   });
 
   it("does nothing, quietly, where there is no PCI bus (a chroot) or no claim", () => {
@@ -226,11 +241,74 @@ describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))("run by 
         fs.readdirSync(work).filter((f) => f.startsWith("pwned")),
         name,
       ).toEqual([]);
-      expect(run.log, name).toMatch(/^<5>vfio-autobind: holding 0000:00:03\.0 for [A-Za-z0-9_.:/+-]+:1\n$/);
+      expect(run.log.slice(FIRST_HOLD.length), name).toMatch(
+        /^<5>vfio-autobind: holding 0000:00:03\.0 for [A-Za-z0-9_.:/+-]+:1\n$/,
+      );
       expect(override("0000:00:03.0")).toBe(HOLD_OVERRIDE);
     }
   });
 });
+
+describe.each(SHELLS.map((shell) => [shell.join(" "), shell] as const))(
+  "letting go of holds, run by %s",
+  (_n, shell) => {
+    const script = (): string =>
+      generateHoldScript(
+        config("[Claim]\nAddress=0000:00:03.0 0000:00:05.0\n[Exclude]\nAddress=0000:00:05.0\n"),
+        DIGEST,
+      );
+
+    it("release-stale hands to the kernel each held device no current claim would hold, and keeps the rest", () => {
+      device("0000:00:03.0", { driverOverride: HOLD_OVERRIDE });
+      device("0000:00:04.0", { driverOverride: HOLD_OVERRIDE });
+      device("0000:00:05.0", { driverOverride: HOLD_OVERRIDE });
+      device("0000:00:06.0", { driverOverride: "pci-stub" });
+      device("0000:00:07.0", { driverOverride: HOLD_OVERRIDE, driver: "vfio-pci" });
+      const run = runScript(script(), shell, { mode: "release-stale" });
+      expect(run.status).toBe(0);
+      expect(["0000:00:03.0", "0000:00:04.0", "0000:00:05.0", "0000:00:06.0", "0000:00:07.0"].map(override)).toEqual([
+        HOLD_OVERRIDE,
+        "",
+        "",
+        "pci-stub",
+        HOLD_OVERRIDE,
+      ]);
+      expect(fs.readFileSync(path.join(tree.root, "bus/pci/drivers_probe"), "utf8")).toBe("0000:00:05.0\n");
+      expect(run.log).toBe(
+        [
+          "<5>vfio-autobind: 0000:00:04.0: held by an older initramfs, and no current claim selects it: hold cleared, the kernel probed it",
+          "<5>vfio-autobind: 0000:00:05.0: held by an older initramfs, and no current claim selects it: hold cleared, the kernel probed it",
+          "",
+        ].join("\n"),
+      );
+    });
+
+    it("release-storage hands every held storage controller to the kernel, and only those", () => {
+      device("0000:00:03.0", { driverOverride: HOLD_OVERRIDE, classCode: "010802" });
+      device("0000:00:04.0", { driverOverride: HOLD_OVERRIDE, classCode: "020000" });
+      device("0000:00:05.0", { classCode: "010601" });
+      const run = runScript(script(), shell, { mode: "release-storage" });
+      expect(["0000:00:03.0", "0000:00:04.0", "0000:00:05.0"].map(override)).toEqual(["", HOLD_OVERRIDE, "(null)"]);
+      expect(run.log).toMatch(
+        /^<5>vfio-autobind: 0000:00:03\.0: a storage controller held while the root device has not appeared: hold cleared/,
+      );
+    });
+
+    it("release-all hands every held device without a driver to the kernel, and says when it cannot", () => {
+      device("0000:00:03.0", { driverOverride: HOLD_OVERRIDE });
+      device("0000:00:04.0", { driverOverride: HOLD_OVERRIDE });
+      fs.chmodSync(path.join(tree.deviceDir("0000:00:04.0"), "driver_override"), 0o444);
+      const run = runScript(script(), shell, { mode: "release-all" });
+      expect(override("0000:00:03.0")).toBe("");
+      expect(run.log).toContain("0000:00:03.0: still held after udev's coldplug settled");
+      if (process.getuid?.() !== 0) {
+        expect(run.log).toContain(
+          "0000:00:04.0: still held after udev's coldplug settled (no VFIO driver took it), but driver_override cannot be written",
+        );
+      }
+    });
+  },
+);
 
 describe("the script's text", () => {
   it("starts with the config digest, then says what it is", () => {
@@ -268,8 +346,22 @@ describe("the script's text", () => {
       "return",
       "exit",
       "continue",
+      "shift",
+      "true",
+      "false",
     ];
-    const builtins = ["echo", "read", "set", "say", "read_attr", "select_claim"];
+    const builtins = [
+      "echo",
+      "read",
+      "set",
+      "say",
+      "read_attr",
+      "select_claim",
+      "may_hold",
+      "claimed",
+      "held",
+      "release",
+    ];
     expect([...words].filter((w) => ![...allowed, ...builtins].includes(w))).toEqual([]);
   });
 
