@@ -180,7 +180,7 @@ export function statePaths(stateDir: string) {
     devices,
     record: (address: string): string =>
       path.join(devices, `${checked("PCI address", address, isSafePciAddress)}.json`),
-    /** The lock directory: one lock per IOMMU group (or per device without one), lockFiles() below. */
+    /** The lock directory: one lock per IOMMU group (or per device without one), lockFile() below. */
     locks,
     /** The sriov_drivers_autoprobe value a PF had before apply set it to 0: `sriov/<pf>.autoprobe`. */
     sriov,
@@ -211,13 +211,9 @@ export function generatedPaths(configDir: string) {
   };
 }
 
-/**
- * The files of one lock in a lock directory: `<key>.lock` (the holder's pid) and
- * `<key>.name` (the lock's current socket name; src/lock/deviceLock.ts says why).
- */
-export function lockFiles(lockDir: string, key: string): { readonly pid: string; readonly name: string } {
-  const safe = checked("lock key", key, isSafeLockKey);
-  return { pid: path.join(lockDir, `${safe}.lock`), name: path.join(lockDir, `${safe}.name`) };
+/** The file of one lock in a lock directory, `<key>.lock`: flocked, and naming the holder's pid. */
+export function lockFile(lockDir: string, key: string): string {
+  return path.join(lockDir, `${checked("lock key", key, isSafeLockKey)}.lock`);
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_PATHS,
   isCodeCacheFileName,
-  lockFiles,
+  lockFile,
   statePaths,
   sysfsPaths,
   UnsafeNameError,
@@ -17,10 +17,7 @@ describe("paths derived from a root", () => {
     expect(sys.unbind("vfio-pci")).toBe("/tmp/root/sys/bus/pci/drivers/vfio-pci/unbind");
     expect(sys.moduleDrivers("mlx5_vfio_pci")).toBe("/tmp/root/sys/module/mlx5_vfio_pci/drivers");
     expect(state.record("0000:3b:00.2")).toBe("/tmp/root/run/devices/0000:3b:00.2.json");
-    expect(lockFiles(state.locks, "group-12")).toEqual({
-      pid: "/tmp/root/run/locks/group-12.lock",
-      name: "/tmp/root/run/locks/group-12.name",
-    });
+    expect(lockFile(state.locks, "group-12")).toBe("/tmp/root/run/locks/group-12.lock");
     expect(state.autoprobeRecord("0000:3b:00.0")).toBe("/tmp/root/run/sriov/0000:3b:00.0.autoprobe");
   });
 
@@ -33,7 +30,7 @@ describe("paths derived from a root", () => {
     ["PCI address", () => state.record("../passwd")],
     ["PCI address", () => state.autoprobeRecord(".")],
     ["IOMMU group", () => sys.iommuGroupDevices("1/../..")],
-    ["lock key", () => lockFiles(state.locks, "../k")],
+    ["lock key", () => lockFile(state.locks, "../k")],
   ])("refuses a %s name that could leave its root", (_kind, build) => {
     expect(build).toThrow(UnsafeNameError);
   });
