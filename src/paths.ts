@@ -32,8 +32,8 @@ export const DEFAULT_PATHS = {
   modprobeRoot: "/",
   /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
   accountsRoot: "/",
-  /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
-  devVfio: "/dev/vfio",
+  /** The device nodes (devtmpfs): the kernel's VFIO nodes are `vfio/<group>` and `vfio/devices/vfioN` under it. */
+  devRoot: "/dev",
   /** The root under which the initramfs generators are looked for (tests give a tree of their own). */
   toolsRoot: "/",
 } as const;
@@ -90,12 +90,16 @@ export function accountPaths(accountsRoot: string) {
  * under the real /dev): the group node and the iommufd cdev. Group and cdev names are
  * checked first, like every name that becomes a path.
  */
+const devVfio = path.join(DEFAULT_PATHS.devRoot, "vfio");
 export const vfioNodePaths = {
-  group: (group: string): string => path.join(DEFAULT_PATHS.devVfio, checked("IOMMU group", group, isSafeIommuGroup)),
-  cdevDir: path.join(DEFAULT_PATHS.devVfio, "devices"),
-  cdev: (name: string): string =>
-    path.join(DEFAULT_PATHS.devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
+  group: (group: string): string => path.join(devVfio, checked("IOMMU group", group, isSafeIommuGroup)),
+  cdevDir: path.join(devVfio, "devices"),
+  cdev: (name: string): string => path.join(devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
 };
+
+/** The file of a node vfioNodePaths names, under a /dev root: the node itself on a host, a test's stand-in under test. */
+export const vfioNodeFile = (devRoot: string, node: string): string =>
+  path.join(devRoot, path.relative(DEFAULT_PATHS.devRoot, node));
 
 /** The module directory of the running kernel. */
 export function defaultModulesDir(): string {

@@ -12,6 +12,7 @@ import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { statePaths } from "../../src/paths.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
+import { holdVfioNode } from "../../support/fakeProc.js";
 import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 
 let host: SimulatedHost;
@@ -64,9 +65,7 @@ describe("applyClaims", () => {
     await apply();
     const group = path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(VIRTIO_NET), "iommu_group")));
     const vm = path.join(host.procRoot, "4711");
-    fs.mkdirSync(path.join(vm, "fd"), { recursive: true });
-    fs.writeFileSync(path.join(vm, "comm"), "qemu-system-x86\n");
-    fs.symlinkSync(`/dev/vfio/${group}`, path.join(vm, "fd", "12"));
+    holdVfioNode(host, { pid: 4711, comm: "qemu-system-x86", node: `/dev/vfio/${group}` });
     fs.rmSync(path.join(configDir, "50-net.conf"));
     const held = await apply();
     expect(held.failed).toBe(true);
