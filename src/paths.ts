@@ -154,6 +154,7 @@ export function sysfsPaths(root: string) {
   const device = (address: string): string => path.join(pciDevices, checked("PCI address", address, isSafePciAddress));
   const drivers = path.join(root, "bus", "pci", "drivers");
   const driverDir = (driver: string): string => path.join(drivers, checked("driver", driver, isSafeDriverName));
+  const iommuGroups = path.join(root, "kernel", "iommu_groups");
   return {
     root,
     pciDevices,
@@ -172,8 +173,10 @@ export function sysfsPaths(root: string) {
     driversProbe: path.join(root, "bus", "pci", "drivers_probe"),
     moduleDrivers: (module: string): string =>
       path.join(root, "module", checked("module", module, isSafeModuleName), "drivers"),
+    /** One directory per IOMMU group, named by its number. */
+    iommuGroups,
     iommuGroupDevices: (group: string): string =>
-      path.join(root, "kernel", "iommu_groups", checked("IOMMU group", group, isSafeIommuGroup), "devices"),
+      path.join(iommuGroups, checked("IOMMU group", group, isSafeIommuGroup), "devices"),
   };
 }
 export type SysfsPaths = ReturnType<typeof sysfsPaths>;
