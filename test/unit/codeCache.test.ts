@@ -44,6 +44,13 @@ const cacheFiles = (key = KEY) => statePaths(stateDir).codeCache(key);
 const cacheFile = (key = KEY): string => cacheFiles(key).cache;
 type Exports = { describe(n: number): string };
 
+/** A program of its own whose cache a first run has written. */
+function cachedProgram(): EmbeddedProgram {
+  const first = program();
+  loadWithCodeCache<Exports>(first, stateDir).saveCache();
+  return first;
+}
+
 describe("the udev program's code cache", () => {
   it("runs the program without a cache, then writes one (0600, in a 0700 directory) once it is done", () => {
     const loaded = loadWithCodeCache<Exports>(program(), stateDir);
@@ -57,8 +64,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("takes back the cache it wrote and leaves the file as it is", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     const before = fs.statSync(cacheFile());
     const again = loadWithCodeCache<Exports>(program(KEY, first), stateDir);
     expect(again.cacheAccepted).toBe(true);
@@ -79,8 +85,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("never reads a cache through a symlink, and replaces the link itself, not its target", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     const elsewhere = path.join(work, "elsewhere.v8");
     fs.renameSync(cacheFile(), elsewhere);
     fs.symlinkSync(elsewhere, cacheFile());
@@ -93,8 +98,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("does not read a cache that others can write, or one in a directory others can write", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     fs.chmodSync(cacheFile(), 0o620);
     expect(loadWithCodeCache<Exports>(program(KEY, first), stateDir).cacheAccepted).toBe(false);
     fs.chmodSync(cacheFile(), 0o600);
@@ -105,8 +109,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("neither reads nor writes through a cache directory that is a symlink", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     const moved = path.join(work, "moved-cache");
     fs.renameSync(path.dirname(cacheFile()), moved);
     fs.symlinkSync(moved, path.dirname(cacheFile()));
@@ -143,8 +146,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("uses a cache only while it is the same, byte for byte, as its check copy", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     const written = fs.readFileSync(cacheFile());
     const damaged = Buffer.from(written);
     damaged.writeUInt8(damaged.readUInt8(damaged.length - 1) ^ 0xff, damaged.length - 1);
@@ -157,8 +159,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("marks the cache in use while the program runs with it, and not after", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     const dir = path.dirname(cacheFile());
     const seen = loadWithCodeCache<Exports>(program(KEY, first), stateDir);
     expect(seen.cacheAccepted).toBe(true);
@@ -168,8 +169,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("drops the cache when a process died using it, compiles without it, and writes a new one", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     // A pid that has just exited: its marker is what a crash in the middle of a run leaves.
     const dead = spawnSync("true").pid;
     fs.writeFileSync(cacheFiles().inUse(dead), "", { mode: 0o600 });
@@ -182,8 +182,7 @@ describe("the udev program's code cache", () => {
   });
 
   it("leaves the cache to a process that is using it now", () => {
-    const first = program();
-    loadWithCodeCache<Exports>(first, stateDir).saveCache();
+    const first = cachedProgram();
     fs.writeFileSync(cacheFiles().inUse(process.ppid), "", { mode: 0o600 });
     expect(loadWithCodeCache<Exports>(program(KEY, first), stateDir).cacheAccepted).toBe(true);
     expect(fs.existsSync(cacheFiles().inUse(process.ppid))).toBe(true);
