@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleWithUdevPart } from "../build.mjs";
+import { NODE_FLAGS } from "../packaging/layout.mjs";
 import { VM_KEYS, vmRows } from "./vmKeys.mjs";
 
 execFileSync(process.execPath, ["build.mjs"], { stdio: "inherit" });
@@ -27,11 +28,9 @@ writeFileSync(
 await build({ ...common, entryPoints: ["bench/suite.ts"], outfile: "dist/bench/suite.cjs" });
 
 const ranking = JSON.parse(
-  execFileSync(
-    process.execPath,
-    ["--jitless", "--no-expose-wasm", "dist/bench/rankingBench.cjs", "test/fixtures", "300"],
-    { encoding: "utf8" },
-  ),
+  execFileSync(process.execPath, [...NODE_FLAGS, "dist/bench/rankingBench.cjs", "test/fixtures", "300"], {
+    encoding: "utf8",
+  }),
 );
 const scratch = mkdtempSync(join(tmpdir(), "vfio-autobind-bench-rules-"));
 const suite = JSON.parse(

@@ -3,7 +3,7 @@
  * same run (these machines are noisy), medians over alternating runs.
  *   entryVsNodeFloorRatio       one udev event deciding for a claimed device (production
  *                               bundle, node with the packaged rule's flags) against
- *                               `node --jitless --no-expose-wasm -e 0`
+ *                               node with the installed wrapper's flags, `-e 0`
  *   entryVsNodeFloorRatioUdevEnv  the same pair with udev's environment only (nothing inherited)
  *   entryRssVsFloorRatio        that event's peak RSS against the same floor's (wait4's
  *                               ru_maxrss, through bench/peakRss.py)
@@ -29,25 +29,17 @@ import { evaluateRules } from "../support/udevRuleEvaluator.js";
 import { parseClaimFile } from "../src/config/claimConfig.js";
 import { generateClaimRules } from "../src/udev/claimRules.js";
 import { readVfAddresses } from "../src/sysfs/sriovLayout.js";
+import { PACKAGED_RULE, ruleNodeFlags, wrapperNodeFlags } from "../support/packagedCommands.js";
 
 const [bundle, simulatedBundle, rulesFile] = process.argv.slice(2) as [string, string, string];
-/** The floor, and how an admin's command runs the bundle. */
-const NODE = [process.execPath, "--jitless", "--no-expose-wasm"];
-const PACKAGED_RULE = path.resolve("rules.d/70-vfio-autobind.rules");
-
 /**
- * node and its flags as the packaged rule runs the udev helper, read from the rule itself
- * so that the benchmark times exactly what udev starts (the flags live in the rule, and in
- * packaging/layout.mjs, which test/packaging holds to it).
+ * The floor, and how an admin's command runs the bundle: node with the installed wrapper's
+ * flags. The udev helper runs with the packaged rule's, so the benchmark times exactly what
+ * udev starts.
  */
-function helperNode(): string[] {
-  const run = /RUN\+="([^"]*)"/.exec(fs.readFileSync(PACKAGED_RULE, "utf8"))?.[1]?.split(" ") ?? [];
-  const bundleAt = run.findIndex((word) => word.endsWith(".js"));
-  if (run[0] !== "/usr/bin/node" || bundleAt < 0 || run[bundleAt + 1] !== "udev-event")
-    throw new Error(`${PACKAGED_RULE}: no RUN of the form "/usr/bin/node [flags] <bundle> udev-event"`);
-  return [process.execPath, ...run.slice(1, bundleAt)];
-}
-const HELPER_NODE = helperNode();
+const NODE = [process.execPath, ...wrapperNodeFlags(path.resolve("."))];
+const PACKAGED_RULE_FILE = path.resolve(PACKAGED_RULE);
+const HELPER_NODE = [process.execPath, ...ruleNodeFlags(path.resolve("."))];
 const results: Record<string, number | string | null> = {};
 const notes: string[] = [];
 
@@ -216,7 +208,7 @@ function spawnsPerThousandUnclaimed(): void {
     let spawns = 0;
     const devices = fs.readdirSync(tree.at("bus/pci/devices"));
     for (const address of devices)
-      spawns += evaluateRules([PACKAGED_RULE, rulesFile], {
+      spawns += evaluateRules([PACKAGED_RULE_FILE, rulesFile], {
         kernel: address,
         subsystem: "pci",
         dir: tree.deviceDir(address),

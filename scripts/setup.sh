@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run setup: everything the tests, the real-kernel suite and the benchmark need on a
 # fresh Debian bookworm machine (root, apt working; node, npm, python3 and git present),
-# then the npm dependencies and the Node 18 the tests run the bundle under. Run it once;
+# then the npm dependencies and the Node releases the tests run the bundle under. Run it once;
 # npm test and npm run bench install nothing themselves. It is what .ci/run runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,4 +42,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
-node scripts/fetch-node18.mjs
+node scripts/fetch-nodes.mjs

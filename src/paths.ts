@@ -32,8 +32,8 @@ export const DEFAULT_PATHS = {
   modprobeRoot: "/",
   /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
   accountsRoot: "/",
-  /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
-  devVfio: "/dev/vfio",
+  /** The device nodes (devtmpfs): the kernel's VFIO nodes are `vfio/<group>` and `vfio/devices/vfioN` under it. */
+  devRoot: "/dev",
   /** The root under which the initramfs generators are looked for (tests give a tree of their own). */
   toolsRoot: "/",
 } as const;
@@ -90,12 +90,16 @@ export function accountPaths(accountsRoot: string) {
  * under the real /dev): the group node and the iommufd cdev. Group and cdev names are
  * checked first, like every name that becomes a path.
  */
+const devVfio = path.join(DEFAULT_PATHS.devRoot, "vfio");
 export const vfioNodePaths = {
-  group: (group: string): string => path.join(DEFAULT_PATHS.devVfio, checked("IOMMU group", group, isSafeIommuGroup)),
-  cdevDir: path.join(DEFAULT_PATHS.devVfio, "devices"),
-  cdev: (name: string): string =>
-    path.join(DEFAULT_PATHS.devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
+  group: (group: string): string => path.join(devVfio, checked("IOMMU group", group, isSafeIommuGroup)),
+  cdevDir: path.join(devVfio, "devices"),
+  cdev: (name: string): string => path.join(devVfio, "devices", checked("VFIO cdev", name, isSafeCdevName)),
 };
+
+/** The file of a node vfioNodePaths names, under a /dev root: the node itself on a host, a test's stand-in under test. */
+export const vfioNodeFile = (devRoot: string, node: string): string =>
+  path.join(devRoot, path.relative(DEFAULT_PATHS.devRoot, node));
 
 /** The module directory of the running kernel. */
 export function defaultModulesDir(): string {
@@ -116,7 +120,7 @@ const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
 const KERNEL_RELEASE = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,127}$/;
 const CODE_CACHE_KEY = /^[0-9a-f]{16}$/;
-const CODE_CACHE_FILE = /^udev-[0-9a-f]{16}\.v8$/;
+const CODE_CACHE_FILE = /^udev-[0-9a-f]{16}\.(?:v8|check|in-use-[1-9][0-9]{0,9})$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -130,8 +134,14 @@ export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
 export const isSafeKernelRelease = (name: string): boolean => KERNEL_RELEASE.test(name);
 /** The key of a code cache: 16 hex digits of a hash of the program it is for (build.mjs). */
 export const isSafeCodeCacheKey = (name: string): boolean => CODE_CACHE_KEY.test(name);
-/** A name statePaths().codeCache gives a cache file, whatever its key (any build's). */
+/** A name statePaths().codeCache gives one of a cache's files, whatever its key (any build's). */
 export const isCodeCacheFileName = (name: string): boolean => CODE_CACHE_FILE.test(name);
+/** The pid in `name` when it is the in-use marker of the cache of `key` (statePaths().codeCache(key).inUse), else null. */
+export function codeCacheUser(key: string, name: string): number | null {
+  const prefix = `udev-${key}.in-use-`;
+  const pid = name.startsWith(prefix) && CODE_CACHE_FILE.test(name) ? Number(name.slice(prefix.length)) : NaN;
+  return Number.isSafeInteger(pid) ? pid : null;
+}
 
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);
@@ -144,6 +154,7 @@ export function sysfsPaths(root: string) {
   const device = (address: string): string => path.join(pciDevices, checked("PCI address", address, isSafePciAddress));
   const drivers = path.join(root, "bus", "pci", "drivers");
   const driverDir = (driver: string): string => path.join(drivers, checked("driver", driver, isSafeDriverName));
+  const iommuGroups = path.join(root, "kernel", "iommu_groups");
   return {
     root,
     pciDevices,
@@ -162,8 +173,10 @@ export function sysfsPaths(root: string) {
     driversProbe: path.join(root, "bus", "pci", "drivers_probe"),
     moduleDrivers: (module: string): string =>
       path.join(root, "module", checked("module", module, isSafeModuleName), "drivers"),
+    /** One directory per IOMMU group, named by its number. */
+    iommuGroups,
     iommuGroupDevices: (group: string): string =>
-      path.join(root, "kernel", "iommu_groups", checked("IOMMU group", group, isSafeIommuGroup), "devices"),
+      path.join(iommuGroups, checked("IOMMU group", group, isSafeIommuGroup), "devices"),
   };
 }
 export type SysfsPaths = ReturnType<typeof sysfsPaths>;
@@ -180,16 +193,21 @@ export function statePaths(stateDir: string) {
     devices,
     record: (address: string): string =>
       path.join(devices, `${checked("PCI address", address, isSafePciAddress)}.json`),
-    /** The lock directory: one lock per IOMMU group (or per device without one), lockFiles() below. */
+    /** The lock directory: one lock per IOMMU group (or per device without one), lockFile() below. */
     locks,
     /** The sriov_drivers_autoprobe value a PF had before apply set it to 0: `sriov/<pf>.autoprobe`. */
     sriov,
     autoprobeRecord: (pf: string): string =>
       path.join(sriov, `${checked("PCI address", pf, isSafePciAddress)}.autoprobe`),
-    /** V8's compiled udev program (src/entry/codeCache.ts), one file per build: `code-cache/udev-<key>.v8`. */
+    /**
+     * V8's compiled udev program (src/entry/codeCache.ts), per build: `code-cache/udev-<key>.v8`,
+     * the copy it is checked against (`.check`), and `.in-use-<pid>` while a process runs with it.
+     */
     codeCaches,
-    codeCache: (key: string): string =>
-      path.join(codeCaches, `udev-${checked("code cache key", key, isSafeCodeCacheKey)}.v8`),
+    codeCache: (key: string) => {
+      const base = path.join(codeCaches, `udev-${checked("code cache key", key, isSafeCodeCacheKey)}`);
+      return { cache: `${base}.v8`, check: `${base}.check`, inUse: (pid: number): string => `${base}.in-use-${pid}` };
+    },
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;
@@ -211,13 +229,9 @@ export function generatedPaths(configDir: string) {
   };
 }
 
-/**
- * The files of one lock in a lock directory: `<key>.lock` (the holder's pid) and
- * `<key>.name` (the lock's current socket name; src/lock/deviceLock.ts says why).
- */
-export function lockFiles(lockDir: string, key: string): { readonly pid: string; readonly name: string } {
-  const safe = checked("lock key", key, isSafeLockKey);
-  return { pid: path.join(lockDir, `${safe}.lock`), name: path.join(lockDir, `${safe}.name`) };
+/** The file of one lock in a lock directory, `<key>.lock`: flocked, and naming the holder's pid. */
+export function lockFile(lockDir: string, key: string): string {
+  return path.join(lockDir, `${checked("lock key", key, isSafeLockKey)}.lock`);
 }
 
 /**

@@ -9,6 +9,7 @@ export interface CliRoots {
   readonly modulesDir?: string;
   readonly stateDir?: string;
   readonly procRoot?: string;
+  readonly devRoot?: string;
   readonly configDir?: string;
   readonly rulesFile?: string;
   readonly kmsg?: string;
@@ -24,6 +25,7 @@ const ROOT_OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
   modulesDir: "--modules-dir",
   stateDir: "--state-dir",
   procRoot: "--proc-root",
+  devRoot: "--dev-root",
   configDir: "--config-dir",
   rulesFile: "--rules-file",
   kmsg: "--kmsg",

@@ -69,13 +69,15 @@ export interface SimulatedHost {
   readonly modulesDir: string;
   readonly stateDir: string;
   readonly procRoot: string;
+  /** A /dev for the VFIO nodes that fake processes hold (support/fakeProc.ts). */
+  readonly devRoot: string;
   env(overrides?: Partial<BindEnvironment>): BindEnvironment;
   /**
-   * The command-line options that point the tool at this host: sysfs, modules, state and
-   * /proc, plus whichever of the other roots a test gives. One list, so no test can leave a
+   * The command-line options that point the tool at this host: sysfs, modules, state, /proc
+   * and /dev, plus whichever of the other roots a test gives. One list, so no test can leave a
    * root at its default (the host's own /etc or /run) by forgetting it.
    */
-  rootArgs(extra?: Omit<CliRoots, "sysfsRoot" | "modulesDir" | "stateDir" | "procRoot">): string[];
+  rootArgs(extra?: Omit<CliRoots, "sysfsRoot" | "modulesDir" | "stateDir" | "procRoot" | "devRoot">): string[];
   cleanup(): void;
 }
 
@@ -144,6 +146,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-state-"));
   const procRoot = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-proc-"));
   writeFakeProc(procRoot);
+  const devRoot = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-dev-"));
   const aliasSet = readVfioAliases(modulesDir);
   return {
     tree,
@@ -151,10 +154,12 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     modulesDir,
     stateDir,
     procRoot,
-    rootArgs: (extra = {}) => cliRootArgs({ ...extra, sysfsRoot: tree.root, modulesDir, stateDir, procRoot }),
+    devRoot,
+    rootArgs: (extra = {}) => cliRootArgs({ ...extra, sysfsRoot: tree.root, modulesDir, stateDir, procRoot, devRoot }),
     env: (overrides = {}) => ({
       sysfsRoot: tree.root,
       procRoot,
+      devRoot,
       stateDir,
       aliasSet,
       modulePolicy: new Map(),
@@ -168,7 +173,7 @@ export function makeSimulatedHost(options: { drivers?: SimulatedDriver[]; extraV
     }),
     cleanup: () => {
       tree.remove();
-      for (const dir of [modulesDir, stateDir, procRoot]) fs.rmSync(dir, { recursive: true, force: true });
+      for (const dir of [modulesDir, stateDir, procRoot, devRoot]) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

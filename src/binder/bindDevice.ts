@@ -76,6 +76,8 @@ export interface BindRequest {
 export interface BindEnvironment {
   readonly sysfsRoot: string;
   readonly procRoot: string;
+  /** Where the VFIO nodes are, for the holder check (`/dev`, or a test tree). */
+  readonly devRoot: string;
   readonly stateDir: string;
   readonly aliasSet: VfioAliasSet;
   /** Modules the admin forbade (modprobe.d, kernel command line): never tried. */
@@ -233,7 +235,7 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
       device,
       findHostUses(device.path, env.procRoot),
       request.force,
-      device.hasVfioDev ? findVfioHolders(env.procRoot, vfioNodesOf(env.sysfsRoot, device)) : [],
+      device.hasVfioDev ? findVfioHolders(env, vfioNodesOf(env.sysfsRoot, device)) : [],
     );
   const verdict = judge(initial);
   const tried = request.noFallback ? candidates.slice(0, 1) : candidates;

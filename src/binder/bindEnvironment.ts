@@ -10,6 +10,8 @@ import type { KernelIo } from "./kernelIo.js";
 export interface BindPaths {
   readonly sysfsRoot: string;
   readonly procRoot: string;
+  /** Where the VFIO nodes are (`/dev`, or a test tree). */
+  readonly devRoot: string;
   readonly stateDir: string;
   readonly modulesDir: string;
   /** Where modprobe.d is read from (`/`, or a test tree). */
@@ -29,6 +31,7 @@ export function makeBindEnvironment(
   return {
     sysfsRoot: paths.sysfsRoot,
     procRoot: paths.procRoot,
+    devRoot: paths.devRoot,
     stateDir: paths.stateDir,
     aliasSet,
     modulePolicy: modules.policy,

@@ -39,7 +39,7 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
     };
   }
   const refused = (device: typeof initial): ReleaseOutcome | null => {
-    const holders = device.hasVfioDev ? findVfioHolders(env.procRoot, vfioNodesOf(env.sysfsRoot, device)) : [];
+    const holders = device.hasVfioDev ? findVfioHolders(env, vfioNodesOf(env.sysfsRoot, device)) : [];
     const refusal = releaseRefusal(device, findHostUses(device.path, env.procRoot), record !== null, holders);
     if (refusal === null) return null;
     return { address, status: "refused", driver: device.driver, message: `${address}: refused: ${refusal}` };

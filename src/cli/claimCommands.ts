@@ -370,7 +370,7 @@ export function runStatus(context: CommandContext): void {
     const now = present ? (readBoundDriver(context.sysfsRoot, r.address) ?? "(none)") : "(device gone)";
     const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
     const device = present ? readPciDevice(context.sysfsRoot, r.address) : null;
-    const vfio = device === null ? null : vfioFactsOf(context.sysfsRoot, context.procRoot, device);
+    const vfio = device === null ? null : vfioFactsOf(context.sysfsRoot, context, device);
     const selection = device === null || config.errors.length > 0 ? null : selectClaim(config, device);
     const claim = selection?.kind === "claimed" ? selection.claim : null;
     return {

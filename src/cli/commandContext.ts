@@ -18,6 +18,8 @@ export interface GlobalOptions {
   readonly modulesDirGiven: boolean;
   readonly stateDir: string;
   readonly procRoot: string;
+  /** Where the VFIO nodes are, for the holder check (tests give a tree of their own). */
+  readonly devRoot: string;
   readonly configDir: string;
   readonly rulesFile: string;
   /** The root under which modprobe.d is read (tests give a tree of their own). */
@@ -43,6 +45,7 @@ export interface GlobalArguments {
   "modules-dir"?: string;
   "state-dir"?: string;
   "proc-root"?: string;
+  "dev-root"?: string;
   "config-dir"?: string;
   "rules-file"?: string;
   "modprobe-root"?: string;
@@ -88,6 +91,8 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       })
       // Where /proc is, for tests that fake mounts and swaps; not for admins.
       .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
+      // Where the VFIO nodes are, for tests that fake the processes holding them; not for admins.
+      .option("dev-root", { type: "string", default: DEFAULT_PATHS.devRoot, hidden: true, requiresArg: true })
       // Where modprobe.d is read, for tests that need a module blacklist of their own.
       .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
       // Where etc/passwd and etc/group are read for Owner=, for tests that must not see the host's accounts.
@@ -152,6 +157,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     modulesDirGiven: argv["modules-dir"] !== undefined,
     stateDir: argv["state-dir"] ?? DEFAULT_PATHS.stateDir,
     procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
+    devRoot: argv["dev-root"] ?? DEFAULT_PATHS.devRoot,
     configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
     modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,

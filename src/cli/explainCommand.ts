@@ -33,7 +33,7 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
     pciIds === null ? null : formatPciNames(lookupPciNames(pciIds, device.vendor, device.device, device.classCode));
   const explanation = {
     ...buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name, modules.policy),
-    vfio: vfioFactsOf(context.sysfsRoot, context.procRoot, device),
+    vfio: vfioFactsOf(context.sysfsRoot, context, device),
   };
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),

@@ -2,8 +2,8 @@
  * Node's builtins that only some runs need, loaded on first use. Under `node --jitless` Node
  * compiles its own modules from source in every process (V8 rejects Node's code cache
  * without the JIT), and most udev events need none of these: `net` with the stream modules
- * (about 6 ms) only for the journal's socket or the lock's fallback, `child_process` only
- * for modprobe or flock(1), `crypto` only for a command that prints the claims' digest.
+ * (about 6 ms) only for the journal's socket, `child_process` only for modprobe or flock(1)
+ * (the lock), `crypto` only for a command that prints the claims' digest.
  *
  * Always `require()`, never `import()`: the udev helper and the rest of the program are
  * compiled by node:vm (src/entry/codeCache.ts, build.mjs), which gives `import()` no loader

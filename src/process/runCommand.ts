@@ -1,7 +1,7 @@
 /**
  * A child process with an argument vector (never a shell) and a deadline, on
- * node:child_process alone. The udev helper's children, modprobe and (on Node before 20.4,
- * for the lock) flock(1), go through here and not through execa: under `node --jitless`
+ * node:child_process alone. The udev helper's children, modprobe and flock(1) for the lock,
+ * go through here and not through execa: under `node --jitless`
  * loading execa costs about 30 ms, and merely having it in the udev part of the bundle
  * costs every event about 3 ms of parsing (build.mjs). The command line keeps execa
  * (src/process/lazyExeca.ts). node:child_process itself is loaded on first use

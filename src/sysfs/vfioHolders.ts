@@ -1,9 +1,14 @@
 /**
  * Who holds a device through VFIO: the processes (a VMM, in practice) that have the
  * device's VFIO group node `/dev/vfio/<group>` or its device cdev `/dev/vfio/devices/vfioN`
- * (Linux 6.2 on, iommufd) open, found through `/proc/<pid>/fd` links and, for a file
- * closed after mmapping a BAR, `/proc/<pid>/maps`. Unbinding such a device blocks in the
- * kernel until the holder lets go, and pulls it from under a running guest.
+ * (Linux 6.2 on, iommufd) open, found through `/proc/<pid>/fd` and, for a file closed after
+ * mmapping a BAR, `/proc/<pid>/maps`. Unbinding such a device blocks in the kernel until the
+ * holder lets go, and pulls it from under a running guest.
+ *
+ * A holder is told by the node's identity, never by a path alone (procFiles.ts): an fd whose
+ * link reads as the node counts only if it opens that node (or another node of the same
+ * device, as in a container's own /dev), and a mapping only if its device and inode are the
+ * node's. Otherwise any local user could block release and apply with a file of the right name.
  *
  * A device fd obtained from a group fd is an anonymous inode (`anon_inode:[vfio-device]`)
  * that does not name its device; a VMM keeps the group fd open beside it, which is what is
@@ -12,9 +17,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isSafeCdevName, isSafeIommuGroup, sysfsPaths, vfioNodePaths } from "../paths.js";
+import { isSafeCdevName, isSafeIommuGroup, sysfsPaths, vfioNodeFile, vfioNodePaths } from "../paths.js";
 import { oneLine } from "../text/safeText.js";
 import type { PciDevice } from "./pciDevice.js";
+import { fdOpens, fileIdOf, mappedFiles, mountTableOf, type FileId } from "./procFiles.js";
 
 export interface VfioHolder {
   readonly pid: number;
@@ -24,8 +30,12 @@ export interface VfioHolder {
   readonly node: string;
 }
 
-/** /proc/<pid>/maps of a large process is a few MB; no VMM maps its device past this. */
-const MAX_MAPS_BYTES = 8 * 1024 * 1024;
+/** Where a holder scan looks: /proc, and the /dev the nodes are in (tests give trees of their own). */
+export interface HolderRoots {
+  readonly procRoot: string;
+  readonly devRoot: string;
+}
+
 const PID = /^[1-9][0-9]{0,9}$/;
 
 /** The VFIO nodes a device has now: its group's node, and its cdev when the kernel gives one. */
@@ -69,7 +79,14 @@ function readComm(procRoot: string, pid: string): string {
   }
 }
 
-function openNodes(procRoot: string, pid: string, wanted: ReadonlySet<string>): Set<string> {
+/** A node looked for: its name, the path fd links show for it, and its identity (null: not there). */
+interface WantedNode {
+  readonly name: string;
+  readonly link: string;
+  readonly id: FileId | null;
+}
+
+function openNodes(procRoot: string, pid: string, wanted: readonly WantedNode[]): Set<string> {
   const found = new Set<string>();
   const fdDir = path.join(procRoot, pid, "fd");
   let fds: string[];
@@ -78,71 +95,46 @@ function openNodes(procRoot: string, pid: string, wanted: ReadonlySet<string>): 
   } catch {
     return found; // gone, or not ours to read
   }
+  const mounts = mountTableOf(procRoot, pid);
   for (const fd of fds) {
+    let target: string;
     try {
-      const target = fs.readlinkSync(path.join(fdDir, fd));
-      if (wanted.has(target)) found.add(target);
+      target = fs.readlinkSync(path.join(fdDir, fd));
     } catch {
-      // closed while we looked
+      continue; // closed while we looked
     }
-  }
-  return found;
-}
-
-/** Lines of `/proc/<pid>/maps` end in the mapped file's path; a mapped node is a line ending " <node>". */
-function mappedNodes(procRoot: string, pid: string, wanted: ReadonlySet<string>, chunk: Buffer): Set<string> {
-  const found = new Set<string>();
-  const needles = [...wanted].map((node) => ` ${node}\n`);
-  const keep = Math.max(...needles.map((n) => n.length));
-  let fd: number;
-  try {
-    fd = fs.openSync(path.join(procRoot, pid, "maps"), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch {
-    return found; // gone, or not ours to read
-  }
-  try {
-    // Read in chunks, carrying the tail of the last one so a line split across two still matches:
-    // memory stays one chunk whatever the size of the process, and the read stops at a bound.
-    let carried = "";
-    for (let total = 0; total < MAX_MAPS_BYTES && found.size < needles.length;) {
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      const text = carried + chunk.toString("latin1", 0, n);
-      needles.forEach((needle, i) => {
-        if (text.includes(needle)) found.add([...wanted][i] as string);
-      });
-      carried = text.slice(-keep);
-    }
-    // The last line may lack its newline.
-    for (const node of wanted) if (carried.endsWith(` ${node}`)) found.add(node);
-  } catch {
-    // vanished mid-read: what was found so far stands
-  } finally {
-    fs.closeSync(fd);
+    // The link's text only picks the candidates (no other fd is looked at further); its identity decides.
+    const node = wanted.find((n) => n.link === target);
+    if (node !== undefined && fdOpens(procRoot, pid, fd, node.id, mounts)) found.add(node.name);
   }
   return found;
 }
 
 /** Every process that has one of `nodes` open or mapped, in pid order. */
-export function findVfioHolders(procRoot: string, nodes: readonly string[]): VfioHolder[] {
+export function findVfioHolders(roots: HolderRoots, nodes: readonly string[]): VfioHolder[] {
   if (nodes.length === 0) return [];
-  const wanted = new Set(nodes);
+  const { procRoot, devRoot } = roots;
   let pids: string[];
   try {
     pids = fs.readdirSync(procRoot).filter((name) => PID.test(name));
   } catch {
     return [];
   }
+  const wanted = nodes.map((name) => {
+    const file = vfioNodeFile(devRoot, name);
+    return { name, link: file, id: fileIdOf(file) };
+  });
   // Only a cdev can show in maps: BARs mmapped through a device fd got from a group are
   // mapped from an anonymous inode, never from the group node. Without a cdev (kernels
   // before 6.6), no maps file is read at all.
-  const mappable = new Set(nodes.filter((node) => node.startsWith(`${vfioNodePaths.cdevDir}/`)));
+  const mappable = new Map<string, FileId>();
+  for (const node of wanted)
+    if (node.id !== null && node.name.startsWith(`${vfioNodePaths.cdevDir}/`)) mappable.set(node.name, node.id);
   const holders: VfioHolder[] = [];
   const chunk = Buffer.allocUnsafe(64 * 1024);
   for (const pid of pids.sort((a, b) => Number(a) - Number(b))) {
     const open = openNodes(procRoot, pid, wanted);
-    if (mappable.size > 0) for (const node of mappedNodes(procRoot, pid, mappable, chunk)) open.add(node);
+    if (mappable.size > 0) for (const node of mappedFiles(procRoot, pid, mappable, chunk)) open.add(node);
     if (open.size === 0) continue;
     const command = readComm(procRoot, pid);
     for (const node of [...open].sort()) holders.push({ pid: Number(pid), command, node });
@@ -168,7 +160,7 @@ export interface VfioFacts {
 
 export function vfioFactsOf(
   sysfsRoot: string,
-  procRoot: string,
+  roots: HolderRoots,
   device: Pick<PciDevice, "address" | "iommuGroup" | "hasVfioDev">,
   options: { readonly scanHolders: boolean } = { scanHolders: true },
 ): VfioFacts {
@@ -182,7 +174,7 @@ export function vfioFactsOf(
     groupNode,
     cdev,
     cdevSysfs: cdevName === null ? null : `vfio-dev/${cdevName}`,
-    holders: options.scanHolders ? findVfioHolders(procRoot, nodes) : [],
+    holders: options.scanHolders ? findVfioHolders(roots, nodes) : [],
   };
 }
 

@@ -30,7 +30,6 @@ import {
 import { RuntimeFailure } from "../errors.js";
 import { isAccountName, parseMode } from "../config/claimConfig.js";
 import type { NodeOwnership } from "../policy/nodeOwnership.js";
-import { isSafeIommuGroup } from "../paths.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
 import { HOLD_RULES } from "../policy/holdEligibility.js";
@@ -236,35 +235,51 @@ function proveRoundTrip(text: string, lines: readonly Line[]): void {
   });
 }
 
-/** OWNER=, GROUP=, MODE= for one node, each value proven by its pattern again. */
-function ownershipTokens(node: NodeOwnership): RuleToken[] {
+/** OWNER= and GROUP=, and apart from them MODE=, for one node, each value proven by its pattern again. */
+function ownershipTokens(node: NodeOwnership): { readonly owner: RuleToken[]; readonly mode: RuleToken[] } {
   const refuse = (what: string): never => {
     throw new RuntimeFailure(
       `${commentText(where(node.claim.origin))}: ${what} is not a valid value; no udev rules were written`,
     );
   };
-  const tokens: RuleToken[] = [];
+  const owner: RuleToken[] = [];
+  const mode: RuleToken[] = [];
   if (node.owner !== null) {
     if (!isAccountName(node.owner.user)) refuse(`Owner user ${quoteForDisplay(node.owner.user)}`);
-    tokens.push(set("OWNER", node.owner.user));
+    owner.push(set("OWNER", node.owner.user));
     if (node.owner.group !== null) {
       if (!isAccountName(node.owner.group)) refuse(`Owner group ${quoteForDisplay(node.owner.group)}`);
-      tokens.push(set("GROUP", node.owner.group));
+      owner.push(set("GROUP", node.owner.group));
     }
   }
   if (node.mode !== null) {
     if (parseMode(node.mode) !== node.mode) refuse(`Mode ${quoteForDisplay(node.mode)}`);
-    tokens.push(set("MODE", node.mode));
+    mode.push(set("MODE", node.mode));
   }
-  return tokens;
+  return { owner, mode };
+}
+
+/** The group node's TEST: its group (udev puts the group number in $kernel) holds the device. */
+function groupHoldsDevice(address: string): string {
+  return `${sysfsPaths(DEFAULT_PATHS.sysfsRoot).iommuGroups}/$kernel/devices/${address}`;
+}
+
+/** Whether a TEST path is one groupHoldsDevice writes, for the checker. */
+function isGroupHoldsDevice(value: string): boolean {
+  const prefix = groupHoldsDevice("");
+  return value.startsWith(prefix) && isSysfsPciName(value.slice(prefix.length));
 }
 
 /**
  * The ownership section, after the claims' section: no RUN, so no process starts for a
  * node. The group node (`vfio` subsystem, named by its group number, no PCI parent) is
- * matched by the group number the device has now; the cdev (`vfio-dev`, a child of the PCI
- * device) by its parent's address. Every event but remove: udev applies permissions again
- * on change events, and a node that matched no rule then would go back to root-only.
+ * matched by the device its group holds, never by the group's number now: after a hardware
+ * change renumbers the groups, a number would give the owner another device's node. The
+ * cdev (`vfio-dev`, a child of the PCI device) is matched by its parent's address. MODE= has
+ * a line of its own: systemd 258 and 259 drop a whole line whose OWNER= or GROUP= names an
+ * account that is not a system account (docs/kernel-facts.md, section 8), and the mode must
+ * not go with it. Every event but remove: udev applies permissions again on change events,
+ * and a node that matched no rule then would go back to root-only.
  */
 function ownershipLines(nodes: readonly NodeOwnership[]): Line[] {
   if (nodes.length === 0) return [];
@@ -274,21 +289,18 @@ function ownershipLines(nodes: readonly NodeOwnership[]): Line[] {
     { tokens: [is("ACTION", "remove"), end] },
     { tokens: [{ ...is("SUBSYSTEM", "vfio|vfio-dev"), op: "!=" }, end] },
   ];
-  const groupsDone = new Set<string>();
   for (const node of nodes) {
     if (!isSysfsPciName(node.address))
       throw new RuntimeFailure(`unexpected device address ${quoteForDisplay(node.address)}`);
-    const tokens = ownershipTokens(node);
+    const { owner, mode } = ownershipTokens(node);
     lines.push({ comment: `${node.address}, [Claim] ${where(node.claim.origin)}` });
-    if (node.iommuGroup !== null && !groupsDone.has(node.iommuGroup)) {
-      if (!isSafeIommuGroup(node.iommuGroup))
-        throw new RuntimeFailure(`unexpected IOMMU group ${quoteForDisplay(node.iommuGroup)}`);
-      groupsDone.add(node.iommuGroup);
-      lines.push({ tokens: [is("SUBSYSTEM", "vfio"), is("KERNEL", node.iommuGroup), ...tokens] });
-    }
-    lines.push({
-      tokens: [is("SUBSYSTEM", "vfio-dev"), is("KERNEL", "vfio[0-9]*"), is("KERNELS", node.address), ...tokens],
-    });
+    const matches: RuleToken[][] = [
+      [is("SUBSYSTEM", "vfio-dev"), is("KERNEL", "vfio[0-9]*"), is("KERNELS", node.address)],
+    ];
+    if (node.iommuGroup !== null)
+      matches.unshift([is("SUBSYSTEM", "vfio"), is("KERNEL", "[0-9]*"), is("TEST", groupHoldsDevice(node.address))]);
+    for (const match of matches)
+      for (const assigned of [owner, mode]) if (assigned.length > 0) lines.push({ tokens: [...match, ...assigned] });
   }
   lines.push({ tokens: [set("LABEL", OWNER_END_LABEL)] });
   return lines;
@@ -522,7 +534,7 @@ function generatedToken(t: RuleToken): boolean {
         t.attr === HOLD_SWITCH
       );
     if (t.key === "SYSCTL") return t.attr === RELEASE_KEY && isSafeKernelRelease(t.value);
-    if (t.key === "TEST") return t.attr === null && TESTS.has(t.value);
+    if (t.key === "TEST") return t.attr === null && (TESTS.has(t.value) || isGroupHoldsDevice(t.value));
     return t.attr === null && ["ACTION", "SUBSYSTEM", "KERNEL", "KERNELS"].includes(t.key);
   }
   if (t.op !== "=") return false;

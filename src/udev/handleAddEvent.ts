@@ -62,7 +62,7 @@ function nodesNote(env: BindEnvironment, outcome: { address: string; status: str
   try {
     const device = readVfioView(env.sysfsRoot, outcome.address);
     if (!device.hasVfioDev) return "";
-    const facts = vfioFactsOf(env.sysfsRoot, env.procRoot, device, { scanHolders: false });
+    const facts = vfioFactsOf(env.sysfsRoot, env, device, { scanHolders: false });
     const cdev = facts.cdev === null ? "" : `, cdev ${facts.cdev} (${facts.cdevSysfs})`;
     return facts.groupNode === null && cdev === "" ? "" : `; group node ${facts.groupNode ?? "none"}${cdev}`;
   } catch {

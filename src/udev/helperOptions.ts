@@ -8,6 +8,7 @@ export const HELPER_OPTIONS = [
   "modules-dir",
   "state-dir",
   "proc-root",
+  "dev-root",
   "config-dir",
   "modprobe-root",
   "kmsg",

@@ -39,6 +39,7 @@ export async function runUdevHelper(
       "modules-dir": given["modules-dir"],
       "state-dir": given["state-dir"] ?? DEFAULT_PATHS.stateDir,
       "proc-root": given["proc-root"] ?? DEFAULT_PATHS.procRoot,
+      "dev-root": given["dev-root"] ?? DEFAULT_PATHS.devRoot,
       "config-dir": given["config-dir"] ?? DEFAULT_PATHS.configDir,
       "modprobe-root": given["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
       kmsg: given["kmsg"] ?? DEFAULT_PATHS.kmsg,
@@ -80,6 +81,7 @@ export async function runUdevHelper(
       {
         sysfsRoot,
         procRoot: values["proc-root"],
+        devRoot: values["dev-root"],
         stateDir: values["state-dir"],
         modulesDir: values["modules-dir"] ?? defaultModulesDir(),
         modprobeRoot: values["modprobe-root"],

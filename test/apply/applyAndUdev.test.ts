@@ -12,7 +12,9 @@ import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { statePaths } from "../../src/paths.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
+import { holdVfioNode } from "../../support/fakeProc.js";
 import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
+import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 
 let host: SimulatedHost;
 let configDir: string;
@@ -64,9 +66,7 @@ describe("applyClaims", () => {
     await apply();
     const group = path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(VIRTIO_NET), "iommu_group")));
     const vm = path.join(host.procRoot, "4711");
-    fs.mkdirSync(path.join(vm, "fd"), { recursive: true });
-    fs.writeFileSync(path.join(vm, "comm"), "qemu-system-x86\n");
-    fs.symlinkSync(`/dev/vfio/${group}`, path.join(vm, "fd", "12"));
+    holdVfioNode(host, { pid: 4711, comm: "qemu-system-x86", node: `/dev/vfio/${group}` });
     fs.rmSync(path.join(configDir, "50-net.conf"));
     const held = await apply();
     expect(held.failed).toBe(true);
@@ -83,10 +83,17 @@ describe("applyClaims", () => {
   it("writes Owner=/Mode= rules for the claimed device's group node and cdev", async () => {
     claimFile("50-net.conf", `[Claim]\nAddress=${VIRTIO_NET}\nOwner=107:107\nMode=0660\n`);
     await apply();
-    const group = path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(VIRTIO_NET), "iommu_group")));
-    const rules = fs.readFileSync(rulesFile, "utf8");
-    expect(rules).toContain(`SUBSYSTEM=="vfio", KERNEL=="${group}", OWNER="107", GROUP="107", MODE="0660"\n`);
-    expect(rules).toContain(`KERNELS=="${VIRTIO_NET}", OWNER="107", GROUP="107", MODE="0660"\n`);
+    const groupOf = (address: string) =>
+      path.basename(fs.readlinkSync(path.join(host.tree.deviceDir(address), "iommu_group")));
+    const group = groupOf(VIRTIO_NET);
+    const node = (subsystem: string, kernel: string, kernels = [kernel]) =>
+      evaluateRules([rulesFile], { subsystem, kernel, kernels, dir: host.tree.root }, "add", {
+        sysfsRoot: host.tree.root,
+      }).node;
+    const owned = { owner: "107", group: "107", mode: "0660" };
+    expect(node("vfio", group)).toEqual(owned);
+    expect(node("vfio-dev", "vfio0", ["vfio0", "vfio-dev", VIRTIO_NET])).toEqual(owned);
+    expect(node("vfio", groupOf(NVME))).toEqual({}); // another device's group node
   });
 
   it("reports a refused device as a failure, and a dry run changes nothing", async () => {

@@ -9,6 +9,7 @@ import { attemptsOf, planOf } from "../../src/binder/outcomes.js";
 import { releaseDevice } from "../../src/binder/releaseDevice.js";
 import { readRecord, recordFile } from "../../src/binder/stateStore.js";
 import { readPciDevice } from "../../src/sysfs/pciDevice.js";
+import { holdVfioNode } from "../../support/fakeProc.js";
 import {
   bindRequest,
   BOOT_VGA,
@@ -43,13 +44,6 @@ const groupOf = (h: SimulatedHost, address: string): string =>
   path.basename(fs.readlinkSync(path.join(h.tree.deviceDir(address), "iommu_group")));
 
 /** A process in the fake /proc with `node` open (a VMM holding the device). */
-function holdNode(h: SimulatedHost, pid: number, comm: string, node: string): void {
-  const dir = path.join(h.procRoot, String(pid));
-  fs.mkdirSync(path.join(dir, "fd"), { recursive: true });
-  fs.writeFileSync(path.join(dir, "comm"), `${comm}\n`);
-  fs.symlinkSync(node, path.join(dir, "fd", String(fs.readdirSync(path.join(dir, "fd")).length + 3)));
-}
-
 describe("bind", () => {
   it("binds a bound device to its most specific variant: override, unbind, bind, read back, record", async () => {
     host = makeSimulatedHost();
@@ -264,7 +258,7 @@ describe("safety verdict", () => {
     // The simulated kernel, like Linux 6.1 on, gives a device on a VFIO driver its vfio-dev/.
     expect(fs.existsSync(path.join(host.tree.deviceDir(VIRTIO_NET), "vfio-dev"))).toBe(true);
     const node = `/dev/vfio/${groupOf(host, VIRTIO_NET)}`;
-    holdNode(host, 4711, "qemu-system-x86", node);
+    holdVfioNode(host, { pid: 4711, comm: "qemu-system-x86", node });
     for (const force of [false, true]) {
       const ops = host.kernel.operations.length;
       const result = await bindDevice(bindRequest(VIRTIO_NET, { force }), host.env());
@@ -278,7 +272,7 @@ describe("safety verdict", () => {
   it("moves a device nobody holds from one VFIO driver to its best one", async () => {
     host = makeSimulatedHost();
     await bindToVfioPciBehindOurBack(host, VIRTIO_NET, "virtio-pci");
-    holdNode(host, 4711, "bash", "/dev/null");
+    holdVfioNode(host, { pid: 4711, comm: "bash", node: "/dev/null" });
     const result = await bindDevice(bindRequest(VIRTIO_NET), host.env());
     expect(result.status).toBe("bound");
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
@@ -330,8 +324,8 @@ describe("release", () => {
     const node = `/dev/vfio/${groupOf(host, NVME)}`;
     // As on a kernel with iommufd cdevs (6.6 on): vfio-dev/vfio0 has a dev attribute, so a node.
     fs.writeFileSync(path.join(host.tree.deviceDir(NVME), "vfio-dev", "vfio0", "dev"), "511:0\n");
-    holdNode(host, 4711, "qemu-system-x86", node);
-    holdNode(host, 4800, "crosvm", "/dev/vfio/devices/vfio0");
+    holdVfioNode(host, { pid: 4711, comm: "qemu-system-x86", node });
+    holdVfioNode(host, { pid: 4800, comm: "crosvm", node: "/dev/vfio/devices/vfio0" });
     for (const force of [false, true]) {
       const ops = host.kernel.operations.length;
       const refused = await releaseDevice({ address: NVME, force, dryRun: false }, host.env());

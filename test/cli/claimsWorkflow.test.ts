@@ -81,7 +81,7 @@ describe("claims, as a new admin uses them", () => {
 
     // udev's side: only the claimed device gets a RUN, and it is node --jitless.
     expect(udevRuns(VIRTIO_NET)).toEqual([
-      "/usr/bin/node --jitless --no-expose-wasm --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event",
+      "/usr/bin/node --jitless --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event",
     ]);
     const devices = fs.readdirSync(host.tree.at("bus/pci/devices"));
     const spawns = devices.filter((d) => udevRuns(d).length > 0);

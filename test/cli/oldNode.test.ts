@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MINIMUM_NODE, nodeVersionRefusal } from "../../src/nodeVersion.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
 import { runBundle } from "../support/runBundle.js";
+import { WRAPPER_FLAGS } from "../support/testNodes.js";
 
 const FAKE_OLD_NODE = path.resolve(__dirname, "../support/fake-old-node.cjs");
 const tooOld = (version: string) =>
@@ -43,14 +44,14 @@ describe("the bundle on an old Node", () => {
 
   it("the CLI refuses with one line and exit 1", async () => {
     const result = await runBundle(["list", "--sysfs-root", "/nonexistent"], {
-      node: ["--jitless", "--no-expose-wasm", "-r", FAKE_OLD_NODE],
+      node: [...WRAPPER_FLAGS, "-r", FAKE_OLD_NODE],
     });
     expect(result).toMatchObject({ exitCode: 1, stdout: "", stderr: `vfio-autobind: ${tooOld("16.20.2")}` });
   });
 
   it("the udev helper refuses with one line on stderr and in the journal", async () => {
     const result = await runBundle(["udev-event", "--kmsg", journal.kmsg, "--journal-socket", journal.socket], {
-      node: ["--jitless", "--no-expose-wasm", "-r", FAKE_OLD_NODE],
+      node: [...WRAPPER_FLAGS, "-r", FAKE_OLD_NODE],
       env: { FAKE_NODE_VERSION: "18.18.2", ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: "0000:00:03.0" },
     });
     expect(result).toMatchObject({ exitCode: 1, stdout: "", stderr: `vfio-autobind: ${tooOld("18.18.2")}` });
@@ -69,7 +70,7 @@ describe("the bundle on an old Node", () => {
 
   it("runs as usual on the minimum version", async () => {
     const result = await runBundle(["--version"], {
-      node: ["--jitless", "--no-expose-wasm", "-r", FAKE_OLD_NODE],
+      node: [...WRAPPER_FLAGS, "-r", FAKE_OLD_NODE],
       env: { FAKE_NODE_VERSION: "18.19.0" },
     });
     expect(result.exitCode).toBe(0);

@@ -41,10 +41,12 @@ describe("Owner= and Mode= from the command line", () => {
       "Owner=chv:chv\nMode=0600\n",
     );
     const rules = fs.readFileSync(rulesFile, "utf8");
-    expect(rules).toContain('SUBSYSTEM=="vfio", KERNEL=="7", OWNER="chv", GROUP="chv", MODE="0600"\n');
-    expect(rules).toContain(
-      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:00:03.0", OWNER="chv", GROUP="chv", MODE="0600"\n',
-    );
+    const group = 'SUBSYSTEM=="vfio", KERNEL=="[0-9]*", TEST=="/sys/kernel/iommu_groups/$kernel/devices/0000:00:03.0"';
+    const cdev = 'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:00:03.0"';
+    for (const match of [group, cdev]) {
+      expect(rules).toContain(`\n${match}, OWNER="chv", GROUP="chv"\n`);
+      expect(rules).toContain(`\n${match}, MODE="0600"\n`);
+    }
     expect(rules).not.toContain("0000:00:04.0");
   });
 

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeRecord } from "../../src/binder/stateStore.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { holdVfioNode } from "../../support/fakeProc.js";
 import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runBundle } from "../support/runBundle.js";
 
@@ -22,10 +23,7 @@ beforeEach(() => {
   fs.mkdirSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio2"), { recursive: true });
   fs.writeFileSync(path.join(sys.deviceDir(ADDRESS), "vfio-dev", "vfio2", "dev"), "511:2\n");
   ws = makeCliWorkspace("nodes", { sysfs: sys });
-  const holder = path.join(ws.procRoot, "4711");
-  fs.mkdirSync(path.join(holder, "fd"), { recursive: true });
-  fs.writeFileSync(path.join(holder, "comm"), "cloud-hyperviso\n");
-  fs.symlinkSync("/dev/vfio/devices/vfio2", path.join(holder, "fd", "9"));
+  holdVfioNode(ws, { pid: 4711, comm: "cloud-hyperviso", node: "/dev/vfio/devices/vfio2" });
   fs.mkdirSync(ws.configDir, { recursive: true });
   fs.writeFileSync(path.join(ws.configDir, "10-a.conf"), `[Claim]\nAddress=${ADDRESS}\nOwner=107:107\nMode=0660\n`);
   writeRecord(ws.stateDir, {

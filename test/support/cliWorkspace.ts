@@ -1,6 +1,6 @@
 /**
  * The temporary tree a CLI test points the tool at: the host's files the tool reads and
- * writes (/etc/vfio-autobind, the udev rules, /run/vfio-autobind, /proc, /lib/modules, the
+ * writes (/etc/vfio-autobind, the udev rules, /run/vfio-autobind, /proc, /dev, /lib/modules, the
  * account files, modprobe.d, the initramfs tools, udevadm), each at its usual place under
  * one directory. One list of root options, so no test can leave a root at the host's own
  * by forgetting it; writes there are refused anyway under test (src/paths.ts).
@@ -23,13 +23,15 @@ export interface CliWorkspace {
   readonly stateDir: string;
   /** A /proc in which the host uses no device (support/fakeProc.ts). */
   readonly procRoot: string;
+  /** Where the VFIO nodes are (support/fakeProc.ts puts holders' nodes there). */
+  readonly devRoot: string;
   /** Not made until a test writes a modules.alias there. */
   readonly modulesDir: string;
   /** Missing until installUdevadm: a tool that runs it then gets its "could not reload" warning. */
   readonly udevadm: string;
   /**
-   * The roots beside sysfs, state, /proc and the modules: what a test gives a simulated
-   * host (support/simulatedHost.ts), which brings those four itself.
+   * The roots beside sysfs, state, /proc, /dev and the modules: what a test gives a simulated
+   * host (support/simulatedHost.ts), which brings those itself.
    */
   readonly roots: CliRoots;
   /** Every root option: sysfsRoot, and the rest in this tree. */
@@ -49,6 +51,7 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
   const stateDir = path.join(dir, "run", "vfio-autobind");
   const procRoot = path.join(dir, "proc");
   writeFakeProc(procRoot);
+  const devRoot = path.join(dir, "dev");
   const modulesDir = path.join(dir, "lib", "modules");
   const udevadm = path.join(dir, "usr", "bin", "udevadm");
   const configDir = path.join(dir, "etc", "vfio-autobind");
@@ -72,10 +75,11 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
     rulesFile,
     stateDir,
     procRoot,
+    devRoot,
     modulesDir,
     udevadm,
     roots,
-    rootArgs: () => cliRootArgs({ ...roots, sysfsRoot, stateDir, procRoot, modulesDir }),
+    rootArgs: () => cliRootArgs({ ...roots, sysfsRoot, stateDir, procRoot, devRoot, modulesDir }),
     installUdevadm: (script = "exit 0") => write(udevadm, `#!/bin/sh\n${script}\n`, 0o755),
     writeAccounts: ({ passwd, group }) => {
       write(path.join(dir, "etc", "passwd"), passwd);

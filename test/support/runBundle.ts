@@ -1,8 +1,12 @@
-/** Runs the built bundle the way admins and udev run it: `node --jitless dist/vfio-autobind.js`. */
+/**
+ * Runs the built bundle the way admins and udev run it: node with the installed wrapper's
+ * flags, or with the packaged udev rule's for `udev-event`.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { refuseRealSysfs, TEST_GUARD } from "./hostGuard.js";
+import { RULE_FLAGS, WRAPPER_FLAGS } from "./testNodes.js";
 
 export const BUNDLE = path.resolve(__dirname, "../../dist/vfio-autobind.js");
 export const MDWE_LAUNCHER = path.resolve(__dirname, "with-mdwe.py");
@@ -17,7 +21,7 @@ export function assertBundleBuilt(): void {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm test does)`);
 }
 
-/** Node's own notice under --jitless on Node 20; not ours, so tests look past it. */
+/** V8's own notice under --jitless on Node 18 to 22; not ours, so tests look past it. */
 export function withoutNodeNotices(stderr: string): string {
   return stderr
     .split("\n")
@@ -31,7 +35,7 @@ export async function runBundle(
 ): Promise<BundleResult> {
   if (options.bundle === undefined) assertBundleBuilt();
   refuseRealSysfs(args);
-  const nodeArgs = options.node ?? ["--jitless"];
+  const nodeArgs = options.node ?? (args[0] === "udev-event" ? RULE_FLAGS : WRAPPER_FLAGS);
   const node = options.nodeBinary ?? process.execPath;
   const command = options.mdwe === true ? ["python3", MDWE_LAUNCHER, node] : [node];
   const result = await execa(

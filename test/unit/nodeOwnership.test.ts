@@ -3,13 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { accountNames, readAccounts, unknownAccountErrors } from "../../src/config/accounts.js";
 import { parseClaimFile, parseMode, parseOwner, type Claim } from "../../src/config/claimConfig.js";
 import { claimFileText } from "../../src/config/claimWriter.js";
 import { planNodeOwnership } from "../../src/policy/nodeOwnership.js";
 import { generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
 import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
+import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 
 const FILE = "/etc/vfio-autobind/c.conf";
@@ -179,12 +180,37 @@ describe("the ownership section of the generated rules", () => {
     { address: "0000:3b:00.3", iommuGroup: "42", claim },
   ]).nodes;
   const text = generateClaimRules(config, "abc123", "/etc/vfio-autobind", () => null, nodes);
+  const owned = { owner: "qemu", group: "kvm", mode: "0660" };
 
-  it("comes after the claims' section: one group node rule per group, one cdev rule per device, no RUN", () => {
+  let tree: FakeSysfs;
+  let dir: string;
+  beforeEach(() => {
+    // The host at apply time: both devices in group 42.
+    tree = FakeSysfs.create();
+    for (const address of ["0000:3b:00.2", "0000:3b:00.3"])
+      tree.addDevice({ address, vendor: "15b3", device: "101e", iommuGroup: 42 });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-rules-"));
+  });
+  afterEach(() => {
+    tree.remove();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The node's OWNER/GROUP/MODE for one event, the rules evaluated as udev would over `tree`. */
+  const event = (rules: string, subsystem: string, kernel: string, kernels: string[] = [kernel], action = "add") => {
+    const file = path.join(dir, "69-vfio-autobind-claims.rules");
+    fs.writeFileSync(file, rules);
+    return evaluateRules([file], { subsystem, kernel, dir, kernels }, action, { sysfsRoot: tree.root });
+  };
+
+  it("comes after the claims' section: the group node by the device it holds, the cdev by its device, the mode on a line of its own, no RUN", () => {
     const rules = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
     // The hold's section (claimRules.test.ts) sits between the claims and the owners.
     const decideEnd = rules.indexOf('LABEL="vfio_autobind_decide_end"');
     expect(decideEnd).toBeGreaterThan(0);
+    const group = (address: string) =>
+      `SUBSYSTEM=="vfio", KERNEL=="[0-9]*", TEST=="/sys/kernel/iommu_groups/$kernel/devices/${address}"`;
+    const cdev = (address: string) => `SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="${address}"`;
     expect([...rules.slice(0, 4), ...rules.slice(decideEnd + 1)]).toEqual([
       'ACTION!="add", GOTO="vfio_autobind_claims_end"',
       'SUBSYSTEM!="pci", GOTO="vfio_autobind_claims_end"',
@@ -192,47 +218,69 @@ describe("the ownership section of the generated rules", () => {
       'LABEL="vfio_autobind_claims_end"',
       'ACTION=="remove", GOTO="vfio_autobind_owners_end"',
       'SUBSYSTEM!="vfio|vfio-dev", GOTO="vfio_autobind_owners_end"',
-      'SUBSYSTEM=="vfio", KERNEL=="42", OWNER="qemu", GROUP="kvm", MODE="0660"',
-      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:3b:00.2", OWNER="qemu", GROUP="kvm", MODE="0660"',
-      'SUBSYSTEM=="vfio-dev", KERNEL=="vfio[0-9]*", KERNELS=="0000:3b:00.3", OWNER="qemu", GROUP="kvm", MODE="0660"',
+      ...["0000:3b:00.2", "0000:3b:00.3"].flatMap((address) => [
+        `${group(address)}, OWNER="qemu", GROUP="kvm"`,
+        `${group(address)}, MODE="0660"`,
+        `${cdev(address)}, OWNER="qemu", GROUP="kvm"`,
+        `${cdev(address)}, MODE="0660"`,
+      ]),
       'LABEL="vfio_autobind_owners_end"',
     ]);
     expect(tokenizeRules(text).rules.some((r) => r.tokens.some((t) => t.key === "RUN"))).toBe(false);
   });
 
-  it("reads back as rules vfio-autobind generates (check's tamper test), and a RUN added to it does not", () => {
+  it("reads back as rules vfio-autobind generates (check's tamper test), and a RUN or another TEST added to it does not", () => {
     expect(generatedRulesProblem(text)).toBeNull();
     const tampered = text.replace('MODE="0660"', 'MODE="0660", RUN+="/bin/sh"');
     expect(generatedRulesProblem(tampered)?.message).toMatch(/not a rule vfio-autobind generates/);
     expect(generatedRulesProblem(text.replace('OWNER="qemu"', 'OWNER="$env{X}"'))).not.toBeNull();
+    for (const test of ["/sys/kernel/iommu_groups/$kernel/devices/../../../etc", "/etc/passwd", "/sys/kernel/$env{X}"])
+      expect(
+        generatedRulesProblem(text.replace("/sys/kernel/iommu_groups/$kernel/devices/0000:3b:00.2", test)),
+        test,
+      ).not.toBeNull();
   });
 
   it("owns the right nodes as udev evaluates them, starts no process, and leaves other nodes alone", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-rules-"));
-    const file = path.join(dir, "69-vfio-autobind-claims.rules");
-    fs.writeFileSync(file, text);
-    const owned = { owner: "qemu", group: "kvm", mode: "0660" };
-    const event = (subsystem: string, kernel: string, kernels: string[] = [kernel], action = "add") =>
-      evaluateRules([file], { subsystem, kernel, dir, kernels }, action);
-    expect(event("vfio", "42")).toEqual({ env: {}, run: [], builtins: [], attrWrites: [], node: owned });
-    expect(event("vfio", "42", ["42"], "change").node).toEqual(owned);
-    expect(event("vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual(owned);
+    expect(event(text, "vfio", "42")).toEqual({ env: {}, run: [], builtins: [], attrWrites: [], node: owned });
+    expect(event(text, "vfio", "42", ["42"], "change").node).toEqual(owned);
+    expect(event(text, "vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual(owned);
     // Another group, another device's cdev, the container node, a remove: untouched.
-    expect(event("vfio", "43").node).toEqual({});
-    expect(event("vfio", "420").node).toEqual({});
-    expect(event("vfio-dev", "vfio1", ["vfio1", "vfio-dev", "0000:3b:00.7"]).node).toEqual({});
-    expect(event("misc", "vfio").node).toEqual({});
-    expect(event("vfio", "42", ["42"], "remove").node).toEqual({});
+    tree.addDevice({ address: "0000:5e:00.0", vendor: "8086", device: "1572", iommuGroup: 43 });
+    expect(event(text, "vfio", "43").node).toEqual({});
+    expect(event(text, "vfio", "420").node).toEqual({});
+    expect(event(text, "vfio-dev", "vfio1", ["vfio1", "vfio-dev", "0000:3b:00.7"]).node).toEqual({});
+    expect(event(text, "misc", "vfio").node).toEqual({});
+    expect(event(text, "vfio", "42", ["42"], "remove").node).toEqual({});
     // A PCI device of the claim is marked and nothing more (no IOMMU group here, so no hold);
     // its node section is skipped.
-    expect(event("pci", "0000:3b:00.2")).toEqual({
+    expect(event(text, "pci", "0000:3b:00.2")).toEqual({
       env: { VFIO_AUTOBIND_CLAIM: `${FILE}:1` },
       run: [],
       builtins: [],
       attrWrites: [],
       node: {},
     });
-    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("follows the device when a hardware change renumbers the groups: its node is owned, the one with its old number is not", () => {
+    // After the change the claimed devices are in group 7, and group 42 holds another card.
+    for (const address of ["0000:3b:00.2", "0000:3b:00.3"]) {
+      tree.removeDevice(address);
+      tree.addDevice({ address, vendor: "15b3", device: "101e", iommuGroup: 7 });
+    }
+    tree.addDevice({ address: "0000:af:00.0", vendor: "10de", device: "2330", iommuGroup: 42 });
+    expect(event(text, "vfio", "42").node).toEqual({});
+    expect(event(text, "vfio", "7").node).toEqual(owned);
+  });
+
+  it("keeps the mode when udev drops a line for its OWNER= (systemd 258 and 259 with an account that is not a system one)", () => {
+    const dropped = text
+      .split("\n")
+      .filter((line) => !/OWNER=|GROUP=/.test(line))
+      .join("\n");
+    expect(event(dropped, "vfio", "42").node).toEqual({ mode: "0660" });
+    expect(event(dropped, "vfio-dev", "vfio0", ["vfio0", "vfio-dev", "0000:3b:00.3"]).node).toEqual({ mode: "0660" });
   });
 
   it("refuses an owner value the parser would not have produced", () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_PATHS,
+  codeCacheUser,
   isCodeCacheFileName,
-  lockFiles,
+  lockFile,
   statePaths,
   sysfsPaths,
   UnsafeNameError,
@@ -17,10 +18,7 @@ describe("paths derived from a root", () => {
     expect(sys.unbind("vfio-pci")).toBe("/tmp/root/sys/bus/pci/drivers/vfio-pci/unbind");
     expect(sys.moduleDrivers("mlx5_vfio_pci")).toBe("/tmp/root/sys/module/mlx5_vfio_pci/drivers");
     expect(state.record("0000:3b:00.2")).toBe("/tmp/root/run/devices/0000:3b:00.2.json");
-    expect(lockFiles(state.locks, "group-12")).toEqual({
-      pid: "/tmp/root/run/locks/group-12.lock",
-      name: "/tmp/root/run/locks/group-12.name",
-    });
+    expect(lockFile(state.locks, "group-12")).toBe("/tmp/root/run/locks/group-12.lock");
     expect(state.autoprobeRecord("0000:3b:00.0")).toBe("/tmp/root/run/sriov/0000:3b:00.0.autoprobe");
   });
 
@@ -33,17 +31,36 @@ describe("paths derived from a root", () => {
     ["PCI address", () => state.record("../passwd")],
     ["PCI address", () => state.autoprobeRecord(".")],
     ["IOMMU group", () => sys.iommuGroupDevices("1/../..")],
-    ["lock key", () => lockFiles(state.locks, "../k")],
+    ["lock key", () => lockFile(state.locks, "../k")],
   ])("refuses a %s name that could leave its root", (_kind, build) => {
     expect(build).toThrow(UnsafeNameError);
   });
 
-  it("names a code cache by its key, and knows any build's cache name for what it is", () => {
-    const file = state.codeCache("0123456789abcdef");
-    expect(file).toBe("/tmp/root/run/code-cache/udev-0123456789abcdef.v8");
-    expect(isCodeCacheFileName(file.slice(state.codeCaches.length + 1))).toBe(true);
+  it("names a code cache's files by its key, and knows any build's for what they are", () => {
+    const files = state.codeCache("0123456789abcdef");
+    const base = "/tmp/root/run/code-cache/udev-0123456789abcdef";
+    expect([files.cache, files.check, files.inUse(4711)]).toEqual([
+      `${base}.v8`,
+      `${base}.check`,
+      `${base}.in-use-4711`,
+    ]);
+    for (const file of [files.cache, files.check, files.inUse(4711)])
+      expect(isCodeCacheFileName(file.slice(state.codeCaches.length + 1))).toBe(true);
+    expect(codeCacheUser("0123456789abcdef", "udev-0123456789abcdef.in-use-4711")).toBe(4711);
+    for (const name of [
+      "udev-0123456789abcdef.in-use-0",
+      "udev-fedcba9876543210.in-use-4711",
+      "udev-0123456789abcdef.v8",
+    ])
+      expect(codeCacheUser("0123456789abcdef", name), name).toBeNull();
     expect(() => state.codeCache("../../etc/x")).toThrow(UnsafeNameError);
-    for (const name of ["udev-0123456789abcdef.v8.123.tmp", "udev-0123.v8", "notes.txt", "udev-0123456789ABCDEF.v8"])
+    for (const name of [
+      "udev-0123456789abcdef.v8.123.tmp",
+      "udev-0123.v8",
+      "notes.txt",
+      "udev-0123456789ABCDEF.v8",
+      "udev-0123456789abcdef.in-use-x",
+    ])
       expect(isCodeCacheFileName(name), name).toBe(false);
   });
 

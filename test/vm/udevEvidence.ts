@@ -8,7 +8,7 @@ import type { JournalWindow, ToolJournalEntry } from "./shared/protocol.js";
 
 /** The packaged rule's command, as udevd names it in its log. */
 export const HELPER_COMMAND =
-  "/usr/bin/node --jitless --no-expose-wasm --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event";
+  "/usr/bin/node --jitless --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event";
 
 /** One RUN of the helper, as udevd logged it. */
 export interface HelperRun {

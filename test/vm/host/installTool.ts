@@ -71,11 +71,11 @@ function installBundle(overlay: string): InstallMethod {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm run test:vm does)`);
   writeFile(overlay, "usr/lib/vfio-autobind/vfio-autobind.js", fs.readFileSync(BUNDLE), 0o644);
   // As the package's wrapper: --jitless because udevd's MemoryDenyWriteExecute=yes forbids
-  // the JIT (docs/kernel-facts.md, section 6); --no-expose-wasm spares Node's warning about the two.
+  // the JIT (docs/kernel-facts.md, section 6).
   writeFile(
     overlay,
     "usr/sbin/vfio-autobind",
-    '#!/bin/sh\nexec node --jitless --no-expose-wasm /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n',
+    '#!/bin/sh\nexec node --jitless /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n',
     0o755,
   );
   const rules = fs.existsSync(RULES_DIR)
