@@ -28,8 +28,7 @@ export function isBridgeClass(classCode: string): boolean {
 
 /**
  * Why a device can never go to VFIO for what it is, or null: a bridge by header type or by
- * class (a host bridge has an endpoint header but class 0600). list and explain call it
- * too, so they never offer a VFIO driver that bind would refuse.
+ * class (a host bridge has an endpoint header but class 0600).
  */
 export function bridgeRefusal(device: Pick<PciDevice, "classCode" | "headerKind">): string | null {
   const what =
@@ -39,6 +38,22 @@ export function bridgeRefusal(device: Pick<PciDevice, "classCode" | "headerKind"
         ? `it is a bridge (class ${device.classCode.slice(0, 4)})`
         : null;
   return what === null ? null : `${what}; only endpoint devices can go to VFIO`;
+}
+
+/** Why no VFIO driver can bind a device outside an IOMMU group, or null when it has one. */
+function noIommuGroupRefusal(device: Pick<PciDevice, "iommuGroup">): string | null {
+  return device.iommuGroup === null
+    ? "it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot"
+    : null;
+}
+
+/**
+ * Why no VFIO driver is ever offered for a device, whatever the admin says, or null: a
+ * bridge, or no IOMMU group. list and explain call it, so they never offer a VFIO driver
+ * that bind would refuse.
+ */
+export function notForVfioRefusal(device: Pick<PciDevice, "classCode" | "headerKind" | "iommuGroup">): string | null {
+  return bridgeRefusal(device) ?? noIommuGroupRefusal(device);
 }
 
 function hardRefusals(device: PciDevice): string[] {
@@ -53,9 +68,8 @@ function hardRefusals(device: PciDevice): string[] {
       `it has ${device.sriov.numVfs} VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
     );
   }
-  if (device.iommuGroup === null) {
-    refusals.push("it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot");
-  }
+  const noGroup = noIommuGroupRefusal(device);
+  if (noGroup !== null) refusals.push(noGroup);
   return refusals;
 }
 
