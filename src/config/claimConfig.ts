@@ -138,6 +138,16 @@ export function parseMode(text: string): string | null {
   return MODE.test(text) ? text.padStart(4, "0") : null;
 }
 
+/**
+ * Why a parsed mode is refused, or null: any bit for others. Whoever opens a VFIO node
+ * drives the device, and the device's DMA reaches whatever memory its IOMMU mapping
+ * allows, so a node open to every local user is the host's memory open to every local user.
+ */
+export function modeRefusal(mode: string): string | null {
+  if (mode.endsWith("0")) return null;
+  return "a bit for others opens the device's VFIO nodes to every local user, and whoever opens one drives the device and its DMA into host memory; use 0660 or 0600, owned by the VMM's user or a group it is in";
+}
+
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
 export function parseAddressSelector(text: string): string | null {
   const exact = parsePciAddress(text);
@@ -371,10 +381,12 @@ function optionProblem(key: OptionKey, value: string): string | null {
       return parseOwner(value) !== null
         ? null
         : `Owner=${quoteForDisplay(value)}: expected USER or USER:GROUP, as names or numbers, such as qemu:kvm or 107:107`;
-    case "Mode":
-      return parseMode(value) !== null
-        ? null
-        : `Mode=${quoteForDisplay(value)}: expected an octal mode such as 0660 or 0600`;
+    case "Mode": {
+      const mode = parseMode(value);
+      if (mode === null) return `Mode=${quoteForDisplay(value)}: expected an octal mode such as 0660 or 0600`;
+      const refusal = modeRefusal(mode);
+      return refusal === null ? null : `Mode=${quoteForDisplay(value)}: ${refusal}`;
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import {
   parseClaimFile,
   parseClassSelector,
   parseIdSelector,
+  modeRefusal,
   parseMode,
   parseOwner,
   parsePfSelector,
@@ -95,6 +96,8 @@ function checkRequest(request: ClaimRequest): CheckedRequest {
   const mode = request.mode === undefined ? undefined : parseMode(request.mode);
   if (mode === null)
     throw new UsageError(`--mode ${quoteForDisplay(request.mode ?? "")}: expected an octal mode such as 0660`);
+  const modeRefused = mode === undefined ? null : modeRefusal(mode);
+  if (modeRefused !== null) throw new UsageError(`--mode ${quoteForDisplay(request.mode ?? "")}: ${modeRefused}`);
   if (request.exclude && (owner !== undefined || mode !== undefined))
     throw new UsageError("--owner and --mode have no meaning with --exclude");
   return { selectors, exclude: request.exclude, driver, group, force: request.force, owner, mode };

@@ -46,6 +46,28 @@ describe("Owner= and Mode= in a claim file", () => {
     expect(config.errors[0]?.message.startsWith(start)).toBe(true);
   });
 
+  it.each(["0666", "0604", "0601", "0602", "666", "0777", "0661"])(
+    "Mode=%s, with a bit for others, is refused on its line, saying why",
+    (mode) => {
+      const config = parseClaimFile(`[Claim]\nAddress=0000:3b:00.2\nMode=${mode}\n`, FILE);
+      expect(config.errors).toEqual([
+        {
+          file: FILE,
+          line: 3,
+          message: `Mode="${mode}": a bit for others opens the device's VFIO nodes to every local user, and whoever opens one drives the device and its DMA into host memory; use 0660 or 0600, owned by the VMM's user or a group it is in`,
+        },
+      ]);
+    },
+  );
+
+  it("takes modes without a bit for others, and claim --mode refuses the others before writing", () => {
+    for (const mode of ["0660", "0600", "0640", "0670", "0000"])
+      expect(claimsOf(`[Claim]\nAddress=0000:3b:00.2\nMode=${mode}\n`)).toHaveLength(1);
+    const request = { addresses: ["0000:3b:00.2"], ids: [], classes: [], vfsOf: [], exclude: false, force: false };
+    expect(() => claimFileText({ ...request, mode: "0666" })).toThrow(/^--mode "0666": a bit for others opens/);
+    expect(claimFileText({ ...request, mode: "0660" })).toContain("\nMode=0660\n");
+  });
+
   it("is an error in [Exclude]", () => {
     const config = parseClaimFile("[Exclude]\nAddress=0000:3b:00.2\nOwner=qemu\n", FILE);
     expect(config.errors[0]?.message).toMatch(/^Owner= has no meaning in \[Exclude\]/);
