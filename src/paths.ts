@@ -34,7 +34,7 @@ export const DEFAULT_PATHS = {
   accountsRoot: "/",
   /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
   devVfio: "/dev/vfio",
-  /** The root under which the initramfs generators are looked for (tests give a tree of their own). */
+  /** The root under which the initramfs generators and images are looked for (tests give a tree of their own). */
   toolsRoot: "/",
 } as const;
 
@@ -59,6 +59,16 @@ export const INITRAMFS_GENERATORS = [
     refresh: (release: string): string => `dracut -f --kver ${checked("kernel release", release, isSafeKernelRelease)}`,
   },
 ] as const;
+
+/**
+ * Where the running kernel's initramfs image is, relative to a root: initramfs-tools and
+ * Debian's dracut write `boot/initrd.img-<release>`, Fedora's dracut
+ * `boot/initramfs-<release>.img`. A machine with none of them boots without an initramfs.
+ */
+export const initramfsImages = (release: string): readonly string[] => {
+  const safe = checked("kernel release", release, isSafeKernelRelease);
+  return [path.join("boot", `initrd.img-${safe}`), path.join("boot", `initramfs-${safe}.img`)];
+};
 
 /**
  * kmod's configuration directories, highest precedence first: a file name in an earlier

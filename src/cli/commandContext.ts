@@ -24,7 +24,7 @@ export interface GlobalOptions {
   readonly modprobeRoot: string;
   /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
   readonly accountsRoot: string;
-  /** The root under which update-initramfs and dracut are looked for (tests give a tree of their own). */
+  /** The root under which update-initramfs, dracut and the initramfs image (boot/) are looked for (tests give a tree of their own). */
   readonly toolsRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
@@ -92,7 +92,7 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
       // Where etc/passwd and etc/group are read for Owner=, for tests that must not see the host's accounts.
       .option("accounts-root", { type: "string", default: DEFAULT_PATHS.accountsRoot, hidden: true, requiresArg: true })
-      // Where update-initramfs and dracut are looked for, for tests that must not see the host's.
+      // Where update-initramfs, dracut and the initramfs image are looked for, for tests that must not see the host's.
       .option("tools-root", { type: "string", default: DEFAULT_PATHS.toolsRoot, hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })

@@ -390,10 +390,14 @@ function optionProblem(key: OptionKey, value: string): string | null {
   }
 }
 
-/** All files of a config directory, in the order they are read (file name order). */
-export function mergeClaimFiles(files: readonly { name: string; text: string }[]): ClaimConfig {
+/**
+ * All files of a config directory, in the order they are read: by `order` (a file's name in
+ * the directory, which a staged file is given), else by `name` (the path messages name).
+ */
+export function mergeClaimFiles(files: readonly { name: string; text: string; order?: string }[]): ClaimConfig {
+  const key = (f: { name: string; order?: string }): string => f.order ?? f.name;
   const parsed = [...files]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
     .map((f) => parseClaimFile(f.text, f.name));
   return {
     claims: parsed.flatMap((p) => p.claims),

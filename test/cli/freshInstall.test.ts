@@ -43,12 +43,15 @@ describe("on a fresh install", () => {
     expect(JSON.parse((await run(["status", "--json"])).stdout)).toMatchObject({ staleRules: null });
   });
 
-  it("a claim file that was never applied is still stale", async () => {
+  it("a valid claim file not applied yet passes check with a notice naming apply; --applied and status fail with 3", async () => {
     fs.writeFileSync(path.join(configDir, "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
+    const stale = `generated rules are stale: ${rulesFile} does not exist yet; run "vfio-autobind apply"`;
     const check = await run(["check"]);
-    expect(check.exitCode).toBe(1);
-    expect(check.stderr).toBe(
-      `vfio-autobind: generated rules are stale: ${rulesFile} does not exist yet; run "vfio-autobind apply"`,
+    expect(check).toMatchObject({ exitCode: 0, stderr: `vfio-autobind: notice: ${stale}` });
+    expect(check.stdout).toBe(
+      `${configDir}: 1 claim(s), 0 exclusion(s), no errors; not applied yet: run the command(s) named above`,
     );
+    expect(await run(["check", "--applied"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
+    expect(await run(["status"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
   });
 });
