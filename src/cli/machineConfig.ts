@@ -1,9 +1,10 @@
 /**
  * The claims as this machine judges them, for every command that reads them (claim,
  * unclaim, check, apply, status, hold-script): the config's own errors, and those it has
- * only here (Owner= accounts, IOMMU groups given two owners).
+ * only here (Owner= accounts, IOMMU groups given two owners, devices the host uses).
  */
 import { ConfigInvalid, ownershipPlanFor } from "../apply/applyClaims.js";
+import { inUseClaimErrors } from "../apply/inUseClaims.js";
 import { readAccounts, unknownAccountErrors } from "../config/accounts.js";
 import { formatConfigError, type ConfigError } from "../config/claimConfig.js";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
@@ -40,13 +41,15 @@ export function presentDevices(sysfsRoot: string): PciDevice[] {
 
 /**
  * The errors a config has on this machine beyond its text: Owner= names with no account,
- * and IOMMU groups whose claimed devices are given different owners.
+ * IOMMU groups whose claimed devices are given different owners, and claims (without
+ * Force=yes) on devices the host uses now.
  */
 export function machineConfigErrors(context: CommandContext, config: LoadedConfig): Promise<ConfigError[]> {
   if (config.errors.length > 0) return Promise.resolve([]);
   return Promise.resolve([
     ...unknownAccountErrors(config.claims, readAccounts(context.accountsRoot)),
     ...ownershipPlanFor(config, context.sysfsRoot).errors,
+    ...inUseClaimErrors(config, presentDevices(context.sysfsRoot), context.procRoot),
   ]);
 }
 

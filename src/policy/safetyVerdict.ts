@@ -10,6 +10,7 @@
  * EBUSY), and a device with no IOMMU group (no vfio driver can bind it).
  * Unless --force: the boot display and anything the host is using under the device.
  * Every finding is reported at once, so one run tells the admin all that stands in the way.
+ * A claim on a device the host uses is refused in the config by the same findings.
  */
 import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
 import { isOverrideOurs } from "./hold.js";
@@ -73,16 +74,35 @@ function hardRefusals(device: PciDevice): string[] {
   return refusals;
 }
 
+/** What the host uses the device for now: the boot display, and what it uses under it. */
+function inUseFindings(device: Pick<PciDevice, "bootVga">, hostUses: readonly HostUse[]): string[] {
+  return [...(device.bootVga ? ["it is the boot display (boot_vga)"] : []), ...hostUses.map((use) => use.reason)];
+}
+
 export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
   const hard = hardRefusals(device);
-  const inUse = [
-    ...(device.bootVga ? ["it is the boot display (boot_vga)"] : []),
-    ...hostUses.map((use) => use.reason),
-  ];
+  const inUse = inUseFindings(device, hostUses);
   if (hard.length > 0) return { ok: false, reason: [...hard, ...inUse].join("; "), forceable: false };
   if (inUse.length === 0) return { ok: true, overridden: [] };
   if (force) return { ok: true, overridden: inUse };
   return { ok: false, reason: `${inUse.join("; ")}; use --force to take it anyway`, forceable: true };
+}
+
+/**
+ * A claim (without Force=yes) that selects a device the host uses now: the same findings
+ * bind refuses without --force. It must be refused in the config, not only when bind runs:
+ * at boot the hold keeps the device from its driver before anything is mounted or up, so
+ * nothing would stop a claim on the root disk or the only NIC from taking it away.
+ * Null: no objection.
+ */
+export function claimInUseRefusal(
+  device: Pick<PciDevice, "address" | "bootVga">,
+  hostUses: readonly HostUse[],
+  force: boolean,
+): string | null {
+  const inUse = inUseFindings(device, hostUses);
+  if (force || inUse.length === 0) return null;
+  return `[Claim] selects ${device.address}, which the host uses: ${inUse.join("; ")}; add Force=yes to take it anyway`;
 }
 
 /**
