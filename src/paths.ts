@@ -30,8 +30,10 @@ export const DEFAULT_PATHS = {
   journalSocket: "/run/systemd/journal/stdout",
   /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
   modprobeRoot: "/",
-  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  /** The root under which etc/login.defs is read for Owner= (tests give a tree of their own). */
   accountsRoot: "/",
+  /** What looks accounts up through NSS for Owner=, as udevd resolves them (tests give a stand-in). */
+  getent: "getent",
   /** Where the kernel's VFIO nodes are: `<devVfio>/<group>`, `<devVfio>/devices/vfioN`. */
   devVfio: "/dev/vfio",
   /** The root under which the initramfs generators and images are looked for (tests give a tree of their own). */
@@ -90,9 +92,9 @@ export function modulePolicyPaths(modprobeRoot: string, procRoot: string) {
   };
 }
 
-/** The account databases Owner= names are looked up in, under a root. */
+/** Where the system uid and gid ranges Owner= is judged by are set, under a root (accounts themselves come from NSS). */
 export function accountPaths(accountsRoot: string) {
-  return { passwd: path.join(accountsRoot, "etc", "passwd"), group: path.join(accountsRoot, "etc", "group") };
+  return { loginDefs: path.join(accountsRoot, "etc", "login.defs") };
 }
 
 /**

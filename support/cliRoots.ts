@@ -15,6 +15,7 @@ export interface CliRoots {
   readonly journalSocket?: string;
   readonly modprobeRoot?: string;
   readonly accountsRoot?: string;
+  readonly getent?: string;
   readonly toolsRoot?: string;
   readonly udevadm?: string;
 }
@@ -30,6 +31,7 @@ const ROOT_OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
   journalSocket: "--journal-socket",
   modprobeRoot: "--modprobe-root",
   accountsRoot: "--accounts-root",
+  getent: "--getent",
   toolsRoot: "--tools-root",
   udevadm: "--udevadm",
 };

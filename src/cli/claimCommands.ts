@@ -3,7 +3,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv } from "yargs";
 import { applyClaims, installClaimRules, noPciBusLine } from "../apply/applyClaims.js";
-import { readAccounts, unknownAccountErrors } from "../config/accounts.js";
 import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
 import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
@@ -19,7 +18,7 @@ import { reloadUdevRules } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
-import { configErrors, loadValidConfig, presentDevices, quietDecisionSources } from "./machineConfig.js";
+import { configErrors, loadValidConfig, ownerErrors, presentDevices, quietDecisionSources } from "./machineConfig.js";
 import { staleInitramfsLine } from "./notApplied.js";
 import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
 
@@ -54,10 +53,10 @@ export async function runClaim(
   const text = claimFileText(request);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
-  // A claim whose Owner= names no account would make the whole config invalid: refuse it unwritten.
-  const unknown = unknownAccountErrors(parsed.claims, readAccounts(context.accountsRoot))[0];
-  if (unknown !== undefined)
-    throw new UsageError(`--owner ${request.owner ?? ""}: ${unknown.message.replace(/^Owner=: /, "")}`);
+  // An --owner udev would not apply would make the whole config invalid: refuse it unwritten.
+  const owner = (await ownerErrors(context, parsed.claims))[0];
+  if (owner !== undefined)
+    throw new UsageError(`--owner ${request.owner ?? ""}: ${owner.message.replace(/^Owner=: /, "")}`);
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   // What is wrong with the config already, so that only what this claim would add counts.

@@ -5,8 +5,9 @@
  */
 import { ConfigInvalid, ownershipPlanFor } from "../apply/applyClaims.js";
 import { inUseClaimErrors } from "../apply/inUseClaims.js";
-import { readAccounts, unknownAccountErrors } from "../config/accounts.js";
-import { formatConfigError, type ConfigError } from "../config/claimConfig.js";
+import { ownerAccountErrors } from "../config/accounts.js";
+import { formatConfigError, type Claim, type ConfigError } from "../config/claimConfig.js";
+import { resolveAccounts } from "../config/resolveAccounts.js";
 import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
 import { RuntimeFailure } from "../errors.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
@@ -40,17 +41,22 @@ export function presentDevices(sysfsRoot: string): PciDevice[] {
 }
 
 /**
- * The errors a config has on this machine beyond its text: Owner= names with no account,
- * IOMMU groups whose claimed devices are given different owners, and claims (without
+ * The errors a config has on this machine beyond its text: Owner= accounts udev would not
+ * apply (none, or not a system account), IOMMU groups whose claimed devices are given different owners, and claims (without
  * Force=yes) on devices the host uses now.
  */
-export function machineConfigErrors(context: CommandContext, config: LoadedConfig): Promise<ConfigError[]> {
-  if (config.errors.length > 0) return Promise.resolve([]);
-  return Promise.resolve([
-    ...unknownAccountErrors(config.claims, readAccounts(context.accountsRoot)),
+export async function machineConfigErrors(context: CommandContext, config: LoadedConfig): Promise<ConfigError[]> {
+  if (config.errors.length > 0) return [];
+  return [
+    ...(await ownerErrors(context, config.claims)),
     ...ownershipPlanFor(config, context.sysfsRoot).errors,
     ...inUseClaimErrors(config, presentDevices(context.sysfsRoot), context.procRoot),
-  ]);
+  ];
+}
+
+/** Owner= users and groups udev would not apply (src/config/accounts.ts), looked up as udevd does. */
+export async function ownerErrors(context: CommandContext, claims: readonly Claim[]): Promise<ConfigError[]> {
+  return ownerAccountErrors(claims, await resolveAccounts(claims, context));
 }
 
 /** Every error of a config: its own, then this machine's. */

@@ -3,8 +3,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accountNames, readAccounts, unknownAccountErrors } from "../../src/config/accounts.js";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_SYSTEM_RANGES,
+  idOfGetentLine,
+  ownerAccountErrors,
+  ownerNames,
+  parseLoginDefs,
+  type AccountLookup,
+} from "../../src/config/accounts.js";
 import { parseClaimFile, parseMode, parseOwner, type Claim } from "../../src/config/claimConfig.js";
 import { claimFileText } from "../../src/config/claimWriter.js";
 import { planNodeOwnership } from "../../src/policy/nodeOwnership.js";
@@ -112,37 +119,61 @@ describe("Owner= and Mode= in a claim file", () => {
   });
 });
 
-describe("accounts (check-time lookups under a root)", () => {
-  let root: string;
-  beforeAll(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-accounts-"));
-    fs.mkdirSync(path.join(root, "etc"));
-    fs.writeFileSync(
-      path.join(root, "etc", "passwd"),
-      "root:x:0:0::/root:/bin/sh\nqemu:x:107:107::/:/usr/sbin/nologin\n",
-    );
-    fs.writeFileSync(path.join(root, "etc", "group"), "root:x:0:\nkvm:x:36:qemu\n");
-  });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+describe("Owner= accounts as udev would take them", () => {
+  const claims = claimsOf(
+    "[Claim]\nAddress=0000:3b:00.2\nOwner=qemu:kvm\n[Claim]\nAddress=0000:3b:00.3\nOwner=4242:36\n[Claim]\nAddress=0000:3b:00.4\nMode=0600\nOwner=cloudhv:vmms\n[Claim]\nAddress=0000:3b:00.5\nOwner=chv:users\n",
+  );
+  const accounts = {
+    users: new Map<string, AccountLookup>([
+      ["qemu", 107],
+      ["cloudhv", null],
+      ["chv", 1001],
+    ]),
+    groups: new Map<string, AccountLookup>([
+      ["kvm", 36],
+      ["vmms", { problem: "getent group failed (timed out)" }],
+      ["users", 100],
+    ]),
+    ranges: DEFAULT_SYSTEM_RANGES,
+  };
 
-  it("reads the first field of each line", () => {
-    expect([...accountNames("a:x:1:1\n#c:x\n\nbroken\nb:x:2:2")]).toEqual(["a", "b"]);
+  it("looks up each name once and no number", () => {
+    expect(ownerNames(claims)).toEqual({ users: ["qemu", "cloudhv", "chv"], groups: ["kvm", "vmms", "users"] });
   });
 
-  it("accepts known names and any number; names a missing user or group at the Owner= line", () => {
-    const accounts = readAccounts(root);
-    const claims = claimsOf(
-      "[Claim]\nAddress=0000:3b:00.2\nOwner=qemu:kvm\n[Claim]\nAddress=0000:3b:00.3\nOwner=4242:4242\n[Claim]\nAddress=0000:3b:00.4\nMode=0600\nOwner=cloudhv:vmms\n",
-    );
-    expect(unknownAccountErrors(claims, accounts)).toEqual([
-      { file: FILE, line: 10, message: "Owner=: no user cloudhv on this system (etc/passwd); udev would ignore it" },
-      { file: FILE, line: 10, message: "Owner=: no group vmms on this system (etc/group); udev would ignore it" },
+  it("accepts system accounts; names a missing, unresolvable or non-system one at the Owner= line, saying what udev does", () => {
+    const notSystem = (what: string, key: string, max: string, make: string) =>
+      `Owner=: ${what} is not a system ${what.split(" ")[0]} (${max} is 999): systemd 258 and 259 ignore ${key} naming one and drop the whole rule line, so the nodes keep udev's default owner and mode; 260 and later take it with a deprecation warning. Give a system ${what.split(" ")[0]} (${make}), or Owner=root:GROUP with a system group the VMM's user belongs to, and Mode=0660`;
+    expect(ownerAccountErrors(claims, accounts)).toEqual([
+      { file: FILE, line: 6, message: notSystem("user 4242", "OWNER=", "SYS_UID_MAX", "useradd --system") },
+      {
+        file: FILE,
+        line: 10,
+        message: "Owner=: no user cloudhv on this system (getent passwd cloudhv finds none); udev would ignore it",
+      },
+      { file: FILE, line: 10, message: "Owner=: cannot look up group vmms: getent group failed (timed out)" },
+      {
+        file: FILE,
+        line: 13,
+        message: notSystem("user chv (uid 1001)", "OWNER=", "SYS_UID_MAX", "useradd --system"),
+      },
     ]);
   });
 
-  it("treats a root without account files as having no named accounts", () => {
-    const accounts = readAccounts(path.join(root, "missing"));
-    expect(unknownAccountErrors(claimsOf("[Claim]\nAddress=0000:3b:00.2\nOwner=root\n"), accounts)).toHaveLength(1);
+  it("takes the system ranges from login.defs", () => {
+    expect(parseLoginDefs("# comment\nSYS_UID_MAX\t\t1999\n  SYS_GID_MAX 499\nUID_MIN 1000\n")).toEqual({
+      uidMax: 1999,
+      gidMax: 499,
+    });
+    expect(parseLoginDefs("#SYS_UID_MAX 5000\n")).toEqual(DEFAULT_SYSTEM_RANGES);
+    const wide = { ...accounts, ranges: { uidMax: 4999, gidMax: 999 } };
+    expect(ownerAccountErrors(claims, wide).map((e) => e.line)).toEqual([10, 10]);
+  });
+
+  it("reads the id from a getent line", () => {
+    expect(idOfGetentLine("qemu:x:107:107::/:/usr/sbin/nologin")).toBe(107);
+    expect(idOfGetentLine("kvm:x:36:qemu")).toBe(36);
+    expect(idOfGetentLine("odd")).toBeNull();
   });
 });
 
