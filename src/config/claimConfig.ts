@@ -21,6 +21,7 @@
 import { compilePattern, PatternError } from "../alias/fnmatch.js";
 import { formatPciAddress, parsePciAddress } from "../sysfs/pciAddress.js";
 import { quoteForDisplay } from "../text/safeText.js";
+import { modeRefusal, parseMode, parseOwner, type NodeOwner } from "./nodeAccess.js";
 
 export interface IdSelector {
   readonly vendor: string;
@@ -46,12 +47,6 @@ export type GroupPolicy = "ignore" | "check" | "bind";
 export interface Origin {
   readonly file: string;
   readonly line: number;
-}
-
-/** `Owner=USER[:GROUP]`: names or numbers, each proven by a strict pattern. */
-export interface NodeOwner {
-  readonly user: string;
-  readonly group: string | null;
 }
 
 export interface Claim {
@@ -114,38 +109,6 @@ export function addressGlobProblem(text: string): string | null {
     return `an address glob has at most ${MAX_ADDRESS_GLOB_STARS} "*" (one per field), not ${stars}`;
   }
   return null;
-}
-
-/**
- * A user or group as `Owner=` takes it: a name as useradd allows one (no `$`, no dot
- * first, at most 32 characters) or a number. Either is a safe udev value as it is.
- */
-const ACCOUNT_NAME = /^(?:[A-Za-z_][A-Za-z0-9_-]{0,31}|[0-9]{1,10})$/;
-const MODE = /^0?[0-7]{3}$/;
-
-export const isAccountName = (text: string): boolean => ACCOUNT_NAME.test(text);
-
-/** `USER` or `USER:GROUP`, or null. */
-export function parseOwner(text: string): NodeOwner | null {
-  const [user, group, ...rest] = text.split(":");
-  if (user === undefined || !ACCOUNT_NAME.test(user) || rest.length > 0) return null;
-  if (group === undefined) return { user, group: null };
-  return ACCOUNT_NAME.test(group) ? { user, group } : null;
-}
-
-/** `660` or `0660` as the four octal digits udev writes, or null. */
-export function parseMode(text: string): string | null {
-  return MODE.test(text) ? text.padStart(4, "0") : null;
-}
-
-/**
- * Why a parsed mode is refused, or null: any bit for others. Whoever opens a VFIO node
- * drives the device, and the device's DMA reaches whatever memory its IOMMU mapping
- * allows, so a node open to every local user is the host's memory open to every local user.
- */
-export function modeRefusal(mode: string): string | null {
-  if (mode.endsWith("0")) return null;
-  return "a bit for others opens the device's VFIO nodes to every local user, and whoever opens one drives the device and its DMA into host memory; use 0660 or 0600, owned by the VMM's user or a group it is in";
 }
 
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */

@@ -15,14 +15,11 @@ import {
   parseClaimFile,
   parseClassSelector,
   parseIdSelector,
-  modeRefusal,
-  parseMode,
-  parseOwner,
   parsePfSelector,
   type IdSelector,
-  type NodeOwner,
   type Selectors,
 } from "./claimConfig.js";
+import { modeRefusal, parseMode, parseOwner, type NodeOwner } from "./nodeAccess.js";
 
 export interface ClaimRequest {
   readonly addresses: readonly string[];

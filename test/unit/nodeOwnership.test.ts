@@ -12,7 +12,8 @@ import {
   parseLoginDefs,
   type AccountLookup,
 } from "../../src/config/accounts.js";
-import { parseClaimFile, parseMode, parseOwner, type Claim } from "../../src/config/claimConfig.js";
+import { parseClaimFile, type Claim } from "../../src/config/claimConfig.js";
+import { parseMode, parseOwner } from "../../src/config/nodeAccess.js";
 import { claimFileText } from "../../src/config/claimWriter.js";
 import { planNodeOwnership } from "../../src/policy/nodeOwnership.js";
 import { generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
@@ -258,6 +259,8 @@ describe("the ownership section of the generated rules", () => {
     const tampered = text.replace('MODE="0660"', 'MODE="0660", RUN+="/bin/sh"');
     expect(generatedRulesProblem(tampered)?.message).toMatch(/not a rule vfio-autobind generates/);
     expect(generatedRulesProblem(text.replace('OWNER="qemu"', 'OWNER="$env{X}"'))).not.toBeNull();
+    // A mode open to others is one vfio-autobind never writes, whatever the digest says.
+    expect(generatedRulesProblem(text.replaceAll('MODE="0660"', 'MODE="0666"'))).not.toBeNull();
   });
 
   it("owns the right nodes as udev evaluates them, starts no process, and leaves other nodes alone", () => {
