@@ -1,4 +1,4 @@
-/** `claim`, `unclaim`, `claims`, `apply`: wiring from the command line. */
+/** `claim`, `unclaim`, `apply`: wiring from the command line. */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv } from "yargs";
@@ -17,7 +17,6 @@ import type { DecisionSources } from "../udev/compileDecisions.js";
 import { reloadUdevRules } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
-import { formatTable } from "./formatTable.js";
 import { configErrors, loadValidConfig, ownerErrors, presentDevices, quietDecisionSources } from "./machineConfig.js";
 import { staleInitramfsLine } from "./notApplied.js";
 import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
@@ -144,50 +143,6 @@ export async function runUnclaim(
     await releaseUnclaimedHolds(context);
     context.output.out(`run "vfio-autobind apply" to release devices it had bound\n`);
   }
-}
-
-export function runClaims(context: CommandContext): void {
-  const config = readClaimConfig(context.configDir);
-  const present = presentDevices(context.sysfsRoot);
-  const describe = (s: Selectors): string =>
-    [
-      ...s.addresses.map((a) => `address ${a}`),
-      ...s.ids.map(
-        (i) =>
-          `ids ${i.vendor}:${i.device}${i.subsystemVendor === undefined ? "" : `:${i.subsystemVendor}:${i.subsystemDevice}`}`,
-      ),
-      ...s.classes.map((c) => `class 0x${c}`),
-      ...s.vfsOf.map((pf) => `vfs of ${pf}`),
-    ].join(", ");
-  const entries = [
-    ...config.claims.map((c) => ({
-      kind: "claim",
-      origin: c.origin,
-      selectors: c.selectors,
-      options: { driver: c.driver, group: c.group, force: c.force },
-    })),
-    ...config.exclusions.map((e) => ({ kind: "exclude", origin: e.origin, selectors: e.selectors, options: null })),
-  ].map((e) => ({ ...e, devices: present.filter((d) => selectorsMatch(e.selectors, d)).map((d) => d.address) }));
-  if (context.json) {
-    context.output.out(`${JSON.stringify({ claims: entries, errors: config.errors }, null, 2)}\n`);
-  } else {
-    const rows = entries.map((e) => [
-      e.kind,
-      `${path.basename(e.origin.file)}:${e.origin.line}`,
-      describe(e.selectors),
-      e.options === null
-        ? "-"
-        : `driver=${e.options.driver} group=${e.options.group}${e.options.force ? " force" : ""}`,
-      e.devices.join(" ") || "(none present)",
-    ]);
-    context.output.out(
-      rows.length === 0
-        ? `no claims in ${context.configDir}\n`
-        : formatTable(["KIND", "WHERE", "SELECTS", "OPTIONS", "DEVICES NOW"], rows),
-    );
-  }
-  for (const error of config.errors) context.output.err(`vfio-autobind: ${formatConfigError(error)}\n`);
-  if (config.errors.length > 0) context.exitCode = 1;
 }
 
 /**
@@ -367,13 +322,6 @@ export const unclaimCommand = defineCommand({
       })
       .example("$0 unclaim 0000:3b:00.2 --now", "stop claiming a device and give it back now"),
   handler: (context, args) => runUnclaim(context, claimRequestFrom(args), { now: args.now }),
-});
-
-export const claimsCommand = defineCommand({
-  command: "claims",
-  describe: "list the claims and exclusions, and the devices each selects now",
-  options: (y) => y,
-  handler: (context) => runClaims(context),
 });
 
 export const applyCommand = defineCommand({

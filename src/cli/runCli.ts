@@ -9,7 +9,8 @@ import { VERSION } from "../version.js";
 import { EXIT_STATUS_HELP } from "../binder/outcomes.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import { bindCommand, releaseCommand } from "./bindCommands.js";
-import { applyCommand, claimCommand, claimsCommand, unclaimCommand } from "./claimCommands.js";
+import { applyCommand, claimCommand, unclaimCommand } from "./claimCommands.js";
+import { claimsCommand } from "./claimsCommand.js";
 import { checkCommand } from "./checkCommand.js";
 import { statusCommand } from "./statusCommand.js";
 import {
