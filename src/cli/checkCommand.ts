@@ -6,7 +6,7 @@
  * tool's validate hook needs before it installs it.
  */
 import * as path from "node:path";
-import { claimsExitCode } from "../binder/outcomes.js";
+import { claimsExitCode, EXIT_STATUS_HELP } from "../binder/outcomes.js";
 import { formatConfigError } from "../config/claimConfig.js";
 import { isClaimFileName, readClaimConfig, type StagedClaimFile } from "../config/readClaimConfig.js";
 import { EXIT_NOT_APPLIED, UsageError } from "../errors.js";
@@ -103,6 +103,7 @@ export const checkCommand = defineCommand({
       })
       .example("$0 check", "validate the claims in the config directory")
       .example("$0 check --applied", "also require that apply (and an initramfs rebuild) have followed them")
-      .example("$0 check /tmp/tmp.x1 --as 50-gpu.conf", "validate a file before installing it as 50-gpu.conf"),
+      .example("$0 check /tmp/tmp.x1 --as 50-gpu.conf", "validate a file before installing it as 50-gpu.conf")
+      .epilogue(EXIT_STATUS_HELP),
   handler: (context, args) => runCheck(context, { file: args.file, as: args.as, applied: args.applied }),
 });

@@ -29,9 +29,12 @@ export function staleInitramfsLine(context: CommandContext, config: LoadedConfig
 }
 
 export function notAppliedYet(context: CommandContext, config: LoadedConfig): NotApplied {
+  // A config with errors is never applied: that, not the rules' age, is what to fix.
   const rules =
-    staleRulesReason(context.rulesFile, config) ??
-    staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context)));
+    config.errors.length > 0
+      ? `${config.errors.length} config error(s); run "vfio-autobind check"`
+      : (staleRulesReason(context.rulesFile, config) ??
+        staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
   const initramfs = staleInitramfsReason(context, config);
   return {
     rules,

@@ -68,13 +68,11 @@ export function runStatus(context: CommandContext): void {
       now: "(held)",
       note: `driver_override is ${HOLD_OVERRIDE}: no driver can take it until vfio-autobind binds it or "vfio-autobind release ${d.address}"`,
     }));
-  const invalid = config.errors.length > 0;
   const pending = notAppliedYet(context, config);
-  const stale = invalid ? `${config.errors.length} config error(s); run "vfio-autobind check"` : pending.rules;
-  const staleInitramfs = pending.initramfs;
   if (context.json) {
+    const { rules: staleRules, initramfs: staleInitramfs } = pending;
     context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, staleInitramfs, problems }, null, 2)}\n`,
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, problems }, null, 2)}\n`,
     );
   } else {
     context.output.out(
@@ -103,7 +101,6 @@ export function runStatus(context: CommandContext): void {
           ),
     );
     for (const h of heldRows) context.output.out(`${h.address}: held; ${h.note}\n`);
-    if (invalid) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
     for (const line of pending.lines) context.output.err(`vfio-autobind: ${line}\n`);
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
@@ -112,7 +109,7 @@ export function runStatus(context: CommandContext): void {
   const unfinished = [...rows.filter((r) => r.now !== GONE && r.note !== ""), ...heldRows];
   context.exitCode = claimsExitCode(
     {
-      invalid: invalid || problems.length > 0,
+      invalid: config.errors.length > 0 || problems.length > 0,
       notApplied: [...pending.lines, ...unfinished.map((r) => `${r.address}: ${r.note}`)],
     },
     true,

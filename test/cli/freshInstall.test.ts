@@ -54,4 +54,17 @@ describe("on a fresh install", () => {
     expect(await run(["check", "--applied"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
     expect(await run(["status"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
   });
+
+  it("status exits 1 while the claims are invalid, and 3 while a device waits in a hold", async () => {
+    fs.writeFileSync(path.join(configDir, "50-bad.conf"), "[Claim]\nIds=nope\n");
+    expect(await run(["status"])).toMatchObject({
+      exitCode: 1,
+      stderr: 'vfio-autobind: generated rules are stale: 1 config error(s); run "vfio-autobind check"',
+    });
+    fs.rmSync(path.join(configDir, "50-bad.conf"));
+    sys.addDevice({ address: "0000:00:04.0", vendor: "1af4", device: "1041", driverOverride: "vfio-autobind-hold" });
+    const held = await run(["status"]);
+    expect(held.exitCode).toBe(3);
+    expect(held.stdout).toContain("0000:00:04.0: held; driver_override is vfio-autobind-hold");
+  });
 });
