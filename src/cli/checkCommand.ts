@@ -19,7 +19,7 @@ import { notAppliedYet } from "./notApplied.js";
 export interface CheckOptions {
   /** A claim file to judge as if installed. */
   readonly file: string | undefined;
-  /** Its name once installed; default: its own name. */
+  /** The installed file it would replace (`--as`); without it, it is added. */
   readonly as: string | undefined;
   /** Whether what is not applied yet fails the check. */
   readonly applied: boolean;
