@@ -16,6 +16,8 @@ export class UsageError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** `check --applied` and `status`: the claims are valid, but the machine does not follow them yet. */
+export const EXIT_NOT_APPLIED = 3;
 
 /** The errno code of a Node fs error, or undefined for anything else. */
 export function errnoCode(error: unknown): string | undefined {

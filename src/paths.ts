@@ -30,11 +30,13 @@ export const DEFAULT_PATHS = {
   journalSocket: "/run/systemd/journal/stdout",
   /** The root under which kmod's modprobe.d directories are read (tests give a tree of their own). */
   modprobeRoot: "/",
-  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  /** The root under which etc/login.defs is read for Owner= (tests give a tree of their own). */
   accountsRoot: "/",
   /** The device nodes (devtmpfs): the kernel's VFIO nodes are `vfio/<group>` and `vfio/devices/vfioN` under it. */
   devRoot: "/dev",
-  /** The root under which the initramfs generators are looked for (tests give a tree of their own). */
+  /** What looks accounts up through NSS for Owner=, as udevd resolves them (tests give a stand-in). */
+  getent: "getent",
+  /** The root under which the initramfs generators and images are looked for (tests give a tree of their own). */
   toolsRoot: "/",
 } as const;
 
@@ -61,6 +63,16 @@ export const INITRAMFS_GENERATORS = [
 ] as const;
 
 /**
+ * Where the running kernel's initramfs image is, relative to a root: initramfs-tools and
+ * Debian's dracut write `boot/initrd.img-<release>`, Fedora's dracut
+ * `boot/initramfs-<release>.img`. A machine with none of them boots without an initramfs.
+ */
+export const initramfsImages = (release: string): readonly string[] => {
+  const safe = checked("kernel release", release, isSafeKernelRelease);
+  return [path.join("boot", `initrd.img-${safe}`), path.join("boot", `initramfs-${safe}.img`)];
+};
+
+/**
  * kmod's configuration directories, highest precedence first: a file name in an earlier
  * directory hides the same name in a later one (libkmod's conf_files_list).
  */
@@ -80,9 +92,9 @@ export function modulePolicyPaths(modprobeRoot: string, procRoot: string) {
   };
 }
 
-/** The account databases Owner= names are looked up in, under a root. */
+/** Where the system uid and gid ranges Owner= is judged by are set, under a root (accounts themselves come from NSS). */
 export function accountPaths(accountsRoot: string) {
-  return { passwd: path.join(accountsRoot, "etc", "passwd"), group: path.join(accountsRoot, "etc", "group") };
+  return { loginDefs: path.join(accountsRoot, "etc", "login.defs") };
 }
 
 /**

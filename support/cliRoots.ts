@@ -16,6 +16,7 @@ export interface CliRoots {
   readonly journalSocket?: string;
   readonly modprobeRoot?: string;
   readonly accountsRoot?: string;
+  readonly getent?: string;
   readonly toolsRoot?: string;
   readonly udevadm?: string;
 }
@@ -32,6 +33,7 @@ const ROOT_OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
   journalSocket: "--journal-socket",
   modprobeRoot: "--modprobe-root",
   accountsRoot: "--accounts-root",
+  getent: "--getent",
   toolsRoot: "--tools-root",
   udevadm: "--udevadm",
 };

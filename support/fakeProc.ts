@@ -66,3 +66,15 @@ export function mapsIdOf(file: string): string {
   const hex = (n: string | undefined): string => Number(n).toString(16).padStart(2, "0");
   return `${hex(major)}:${hex(minor)} ${ino}`;
 }
+
+/** Adds a mount of the block device `majorMinor` (`259:1`) from `source` on `mountPoint` to the fake mountinfo. */
+export function addFakeMount(
+  procRoot: string,
+  mount: { majorMinor: string; source: string; mountPoint: string },
+): void {
+  const id = fs.readFileSync(path.join(procRoot, "self", "mountinfo"), "utf8").split("\n").length + 20;
+  fs.appendFileSync(
+    path.join(procRoot, "self", "mountinfo"),
+    `${id} 1 ${mount.majorMinor} / ${mount.mountPoint} rw,relatime shared:1 - ext4 ${mount.source} rw\n`,
+  );
+}

@@ -226,6 +226,32 @@ export class FakeSysfs {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
+  /**
+   * A block device under a PCI device (`relative` to its directory, such as
+   * `nvme/nvme0/nvme0n1/nvme0n1p1`), with its `dev` numbers and a `subsystem` link, as the
+   * host's view of what it uses below the device reads it.
+   */
+  addBlockDevice(address: string, relative: string, majorMinor: string): string {
+    const dir = this.addClassDevice(address, relative, "block");
+    fs.writeFileSync(path.join(dir, "dev"), `${majorMinor}\n`);
+    fs.mkdirSync(path.join(dir, "holders"), { recursive: true });
+    return dir;
+  }
+
+  /** A network interface under a PCI device (`virtio0/net/eth0`), with its `flags` (`0x1003`: up). */
+  addNetInterface(address: string, relative: string, flags: string): string {
+    const dir = this.addClassDevice(address, relative, "net");
+    fs.writeFileSync(path.join(dir, "flags"), `${flags}\n`);
+    return dir;
+  }
+
+  private addClassDevice(address: string, relative: string, subsystem: string): string {
+    const dir = path.join(this.deviceDir(address), relative);
+    fs.mkdirSync(dir, { recursive: true });
+    this.link(path.join(dir, "subsystem"), this.at(`class/${subsystem}`));
+    return dir;
+  }
+
   /** Overwrites one attribute file of a device, for odd-contents tests. */
   writeAttribute(address: string, name: string, content: string): void {
     fs.writeFileSync(path.join(this.deviceDir(address), name), content);

@@ -2,9 +2,9 @@
  * What a bind or a release came to: one discriminated union each, built only by the helpers
  * below, and the one table that says which outcomes are failures and what exit code a run
  * ends with. `bind`, `release`, `apply` and the udev helper all read these; none of them
- * decides failure on its own.
+ * decides failure on its own. So do `check` and `status`, for what they find.
  */
-import { EXIT_FAILURE, EXIT_OK } from "../errors.js";
+import { EXIT_FAILURE, EXIT_NOT_APPLIED, EXIT_OK, EXIT_USAGE } from "../errors.js";
 import type { SafetyVerdict } from "../policy/safetyVerdict.js";
 import type { AttemptResult, RestoreResult } from "./bindSteps.js";
 
@@ -92,6 +92,30 @@ export function exitCodeFor(outcomes: Iterable<{ readonly status: BindStatus | R
   for (const outcome of outcomes) if (!succeeded(outcome)) return EXIT_FAILURE;
   return EXIT_OK;
 }
+
+/**
+ * What `check` and `status` found: whether the claims are valid (the config, on this
+ * machine, and the installed rules), and what is not applied yet (each a line naming the
+ * command that does it).
+ */
+export interface ClaimsFindings {
+  readonly invalid: boolean;
+  readonly notApplied: readonly string[];
+}
+
+/**
+ * The exit code of `check` and `status`: 1 for invalid claims, 3 for valid ones not
+ * applied yet when that counts (`check --applied`, `status`), else 0.
+ */
+export function claimsExitCode(findings: ClaimsFindings, notAppliedFails: boolean): number {
+  if (findings.invalid) return EXIT_FAILURE;
+  return notAppliedFails && findings.notApplied.length > 0 ? EXIT_NOT_APPLIED : EXIT_OK;
+}
+
+/** The exit codes as --help and the man page list them. */
+export const EXIT_STATUS_HELP =
+  `Exit status: ${EXIT_OK} success, ${EXIT_FAILURE} failure (for check and status: the claims are invalid), ` +
+  `${EXIT_USAGE} usage error, ${EXIT_NOT_APPLIED} the claims are valid but not applied yet (check --applied, status).`;
 
 /** A refusal: nothing was written. */
 export function refusedOutcome(

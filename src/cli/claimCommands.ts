@@ -1,96 +1,32 @@
-/** `claim`, `unclaim`, `claims`, `check`, `apply`, `status`: wiring from the command line. */
+/** `claim`, `unclaim`, `apply`: wiring from the command line. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { applyClaims, ConfigInvalid, installClaimRules, noPciBusLine, ownershipPlanFor } from "../apply/applyClaims.js";
-import { readAccounts, unknownAccountErrors } from "../config/accounts.js";
-import { listRecords } from "../binder/stateStore.js";
-import { formatConfigError, parseClaimFile, type ConfigError, type Selectors } from "../config/claimConfig.js";
-import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
 import type { Argv } from "yargs";
-import { readClaimConfig, type LoadedConfig } from "../config/readClaimConfig.js";
+import { applyClaims, installClaimRules, noPciBusLine } from "../apply/applyClaims.js";
+import { formatConfigError, parseClaimFile, type Selectors } from "../config/claimConfig.js";
+import { claimFileName, claimFileText, type ClaimRequest } from "../config/claimWriter.js";
+import { readClaimConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure, UsageError } from "../errors.js";
 import { FileError, writeFileAtomic } from "../files/safeFiles.js";
 import { succeeded } from "../binder/outcomes.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
-import { HOLD_OVERRIDE, isHold } from "../policy/hold.js";
+import { isHold } from "../policy/hold.js";
 import { selectClaim, selectorsMatch } from "../policy/selectClaim.js";
-import { vfioFactsOf } from "../sysfs/vfioHolders.js";
-import {
-  deviceExists,
-  listPciDeviceNames,
-  readBoundDriver,
-  readPciDevice,
-  type PciDevice,
-  hasPciBus,
-} from "../sysfs/pciDevice.js";
-import { readModulePolicy } from "../kmod/readModulePolicy.js";
-import { readVfioAliases } from "../kmod/readVfioAliases.js";
-import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
-import {
-  installedRulesProblem,
-  reloadUdevRules,
-  staleDecisionsReason,
-  staleRulesReason,
-} from "../udev/writeClaimRules.js";
+import { hasPciBus } from "../sysfs/pciDevice.js";
+import type { DecisionSources } from "../udev/compileDecisions.js";
+import { reloadUdevRules } from "../udev/writeClaimRules.js";
 import { bindEnvironment } from "./bindCommands.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
-import { formatTable } from "./formatTable.js";
+import { configErrors, loadValidConfig, ownerErrors, presentDevices, quietDecisionSources } from "./machineConfig.js";
+import { staleInitramfsLine } from "./notApplied.js";
 import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../paths.js";
-import { staleInitramfsReason } from "../hold/initramfsStamp.js";
-
-/** How apply, check and status name an initramfs whose holds differ from the claims. */
-const INITRAMFS_STALE = "the initramfs holds are stale";
-
-/** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */
-function quietDecisionSources(context: CommandContext): DecisionSources {
-  return {
-    sysfsRoot: context.sysfsRoot,
-    procRoot: context.procRoot,
-    aliasSet: readVfioAliases(context.modulesDir, { lineNumbers: false }),
-    modulePolicy: readModulePolicy(context.modprobeRoot, context.procRoot).policy,
-  };
-}
-
-/** The devices present now (none without a PCI bus); one that cannot be read is left out (list reports it). */
-function presentDevices(sysfsRoot: string): PciDevice[] {
-  const devices: PciDevice[] = [];
-  if (!hasPciBus(sysfsRoot)) return devices;
-  for (const address of listPciDeviceNames(sysfsRoot)) {
-    try {
-      devices.push(readPciDevice(sysfsRoot, address));
-    } catch (error) {
-      if (!(error instanceof RuntimeFailure)) throw error;
-    }
-  }
-  return devices;
-}
-
-/**
- * The errors a config has on this machine beyond its text: Owner= names with no account,
- * and IOMMU groups whose claimed devices are given different owners.
- */
-function machineConfigErrors(context: CommandContext, config: LoadedConfig): ConfigError[] {
-  if (config.errors.length > 0) return [];
-  return [
-    ...unknownAccountErrors(config.claims, readAccounts(context.accountsRoot)),
-    ...ownershipPlanFor(config, context.sysfsRoot).errors,
-  ];
-}
-
-/** The config, refused (ConfigInvalid) when it has errors, on this machine included. */
-export function loadValidConfig(context: CommandContext): LoadedConfig {
-  const config = readClaimConfig(context.configDir);
-  const errors = [...config.errors, ...machineConfigErrors(context, config)];
-  if (errors.length > 0) throw new ConfigInvalid(errors.map(formatConfigError));
-  return config;
-}
 
 /** Regenerates the rules after a config change made by claim or unclaim. */
 async function refreshRules(context: CommandContext): Promise<void> {
   const warnings: string[] = [];
   const line = await installClaimRules(
     {
-      config: loadValidConfig(context),
+      config: await loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources: quietDecisionSources(context),
@@ -116,18 +52,16 @@ export async function runClaim(
   const text = claimFileText(request);
   const parsed = parseClaimFile(text, "(command line)");
   if (parsed.errors.length > 0) throw new UsageError(parsed.errors.map((e) => e.message).join("; "));
-  // A claim whose Owner= names no account would make the whole config invalid: refuse it unwritten.
-  const unknown = unknownAccountErrors(parsed.claims, readAccounts(context.accountsRoot))[0];
-  if (unknown !== undefined)
-    throw new UsageError(`--owner ${request.owner ?? ""}: ${unknown.message.replace(/^Owner=: /, "")}`);
+  // An --owner udev would not apply would make the whole config invalid: refuse it unwritten.
+  const owner = (await ownerErrors(context, parsed.claims))[0];
+  if (owner !== undefined)
+    throw new UsageError(`--owner ${request.owner ?? ""}: ${owner.message.replace(/^Owner=: /, "")}`);
   if (fs.existsSync(file))
     throw new RuntimeFailure(`${file} already exists; edit it, or remove it with "vfio-autobind unclaim" first`);
   // What is wrong with the config already, so that only what this claim would add counts.
-  const problems = (): string[] => {
-    const config = readClaimConfig(context.configDir);
-    return [...config.errors, ...machineConfigErrors(context, config)].map(formatConfigError);
-  };
-  const before = new Set(problems());
+  const problems = async (): Promise<string[]> =>
+    (await configErrors(context, readClaimConfig(context.configDir))).map(formatConfigError);
+  const before = new Set(await problems());
   try {
     // exclusive: a claim file that appeared since the check above is never replaced
     writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
@@ -138,7 +72,7 @@ export async function runClaim(
   }
   // A claim that clashes with the others (one IOMMU group, two owners) would make apply and
   // the udev helper refuse every claim: it is taken back, and nothing else changes.
-  const introduced = problems().filter((problem) => !before.has(problem));
+  const introduced = (await problems()).filter((problem) => !before.has(problem));
   if (introduced.length > 0) {
     refuseHostPathUnderTest(file);
     fs.rmSync(file, { force: true });
@@ -211,90 +145,6 @@ export async function runUnclaim(
   }
 }
 
-export function runClaims(context: CommandContext): void {
-  const config = readClaimConfig(context.configDir);
-  const present = presentDevices(context.sysfsRoot);
-  const describe = (s: Selectors): string =>
-    [
-      ...s.addresses.map((a) => `address ${a}`),
-      ...s.ids.map(
-        (i) =>
-          `ids ${i.vendor}:${i.device}${i.subsystemVendor === undefined ? "" : `:${i.subsystemVendor}:${i.subsystemDevice}`}`,
-      ),
-      ...s.classes.map((c) => `class 0x${c}`),
-      ...s.vfsOf.map((pf) => `vfs of ${pf}`),
-    ].join(", ");
-  const entries = [
-    ...config.claims.map((c) => ({
-      kind: "claim",
-      origin: c.origin,
-      selectors: c.selectors,
-      options: { driver: c.driver, group: c.group, force: c.force },
-    })),
-    ...config.exclusions.map((e) => ({ kind: "exclude", origin: e.origin, selectors: e.selectors, options: null })),
-  ].map((e) => ({ ...e, devices: present.filter((d) => selectorsMatch(e.selectors, d)).map((d) => d.address) }));
-  if (context.json) {
-    context.output.out(`${JSON.stringify({ claims: entries, errors: config.errors }, null, 2)}\n`);
-  } else {
-    const rows = entries.map((e) => [
-      e.kind,
-      `${path.basename(e.origin.file)}:${e.origin.line}`,
-      describe(e.selectors),
-      e.options === null
-        ? "-"
-        : `driver=${e.options.driver} group=${e.options.group}${e.options.force ? " force" : ""}`,
-      e.devices.join(" ") || "(none present)",
-    ]);
-    context.output.out(
-      rows.length === 0
-        ? `no claims in ${context.configDir}\n`
-        : formatTable(["KIND", "WHERE", "SELECTS", "OPTIONS", "DEVICES NOW"], rows),
-    );
-  }
-  for (const error of config.errors) context.output.err(`vfio-autobind: ${formatConfigError(error)}\n`);
-  if (config.errors.length > 0) context.exitCode = 1;
-}
-
-export function runCheck(context: CommandContext): void {
-  const config = readClaimConfig(context.configDir);
-  const errors = [...config.errors, ...machineConfigErrors(context, config)];
-  for (const error of errors) context.output.err(`${formatConfigError(error)}\n`);
-  if (errors.length > 0) {
-    context.output.err(
-      `vfio-autobind: ${errors.length} error(s) in ${context.configDir}; the udev helper and apply will not act until they are fixed\n`,
-    );
-    context.exitCode = 1;
-    return;
-  }
-  const stale =
-    staleRulesReason(context.rulesFile, config) ??
-    staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context)));
-  if (stale !== null) {
-    context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
-    context.exitCode = 1;
-    return;
-  }
-  const tampered = installedRulesProblem(context.rulesFile);
-  if (tampered !== null) {
-    context.output.err(`${tampered}\n`);
-    context.exitCode = 1;
-    return;
-  }
-  const initramfs = staleInitramfsReason(context, config);
-  if (initramfs !== null) {
-    context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${initramfs}\n`);
-    context.exitCode = 1;
-    return;
-  }
-  if (config.claims.length === 0) {
-    context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
-    return;
-  }
-  context.output.out(
-    `${context.configDir}: ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s), no errors; ${context.rulesFile} is up to date\n`,
-  );
-}
-
 /**
  * `apply --rules-only [--kernel-release R]`: regenerate the rules (and what goes with them)
  * and nothing else. The kernel install hook runs it for a new kernel, whose aliases are in
@@ -314,7 +164,7 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
   const warnings: string[] = [];
   const line = await installClaimRules(
     {
-      config: loadValidConfig(context),
+      config: await loadValidConfig(context),
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources,
@@ -335,7 +185,7 @@ export async function runApply(
     if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
     return runRulesOnly(context, options.kernelRelease);
   }
-  const config = loadValidConfig(context);
+  const config = await loadValidConfig(context);
   const report = await applyClaims({
     config,
     configDir: context.configDir,
@@ -346,102 +196,9 @@ export async function runApply(
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
   if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
-  const initramfs = staleInitramfsReason(context, config);
-  warn(context, [...report.warnings, ...(initramfs === null ? [] : [`${INITRAMFS_STALE}: ${initramfs}`])]);
+  const initramfs = staleInitramfsLine(context, config);
+  warn(context, [...report.warnings, ...(initramfs === null ? [] : [initramfs])]);
   if (report.failed) context.exitCode = 1;
-}
-
-/** Owner, group and mode of a node as it is now (`root:root 0600`), or null when there is none. */
-function nodeOwnership(node: string | null): { uid: number; gid: number; mode: string } | null {
-  if (node === null) return null;
-  try {
-    const stat = fs.statSync(node);
-    return { uid: stat.uid, gid: stat.gid, mode: (stat.mode & 0o7777).toString(8).padStart(4, "0") };
-  } catch {
-    return null;
-  }
-}
-
-export function runStatus(context: CommandContext): void {
-  const { records, problems } = listRecords(context.stateDir);
-  const config = readClaimConfig(context.configDir);
-  const rows = records.map((r) => {
-    const present = deviceExists(context.sysfsRoot, r.address);
-    const now = present ? (readBoundDriver(context.sysfsRoot, r.address) ?? "(none)") : "(device gone)";
-    const note = r.status === "binding" ? "bind did not finish" : now !== r.driver ? `expected ${r.driver}` : "";
-    const device = present ? readPciDevice(context.sysfsRoot, r.address) : null;
-    const vfio = device === null ? null : vfioFactsOf(context.sysfsRoot, context, device);
-    const selection = device === null || config.errors.length > 0 ? null : selectClaim(config, device);
-    const claim = selection?.kind === "claimed" ? selection.claim : null;
-    return {
-      ...r,
-      state: r.status === "binding" ? ("binding" as const) : ("bound" as const),
-      now,
-      note,
-      groupNode: vfio?.groupNode ?? null,
-      cdev: vfio?.cdev ?? null,
-      cdevSysfs: vfio?.cdevSysfs ?? null,
-      holders: vfio?.holders ?? [],
-      // What the claim asks for (Owner=, Mode=), and what the nodes have now.
-      owner: claim?.owner ?? null,
-      mode: claim?.mode ?? null,
-      groupNodeOwnership: nodeOwnership(vfio?.groupNode ?? null),
-      cdevOwnership: nodeOwnership(vfio?.cdev ?? null),
-    };
-  });
-  // Held for us and not bound (the helper has not finished, or failed and could not clear it):
-  // no record yet, so they are found in sysfs.
-  const recorded = new Set(records.map((r) => r.address));
-  const heldRows = presentDevices(context.sysfsRoot)
-    .filter((d) => !recorded.has(d.address) && d.driver === null && isHold(d.driverOverride))
-    .map((d) => ({
-      address: d.address,
-      state: "held" as const,
-      now: "(held)",
-      note: `driver_override is ${HOLD_OVERRIDE}: no driver can take it until vfio-autobind binds it or "vfio-autobind release ${d.address}"`,
-    }));
-  const stale =
-    config.errors.length > 0
-      ? `${config.errors.length} config error(s); run "vfio-autobind check"`
-      : (staleRulesReason(context.rulesFile, config) ??
-        staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
-  const staleInitramfs = staleInitramfsReason(context, config);
-  if (context.json) {
-    context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules: stale, staleInitramfs, problems }, null, 2)}\n`,
-    );
-  } else {
-    context.output.out(
-      rows.length === 0
-        ? `no devices bound by vfio-autobind (records in ${context.stateDir})\n`
-        : formatTable(
-            ["ADDRESS", "DRIVER", "MODULE", "WAS", "SINCE", "VFIO NODES", "OWNER", "HELD BY", "NOTE"],
-            rows.map((r) => [
-              r.address,
-              r.now,
-              r.module ?? "-",
-              r.originalDriver ?? "(none)",
-              r.time,
-              [r.groupNode, r.cdev].filter((n) => n !== null).join(" ") || "-",
-              r.owner === null && r.mode === null
-                ? "-"
-                : [
-                    r.owner === null ? "" : `${r.owner.user}${r.owner.group === null ? "" : `:${r.owner.group}`}`,
-                    r.mode ?? "",
-                  ]
-                    .filter((x) => x !== "")
-                    .join(" "),
-              r.holders.length === 0 ? "-" : r.holders.map((h) => `${h.command}(${h.pid})`).join(" "),
-              r.note,
-            ]),
-          ),
-    );
-    for (const h of heldRows) context.output.out(`${h.address}: held; ${h.note}\n`);
-    if (stale !== null) context.output.err(`vfio-autobind: generated rules are stale: ${stale}\n`);
-    if (staleInitramfs !== null) context.output.err(`vfio-autobind: ${INITRAMFS_STALE}: ${staleInitramfs}\n`);
-  }
-  for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
-  if (problems.length > 0) context.exitCode = 1;
 }
 
 // The command table's entries for the commands above.
@@ -567,20 +324,6 @@ export const unclaimCommand = defineCommand({
   handler: (context, args) => runUnclaim(context, claimRequestFrom(args), { now: args.now }),
 });
 
-export const claimsCommand = defineCommand({
-  command: "claims",
-  describe: "list the claims and exclusions, and the devices each selects now",
-  options: (y) => y,
-  handler: (context) => runClaims(context),
-});
-
-export const checkCommand = defineCommand({
-  command: "check",
-  describe: "validate every claim file (file:line: message) and the generated rules",
-  options: (y) => y,
-  handler: (context) => runCheck(context),
-});
-
 export const applyCommand = defineCommand({
   command: "apply",
   describe: "make the machine match the claims now: update the rules, bind claimed devices, release unclaimed ones",
@@ -603,11 +346,4 @@ export const applyCommand = defineCommand({
       rulesOnly: args["rules-only"],
       ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
     }),
-});
-
-export const statusCommand = defineCommand({
-  command: "status",
-  describe: "show the devices vfio-autobind has bound, from its records",
-  options: (y) => y,
-  handler: (context) => runStatus(context),
 });

@@ -24,9 +24,11 @@ export interface GlobalOptions {
   readonly rulesFile: string;
   /** The root under which modprobe.d is read (tests give a tree of their own). */
   readonly modprobeRoot: string;
-  /** The root under which etc/passwd and etc/group are read for Owner= (tests give a tree of their own). */
+  /** The root under which etc/login.defs is read for Owner= (tests give a tree of their own). */
   readonly accountsRoot: string;
-  /** The root under which update-initramfs and dracut are looked for (tests give a tree of their own). */
+  /** getent, which looks Owner= accounts up through NSS (tests give a stand-in). */
+  readonly getent: string;
+  /** The root under which update-initramfs, dracut and the initramfs image (boot/) are looked for (tests give a tree of their own). */
   readonly toolsRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
@@ -50,6 +52,7 @@ export interface GlobalArguments {
   "rules-file"?: string;
   "modprobe-root"?: string;
   "accounts-root"?: string;
+  getent?: string;
   "tools-root"?: string;
   udevadm?: string;
   json?: boolean;
@@ -95,9 +98,11 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       .option("dev-root", { type: "string", default: DEFAULT_PATHS.devRoot, hidden: true, requiresArg: true })
       // Where modprobe.d is read, for tests that need a module blacklist of their own.
       .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
-      // Where etc/passwd and etc/group are read for Owner=, for tests that must not see the host's accounts.
+      // Where etc/login.defs is read for Owner=, for tests that must not see the host's.
       .option("accounts-root", { type: "string", default: DEFAULT_PATHS.accountsRoot, hidden: true, requiresArg: true })
-      // Where update-initramfs and dracut are looked for, for tests that must not see the host's.
+      // The getent that looks Owner= accounts up, for tests that must not see the host's accounts.
+      .option("getent", { type: "string", default: DEFAULT_PATHS.getent, hidden: true, requiresArg: true })
+      // Where update-initramfs, dracut and the initramfs image are looked for, for tests that must not see the host's.
       .option("tools-root", { type: "string", default: DEFAULT_PATHS.toolsRoot, hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
@@ -162,6 +167,7 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
     rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
     modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
     accountsRoot: argv["accounts-root"] ?? DEFAULT_PATHS.accountsRoot,
+    getent: argv.getent ?? DEFAULT_PATHS.getent,
     toolsRoot: argv["tools-root"] ?? DEFAULT_PATHS.toolsRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,

@@ -4,7 +4,7 @@ import { writeFileAtomic } from "../files/safeFiles.js";
 import { generateHoldScript } from "../hold/holdScript.js";
 import { removeInitramfsStamp, writeInitramfsStamp } from "../hold/initramfsStamp.js";
 import { isSafeKernelRelease } from "../paths.js";
-import { loadValidConfig } from "./claimCommands.js";
+import { loadValidConfig } from "./machineConfig.js";
 import { type CommandContext, defineCommand } from "./commandContext.js";
 
 export interface HoldScriptOptions {
@@ -13,7 +13,7 @@ export interface HoldScriptOptions {
   readonly countClaims: boolean;
 }
 
-export function runHoldScript(context: CommandContext, options: HoldScriptOptions): void {
+export async function runHoldScript(context: CommandContext, options: HoldScriptOptions): Promise<void> {
   const release = options.stamp;
   if (release !== undefined && !isSafeKernelRelease(release))
     throw new UsageError(
@@ -22,7 +22,7 @@ export function runHoldScript(context: CommandContext, options: HoldScriptOption
   let script: string;
   let claims: number;
   try {
-    const config = loadValidConfig(context);
+    const config = await loadValidConfig(context);
     script = generateHoldScript(config, config.digest);
     claims = config.claims.length;
     if (options.countClaims) {

@@ -6,16 +6,13 @@
 import yargs, { type Argv } from "yargs";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { EXIT_STATUS_HELP } from "../binder/outcomes.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import { bindCommand, releaseCommand } from "./bindCommands.js";
-import {
-  applyCommand,
-  checkCommand,
-  claimCommand,
-  claimsCommand,
-  statusCommand,
-  unclaimCommand,
-} from "./claimCommands.js";
+import { applyCommand, claimCommand, unclaimCommand } from "./claimCommands.js";
+import { claimsCommand } from "./claimsCommand.js";
+import { checkCommand } from "./checkCommand.js";
+import { statusCommand } from "./statusCommand.js";
 import {
   type CliCommand,
   type CommandContext,
@@ -43,9 +40,7 @@ export const COMMANDS: readonly CliCommand[] = [
   holdScriptCommand,
 ];
 
-const EPILOGUE =
-  "Devices may be named by address (0000:3b:00.2 or 3b:00.2) or by sysfs path.\n" +
-  "Exit status: 0 success, 1 failure, 2 usage error.";
+const EPILOGUE = `Devices may be named by address (0000:3b:00.2 or 3b:00.2) or by sysfs path.\n${EXIT_STATUS_HELP}`;
 
 export async function runCli(
   argv: readonly string[],

@@ -21,6 +21,7 @@
 import { compilePattern, PatternError } from "../alias/fnmatch.js";
 import { formatPciAddress, parsePciAddress } from "../sysfs/pciAddress.js";
 import { quoteForDisplay } from "../text/safeText.js";
+import { modeRefusal, parseMode, parseOwner, type NodeOwner } from "./nodeAccess.js";
 
 export interface IdSelector {
   readonly vendor: string;
@@ -46,12 +47,6 @@ export type GroupPolicy = "ignore" | "check" | "bind";
 export interface Origin {
   readonly file: string;
   readonly line: number;
-}
-
-/** `Owner=USER[:GROUP]`: names or numbers, each proven by a strict pattern. */
-export interface NodeOwner {
-  readonly user: string;
-  readonly group: string | null;
 }
 
 export interface Claim {
@@ -114,28 +109,6 @@ export function addressGlobProblem(text: string): string | null {
     return `an address glob has at most ${MAX_ADDRESS_GLOB_STARS} "*" (one per field), not ${stars}`;
   }
   return null;
-}
-
-/**
- * A user or group as `Owner=` takes it: a name as useradd allows one (no `$`, no dot
- * first, at most 32 characters) or a number. Either is a safe udev value as it is.
- */
-const ACCOUNT_NAME = /^(?:[A-Za-z_][A-Za-z0-9_-]{0,31}|[0-9]{1,10})$/;
-const MODE = /^0?[0-7]{3}$/;
-
-export const isAccountName = (text: string): boolean => ACCOUNT_NAME.test(text);
-
-/** `USER` or `USER:GROUP`, or null. */
-export function parseOwner(text: string): NodeOwner | null {
-  const [user, group, ...rest] = text.split(":");
-  if (user === undefined || !ACCOUNT_NAME.test(user) || rest.length > 0) return null;
-  if (group === undefined) return { user, group: null };
-  return ACCOUNT_NAME.test(group) ? { user, group } : null;
-}
-
-/** `660` or `0660` as the four octal digits udev writes, or null. */
-export function parseMode(text: string): string | null {
-  return MODE.test(text) ? text.padStart(4, "0") : null;
 }
 
 /** `0000:3b:00.2`, `3b:00.2`, or a glob of either (`0000:3b:00.*`, `3b:0[01].*`). */
@@ -371,17 +344,23 @@ function optionProblem(key: OptionKey, value: string): string | null {
       return parseOwner(value) !== null
         ? null
         : `Owner=${quoteForDisplay(value)}: expected USER or USER:GROUP, as names or numbers, such as qemu:kvm or 107:107`;
-    case "Mode":
-      return parseMode(value) !== null
-        ? null
-        : `Mode=${quoteForDisplay(value)}: expected an octal mode such as 0660 or 0600`;
+    case "Mode": {
+      const mode = parseMode(value);
+      if (mode === null) return `Mode=${quoteForDisplay(value)}: expected an octal mode such as 0660 or 0600`;
+      const refusal = modeRefusal(mode);
+      return refusal === null ? null : `Mode=${quoteForDisplay(value)}: ${refusal}`;
+    }
   }
 }
 
-/** All files of a config directory, in the order they are read (file name order). */
-export function mergeClaimFiles(files: readonly { name: string; text: string }[]): ClaimConfig {
+/**
+ * All files of a config directory, in the order they are read: by `order` (a file's name in
+ * the directory, which a staged file is given), else by `name` (the path messages name).
+ */
+export function mergeClaimFiles(files: readonly { name: string; text: string; order?: string }[]): ClaimConfig {
+  const key = (f: { name: string; order?: string }): string => f.order ?? f.name;
   const parsed = [...files]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
     .map((f) => parseClaimFile(f.text, f.name));
   return {
     claims: parsed.flatMap((p) => p.claims),

@@ -15,13 +15,11 @@ import {
   parseClaimFile,
   parseClassSelector,
   parseIdSelector,
-  parseMode,
-  parseOwner,
   parsePfSelector,
   type IdSelector,
-  type NodeOwner,
   type Selectors,
 } from "./claimConfig.js";
+import { modeRefusal, parseMode, parseOwner, type NodeOwner } from "./nodeAccess.js";
 
 export interface ClaimRequest {
   readonly addresses: readonly string[];
@@ -95,6 +93,8 @@ function checkRequest(request: ClaimRequest): CheckedRequest {
   const mode = request.mode === undefined ? undefined : parseMode(request.mode);
   if (mode === null)
     throw new UsageError(`--mode ${quoteForDisplay(request.mode ?? "")}: expected an octal mode such as 0660`);
+  const modeRefused = mode === undefined ? null : modeRefusal(mode);
+  if (modeRefused !== null) throw new UsageError(`--mode ${quoteForDisplay(request.mode ?? "")}: ${modeRefused}`);
   if (request.exclude && (owner !== undefined || mode !== undefined))
     throw new UsageError("--owner and --mode have no meaning with --exclude");
   return { selectors, exclude: request.exclude, driver, group, force: request.force, owner, mode };

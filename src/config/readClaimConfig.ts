@@ -20,6 +20,13 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /** More claim files than this is not a config an admin wrote. */
 export const MAX_CONFIG_FILES = 256;
 
+/** A claim file read: its path, its text, and its name in the directory (what orders it). */
+interface ClaimFileText {
+  readonly name: string;
+  readonly text: string;
+  readonly order: string;
+}
+
 export interface LoadedConfig extends ClaimConfig {
   /** Identifies this exact config, to tell whether generated rules are stale. */
   readonly digest: string;
@@ -27,7 +34,7 @@ export interface LoadedConfig extends ClaimConfig {
 }
 
 /** The config with its digest computed on first use: the udev path never needs it. */
-function withLazyDigest(config: ClaimConfig, files: readonly { name: string; text: string }[]): LoadedConfig {
+function withLazyDigest(config: ClaimConfig, files: readonly ClaimFileText[]): LoadedConfig {
   let digest: string | undefined;
   return {
     ...config,
@@ -43,20 +50,36 @@ function unreadableConfig(problem: ConfigError): LoadedConfig {
   return { claims: [], exclusions: [], errors: [problem], digest: "unreadable", files: [] };
 }
 
-export function readClaimConfig(configDir: string): LoadedConfig {
+/**
+ * A claim file not installed yet (`check FILE`), read with the installed ones: in place of
+ * the installed file it replaces, or added to them, in name order either way.
+ */
+export interface StagedClaimFile {
+  /** Its path as given; messages name it. */
+  readonly file: string;
+  /** The name of the installed file it replaces (`50-gpu.conf`), or null: it is added, under its own name. */
+  readonly replaces: string | null;
+}
+
+/** A name a claim file may have in the config directory (what `check --as` takes). */
+export const isClaimFileName = (name: string): boolean =>
+  name.endsWith(".conf") && name.length > ".conf".length && !name.includes("/") && !hasUnsafeCharacters(name);
+
+export function readClaimConfig(configDir: string, staged?: StagedClaimFile): LoadedConfig {
   let names: string[];
   try {
     names = fs
       .readdirSync(configDir)
-      .filter((name) => name.endsWith(".conf"))
+      .filter((name) => name.endsWith(".conf") && name !== staged?.replaces)
       .sort();
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return withLazyDigest(mergeClaimFiles([]), []);
-    return unreadableConfig({
-      file: configDir,
-      line: 0,
-      message: `cannot list the config directory: ${describeFsError(error)}`,
-    });
+    if (errnoCode(error) !== "ENOENT")
+      return unreadableConfig({
+        file: configDir,
+        line: 0,
+        message: `cannot list the config directory: ${describeFsError(error)}`,
+      });
+    names = [];
   }
   if (names.length > MAX_CONFIG_FILES) {
     return unreadableConfig({
@@ -65,7 +88,7 @@ export function readClaimConfig(configDir: string): LoadedConfig {
       message: `${names.length} *.conf files, more than the ${MAX_CONFIG_FILES} allowed; none read`,
     });
   }
-  const files: { name: string; text: string }[] = [];
+  const files: ClaimFileText[] = [];
   const unreadable: ConfigError[] = [];
   for (const name of names) {
     // The file name becomes the start of every message about it: no control characters.
@@ -79,20 +102,34 @@ export function readClaimConfig(configDir: string): LoadedConfig {
     }
     const file = path.join(configDir, name);
     try {
-      files.push({ name: file, text: readRegularFile(file, { maxBytes: MAX_CONFIG_FILE_BYTES }) });
+      files.push({ name: file, text: readClaimFile(file), order: name });
     } catch (error) {
       if (!(error instanceof FileError)) throw error;
       unreadable.push({ file, line: 0, message: error.problem });
+    }
+  }
+  if (staged !== undefined) {
+    try {
+      const order = staged.replaces ?? path.basename(staged.file);
+      files.push({ name: staged.file, text: readClaimFile(staged.file), order });
+    } catch (error) {
+      if (!(error instanceof FileError)) throw error;
+      unreadable.push({ file: staged.file, line: 0, message: error.problem });
     }
   }
   const merged = mergeClaimFiles(files);
   return withLazyDigest({ ...merged, errors: [...unreadable, ...merged.errors] }, files);
 }
 
-function digestOf(files: readonly { name: string; text: string }[]): string {
+/** One claim file's text, read as a claim file must be (regular, bounded); throws FileError. */
+function readClaimFile(file: string): string {
+  return readRegularFile(file, { maxBytes: MAX_CONFIG_FILE_BYTES });
+}
+
+function digestOf(files: readonly ClaimFileText[]): string {
   // Loaded here, not at start-up: the udev path never needs a digest.
   const { createHash } = loadCrypto();
   const hash = createHash("sha256");
-  for (const file of files) hash.update(`${path.basename(file.name)}\0${file.text}\0`);
+  for (const file of files) hash.update(`${file.order}\0${file.text}\0`);
   return hash.digest("hex").slice(0, 16);
 }

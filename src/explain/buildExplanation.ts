@@ -10,7 +10,7 @@ import { vfioMatchString } from "../alias/modalias.js";
 import { rankCandidates, whyRanksBelow } from "../alias/rankCandidates.js";
 import { NO_MODULE_POLICY, type ForbiddenModule, type ModulePolicy } from "../kmod/modulePolicy.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
-import { bridgeRefusal } from "../policy/safetyVerdict.js";
+import { notForVfioRefusal } from "../policy/safetyVerdict.js";
 import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
 import type { VfioFacts } from "../sysfs/vfioHolders.js";
 
@@ -36,9 +36,9 @@ export interface Explanation {
   readonly name: string | null;
   readonly matchString: string;
   readonly candidates: readonly RankedCandidate[];
-  /** Why no VFIO driver is offered although aliases match (a bridge), or null. */
+  /** Why no VFIO driver is offered although aliases match (a bridge, no IOMMU group), or null. */
   readonly notForVfio: string | null;
-  /** `driver` is null until the module is loaded and names its PCI driver in sysfs; null for a bridge. */
+  /** `driver` is null until the module is loaded and names its PCI driver in sysfs; null when notForVfio. */
   readonly best: { readonly module: string; readonly driver: string | null } | null;
   /** The first skipped lines in detail; `skippedCount` counts them all. */
   readonly skipped: readonly SkippedLine[];
@@ -71,7 +71,7 @@ export function buildExplanation(
     };
   });
   const winner = candidates.find((c) => c.forbidden === null);
-  const notForVfio = bridgeRefusal(device);
+  const notForVfio = notForVfioRefusal(device);
   return {
     device,
     name,

@@ -2,13 +2,13 @@
  * Which claims the initramfs of a kernel release holds: its hook (initramfs-tools or dracut)
  * records the config digest it built the hold script from in a stamp file
  * (generatedPaths(configDir).initramfsStamp(release)), and apply, check and status compare
- * it with the claims now, so that the initramfs holds never go stale silently (issue 13).
+ * it with the claims now, so that the initramfs holds never go stale silently.
  * Nothing here rebuilds an image: the admin runs the command it names.
  */
 import * as fs from "node:fs";
 import { readKernelRelease } from "../udev/compileDecisions.js";
 import { FileError, readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
-import { generatedPaths, INITRAMFS_GENERATORS, refuseHostPathUnderTest } from "../paths.js";
+import { generatedPaths, initramfsImages, INITRAMFS_GENERATORS, refuseHostPathUnderTest } from "../paths.js";
 import * as path from "node:path";
 
 const STAMP = /^[0-9a-f]{1,64}$/;
@@ -41,10 +41,16 @@ function installedGenerator(toolsRoot: string): (typeof INITRAMFS_GENERATORS)[nu
   );
 }
 
+/** Whether the running kernel's initramfs image is there: without one, nothing holds at boot but the real root. */
+function bootsWithInitramfs(toolsRoot: string, release: string): boolean {
+  return initramfsImages(release).some((image) => fs.existsSync(path.join(toolsRoot, image)));
+}
+
 /**
  * One line when the initramfs of the running kernel holds other claims than the config's
  * (or none while claims exist), with the command that rebuilds it; null when it agrees,
- * when no initramfs generator is installed, or when the running release cannot be read.
+ * when no initramfs generator is installed, when the running release cannot be read, or
+ * when that release has no initramfs image (the machine boots without one).
  */
 export function staleInitramfsReason(
   options: { configDir: string; procRoot: string; toolsRoot: string },
@@ -53,7 +59,7 @@ export function staleInitramfsReason(
   const generator = installedGenerator(options.toolsRoot);
   if (generator === null) return null;
   const release = runningRelease(options.procRoot);
-  if (release === null) return null;
+  if (release === null || !bootsWithInitramfs(options.toolsRoot, release)) return null;
   let stamp: string | null;
   try {
     stamp = readOptionalRegularFile(generatedPaths(options.configDir).initramfsStamp(release), SMALL)?.trim() ?? null;

@@ -5,7 +5,8 @@
  * are a config error at both claims' lines. The cdev `/dev/vfio/devices/vfioN` is one per
  * device and follows that device's claim.
  */
-import type { Claim, ConfigError, NodeOwner } from "../config/claimConfig.js";
+import type { Claim, ConfigError } from "../config/claimConfig.js";
+import type { NodeOwner } from "../config/nodeAccess.js";
 
 export interface NodeOwnership {
   /** The device, in sysfs form; its cdev rule matches it as the cdev's parent. */

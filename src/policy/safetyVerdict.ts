@@ -10,6 +10,7 @@
  * EBUSY), and a device with no IOMMU group (no vfio driver can bind it).
  * Unless --force: the boot display and anything the host is using under the device.
  * Every finding is reported at once, so one run tells the admin all that stands in the way.
+ * A claim on a device the host uses is refused in the config by the same findings.
  */
 import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
 import { isOverrideOurs } from "./hold.js";
@@ -28,8 +29,7 @@ export function isBridgeClass(classCode: string): boolean {
 
 /**
  * Why a device can never go to VFIO for what it is, or null: a bridge by header type or by
- * class (a host bridge has an endpoint header but class 0600). list and explain call it
- * too, so they never offer a VFIO driver that bind would refuse.
+ * class (a host bridge has an endpoint header but class 0600).
  */
 export function bridgeRefusal(device: Pick<PciDevice, "classCode" | "headerKind">): string | null {
   const what =
@@ -39,6 +39,22 @@ export function bridgeRefusal(device: Pick<PciDevice, "classCode" | "headerKind"
         ? `it is a bridge (class ${device.classCode.slice(0, 4)})`
         : null;
   return what === null ? null : `${what}; only endpoint devices can go to VFIO`;
+}
+
+/** Why no VFIO driver can bind a device outside an IOMMU group, or null when it has one. */
+function noIommuGroupRefusal(device: Pick<PciDevice, "iommuGroup">): string | null {
+  return device.iommuGroup === null
+    ? "it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot"
+    : null;
+}
+
+/**
+ * Why no VFIO driver is ever offered for a device, whatever the admin says, or null: a
+ * bridge, or no IOMMU group. list and explain call it, so they never offer a VFIO driver
+ * that bind would refuse.
+ */
+export function notForVfioRefusal(device: Pick<PciDevice, "classCode" | "headerKind" | "iommuGroup">): string | null {
+  return bridgeRefusal(device) ?? noIommuGroupRefusal(device);
 }
 
 function hardRefusals(device: PciDevice): string[] {
@@ -53,22 +69,40 @@ function hardRefusals(device: PciDevice): string[] {
       `it has ${device.sriov.numVfs} VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
     );
   }
-  if (device.iommuGroup === null) {
-    refusals.push("it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot");
-  }
+  const noGroup = noIommuGroupRefusal(device);
+  if (noGroup !== null) refusals.push(noGroup);
   return refusals;
+}
+
+/** What the host uses the device for now: the boot display, and what it uses under it. */
+function inUseFindings(device: Pick<PciDevice, "bootVga">, hostUses: readonly HostUse[]): string[] {
+  return [...(device.bootVga ? ["it is the boot display (boot_vga)"] : []), ...hostUses.map((use) => use.reason)];
 }
 
 export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
   const hard = hardRefusals(device);
-  const inUse = [
-    ...(device.bootVga ? ["it is the boot display (boot_vga)"] : []),
-    ...hostUses.map((use) => use.reason),
-  ];
+  const inUse = inUseFindings(device, hostUses);
   if (hard.length > 0) return { ok: false, reason: [...hard, ...inUse].join("; "), forceable: false };
   if (inUse.length === 0) return { ok: true, overridden: [] };
   if (force) return { ok: true, overridden: inUse };
   return { ok: false, reason: `${inUse.join("; ")}; use --force to take it anyway`, forceable: true };
+}
+
+/**
+ * A claim (without Force=yes) that selects a device the host uses now: the same findings
+ * bind refuses without --force. It must be refused in the config, not only when bind runs:
+ * at boot the hold keeps the device from its driver before anything is mounted or up, so
+ * nothing would stop a claim on the root disk or the only NIC from taking it away.
+ * Null: no objection.
+ */
+export function claimInUseRefusal(
+  device: Pick<PciDevice, "address" | "bootVga">,
+  hostUses: readonly HostUse[],
+  force: boolean,
+): string | null {
+  const inUse = inUseFindings(device, hostUses);
+  if (force || inUse.length === 0) return null;
+  return `[Claim] selects ${device.address}, which the host uses: ${inUse.join("; ")}; add Force=yes to take it anyway`;
 }
 
 /**

@@ -28,7 +28,7 @@ import {
   type Selectors,
 } from "../config/claimConfig.js";
 import { RuntimeFailure } from "../errors.js";
-import { isAccountName, parseMode } from "../config/claimConfig.js";
+import { isAccountName, isNodeMode } from "../config/nodeAccess.js";
 import type { NodeOwnership } from "../policy/nodeOwnership.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
@@ -253,7 +253,7 @@ function ownershipTokens(node: NodeOwnership): { readonly owner: RuleToken[]; re
     }
   }
   if (node.mode !== null) {
-    if (parseMode(node.mode) !== node.mode) refuse(`Mode ${quoteForDisplay(node.mode)}`);
+    if (!isNodeMode(node.mode)) refuse(`Mode ${quoteForDisplay(node.mode)}`);
     mode.push(set("MODE", node.mode));
   }
   return { owner, mode };
@@ -555,7 +555,7 @@ function generatedToken(t: RuleToken): boolean {
   }
   if (t.attr !== null) return false;
   if (t.key === "OWNER" || t.key === "GROUP") return isAccountName(t.value);
-  if (t.key === "MODE") return parseMode(t.value) === t.value;
+  if (t.key === "MODE") return isNodeMode(t.value);
   return (t.key === "GOTO" || t.key === "LABEL") && LABELS.includes(t.value);
 }
 

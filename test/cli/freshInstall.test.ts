@@ -43,12 +43,28 @@ describe("on a fresh install", () => {
     expect(JSON.parse((await run(["status", "--json"])).stdout)).toMatchObject({ staleRules: null });
   });
 
-  it("a claim file that was never applied is still stale", async () => {
+  it("a valid claim file not applied yet passes check with a notice naming apply; --applied and status fail with 3", async () => {
     fs.writeFileSync(path.join(configDir, "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
+    const stale = `generated rules are stale: ${rulesFile} does not exist yet; run "vfio-autobind apply"`;
     const check = await run(["check"]);
-    expect(check.exitCode).toBe(1);
-    expect(check.stderr).toBe(
-      `vfio-autobind: generated rules are stale: ${rulesFile} does not exist yet; run "vfio-autobind apply"`,
+    expect(check).toMatchObject({ exitCode: 0, stderr: `vfio-autobind: notice: ${stale}` });
+    expect(check.stdout).toBe(
+      `${configDir}: 1 claim(s), 0 exclusion(s), no errors; not applied yet: run the command(s) named above`,
     );
+    expect(await run(["check", "--applied"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
+    expect(await run(["status"])).toMatchObject({ exitCode: 3, stderr: `vfio-autobind: ${stale}` });
+  });
+
+  it("status exits 1 while the claims are invalid, and 3 while a device waits in a hold", async () => {
+    fs.writeFileSync(path.join(configDir, "50-bad.conf"), "[Claim]\nIds=nope\n");
+    expect(await run(["status"])).toMatchObject({
+      exitCode: 1,
+      stderr: 'vfio-autobind: generated rules are stale: 1 config error(s); run "vfio-autobind check"',
+    });
+    fs.rmSync(path.join(configDir, "50-bad.conf"));
+    sys.addDevice({ address: "0000:00:04.0", vendor: "1af4", device: "1041", driverOverride: "vfio-autobind-hold" });
+    const held = await run(["status"]);
+    expect(held.exitCode).toBe(3);
+    expect(held.stdout).toContain("0000:00:04.0: held; driver_override is vfio-autobind-hold");
   });
 });

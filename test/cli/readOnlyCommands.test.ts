@@ -197,6 +197,31 @@ describe("bridges (class 06xx)", () => {
   });
 });
 
+describe("devices without an IOMMU group", () => {
+  it("list shows no BEST for them, and explain says why, from the one rule bind refuses them by", async () => {
+    const bare = FakeSysfs.create();
+    try {
+      bare.addDevice({ address: "0000:00:03.0", vendor: "1af4", device: "1041", driver: "virtio-pci" });
+      const args = ["--sysfs-root", bare.root, "--modules-dir", modulesDir];
+      const list = await runBundle(["list", ...args]);
+      expect(list.exitCode).toBe(0);
+      expect(list.stdout.split("\n")[1]).toMatch(/^0000:00:03\.0\s+1af4:1041\s+0200\s+virtio-pci\s+-\s+-(\s|$)/);
+      const rows = JSON.parse((await runBundle(["list", "--json", ...args])).stdout) as { best: unknown }[];
+      expect(rows[0]?.best).toBeNull();
+
+      const why = "it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot";
+      const explain = await runBundle(["explain", "0000:00:03.0", ...args]);
+      expect(explain.stdout).toContain("iommu group  none (vfio needs one)\n");
+      expect(explain.stdout).toContain(`Best: none: ${why}\n`);
+      const bind = await runBundle(["bind", "0000:00:03.0", "--force", "--dry-run", ...args]);
+      expect(bind.exitCode).toBe(1);
+      expect(bind.stdout.split("\n")[0]).toContain(why);
+    } finally {
+      bare.remove();
+    }
+  });
+});
+
 describe("command line", () => {
   it.each([
     [["frobnicate"], /Unknown argument: frobnicate/],

@@ -1,7 +1,7 @@
 /**
  * The temporary tree a CLI test points the tool at: the host's files the tool reads and
  * writes (/etc/vfio-autobind, the udev rules, /run/vfio-autobind, /proc, /dev, /lib/modules, the
- * account files, modprobe.d, the initramfs tools, udevadm), each at its usual place under
+ * account files and getent, modprobe.d, the initramfs tools, udevadm), each at its usual place under
  * one directory. One list of root options, so no test can leave a root at the host's own
  * by forgetting it; writes there are refused anyway under test (src/paths.ts).
  */
@@ -38,8 +38,12 @@ export interface CliWorkspace {
   rootArgs(): string[];
   /** A udevadm that runs `script` (default: does nothing and succeeds). */
   installUdevadm(script?: string): void;
-  /** etc/passwd and etc/group under the tree, where Owner= names are looked up. */
-  writeAccounts(accounts: { passwd: string; group: string }): void;
+  /**
+   * etc/passwd and etc/group under the tree, where the tree's getent looks Owner= names up
+   * (the tool asks NSS through getent; this one reads only these files), and optionally
+   * etc/login.defs.
+   */
+  writeAccounts(accounts: { passwd: string; group: string; loginDefs?: string }): void;
   /** Removes the tree, and the fake sysfs tree it was given. */
   cleanup(): void;
 }
@@ -56,11 +60,13 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
   const udevadm = path.join(dir, "usr", "bin", "udevadm");
   const configDir = path.join(dir, "etc", "vfio-autobind");
   const rulesFile = path.join(dir, "etc", "udev", "rules.d", "69-vfio-autobind-claims.rules");
+  const getent = path.join(dir, "usr", "bin", "getent");
   const roots: CliRoots = {
     configDir,
     rulesFile,
     modprobeRoot: dir,
     accountsRoot: dir,
+    getent,
     toolsRoot: dir,
     udevadm,
   };
@@ -68,6 +74,13 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text, { mode });
   };
+  // getent DATABASE NAME as glibc's answers it (the entry and 0, or 2 for none), from the
+  // tree's etc/passwd and etc/group only: no test sees the host's accounts.
+  write(
+    getent,
+    `#!/bin/sh\nfile='${path.join(dir, "etc")}'/"$1"\n[ -f "$file" ] || exit 2\nawk -F: -v name="$2" '$1 == name { print; found = 1; exit } END { exit found ? 0 : 2 }' "$file"\n`,
+    0o755,
+  );
   return {
     dir,
     sysfsRoot,
@@ -81,9 +94,10 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
     roots,
     rootArgs: () => cliRootArgs({ ...roots, sysfsRoot, stateDir, procRoot, devRoot, modulesDir }),
     installUdevadm: (script = "exit 0") => write(udevadm, `#!/bin/sh\n${script}\n`, 0o755),
-    writeAccounts: ({ passwd, group }) => {
+    writeAccounts: ({ passwd, group, loginDefs }) => {
       write(path.join(dir, "etc", "passwd"), passwd);
       write(path.join(dir, "etc", "group"), group);
+      if (loginDefs !== undefined) write(path.join(dir, "etc", "login.defs"), loginDefs);
     },
     cleanup: () => {
       options.sysfs?.remove();
