@@ -169,10 +169,16 @@ export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules
 
 /** The unit that holds claimed devices before udev's coldplug in the real root (boot/*.service). */
 export const HOLD_UNIT = `${NAME}-hold.service`;
+/** The sweep: after the coldplug, and then by its timer, every hold still there goes to the kernel. */
+export const SWEEP_UNIT = `${NAME}-sweep.service`;
+export const SWEEP_TIMER = `${NAME}-sweep.timer`;
+/** The units the packages ship, enabled on installation and masked while the package is removed. */
+export const UNITS = [HOLD_UNIT, SWEEP_UNIT, SWEEP_TIMER];
 
 /**
- * What holds claimed devices before udev's coldplug (issue 13): the initramfs-tools hook and
- * its init-top script, the dracut module, and the unit for the real root. All of them run
+ * What holds claimed devices before udev's coldplug and lets go of holds that outlive their
+ * decision: the initramfs-tools hook and its boot scripts, the dracut module and its hooks,
+ * and the units for the real root. All of them run
  * programFiles.holdScript (or make it, with `vfio-autobind hold-script`).
  */
 function bootHoldFiles() {
@@ -194,6 +200,21 @@ function bootHoldFiles() {
       from: { file: `${boot}/initramfs-tools-init-top` },
       formats: both,
     },
+    // While the root device is late: held storage controllers go to the kernel.
+    {
+      path: `/usr/share/initramfs-tools/scripts/local-block/${NAME}`,
+      mode: 0o755,
+      from: { file: `${boot}/initramfs-tools-local-block` },
+      formats: both,
+    },
+    // Before switch_root: holds the real root's claims no longer stand behind go ("00-":
+    // before init-bottom/udev moves /dev away).
+    {
+      path: `/usr/share/initramfs-tools/scripts/init-bottom/00-${NAME}`,
+      mode: 0o755,
+      from: { file: `${boot}/initramfs-tools-init-bottom` },
+      formats: both,
+    },
     {
       path: `${dracutModule}/module-setup.sh`,
       mode: 0o755,
@@ -206,19 +227,33 @@ function bootHoldFiles() {
       from: { file: `${boot}/dracut-pre-udev-hook.sh` },
       formats: both,
     },
+    {
+      path: `${dracutModule}/${NAME}-timeout.sh`,
+      mode: 0o755,
+      from: { file: `${boot}/dracut-timeout-hook.sh` },
+      formats: both,
+    },
+    {
+      path: `${dracutModule}/${NAME}-pre-pivot.sh`,
+      mode: 0o755,
+      from: { file: `${boot}/dracut-pre-pivot-hook.sh` },
+      formats: both,
+    },
     // Debian (bookworm) keeps packaged units in /lib/systemd/system, Fedora in /usr/lib/systemd/system.
-    {
-      path: `/lib/systemd/system/${HOLD_UNIT}`,
-      mode: 0o644,
-      from: { file: `${boot}/${HOLD_UNIT}` },
-      formats: /** @type {Format[]} */ (["deb"]),
-    },
-    {
-      path: `/usr/lib/systemd/system/${HOLD_UNIT}`,
-      mode: 0o644,
-      from: { file: `${boot}/${HOLD_UNIT}` },
-      formats: /** @type {Format[]} */ (["rpm"]),
-    },
+    ...UNITS.flatMap((unit) => [
+      {
+        path: `/lib/systemd/system/${unit}`,
+        mode: 0o644,
+        from: { file: `${boot}/${unit}` },
+        formats: /** @type {Format[]} */ (["deb"]),
+      },
+      {
+        path: `/usr/lib/systemd/system/${unit}`,
+        mode: 0o644,
+        from: { file: `${boot}/${unit}` },
+        formats: /** @type {Format[]} */ (["rpm"]),
+      },
+    ]),
   ];
 }
 

@@ -4,17 +4,25 @@
 // - install, upgrade, removal: tell udevd to reload its rules (it would notice on its own
 //   within a few seconds; this makes it immediate). Never `udevadm trigger`: replaying add
 //   events would rebind claimed devices behind the admin's back.
-// - removal: leave every device where it is (a VM may be using it) and say which devices
-//   vfio-autobind had bound and how to give them back.
-// - purge (rpm: erase): remove the udev rule `vfio-autobind apply` generated and the hold
-//   script and initramfs stamps under /etc/vfio-autobind/generated. The claim files admins
-//   wrote stay (package managers never delete files they did not install); the state under
-//   /run goes away at the next boot by itself.
-// - install: enable vfio-autobind-hold.service, which holds claimed devices before udev's
-//   coldplug at every boot; removal disables it. None of them rebuilds an initramfs: that is
-//   the admin's step (status names the command), as a package must not rewrite /boot.
+// - install and upgrade: where claims exist, regenerate the udev rules and the hold script
+//   from them (`vfio-autobind apply --rules-only`, which binds nothing), so that what is
+//   in place matches this version's helper, and a reinstall after a removal takes up the
+//   claims again. Enable the hold unit (it holds claimed devices before udev's coldplug at
+//   every boot) and the sweep's units (after the coldplug, and periodically, every hold
+//   still there goes to the kernel).
+// - removal: nothing held may outlive the package. Every held device goes to the kernel
+//   now; the generated rules and hold script are removed, so that nothing holds or binds at
+//   the next boot; the units are masked; the initramfs is rebuilt through the
+//   distribution's own way (update-initramfs's trigger, dracut), which leaves our pieces
+//   out. Devices on VFIO drivers stay there (a VM may be using them), and the message says
+//   which and the command that frees them now.
+// - purge: forget the units' state. The claim files admins wrote stay (package managers
+//   never delete files they did not install); the state under /run goes away at the next
+//   boot by itself.
+// Installation rebuilds no initramfs: the claims' holds reach it when the admin runs the
+// command status names, as a package must not rewrite /boot for a feature not yet used.
 import path from "node:path";
-import { HOLD_UNIT, programFiles } from "./layout.mjs";
+import { programFiles, UNITS } from "./layout.mjs";
 
 /** Reloads udev rules when udevd is running here; a chroot, a container or an installer
  * without udevd, or a missing udevadm, is not an error. */
@@ -22,6 +30,24 @@ const reloadUdevRules = `reload_udev_rules() {
 	# /run/udev/control is udevd's socket: absent in a chroot or before udevd starts.
 	if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then
 		udevadm control --reload || true
+	fi
+}`;
+
+/** Regenerates the rules and the hold script where claims exist; a broken config is said, not fatal. */
+const regenerateRules = `regenerate_rules() {
+	claims=$(vfio-autobind hold-script --count-claims 2>/dev/null) || claims=
+	case "$claims" in
+	"" | *[!0-9]* | 0) return 0 ;;
+	esac
+	if ! vfio-autobind apply --rules-only >/dev/null; then
+		echo "vfio-autobind: the udev rules were not regenerated from the claims; fix them ('vfio-autobind check'), then run 'vfio-autobind apply'" >&2
+	fi
+}`;
+
+/** Hands every held device to the kernel (the hold script's release-all), while it is still there. */
+const releaseHeldDevices = `release_held_devices() {
+	if [ -f ${programFiles.holdScript.path} ]; then
+		sh ${programFiles.holdScript.path} release-all || true
 	fi
 }`;
 
@@ -35,9 +61,9 @@ const noticeBoundDevices = `notice_bound_devices() {
 	done
 	[ -n "$bound" ] || return 0
 	echo "vfio-autobind: these devices stay on their VFIO drivers (a VM may be using them):$bound" >&2
-	echo "  To give one back to its host driver, reinstall vfio-autobind and run" >&2
-	echo "  'vfio-autobind release ADDRESS' ('vfio-autobind status' lists them), or reboot:" >&2
-	echo "  with the package gone, nothing binds them at boot." >&2
+	echo "  To give one back to its host driver once no VM uses it, as root (the command needs no package):" >&2
+	echo "    a=ADDRESS; echo \\$a >/sys/bus/pci/devices/\\$a/driver/unbind; echo >/sys/bus/pci/devices/\\$a/driver_override; echo \\$a >/sys/bus/pci/drivers_probe" >&2
+	echo "  or reboot: the generated rules and hold script go with the package, so nothing binds them at boot." >&2
 }`;
 
 /** Removes what the program generated from the claims. */
@@ -46,45 +72,63 @@ const removeGeneratedRules = `remove_generated_rules() {
 	rmdir ${path.posix.dirname(programFiles.holdScript.path)} 2>/dev/null || true
 }`;
 
+/** Rebuilds the initramfs without our pieces. Inside dpkg, update-initramfs only activates its trigger. */
+const debRebuildInitramfs = `rebuild_initramfs() {
+	if command -v update-initramfs >/dev/null 2>&1; then
+		update-initramfs -u || echo "vfio-autobind: run 'update-initramfs -u' to remove the device holds from the initramfs" >&2
+	fi
+}`;
+const rpmRebuildInitramfs = `rebuild_initramfs() {
+	if command -v dracut >/dev/null 2>&1; then
+		dracut -f >/dev/null 2>&1 || echo "vfio-autobind: run 'dracut -f' to remove the device holds from the initramfs" >&2
+	fi
+}`;
+
 /**
- * The hold unit, as dh_installsystemd's snippets handle a unit (deb-systemd-helper, from
+ * The units, as dh_installsystemd's snippets handle units (deb-systemd-helper, from
  * init-system-helpers, which is Essential): enabled on installation, an admin's disable kept
  * across upgrades, masked while the package is removed, forgotten on purge. It works
  * without systemd running, in a chroot too.
  */
-const debHoldUnit = {
-  enable: `enable_hold_unit() {
-	deb-systemd-helper unmask ${HOLD_UNIT} >/dev/null || true
-	if deb-systemd-helper --quiet was-enabled ${HOLD_UNIT}; then
-		deb-systemd-helper enable ${HOLD_UNIT} >/dev/null || true
-	else
-		deb-systemd-helper update-state ${HOLD_UNIT} >/dev/null || true
+const debUnits = {
+  enable: `enable_units() {
+	for unit in ${UNITS.join(" ")}; do
+		deb-systemd-helper unmask "$unit" >/dev/null || true
+		if deb-systemd-helper --quiet was-enabled "$unit"; then
+			deb-systemd-helper enable "$unit" >/dev/null || true
+		else
+			deb-systemd-helper update-state "$unit" >/dev/null || true
+		fi
+	done
+}`,
+  mask: `mask_units() {
+	if command -v deb-systemd-helper >/dev/null 2>&1; then
+		for unit in ${UNITS.join(" ")}; do
+			deb-systemd-helper mask "$unit" >/dev/null || true
+		done
 	fi
 }`,
-  mask: `mask_hold_unit() {
+  purge: `purge_units() {
 	if command -v deb-systemd-helper >/dev/null 2>&1; then
-		deb-systemd-helper mask ${HOLD_UNIT} >/dev/null || true
-	fi
-}`,
-  purge: `purge_hold_unit() {
-	if command -v deb-systemd-helper >/dev/null 2>&1; then
-		deb-systemd-helper purge ${HOLD_UNIT} >/dev/null || true
-		deb-systemd-helper unmask ${HOLD_UNIT} >/dev/null || true
+		for unit in ${UNITS.join(" ")}; do
+			deb-systemd-helper purge "$unit" >/dev/null || true
+			deb-systemd-helper unmask "$unit" >/dev/null || true
+		done
 	fi
 }`,
 };
 
-/** The hold unit for rpm: enabled on first installation (not by preset, which Fedora's
- * default policy would leave disabled), disabled on erase; nothing where systemctl is not. */
-const rpmHoldUnit = {
-  enable: `enable_hold_unit() {
+/** The units for rpm: enabled on first installation (not by preset, which Fedora's default
+ * policy would leave disabled), disabled on erase; nothing where systemctl is not. */
+const rpmUnits = {
+  enable: `enable_units() {
 	if command -v systemctl >/dev/null 2>&1; then
-		systemctl --no-reload enable ${HOLD_UNIT} >/dev/null 2>&1 || true
+		systemctl --no-reload enable ${UNITS.join(" ")} >/dev/null 2>&1 || true
 	fi
 }`,
-  disable: `disable_hold_unit() {
+  disable: `disable_units() {
 	if command -v systemctl >/dev/null 2>&1; then
-		systemctl --no-reload disable ${HOLD_UNIT} >/dev/null 2>&1 || true
+		systemctl --no-reload disable ${UNITS.join(" ")} >/dev/null 2>&1 || true
 	fi
 }`,
 };
@@ -97,10 +141,11 @@ function script(functions, body) {
 export function debianMaintainerScripts() {
   return {
     postinst: script(
-      [reloadUdevRules, debHoldUnit.enable],
+      [reloadUdevRules, regenerateRules, debUnits.enable],
       `case "$1" in
 configure | abort-upgrade | abort-deconfigure | abort-remove)
-	enable_hold_unit
+	enable_units
+	regenerate_rules
 	reload_udev_rules
 	;;
 esac
@@ -108,9 +153,10 @@ esac
 exit 0`,
     ),
     prerm: script(
-      [noticeBoundDevices],
+      [releaseHeldDevices, noticeBoundDevices],
       `case "$1" in
 remove)
+	release_held_devices
 	notice_bound_devices
 	;;
 esac
@@ -118,14 +164,16 @@ esac
 exit 0`,
     ),
     postrm: script(
-      [reloadUdevRules, removeGeneratedRules, debHoldUnit.mask, debHoldUnit.purge],
+      [reloadUdevRules, removeGeneratedRules, debRebuildInitramfs, debUnits.mask, debUnits.purge],
       `case "$1" in
 remove)
-	mask_hold_unit
+	mask_units
+	remove_generated_rules
 	reload_udev_rules
+	rebuild_initramfs
 	;;
 purge)
-	purge_hold_unit
+	purge_units
 	remove_generated_rules
 	reload_udev_rules
 	;;
@@ -142,16 +190,16 @@ export function rpmScriptlets() {
   const body = (functions, main) => [...functions.flatMap((f) => [f, ""]), main].join("\n");
   return {
     post: body(
-      [reloadUdevRules, rpmHoldUnit.enable],
-      `if [ "$1" -eq 1 ]; then\n\tenable_hold_unit\nfi\nreload_udev_rules`,
+      [reloadUdevRules, regenerateRules, rpmUnits.enable],
+      `if [ "$1" -eq 1 ]; then\n\tenable_units\nfi\nregenerate_rules\nreload_udev_rules`,
     ),
     preun: body(
-      [noticeBoundDevices, rpmHoldUnit.disable],
-      `if [ "$1" -eq 0 ]; then\n\tnotice_bound_devices\n\tdisable_hold_unit\nfi`,
+      [releaseHeldDevices, noticeBoundDevices, rpmUnits.disable],
+      `if [ "$1" -eq 0 ]; then\n\trelease_held_devices\n\tnotice_bound_devices\n\tdisable_units\nfi`,
     ),
     postun: body(
-      [reloadUdevRules, removeGeneratedRules],
-      `if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi\nreload_udev_rules`,
+      [reloadUdevRules, removeGeneratedRules, rpmRebuildInitramfs],
+      `if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\n\treload_udev_rules\n\trebuild_initramfs\nelse\n\treload_udev_rules\nfi`,
     ),
   };
 }

@@ -178,7 +178,7 @@ export type HoldScriptMode = (typeof HOLD_SCRIPT_MODES)[number];
 const RELEASE_WHY: Record<Exclude<HoldScriptMode, "hold">, string> = {
   "release-stale": "held by an older initramfs, and no current claim selects it",
   "release-storage": "a storage controller held while the root device has not appeared",
-  "release-all": "still held after udev's coldplug settled (no VFIO driver took it)",
+  "release-all": "still held, and nothing is left to bind it (no VFIO driver took it)",
 };
 
 /** `may_hold`: the eligibility table (policy/holdEligibility.ts) as sh, one row a line. */

@@ -22,6 +22,11 @@ const HOOK = path.join(BOOT, "initramfs-tools-hook");
 const INIT_TOP = path.join(BOOT, "initramfs-tools-init-top");
 const MODULE_SETUP = path.join(BOOT, "dracut-module-setup.sh");
 const DRACUT_HOOK = path.join(BOOT, "dracut-pre-udev-hook.sh");
+const INIT_BOTTOM = path.join(BOOT, "initramfs-tools-init-bottom");
+const LOCAL_BLOCK = path.join(BOOT, "initramfs-tools-local-block");
+const DRACUT_PRE_PIVOT = path.join(BOOT, "dracut-pre-pivot-hook.sh");
+const DRACUT_TIMEOUT = path.join(BOOT, "dracut-timeout-hook.sh");
+const SWEEP_UNIT = path.join(BOOT, "vfio-autobind-sweep.service");
 const UNIT = path.join(BOOT, "vfio-autobind-hold.service");
 const RELEASE = "6.1.0-28-amd64";
 const IN_IMAGE = generatedPaths(DEFAULT_PATHS.configDir).holdScript;
@@ -123,6 +128,26 @@ describe("the init-top script", () => {
   });
 });
 
+describe("the init-bottom and local-block scripts", () => {
+  it("answer prereqs with none", () => {
+    for (const file of [INIT_BOTTOM, LOCAL_BLOCK])
+      expect(spawnSync("sh", [file, "prereqs"], { encoding: "utf8" }).stdout, file).toBe("\n");
+  });
+
+  it("init-bottom runs before init-bottom/udev, which stops udevd and moves /dev away", () => {
+    const ours = path.basename(
+      layout.installedFiles(REPO).find((f) => f.from.file === "packaging/files/boot/initramfs-tools-init-bottom")
+        ?.path ?? "",
+    );
+    expect(ours).toMatch(/^[A-Za-z0-9._-]+$/);
+    // Debian bookworm's init-bottom scripts (udev; cryptsetup's and lvm2's where installed).
+    const names = ["udev", "cryptroot", "lvm2", ours];
+    const pairs = names.map((n) => `${n} ${n}\n`).join("");
+    const order = spawnSync("tsort", [], { input: pairs, encoding: "utf8" }).stdout.trim().split("\n");
+    expect(order.indexOf(ours)).toBeLessThan(order.indexOf("udev"));
+  });
+});
+
 /** Sources module-setup.sh in dash with dracut's functions stubbed, then runs `body`. */
 function dracut(body: string, initdir: string): { status: number | null; stdout: string; stderr: string } {
   const script = [
@@ -160,17 +185,24 @@ describe("the dracut module", () => {
     const initdir = path.join(work, "initdir");
     const result = dracut("install; echo $?", initdir);
     expect(withoutNodeNotices(result.stderr)).toBe("");
+    const moduleDir = "/usr/lib/dracut/modules.d/90vfio-autobind";
     expect(result.stdout).toBe(
-      "inst_hook pre-udev 00 /usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh\n0\n",
+      [
+        `inst_hook pre-udev 00 ${moduleDir}/vfio-autobind-hold.sh`,
+        `inst_hook initqueue/timeout 00 ${moduleDir}/vfio-autobind-timeout.sh`,
+        `inst_hook pre-pivot 00 ${moduleDir}/vfio-autobind-pre-pivot.sh`,
+        "0\n",
+      ].join("\n"),
     );
     const inImage = fs.readFileSync(path.join(initdir, IN_IMAGE), "utf8");
     expect(inImage).toBe(hookScriptOf());
     expect(fs.readFileSync(stamp(), "utf8")).toBe(`${/^# config-digest: ([0-9a-f]+)$/m.exec(inImage)?.[1]}\n`);
-    // The hook installed is the module's own file, as the layout ships it.
-    const shipped = layout
-      .installedFiles(REPO)
-      .find((f) => f.from.file === "packaging/files/boot/dracut-pre-udev-hook.sh");
-    expect(shipped?.path).toBe("/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh");
+    // Each hook installed is the module's own file, as the layout ships it.
+    const shipped = (file: string): string | undefined =>
+      layout.installedFiles(REPO).find((f) => f.from.file === `packaging/files/boot/${file}`)?.path;
+    expect(shipped("dracut-pre-udev-hook.sh")).toBe(`${moduleDir}/vfio-autobind-hold.sh`);
+    expect(shipped("dracut-timeout-hook.sh")).toBe(`${moduleDir}/vfio-autobind-timeout.sh`);
+    expect(shipped("dracut-pre-pivot-hook.sh")).toBe(`${moduleDir}/vfio-autobind-pre-pivot.sh`);
   });
 
   it("install() with a broken config: a warning naming dracut's command, no hook, no stamp", () => {
@@ -187,11 +219,12 @@ describe("the dracut module", () => {
 describe("every boot file", () => {
   it("is POSIX sh (dash -n), and names the hold script where the program writes it", () => {
     expect(layout.programFiles["holdScript"]?.path).toBe(IN_IMAGE);
-    for (const file of [HOOK, INIT_TOP, MODULE_SETUP, DRACUT_HOOK]) {
+    const scripts = [INIT_BOTTOM, LOCAL_BLOCK, DRACUT_PRE_PIVOT, DRACUT_TIMEOUT];
+    for (const file of [HOOK, INIT_TOP, MODULE_SETUP, DRACUT_HOOK, ...scripts]) {
       expect(spawnSync("dash", ["-n", file]).status, file).toBe(0);
       expect(fs.readFileSync(file, "utf8").split("\n")[0], file).toBe("#!/bin/sh");
     }
-    for (const file of [HOOK, INIT_TOP, DRACUT_HOOK, UNIT]) {
+    for (const file of [HOOK, INIT_TOP, DRACUT_HOOK, UNIT, SWEEP_UNIT, ...scripts]) {
       const paths = fs.readFileSync(file, "utf8").match(/\/etc\/vfio-autobind\/\S*/g) ?? [];
       expect(paths.length, file).toBeGreaterThan(0);
       for (const p of paths)
@@ -215,6 +248,26 @@ describe("every boot file", () => {
     const verify = spawnSync("systemd-analyze", ["verify", "--man=no", UNIT], { encoding: "utf8" });
     if (verify.error === undefined) {
       const ours = verify.stderr.split("\n").filter((line) => line.includes("vfio-autobind-hold"));
+      expect(ours).toEqual([]);
+    }
+  });
+
+  it("the sweep runs after the coldplug, waits for udev's queue, and its timer runs it again", () => {
+    const text = fs.readFileSync(SWEEP_UNIT, "utf8");
+    expect(text).toMatch(/^After=.*systemd-udev-trigger\.service/m);
+    expect(text).toMatch(/^ExecStartPre=-\/bin\/udevadm settle --timeout=\d+$/m);
+    expect(text).toMatch(new RegExp(`^ConditionPathExists=${IN_IMAGE}$`, "m"));
+    expect(text).toMatch(/^WantedBy=multi-user\.target$/m);
+    const timer = fs.readFileSync(path.join(BOOT, "vfio-autobind-sweep.timer"), "utf8");
+    expect(timer).toMatch(/^OnUnitInactiveSec=\S+$/m);
+    expect(timer).toMatch(/^OnBootSec=\S+$/m);
+    const verify = spawnSync(
+      "systemd-analyze",
+      ["verify", "--man=no", SWEEP_UNIT, path.join(BOOT, "vfio-autobind-sweep.timer")],
+      { encoding: "utf8" },
+    );
+    if (verify.error === undefined) {
+      const ours = verify.stderr.split("\n").filter((line) => line.includes("vfio-autobind-sweep"));
       expect(ours).toEqual([]);
     }
   });

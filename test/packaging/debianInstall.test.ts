@@ -25,7 +25,13 @@ const ADMIN_CLAIM = "/etc/vfio-autobind/10-admin.conf";
 const BOUND_RECORD = "/run/vfio-autobind/devices/0000:3b:00.2.json";
 const HOLD_SCRIPT = "/etc/vfio-autobind/generated/hold-claimed.sh";
 const INITRAMFS_STAMP = "/etc/vfio-autobind/generated/initramfs-6.1.0-28-amd64.digest";
-const UNIT_LINK = "/etc/systemd/system/sysinit.target.wants/vfio-autobind-hold.service";
+const UNIT_LINKS = {
+  "/etc/systemd/system/sysinit.target.wants/vfio-autobind-hold.service":
+    "/lib/systemd/system/vfio-autobind-hold.service",
+  "/etc/systemd/system/multi-user.target.wants/vfio-autobind-sweep.service":
+    "/lib/systemd/system/vfio-autobind-sweep.service",
+  "/etc/systemd/system/timers.target.wants/vfio-autobind-sweep.timer": "/lib/systemd/system/vfio-autobind-sweep.timer",
+};
 
 let built: BuiltPackages;
 let root: string | undefined;
@@ -51,6 +57,18 @@ function simulateUse(): void {
   put(INITRAMFS_STAMP, "0123456789abcdef\n");
 }
 
+/** apt-get install of the built .deb, as an admin installs a downloaded package. */
+const installDeb = () =>
+  mustRunInRoot(rootDir(), [
+    "apt-get",
+    "install",
+    "-y",
+    "--no-install-recommends",
+    "-o",
+    "Dpkg::Use-Pty=0",
+    "/tmp/vfio-autobind.deb",
+  ]);
+
 beforeAll(async () => {
   requireRoot("installing the packages into a Debian root");
   requireTools(["mmdebstrap", "chroot", "dpkg-deb", "rpmbuild", "rpm"]);
@@ -68,21 +86,13 @@ afterAll(() => {
 describe("the .deb", () => {
   it("installs with apt into a clean bookworm, its dependencies satisfied by Debian's packages", async () => {
     expect((await mustRunInRoot(rootDir(), ["node", "--version"])).stdout).toMatch(/^v18\./);
-    await mustRunInRoot(rootDir(), [
-      "apt-get",
-      "install",
-      "-y",
-      "--no-install-recommends",
-      "-o",
-      "Dpkg::Use-Pty=0",
-      "/tmp/vfio-autobind.deb",
-    ]);
+    await installDeb();
     const status = await mustRunInRoot(rootDir(), ["dpkg-query", "-W", "-f", "${Status} ${Version}", "vfio-autobind"]);
     expect(status.stdout).toBe(`install ok installed ${version}`);
   });
 
-  it("enables the hold unit, with no systemd running (deb-systemd-helper)", () => {
-    expect(fs.readlinkSync(at(UNIT_LINK))).toBe("/lib/systemd/system/vfio-autobind-hold.service");
+  it("enables the hold unit and the sweep's, with no systemd running (deb-systemd-helper)", () => {
+    for (const [link, unit] of Object.entries(UNIT_LINKS)) expect(fs.readlinkSync(at(link)), link).toBe(unit);
   });
 
   it("hold-script prints the boot-time hold script in the root, which has no /sys", async () => {
@@ -153,7 +163,7 @@ describe("the .deb", () => {
     expect(result.stdout.split("\n")).toEqual(["release", "--dry-run"]);
   });
 
-  it("on removal leaves bound devices alone and says which they are and how to release them", async () => {
+  it("on removal leaves bound devices alone, says which and how to free them, and leaves nothing that holds or binds", async () => {
     simulateUse();
     const result = await mustRunInRoot(rootDir(), [
       "apt-get",
@@ -166,11 +176,23 @@ describe("the .deb", () => {
     expect(result.stderr).toContain(
       "vfio-autobind: these devices stay on their VFIO drivers (a VM may be using them): 0000:3b:00.2",
     );
-    expect(result.stderr).toContain("'vfio-autobind release ADDRESS' ('vfio-autobind status' lists them)");
-    // Removal is not purge: configuration stays, records stay, the program goes.
-    for (const file of [BOUND_RECORD, ADMIN_CLAIM, GENERATED_RULE, HOLD_SCRIPT, "/etc/vfio-autobind/00-example.conf"])
+    expect(result.stderr).toContain("echo >/sys/bus/pci/devices/$a/driver_override");
+    // The generated rules and hold script go: nothing holds or binds at the next boot.
+    for (const file of [GENERATED_RULE, HOLD_SCRIPT, INITRAMFS_STAMP])
+      expect(fs.existsSync(at(file)), file).toBe(false);
+    // The units are masked while the package is removed.
+    for (const link of Object.keys(UNIT_LINKS)) expect(fs.existsSync(at(link)), link).toBe(false);
+    // Removal is not purge: the admin's claims and the conffile stay, records stay, the program goes.
+    for (const file of [BOUND_RECORD, ADMIN_CLAIM, "/etc/vfio-autobind/00-example.conf"])
       expect(fs.existsSync(at(file)), file).toBe(true);
     expect(fs.existsSync(at("/usr/sbin/vfio-autobind"))).toBe(false);
+  });
+
+  it("installed again, takes up the claims it finds: the rules and the hold script are regenerated", async () => {
+    await installDeb();
+    expect(fs.readFileSync(at(GENERATED_RULE), "utf8")).toContain('KERNEL=="0000:3b:00.2"');
+    expect(fs.readFileSync(at(HOLD_SCRIPT), "utf8")).toContain("\t0000:3b:00.2)\n");
+    for (const [link, unit] of Object.entries(UNIT_LINKS)) expect(fs.readlinkSync(at(link)), link).toBe(unit);
   });
 
   it("purge removes its conffile and the generated rule, keeps the admin's own claims, and leaves nothing else", async () => {
@@ -178,7 +200,7 @@ describe("the .deb", () => {
     for (const file of [GENERATED_RULE, HOLD_SCRIPT, INITRAMFS_STAMP, "/etc/vfio-autobind/00-example.conf"])
       expect(fs.existsSync(at(file)), file).toBe(false);
     // The unit's enablement goes too (the pristine comparison below also sees deb-systemd-helper's state).
-    expect(fs.existsSync(at(UNIT_LINK))).toBe(false);
+    for (const link of Object.keys(UNIT_LINKS)) expect(fs.existsSync(at(link)), link).toBe(false);
     // What stays: the claim file the admin wrote (dpkg never deletes files it did not
     // install) and the volatile records under /run, which the next boot clears.
     const now = rootFiles(rootDir());

@@ -32,9 +32,17 @@ const version = packageVersion();
 const BOOT_SCRIPTS = [
   "/usr/lib/dracut/modules.d/90vfio-autobind/module-setup.sh",
   "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh",
+  "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-pre-pivot.sh",
+  "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-timeout.sh",
   "/usr/share/initramfs-tools/hooks/vfio-autobind",
+  "/usr/share/initramfs-tools/scripts/init-bottom/00-vfio-autobind",
   "/usr/share/initramfs-tools/scripts/init-top/00-vfio-autobind",
+  "/usr/share/initramfs-tools/scripts/local-block/vfio-autobind",
 ];
+/** The units, where each family keeps packaged ones. */
+const UNIT_NAMES = ["vfio-autobind-hold.service", "vfio-autobind-sweep.service", "vfio-autobind-sweep.timer"];
+const DEB_UNITS = UNIT_NAMES.map((name) => `/lib/systemd/system/${name}`);
+const RPM_UNITS = UNIT_NAMES.map((name) => `/usr/lib/systemd/system/${name}`);
 
 let built: BuiltPackages;
 let debRoot: string; // dpkg-deb -x
@@ -76,8 +84,6 @@ describe("the layout", () => {
     ...repoRules().map((name) => `/usr/lib/udev/rules.d/${name}`),
     ...BOOT_SCRIPTS,
   ];
-  const DEB_UNIT = "/lib/systemd/system/vfio-autobind-hold.service";
-  const RPM_UNIT = "/usr/lib/systemd/system/vfio-autobind-hold.service";
   // The kernel install hook, where each family runs them (one script).
   const DEB_KERNEL_HOOK = "/etc/kernel/postinst.d/vfio-autobind";
   const RPM_KERNEL_HOOK = "/usr/lib/kernel/install.d/90-vfio-autobind.install";
@@ -86,7 +92,7 @@ describe("the layout", () => {
     expect(filesUnder(debRoot)).toEqual(
       [
         ...shared,
-        DEB_UNIT,
+        ...DEB_UNITS,
         DEB_KERNEL_HOOK,
         "/usr/share/doc/vfio-autobind/changelog.gz",
         "/usr/share/doc/vfio-autobind/copyright",
@@ -97,7 +103,7 @@ describe("the layout", () => {
   it("the .rpm unpacks with rpm to exactly the shared files plus the license", () => {
     const unpacked = filesUnder(rpmRoot).filter((file) => !file.startsWith("/var/lib/rpm/"));
     expect(unpacked).toEqual(
-      [...shared, RPM_UNIT, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright"].sort(),
+      [...shared, ...RPM_UNITS, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright"].sort(),
     );
   });
 
@@ -111,13 +117,15 @@ describe("the layout", () => {
       "/usr/share/licenses/vfio-autobind",
     ];
     expect(listed).toEqual(
-      [...shared, RPM_UNIT, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort(),
+      [...shared, ...RPM_UNITS, RPM_KERNEL_HOOK, "/usr/share/licenses/vfio-autobind/copyright", ...dirs].sort(),
     );
   });
 
   it("both packages carry the same bytes for every shared file", () => {
     for (const file of shared) expect(read(rpmRoot, file).equals(read(debRoot, file)), file).toBe(true);
-    expect(read(rpmRoot, RPM_UNIT).equals(read(debRoot, DEB_UNIT))).toBe(true);
+    DEB_UNITS.forEach((unit, i) =>
+      expect(read(rpmRoot, RPM_UNITS[i] as string).equals(read(debRoot, unit)), unit).toBe(true),
+    );
     expect(read(rpmRoot, RPM_KERNEL_HOOK).equals(read(debRoot, DEB_KERNEL_HOOK))).toBe(true);
   });
 
@@ -131,7 +139,7 @@ describe("the layout", () => {
   it("the command and the boot scripts are executable and everything else is not; all owned by root", async () => {
     const executable = ["/usr/sbin/vfio-autobind", ...BOOT_SCRIPTS, DEB_KERNEL_HOOK];
     for (const file of executable) expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o755);
-    for (const file of [...shared.filter((f) => !executable.includes(f)), DEB_UNIT]) {
+    for (const file of [...shared.filter((f) => !executable.includes(f)), ...DEB_UNITS]) {
       expect(fs.statSync(path.join(debRoot, file)).mode & 0o777, file).toBe(0o644);
     }
     const listing = (await execa("dpkg-deb", ["-c", built.deb])).stdout.split("\n");
@@ -142,7 +150,7 @@ describe("the layout", () => {
     expect(rpmOwners.every((line) => line.startsWith("root:root "))).toBe(true);
     for (const file of [...executable.filter((f) => f !== DEB_KERNEL_HOOK), RPM_KERNEL_HOOK])
       expect(rpmOwners).toContain(`root:root -rwxr-xr-x ${file}`);
-    expect(rpmOwners).toContain(`root:root -rw-r--r-- ${RPM_UNIT}`);
+    for (const unit of RPM_UNITS) expect(rpmOwners).toContain(`root:root -rw-r--r-- ${unit}`);
   });
 
   it("the example config is a conffile in the .deb and %config(noreplace) in the .rpm", async () => {
@@ -255,13 +263,14 @@ describe("maintainer scripts", () => {
       expect(text).not.toMatch(/trigger/);
   });
 
-  it("on purge (rpm: erase) remove the generated claims rule, hold script and stamps, and nothing else by hand", async () => {
-    expect(debScript("postrm")).toMatch(/purge\)\n\tpurge_hold_unit\n\tremove_generated_rules/);
+  it("on removal and purge (rpm: erase) remove the generated claims rule, hold script and stamps, and nothing else by hand", async () => {
+    expect(debScript("postrm")).toMatch(/remove\)\n\tmask_units\n\tremove_generated_rules\n/);
+    expect(debScript("postrm")).toMatch(/purge\)\n\tpurge_units\n\tremove_generated_rules/);
     expect(debScript("postrm")).toContain(
       "rm -f /etc/udev/rules.d/69-vfio-autobind-claims.rules /etc/vfio-autobind/generated/hold-claimed.sh /etc/vfio-autobind/generated/initramfs-*.digest\n",
     );
     const rpmScripts = await rpmQuery("--scripts");
-    expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\nfi');
+    expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\n');
     for (const text of [debScript("postrm"), rpmScripts]) expect(text.match(/\brm -/g)).toEqual(["rm -"]);
   });
 });
@@ -269,26 +278,34 @@ describe("maintainer scripts", () => {
 describe("the boot-time holds", () => {
   const debScript = (name: string): string => fs.readFileSync(path.join(debControl, name), "utf8");
 
-  it("the hold unit is enabled on installation and let go on removal, in both packages", async () => {
+  it("the units are enabled on installation and let go on removal, in both packages", async () => {
     expect(debScript("postinst")).toMatch(
-      /configure \| abort-upgrade \| abort-deconfigure \| abort-remove\)\n\tenable_hold_unit\n/,
+      /configure \| abort-upgrade \| abort-deconfigure \| abort-remove\)\n\tenable_units\n/,
     );
-    expect(debScript("postinst")).toContain(
-      "\t\tdeb-systemd-helper enable vfio-autobind-hold.service >/dev/null || true\n",
-    );
-    expect(debScript("postrm")).toMatch(/remove\)\n\tmask_hold_unit\n/);
-    expect(debScript("postrm")).toContain(
-      "\t\tdeb-systemd-helper purge vfio-autobind-hold.service >/dev/null || true\n",
-    );
+    expect(debScript("postinst")).toContain(`\tfor unit in ${UNIT_NAMES.join(" ")}; do\n`);
+    expect(debScript("postinst")).toContain('\t\t\tdeb-systemd-helper enable "$unit" >/dev/null || true\n');
+    expect(debScript("postrm")).toContain('\t\t\tdeb-systemd-helper purge "$unit" >/dev/null || true\n');
     const rpmScripts = await rpmQuery("--scripts");
-    expect(rpmScripts).toContain('if [ "$1" -eq 1 ]; then\n\tenable_hold_unit\nfi');
-    expect(rpmScripts).toContain("systemctl --no-reload enable vfio-autobind-hold.service");
-    expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tnotice_bound_devices\n\tdisable_hold_unit\nfi');
+    expect(rpmScripts).toContain('if [ "$1" -eq 1 ]; then\n\tenable_units\nfi');
+    expect(rpmScripts).toContain(`systemctl --no-reload enable ${UNIT_NAMES.join(" ")}`);
+    expect(rpmScripts).toContain(
+      'if [ "$1" -eq 0 ]; then\n\trelease_held_devices\n\tnotice_bound_devices\n\tdisable_units\nfi',
+    );
   });
 
-  it("no maintainer script rebuilds an initramfs", async () => {
-    const all = [debScript("postinst"), debScript("prerm"), debScript("postrm"), await rpmQuery("--scripts")];
-    for (const text of all) expect(text).not.toMatch(/update-initramfs|dracut|mkinitramfs|\/boot/);
+  it("removal hands held devices to the kernel first, and rebuilds the initramfs only the distribution's way", async () => {
+    expect(debScript("prerm")).toMatch(/remove\)\n\trelease_held_devices\n\tnotice_bound_devices\n/);
+    expect(debScript("prerm")).toContain("sh /etc/vfio-autobind/generated/hold-claimed.sh release-all || true\n");
+    // update-initramfs run by a maintainer script only activates initramfs-tools' trigger.
+    expect(debScript("postrm")).toMatch(/remove\)\n(\t\w+\n)*\trebuild_initramfs\n/);
+    expect(debScript("postrm")).toContain("\t\tupdate-initramfs -u ||");
+    const rpmScripts = await rpmQuery("--scripts");
+    expect(rpmScripts).toContain("\t\tdracut -f >/dev/null 2>&1 ||");
+    // Installation and upgrade never rebuild one; nothing names /boot.
+    for (const text of [debScript("postinst"), debScript("prerm")])
+      expect(text).not.toMatch(/update-initramfs|dracut|mkinitramfs/);
+    for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts])
+      expect(text).not.toMatch(/\/boot/);
   });
 
   it("the boot scripts are the repository's, unchanged, in both packages", () => {
@@ -297,6 +314,10 @@ describe("the boot-time holds", () => {
       "/usr/share/initramfs-tools/scripts/init-top/00-vfio-autobind": "initramfs-tools-init-top",
       "/usr/lib/dracut/modules.d/90vfio-autobind/module-setup.sh": "dracut-module-setup.sh",
       "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-hold.sh": "dracut-pre-udev-hook.sh",
+      "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-pre-pivot.sh": "dracut-pre-pivot-hook.sh",
+      "/usr/lib/dracut/modules.d/90vfio-autobind/vfio-autobind-timeout.sh": "dracut-timeout-hook.sh",
+      "/usr/share/initramfs-tools/scripts/init-bottom/00-vfio-autobind": "initramfs-tools-init-bottom",
+      "/usr/share/initramfs-tools/scripts/local-block/vfio-autobind": "initramfs-tools-local-block",
     };
     expect(Object.keys(sources).sort()).toEqual([...BOOT_SCRIPTS].sort());
     for (const [installed, source] of Object.entries(sources)) {

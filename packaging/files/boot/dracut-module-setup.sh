@@ -10,6 +10,10 @@
 #   $moddir (this directory). inst_hook pre-udev NN FILE installs FILE as
 #   /lib/dracut/hooks/pre-udev/NN-FILE, which dracut-pre-udev.service
 #   (Before=systemd-udevd.service) or the non-systemd init sources before udevd starts.
+# - The initqueue sources hooks/initqueue/timeout/* once it has waited two thirds of
+#   rd.retry (180 s by default) for what it waits on, the root device among it; systemd's
+#   job for the root device has no timeout of its own (rootfs-generator.sh: rd.timeout,
+#   0 by default). pre-pivot hooks run with the real root mounted at $NEWROOT.
 # - A systemd initramfs loads virtio_pci itself before any hook runs: virtio devices are
 #   driven by then, and the hold script leaves driven devices alone.
 
@@ -40,4 +44,8 @@ install() {
 		return 0
 	fi
 	inst_hook pre-udev 00 "${moddir}/vfio-autobind-hold.sh"
+	# The root device is late: held storage controllers go to the kernel.
+	inst_hook initqueue/timeout 00 "${moddir}/vfio-autobind-timeout.sh"
+	# Holds the real root's claims no longer stand behind go before switch_root.
+	inst_hook pre-pivot 00 "${moddir}/vfio-autobind-pre-pivot.sh"
 }

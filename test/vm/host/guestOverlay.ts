@@ -24,7 +24,7 @@ const UNIT = "vfio-autobind-vmtest.service";
  */
 export const runnerUnitText = (description: string, runner: string, waitFirst?: string): string => `[Unit]
 Description=${description}
-After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service
+After=systemd-udev-trigger.service systemd-journald.service systemd-modules-load.service vfio-autobind-sweep.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 

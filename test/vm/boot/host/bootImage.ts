@@ -15,7 +15,7 @@ import { run, say } from "../../host/command.js";
 import { writeFile } from "../../host/rootFiles.js";
 import { REPO_ROOT } from "../../host/paths.js";
 import { COMPARE_DRIVER, driverctlFile } from "../../shared/driverctlCompare.js";
-import { IMAGES, type ImageName, type ImageRecipe, type RootFlavour } from "../shared/bootMachine.js";
+import { BREAK_STATE, IMAGES, type ImageName, type ImageRecipe, type RootFlavour } from "../shared/bootMachine.js";
 import { BIND_UEVENT_TAG } from "../shared/kernelLog.js";
 import { inChroot, type BootRoot } from "./bootRoot.js";
 
@@ -47,6 +47,26 @@ cp ${BIND_LOG_RULE_PATH} "$DESTDIR/usr/lib/udev/rules.d/"
 rm -rf "$DESTDIR/usr/lib/modules/$version/kernel/drivers/net/vmxnet3"
 `;
 
+/**
+ * With BREAK_STATE on the command line: the helper's state directory is unusable from the
+ * start (devices/ and locks/ are files), before the hold unit and the coldplug.
+ */
+const STATE_BREAKER_UNIT = "vmboot-break-state.service";
+const STATE_BREAKER = `# Boot suite (test/vm/boot/host/bootImage.ts).
+[Unit]
+Description=vfio-autobind boot suite: an unusable state directory
+DefaultDependencies=no
+Before=systemd-udev-trigger.service vfio-autobind-hold.service sysinit.target
+ConditionKernelCommandLine=${BREAK_STATE}
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'mkdir -p /run/vfio-autobind && : >/run/vfio-autobind/devices && : >/run/vfio-autobind/locks'
+
+[Install]
+WantedBy=sysinit.target
+`;
+
 /** dracut copies /etc/udev/rules.d only in host-only mode: ask for the bind-log rule by name. */
 const DRACUT_CONF = `# Boot suite (test/vm/boot/host/bootImage.ts).
 install_items+=" ${BIND_LOG_RULE_PATH} "
@@ -67,6 +87,8 @@ export interface BootImage {
   /** The initramfs' files whose path names vfio-autobind or vmboot. */
   readonly initramfsFiles: readonly string[];
   readonly claimed: readonly string[];
+  /** With removePackage: the initramfs as it was before the package was removed. */
+  readonly initrdBeforeRemoval: string | null;
 }
 
 export async function buildBootImage(
@@ -94,7 +116,7 @@ export async function buildBootImage(
   const disk = path.join(runDir, `${name}.img`);
   let prepared: Omit<BootImage, "kernel" | "initrd">;
   try {
-    prepared = await prepareRoot(merged, name, recipe, kernelRelease, deb, disk);
+    prepared = await prepareRoot(merged, name, recipe, kernelRelease, deb, disk, runDir);
   } finally {
     await run("umount", [merged]);
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -120,6 +142,7 @@ async function prepareRoot(
   kernelRelease: string,
   deb: string,
   disk: string,
+  runDir: string,
 ): Promise<Omit<BootImage, "kernel" | "initrd">> {
   const flavour = recipe.flavour;
   await writeTestFiles(merged, recipe);
@@ -163,7 +186,18 @@ async function prepareRoot(
   );
   const initramfsFiles = listing
     .split("\n")
-    .filter((line) => /vfio-autobind|vmboot|vmxnet3|ata_piix|driverctl/.test(line));
+    .filter((line) => /vfio-autobind|vmboot|vmxnet3|ata_piix|driverctl|\/vfio\//.test(line));
+
+  // What an admin does after the initramfs was built, which leaves it stale.
+  for (const argv of recipe.afterInitramfs ?? []) await tool(argv);
+  let initrdBeforeRemoval: string | null = null;
+  if (recipe.removePackage === true) {
+    initrdBeforeRemoval = path.join(runDir, `${name}-initrd-before-removal.img`);
+    fs.copyFileSync(path.join(merged, `boot/initrd.img-${kernelRelease}`), initrdBeforeRemoval);
+    // dpkg runs initramfs-tools' trigger, which the package's postrm activates, at the end.
+    const output = await inChroot(merged, ["sh", "-c", "dpkg -r vfio-autobind 2>&1"]);
+    claimRuns.push({ argv: ["dpkg", "-r", "vfio-autobind"], output });
+  }
 
   await packExt4(merged, disk);
   say(`boot image ${name}: ${(fs.statSync(disk).size / 2 ** 20).toFixed(0)} MB`);
@@ -177,6 +211,7 @@ async function prepareRoot(
     chrootProc,
     initramfsFiles,
     claimed: recipe.claimed,
+    initrdBeforeRemoval,
   };
 }
 
@@ -207,6 +242,12 @@ async function writeTestFiles(merged: string, recipe: ImageRecipe): Promise<void
   fs.mkdirSync(wants, { recursive: true });
   fs.symlinkSync(`/etc/systemd/system/${UNIT}`, path.join(wants, UNIT));
   writeFile(merged, BIND_LOG_RULE_PATH.slice(1), BIND_LOG_RULE, 0o644);
+  if (recipe.stateBreaker === true) {
+    writeFile(merged, `etc/systemd/system/${STATE_BREAKER_UNIT}`, STATE_BREAKER, 0o644);
+    const sysinit = path.join(merged, "etc/systemd/system/sysinit.target.wants");
+    fs.mkdirSync(sysinit, { recursive: true });
+    fs.symlinkSync(`/etc/systemd/system/${STATE_BREAKER_UNIT}`, path.join(sysinit, STATE_BREAKER_UNIT));
+  }
   if (recipe.flavour === "initramfs-tools")
     writeFile(merged, "etc/initramfs-tools/hooks/vmboot-test", INITRAMFS_TOOLS_HOOK, 0o755);
   else writeFile(merged, "etc/dracut.conf.d/90-vmboot-test.conf", DRACUT_CONF, 0o644);

@@ -13,7 +13,7 @@ import { kernelTree, resolveKernelRelease } from "../../host/kernelPackages.js";
 import { CACHE_DIR, REPO_ROOT } from "../../host/paths.js";
 import { checkHostRequirements } from "../../host/requirements.js";
 import { HOLD_SWITCH } from "../../../../src/policy/hold.js";
-import { devices, fixtures, IMAGES, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
+import { BREAK_STATE, devices, fixtures, IMAGES, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
 import type { BootPlan } from "../shared/bootProtocol.js";
 import { buildBootImage, dumpFromImage, type BootImage } from "./bootImage.js";
 import { bootImage } from "./bootQemu.js";
@@ -35,6 +35,8 @@ interface PlannedBoot {
   readonly image: ImageName;
   readonly plan: BootPlan;
   readonly cmdline: readonly string[];
+  /** Boot the initramfs the image had before its package was removed. */
+  readonly initrdBeforeRemoval?: boolean;
 }
 
 /**
@@ -51,6 +53,15 @@ export const PLANNED_BOOTS: readonly PlannedBoot[] = [
   { name: "fail-open", image: "initramfs-tools", plan: "release-held", cmdline: FAIL_PROBE },
   { name: "stale", image: "initramfs-tools", plan: "change-claims", cmdline: [] },
   { name: "refreshed", image: "initramfs-tools", plan: "observe", cmdline: [] },
+  { name: "hazards", image: "hazards", plan: "observe", cmdline: [] },
+  {
+    name: "helper-fails",
+    image: "hazards",
+    plan: "observe",
+    cmdline: [BREAK_STATE, `${fixtures.subsys.module}.fail_probe=1`],
+  },
+  { name: "removed", image: "removed", plan: "observe", cmdline: [] },
+  { name: "removed-old-initramfs", image: "removed", plan: "observe", cmdline: [], initrdBeforeRemoval: true },
   { name: "dracut", image: "dracut", plan: "observe", cmdline: [] },
   { name: "dracut-gap", image: "dracut", plan: "observe", cmdline: [HOLD_OFF] },
   { name: COMPARISON_BOOTS.ours, image: "compare-ours", plan: "observe", cmdline: [] },
@@ -94,7 +105,13 @@ export default async function setup(project: TestProject): Promise<void> {
     const image = images.get(boot.image) as BootImage;
     const outcome = await phase(`boot ${boot.name}`, () =>
       bootImage(
-        { ...boot, disk: image.disk, kernel: image.kernel, initrd: image.initrd, layout: IMAGES[boot.image].layout },
+        {
+          ...boot,
+          disk: image.disk,
+          kernel: image.kernel,
+          initrd: boot.initrdBeforeRemoval === true ? initrdBeforeRemoval(image) : image.initrd,
+          layout: IMAGES[boot.image].layout,
+        },
         runDir,
         BOOT_TIMEOUT_MS,
       ),
@@ -125,6 +142,11 @@ export default async function setup(project: TestProject): Promise<void> {
     comparison: comparisonFigures(boots),
   });
   project.provide("bootReportPath", reportPath);
+}
+
+function initrdBeforeRemoval(image: BootImage): string {
+  if (image.initrdBeforeRemoval === null) throw new Error(`image ${image.name} removes no package`);
+  return image.initrdBeforeRemoval;
 }
 
 /**

@@ -103,7 +103,19 @@ export interface ImageRecipe {
    * a Node start (seconds under TCG) would compete with the binds being timed.
    */
   readonly awaitBound: readonly string[];
+  /** `vfio-autobind` argument vectors run after the initramfs was built: it is stale then. */
+  readonly afterInitramfs?: readonly (readonly string[])[];
+  /** `dpkg -r vfio-autobind` last; the initramfs from before it is kept for a boot too. */
+  readonly removePackage?: boolean;
+  /** A unit that makes the helper's state directory unusable when BREAK_STATE is on the command line. */
+  readonly stateBreaker?: boolean;
 }
+
+/** On the kernel command line of an image with a stateBreaker: /run/vfio-autobind's devices/ and locks/ are files. */
+export const BREAK_STATE = "vmboot.break-state";
+
+/** The root disk's model (modern virtio-blk), as a claim by ids names it. */
+export const ROOT_DISK_IDS = "1af4:1042";
 
 export const IMAGES = {
   "initramfs-tools": {
@@ -135,6 +147,36 @@ export const IMAGES = {
     claimed: compareAddresses,
     driverctlOverrides: [],
     awaitBound: compareAddresses,
+  },
+  /**
+   * What can strand a device, on one image: a claim that selects the root disk's model (the
+   * image build has no /sys, so nothing can tell it is the root), and netLate unclaimed after
+   * the initramfs was built (the initramfs holds it, the root's claims do not).
+   */
+  hazards: {
+    flavour: "initramfs-tools",
+    layout: devices,
+    claims: [
+      [devices.netClaimed.address],
+      [devices.netLate.address],
+      [devices.netPinned.address, "--driver", fixtures.subsys.module],
+      ["--ids", ROOT_DISK_IDS],
+    ],
+    claimed: [devices.netClaimed.address, devices.netPinned.address, devices.rootDisk.address],
+    driverctlOverrides: [],
+    awaitBound: [],
+    afterInitramfs: [["unclaim", devices.netLate.address]],
+    stateBreaker: true,
+  },
+  /** Claims in the initramfs, then the package removed. */
+  removed: {
+    flavour: "initramfs-tools",
+    layout: devices,
+    claims: [[devices.netClaimed.address], [devices.netPinned.address, "--driver", fixtures.subsys.module]],
+    claimed: [],
+    driverctlOverrides: [],
+    awaitBound: [],
+    removePackage: true,
   },
   /** The same root with driverctl's overrides for the 8 instead (our package installed, no claim). */
   "compare-driverctl": {
