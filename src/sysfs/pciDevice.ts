@@ -314,6 +314,11 @@ export function readBoundDriver(root: string, address: string): string | null {
   return linkName(sysfsPaths(root).boundDriverLink(address));
 }
 
+/** The device's driver_override right now; null when unset (or the device is gone). */
+export function readDriverOverride(root: string, address: string): string | null {
+  return parseDriverOverride(readText(sysfsPaths(root).driverOverride(address)));
+}
+
 /** Whether the device is still there (it may be hot-removed at any moment). */
 export function deviceExists(root: string, address: string): boolean {
   return fs.existsSync(sysfsPaths(root).device(address));

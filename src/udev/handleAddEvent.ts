@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
 import type { BindEnvironment, RulesDecision } from "../binder/bindDevice.js";
 import { exitCodeFor, succeeded } from "../binder/outcomes.js";
+import { describeRelease, foundHeld, releaseHold } from "../binder/failOpen.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
 import { readRecord } from "../binder/stateStore.js";
 import { isSafeDriverName, isSafeModuleName } from "../paths.js";
@@ -30,17 +31,28 @@ export function rulesDecisionOf(event: NodeJS.ProcessEnv): RulesDecision | undef
   return isSafeModuleName(module) && isSafeDriverName(driver) ? { module, driver } : undefined;
 }
 
+/** The device of the event: PCI_SLOT_NAME, else the last part of DEVPATH; checked by the caller. */
+export function eventAddress(event: NodeJS.ProcessEnv): string {
+  return event["PCI_SLOT_NAME"] ?? path.basename(event["DEVPATH"] ?? "");
+}
+
 /**
  * A device held for us that no VFIO driver took (no claim selects it after all, the config
- * is broken, a refusal): the hold is cleared and the kernel probes it, so it goes where it
- * would have gone without us (fail-open). Returns the words for the event's one line, or ""
- * when the device holds nothing of ours.
+ * is broken, a refusal, a failed bind), or that the rules' own driver took though the helper
+ * does not stand behind it: the hold is cleared and the kernel probes it, so it goes where
+ * it would have gone without us (fail-open). Returns the words for the event's one line, or
+ * "" when the device holds nothing of ours.
  */
 async function letGoOfHold(address: string, env: BindEnvironment, rules: RulesDecision | undefined): Promise<string> {
-  const device = readPciDevice(env.sysfsRoot, address);
   const rulesDriver = rules?.driver ?? null;
+  // On no driver, nothing needs the lock or the state directory: the last resort's steps do.
+  const release = releaseHold({ sysfsRoot: env.sysfsRoot, address, kernel: env.kernel }, (override) =>
+    isOverrideOurs(override, rulesDriver),
+  );
+  if (foundHeld(release)) return `; ${describeRelease(release, null)}`;
+  if (release.kind !== "not-held" || release.driver === null || release.driver !== rulesDriver) return "";
+  const device = readPciDevice(env.sysfsRoot, address);
   if (!isOverrideOurs(device.driverOverride, rulesDriver) || readRecord(env.stateDir, address) !== null) return "";
-  if (device.driver !== null && device.driver !== rulesDriver) return "";
   const released = await releaseDevice({ address, force: true, dryRun: false }, env);
   if (released.status !== "released") return `; could not clear the hold: ${released.message}`;
   return `; cleared the hold, ${released.driver === null ? "no driver took it" : `now on ${released.driver}`}`;
@@ -73,7 +85,7 @@ function nodesNote(env: BindEnvironment, outcome: { address: string; status: str
 /** Handles one event; returns the exit code. Every path that decides something logs it. */
 export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEventContext): Promise<number> {
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
-  const address = event["PCI_SLOT_NAME"] ?? path.basename(event["DEVPATH"] ?? "");
+  const address = eventAddress(event);
   const { log, env } = context;
   if (!isSysfsPciName(address)) {
     log.error(

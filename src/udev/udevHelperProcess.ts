@@ -10,10 +10,13 @@ import type { Adapters } from "../binder/kernelIo.js";
 import { journalLog } from "../journal/decisionLog.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 import { budgetFrom, seconds, UDEV_EVENT_BACKSTOP_MS, UDEV_EVENT_BUDGET_MS } from "../binder/budget.js";
-import { readBoundDriver } from "../sysfs/pciDevice.js";
-import { handleAddEvent } from "./handleAddEvent.js";
+import { describeRelease, foundHeld } from "../binder/failOpen.js";
+import { eventLines } from "./eventLines.js";
+import { eventAddress, handleAddEvent, rulesDecisionOf } from "./handleAddEvent.js";
 import { parseHelperArgs } from "./helperArgs.js";
 import { HELPER_OPTIONS } from "./helperOptions.js";
+import { NODE_PROCESS, type HelperProcess } from "./helperProcess.js";
+import { holdGuard } from "./holdGuard.js";
 
 /** Where modprobe lives on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -30,6 +33,7 @@ export async function runUdevHelper(
   argv: readonly string[],
   event: NodeJS.ProcessEnv,
   adapters: Adapters,
+  proc: HelperProcess = NODE_PROCESS,
 ): Promise<number> {
   let values;
   try {
@@ -55,27 +59,39 @@ export async function runUdevHelper(
   ensureSystemPath(process.env);
   const log = journalLog({ kmsg: values.kmsg, journalSocket: values["journal-socket"] });
   const sysfsRoot = values["sysfs-root"];
+  const address = eventAddress(event);
+  // Whatever ends the event, a hold of ours on a device left with no driver is let go of
+  // (holdGuard.ts), and the one line for the event says so.
+  const guard = holdGuard(sysfsRoot, address, rulesDecisionOf(event)?.driver ?? null, adapters.kernelIo(sysfsRoot));
+  const lines = eventLines();
+  /** Ends the event and the process before the event was handled: a signal, the backstop. */
+  const endEarly = (cause: string, what: string): void => {
+    clearTimeout(backstop);
+    stopWatching();
+    const release = guard.end();
+    if (release !== null) {
+      const note = foundHeld(release) ? describeRelease(release, cause) : null;
+      lines.flush(log, address, note, `${what}; ${describeRelease(release, null)}`);
+    }
+    void log.close().then(() => proc.exit(1));
+  };
+  const stopWatching = proc.onStop((cause) => endEarly(cause, `${address}: stopped by ${cause} before it was handled`));
   // The bind sequence spends this budget and stops in a safe state before it runs out. The
   // backstop fires only if something blocked past it (a kernel write that hangs cannot be
-  // interrupted): it says where the device is, then exits before udevd kills the worker.
-  // Milliseconds since this process started, as performance.now() counts them; the global
-  // `performance` would load perf_hooks (eight modules) into every event for one number.
-  const sinceStart = (): number => process.uptime() * 1000;
-  const budget = budgetFrom(sinceStart, UDEV_EVENT_BUDGET_MS - sinceStart());
-  const backstop = setTimeout(() => {
-    const address = event["PCI_SLOT_NAME"] ?? "?";
-    let where = "unknown";
-    try {
-      where = readBoundDriver(sysfsRoot, address) ?? "no driver";
-    } catch {
-      // the address was not a device name; "unknown" says as much
-    }
-    log.error(
-      `${address}: still running after ${seconds(UDEV_EVENT_BACKSTOP_MS)} s, so something blocked; exiting before udev's own timeout with the device on ${where}; run "vfio-autobind status"`,
-    );
-    void log.close().then(() => process.exit(1));
-  }, UDEV_EVENT_BACKSTOP_MS - sinceStart());
+  // interrupted): it lets go of a hold and exits before udevd kills the worker.
+  const budget = budgetFrom(() => proc.uptimeMs(), UDEV_EVENT_BUDGET_MS - proc.uptimeMs());
+  const backstopS = seconds(UDEV_EVENT_BACKSTOP_MS);
+  const backstop = setTimeout(
+    () =>
+      endEarly(
+        `${backstopS} s`,
+        `${address}: still running after ${backstopS} s, so something blocked; exiting before udev's own timeout`,
+      ),
+    UDEV_EVENT_BACKSTOP_MS - proc.uptimeMs(),
+  );
   backstop.unref();
+  let code: number;
+  let cause = "the event left it held";
   try {
     const env = makeBindEnvironment(
       {
@@ -86,17 +102,29 @@ export async function runUdevHelper(
         modulesDir: values["modules-dir"] ?? defaultModulesDir(),
         modprobeRoot: values["modprobe-root"],
       },
-      adapters.kernelIo(sysfsRoot),
+      guard.kernel,
       (warnings) => warnings.forEach((w) => log.error(w)),
       budget,
     );
-    return await handleAddEvent(event, { configDir: values["config-dir"], env, log });
+    code = await handleAddEvent(event, { configDir: values["config-dir"], env, log: lines });
   } catch (error) {
     // Whatever it was, say it in the journal, where the admin will look.
-    log.error(`${event["PCI_SLOT_NAME"] ?? "?"}: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
-  } finally {
-    clearTimeout(backstop);
-    await log.close();
+    lines.error(`${address}: ${error instanceof Error ? error.message : String(error)}`);
+    cause = "this error";
+    code = 1;
   }
+  clearTimeout(backstop);
+  stopWatching();
+  const release = guard.end();
+  // Null: a signal or the backstop ended the event first, and said so.
+  if (release === null) return 1;
+  const held = foundHeld(release);
+  lines.flush(
+    log,
+    address,
+    held ? describeRelease(release, cause) : null,
+    held ? `${address}: ${describeRelease(release, cause)}` : null,
+  );
+  await log.close();
+  return held ? 1 : code;
 }
