@@ -28,12 +28,19 @@ export const BUNDLE_PATH = `/usr/lib/${NAME}/${NAME}.js`;
  * (rules.d/70-vfio-autobind.rules), the README and `npm start`: --jitless because
  * systemd-udevd's sandbox forbids the JIT, and what an admin runs should behave as what udev
  * runs. Only flags Node documents, which every supported major takes: node refuses to start
- * on a flag it does not know (Node 24 on V8's --no-expose-wasm). Under --jitless, Node 18 to
- * 22 print V8's "Warning: disabling flag --expose_wasm" at start; it is harmless, and no flag
- * every major takes silences it. test/packaging holds the files to these lists, and the
- * bundle tests start both command lines on every major (scripts/testNodes.mjs).
+ * on a flag it does not know. test/packaging holds the files to these lists, and the bundle
+ * tests start both command lines on every major (scripts/testNodes.mjs).
  */
 export const NODE_FLAGS = ["--jitless"];
+
+/**
+ * Flags the wrapper adds to NODE_FLAGS only when the node it is about to run accepts them,
+ * which it asks at each run (files/vfio-autobind.sh says how and why). --no-expose-wasm
+ * silences V8's "Warning: disabling flag --expose_wasm", which Node 18 to 22 print under
+ * --jitless at every start; it is V8's, not Node's, and Node 24 refuses it and does not
+ * start. It changes nothing else: --jitless has no WebAssembly anyway.
+ */
+export const QUIET_NODE_FLAGS = ["--no-expose-wasm"];
 
 /**
  * The udev rule's flags: NODE_FLAGS, and a young generation (V8's semi-space) of 4 MiB from
@@ -44,7 +51,9 @@ export const NODE_FLAGS = ["--jitless"];
  * keep; Node 18 to 26 take it and size the young generation by it, and the tests start the
  * rule's command line on every supported major, so a Node that dropped it would fail them
  * before a package reached a host. Only the rule has it: the command an admin types does not.
- * bench/suite.ts reads them from the rule, so the benchmark times what udev runs.
+ * bench/suite.ts reads them from the rule, so the benchmark times what udev runs. The rule
+ * has no QUIET_NODE_FLAGS: its stderr goes to udevd's debug log, not to a terminal, and asking
+ * node first would cost every event a second start.
  */
 export const HELPER_NODE_FLAGS = [...NODE_FLAGS, "--min-semi-space-size=4"];
 

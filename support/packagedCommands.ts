@@ -27,10 +27,14 @@ export function ruleNodeFlags(repo: string): string[] {
   return nodeFlags(run, file);
 }
 
-/** The wrapper's flags: its last line, `exec /usr/bin/node [flags] <bundle> "$@"`. */
+/**
+ * The wrapper's flags: its last line, `exec /usr/bin/node [flags] $quiet <bundle> "$@"`.
+ * `$quiet` is left out: the flags it holds where node takes them (QUIET_NODE_FLAGS in
+ * packaging/layout.mjs) silence V8's notice and change nothing else.
+ */
 export function wrapperNodeFlags(repo: string): string[] {
   const file = path.join(repo, PACKAGED_WRAPPER);
   const exec = /^exec (.*) "\$@"$/.exec(fs.readFileSync(file, "utf8").trimEnd().split("\n").at(-1) ?? "")?.[1];
   if (exec === undefined) throw new Error(`${file}: the last line is not exec ... "$@"`);
-  return nodeFlags(exec, file);
+  return nodeFlags(exec, file).filter((word) => word !== "$quiet");
 }

@@ -99,7 +99,7 @@ export const checkCommand = defineCommand({
       .option("applied", {
         type: "boolean",
         default: false,
-        describe: `also fail (exit ${EXIT_NOT_APPLIED}) when valid claims are not applied yet: stale rules or initramfs holds`,
+        describe: `also fail (exit ${EXIT_NOT_APPLIED}) when valid claims are not applied yet: stale rules or initramfs holds, a claimed device on a host driver`,
       })
       .example("$0 check", "validate the claims in the config directory")
       .example("$0 check --applied", "also require that apply (and an initramfs rebuild) have followed them")

@@ -104,6 +104,7 @@ export function formatExplanation(e: Explanation): string {
       e.best.driver === null ? "driver name known once the module is loaded" : `PCI driver ${e.best.driver}`;
     lines.push(`Best: ${e.best.module} (${driver})`);
   }
+  if (e.devicePlugins !== null) lines.push(`Note: ${e.devicePlugins}.`);
   if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");
   if (e.skippedCount > 0) {
     lines.push("");

@@ -1,22 +1,31 @@
 /**
  * What the machine does not follow yet although the claims are valid: rules generated from
- * another config, decisions compiled for another kernel, an initramfs holding other claims.
- * Each is one line naming the command that brings it up to date. `check` prints them as
- * notices (failures with --applied), `status` reports them, `apply` the initramfs one.
+ * another config, decisions compiled for another kernel, an initramfs holding other claims,
+ * a claimed device on a host driver (libvirt gave it back). Each is one line naming the
+ * command that brings it up to date. `check` prints them as notices (failures with
+ * --applied), `status` reports them, `apply` the initramfs one.
  */
+import { listRecords } from "../binder/stateStore.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { staleInitramfsReason } from "../hold/initramfsStamp.js";
 import { compileDecisions } from "../udev/compileDecisions.js";
 import { staleDecisionsReason, staleRulesReason } from "../udev/writeClaimRules.js";
 import type { CommandContext } from "./commandContext.js";
-import { quietDecisionSources } from "./machineConfig.js";
+import {
+  claimedOnHostDriver,
+  claimedOnHostDriverLine,
+  type ClaimedOnHostDriver,
+} from "../policy/claimedOnHostDriver.js";
+import { presentDevices, quietDecisionSources } from "./machineConfig.js";
 
 export interface NotApplied {
   /** Why the installed rules do not follow the config or the running kernel, or null. */
   readonly rules: string | null;
   /** Why the running kernel's initramfs holds other claims, or null (also when it has none). */
   readonly initramfs: string | null;
-  /** Both as the admin reads them, each labelled. */
+  /** Claimed devices vfio-autobind bound that are on a host driver now; apply takes them back. */
+  readonly onHostDriver: readonly ClaimedOnHostDriver[];
+  /** All of them as the admin reads them, each labelled. */
   readonly lines: readonly string[];
 }
 
@@ -36,12 +45,19 @@ export function notAppliedYet(context: CommandContext, config: LoadedConfig): No
       : (staleRulesReason(context.rulesFile, config) ??
         staleDecisionsReason(context.rulesFile, () => compileDecisions(quietDecisionSources(context))));
   const initramfs = staleInitramfsReason(context, config);
+  const onHostDriver = claimedOnHostDriver(
+    config,
+    presentDevices(context.sysfsRoot),
+    listRecords(context.stateDir).records,
+  );
   return {
     rules,
     initramfs,
+    onHostDriver,
     lines: [
       ...(rules === null ? [] : [`generated rules are stale: ${rules}`]),
       ...(initramfs === null ? [] : [initramfsLine(initramfs)]),
+      ...onHostDriver.map(claimedOnHostDriverLine),
     ],
   };
 }

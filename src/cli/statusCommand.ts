@@ -1,7 +1,7 @@
 /**
  * `status`: the devices vfio-autobind has bound or holds, their VFIO nodes and who holds
- * them, and everything not applied yet. Its exit code says whether the machine follows
- * the claims (src/binder/outcomes.ts).
+ * them, and everything not applied yet (claimed devices back on a host driver included). Its
+ * exit code says whether the machine follows the claims (src/binder/outcomes.ts).
  */
 import * as fs from "node:fs";
 import { claimsExitCode, EXIT_STATUS_HELP } from "../binder/outcomes.js";
@@ -70,9 +70,9 @@ export function runStatus(context: CommandContext): void {
     }));
   const pending = notAppliedYet(context, config);
   if (context.json) {
-    const { rules: staleRules, initramfs: staleInitramfs } = pending;
+    const { rules: staleRules, initramfs: staleInitramfs, onHostDriver } = pending;
     context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, problems }, null, 2)}\n`,
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, onHostDriver, problems }, null, 2)}\n`,
     );
   } else {
     context.output.out(
@@ -105,7 +105,8 @@ export function runStatus(context: CommandContext): void {
   }
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
   // The machine follows the claims when nothing above is pending: no stale rules or
-  // initramfs, no device waiting in a hold, every bound device still on its driver.
+  // initramfs, no device waiting in a hold, every bound device still on its driver, no
+  // claimed device on a host driver.
   const unfinished = [...rows.filter((r) => r.now !== GONE && r.note !== ""), ...heldRows];
   context.exitCode = claimsExitCode(
     {

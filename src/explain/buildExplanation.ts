@@ -11,6 +11,7 @@ import { rankCandidates, whyRanksBelow } from "../alias/rankCandidates.js";
 import { NO_MODULE_POLICY, type ForbiddenModule, type ModulePolicy } from "../kmod/modulePolicy.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import { notForVfioRefusal } from "../policy/safetyVerdict.js";
+import { devicePluginNote } from "./devicePlugins.js";
 import type { PciDevice, SriovRole } from "../sysfs/pciDevice.js";
 import type { VfioFacts } from "../sysfs/vfioHolders.js";
 
@@ -40,6 +41,8 @@ export interface Explanation {
   readonly notForVfio: string | null;
   /** `driver` is null until the module is loaded and names its PCI driver in sysfs; null when notForVfio. */
   readonly best: { readonly module: string; readonly driver: string | null } | null;
+  /** What Kubernetes device plugins make of the best driver, when it is a variant; else null. */
+  readonly devicePlugins: string | null;
   /** The first skipped lines in detail; `skippedCount` counts them all. */
   readonly skipped: readonly SkippedLine[];
   readonly skippedCount: number;
@@ -72,16 +75,18 @@ export function buildExplanation(
   });
   const winner = candidates.find((c) => c.forbidden === null);
   const notForVfio = notForVfioRefusal(device);
+  const best =
+    winner === undefined || notForVfio !== null
+      ? null
+      : { module: winner.module, driver: driverOfModule(winner.module) };
   return {
     device,
     name,
     matchString: vfioMatchString(device.modalias),
     candidates,
     notForVfio,
-    best:
-      winner === undefined || notForVfio !== null
-        ? null
-        : { module: winner.module, driver: driverOfModule(winner.module) },
+    best,
+    devicePlugins: devicePluginNote(device.address, best),
     skipped: aliasSet.skipped,
     skippedCount: aliasSet.skippedCount,
     fallback: aliasSet.fallback,
@@ -144,6 +149,7 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
       alsoMatched: c.alsoMatched,
     })),
     best: explanation.best,
+    devicePlugins: explanation.devicePlugins,
     notForVfio: explanation.notForVfio,
     fallback: explanation.fallback,
     skipped: explanation.skipped.map((s) => ({ ...s.origin, text: s.text, reason: s.reason })),

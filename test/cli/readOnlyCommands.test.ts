@@ -128,6 +128,10 @@ describe("explain", () => {
     expect(out).toMatch(/2\. virtio_vfio_pci[\s\S]*ranked\s+below: more wildcards than mlx5_vfio_pci \(5 > 4\)/);
     expect(out).toMatch(/3\. vfio_pci[\s\S]*ranked\s+below: more wildcards than virtio_vfio_pci \(7 > 5\)/);
     expect(out).toContain("Best: mlx5_vfio_pci (driver name known once the module is loaded)");
+    // A variant wins, which Kubernetes device plugins skip: the claim that suits them is named.
+    expect(out).toContain(
+      "\nNote: Kubernetes device plugins (KubeVirt's PCI host devices, the SR-IOV network device plugin) take only devices on vfio-pci and skip one on mlx5_vfio_pci; for them, claim it with Driver=vfio-pci in its claim file (vfio-autobind claim 0000:00:04.0 --driver vfio-pci).\n",
+    );
     expect(out).toMatch(
       /Skipped 1 malformed vfio_pci line\(s\):\n\s+.*modules\.alias:\d+: expected "alias <pattern> <module>", found 4 fields/,
     );
@@ -150,6 +154,9 @@ describe("explain", () => {
       ["vfio_pci", "vfio_pci:v*d*sv*sd*bc*sc*i*", 7],
     ]);
     expect(json.best).toEqual({ module: "virtio_vfio_pci", driver: null });
+    expect(json.devicePlugins).toMatch(
+      / take only devices on vfio-pci and skip one on virtio_vfio_pci; .* Driver=vfio-pci /,
+    );
   });
 
   it("names the real driver of a loaded module (vfio_pci registers vfio-pci)", async () => {
@@ -163,6 +170,10 @@ describe("explain", () => {
       debianOnlyDir,
     ]);
     expect(JSON.parse(result.stdout).best).toEqual({ module: "vfio_pci", driver: "vfio-pci" });
+    expect(JSON.parse(result.stdout).devicePlugins).toBeNull();
+    const text = await runBundle(["explain", "00:05.0", "--sysfs-root", sys.root, "--modules-dir", debianOnlyDir]);
+    expect(text.stdout).toMatch(/\nBest: vfio_pci \(PCI driver vfio-pci\)$/);
+    expect(text.stdout).not.toContain("device plugins");
   });
 
   it("refuses an unknown device with exit 1 and a non-device argument with exit 2", async () => {

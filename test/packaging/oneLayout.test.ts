@@ -4,13 +4,16 @@
  * rule and the README; and the README's commands are the ones CI and npm run.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PATHS } from "../../src/paths.js";
+import { PACKAGED_WRAPPER } from "../../support/packagedCommands.js";
 import { assertBundleBuilt, BUNDLE, withoutNodeNotices } from "../support/runBundle.js";
-import { assertTestNode, TEST_NODES } from "../support/testNodes.js";
+import { assertTestNode, TEST_NODES, type TestNode } from "../support/testNodes.js";
+import { TEST_GUARD } from "../support/hostGuard.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (file: string): string => fs.readFileSync(path.join(REPO, file), "utf8");
@@ -18,6 +21,7 @@ const read = (file: string): string => fs.readFileSync(path.join(REPO, file), "u
 interface Layout {
   BUNDLE_PATH: string;
   NODE_FLAGS: string[];
+  QUIET_NODE_FLAGS: string[];
   HELPER_NODE_FLAGS: string[];
   programFiles: Record<"configDir" | "claimsRule" | "stateDir" | "kernelLog", { path: string }>;
   installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
@@ -43,11 +47,15 @@ describe("paths", () => {
   });
 
   it("the wrapper and the udev rule run the installed bundle with node's flags from the layout", () => {
-    const node = `/usr/bin/node ${layout.NODE_FLAGS.join(" ")} ${layout.BUNDLE_PATH}`;
     expect(layout.installedFiles(REPO).find((f) => f.path === layout.BUNDLE_PATH)?.from).toEqual({
       generate: "bundle",
     });
-    expect(read("packaging/files/vfio-autobind.sh").trimEnd().split("\n").at(-1)).toBe(`exec ${node} "$@"`);
+    const quiet = layout.QUIET_NODE_FLAGS.join(" ");
+    expect(read(PACKAGED_WRAPPER).trimEnd().split("\n").slice(-3)).toEqual([
+      "quiet=",
+      `if /usr/bin/node ${layout.NODE_FLAGS.join(" ")} ${quiet} --version >/dev/null 2>&1; then quiet="${quiet}"; fi`,
+      `exec /usr/bin/node ${layout.NODE_FLAGS.join(" ")} $quiet ${layout.BUNDLE_PATH} "$@"`,
+    ]);
     const runs = [...read("rules.d/70-vfio-autobind.rules").matchAll(/RUN\+="([^"]*)"/g)].map((m) => m[1]);
     const helper = `/usr/bin/node ${layout.HELPER_NODE_FLAGS.join(" ")} ${layout.BUNDLE_PATH}`;
     // The one node the rule starts (the other RUN logs a stale hold's release with sh).
@@ -74,12 +82,58 @@ describe("node's flags", () => {
     }
   });
 
+  it.each(TEST_NODES)(
+    "the installed command starts on $name with no notice from V8, and keeps the program's stderr and exit code",
+    async (node) => {
+      assertTestNode(node);
+      assertBundleBuilt();
+      const wrapper = wrapperRunning(node);
+      try {
+        const run = async (args: string[]) => {
+          const result = await execa(wrapper.file, args, { reject: false, env: TEST_GUARD });
+          return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+        };
+        const version = (JSON.parse(read("package.json")) as { version: string }).version;
+        expect(await run(["--version"])).toEqual({ exitCode: 0, stdout: version, stderr: "" });
+        expect(await run(["explain", "nonsense"])).toEqual({
+          exitCode: 2,
+          stdout: "",
+          stderr:
+            'vfio-autobind: "nonsense" is not a PCI device: give an address such as 0000:3b:00.2 or 3b:00.2, or a sysfs path\n' +
+            "Try 'vfio-autobind --help'.",
+        });
+        const noSys = path.join(wrapper.dir, "no-sys");
+        expect(await run(["list", "--sysfs-root", noSys, "--modules-dir", wrapper.dir])).toEqual({
+          exitCode: 1,
+          stdout: "",
+          stderr: [
+            `vfio-autobind: warning: ${wrapper.dir}/modules.alias: missing; offering only the generic vfio_pci module`,
+            `vfio-autobind: ${noSys}/bus/pci/devices: cannot list PCI devices (ENOENT)`,
+          ].join("\n"),
+        });
+      } finally {
+        fs.rmSync(wrapper.dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   it.each(TEST_NODES)("the wrapper's are Node's own options, which $name documents in --help", async (node) => {
     assertTestNode(node);
     const help = (await execa(node.binary, ["--help"])).stdout;
     for (const flag of layout.NODE_FLAGS) expect(help).toMatch(new RegExp(`^\\s+${flag}\\b`, "m"));
   });
 });
+
+/** The packaged wrapper as it is, but running this node and the built bundle, in a new directory. */
+function wrapperRunning(node: TestNode): { dir: string; file: string } {
+  const text = read(PACKAGED_WRAPPER);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-wrapper-"));
+  const file = path.join(dir, "vfio-autobind");
+  const copy = text.replaceAll("/usr/bin/node", node.binary).replaceAll(layout.BUNDLE_PATH, BUNDLE);
+  expect(copy).not.toMatch(/\/usr\/(bin|lib)\//);
+  fs.writeFileSync(file, copy, { mode: 0o755 });
+  return { dir, file };
+}
 
 describe("the README's commands", () => {
   it("runs the tool the way the installed wrapper does", () => {

@@ -16,6 +16,7 @@ import { startFakeJournal } from "../../support/fakeJournal.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { mainlineVariantsAlias, makeModulesDir } from "../../support/fixtures.js";
 import { cliRootArgs } from "../../support/cliRoots.js";
+import { PACKAGED_WRAPPER } from "../../support/packagedCommands.js";
 import {
   type BuiltPackages,
   REPO,
@@ -329,12 +330,11 @@ describe("the boot-time holds", () => {
 });
 
 describe("the installed command", () => {
-  it("is a sh wrapper that runs the bundle under node with the layout's flags", () => {
-    const wrapper = read(debRoot, "/usr/sbin/vfio-autobind").toString();
-    expect(wrapper.split("\n")[0]).toBe("#!/bin/sh");
-    expect(wrapper).toContain(
-      `\nexec /usr/bin/node ${WRAPPER_FLAGS.join(" ")} /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n`,
-    );
+  it("is the repository's sh wrapper, unchanged, in both packages (test/packaging/oneLayout.test.ts runs it)", () => {
+    const original = fs.readFileSync(path.join(REPO, PACKAGED_WRAPPER));
+    expect(original.toString().split("\n")[0]).toBe("#!/bin/sh");
+    expect(read(debRoot, "/usr/sbin/vfio-autobind").equals(original)).toBe(true);
+    expect(read(rpmRoot, "/usr/sbin/vfio-autobind").equals(original)).toBe(true);
   });
 
   it.each(TEST_NODES)(

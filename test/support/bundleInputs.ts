@@ -18,6 +18,9 @@ export async function bundleInputs(entry: string): Promise<string[]> {
     write: false,
     metafile: true,
     logLevel: "silent",
+    // Inputs named as this checkout names them, also where node_modules is a symlink (a git
+    // worktree sharing another checkout's), as the copyright file names them.
+    preserveSymlinks: true,
   });
   return Object.keys(metafile.inputs);
 }

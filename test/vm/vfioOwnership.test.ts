@@ -28,7 +28,7 @@ describeVm("issue 11: Owner= and Mode= give an unprivileged VMM the device's VFI
 
   it("claim refuses an --owner user that does not exist (exit 2), and writes nothing", () => {
     expect(result.claimUnknownUser.exitCode).toBe(2);
-    // Node before 24 prints V8's notice about --expose_wasm under --jitless first.
+    // The tool's own line, whatever else stderr holds.
     expect(result.claimUnknownUser.stderr.split("\n").find((line) => line.startsWith("vfio-autobind:"))).toBe(
       "vfio-autobind: --owner nosuchuser-vmtest: no user nosuchuser-vmtest on this system (getent passwd nosuchuser-vmtest finds none); udev would ignore it",
     );
