@@ -70,9 +70,9 @@ export function runStatus(context: CommandContext): void {
     }));
   const pending = notAppliedYet(context, config);
   if (context.json) {
-    const { rules: staleRules, initramfs: staleInitramfs } = pending;
+    const { rules: staleRules, initramfs: staleInitramfs, driverChanges } = pending;
     context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, problems }, null, 2)}\n`,
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, driverChanges, problems }, null, 2)}\n`,
     );
   } else {
     context.output.out(
