@@ -1,5 +1,4 @@
 /** Builds what the binder needs from the paths in use; shared by the CLI and the udev helper. */
-import { moduleFiles } from "../kmod/moduleFiles.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
 import { acquireLock } from "../lock/deviceLock.js";
@@ -37,7 +36,6 @@ export function makeBindEnvironment(
     aliasSet,
     modulePolicy: modules.policy,
     builtinModules: readBuiltinModules(paths.modulesDir),
-    moduleFiles: moduleFiles(paths.modulesDir),
     kernel,
     modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
     budget,
