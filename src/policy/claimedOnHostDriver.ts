@@ -6,6 +6,7 @@
  * libvirt). The machine then does not follow the claims: `status` and `check` say so, and
  * `apply` takes the device back. Pure.
  */
+import type { BindRecord } from "../binder/stateStore.js";
 import type { ClaimConfig } from "../config/claimConfig.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
 import { selectClaim, type DeviceFacts } from "./selectClaim.js";
@@ -23,13 +24,8 @@ export interface ClaimedOnHostDriver {
   readonly boundTo: string;
 }
 
-/** What a bind record tells here (src/binder/stateStore.ts). */
-export interface BoundRecord {
-  readonly address: string;
-  readonly status: "binding" | "bound";
-  readonly driver: string | null;
-  readonly time: string;
-}
+/** What a bind record tells here. */
+export type BoundRecord = Pick<BindRecord, "address" | "status" | "driver" | "time">;
 
 export function claimedOnHostDriver(
   config: ClaimConfig,
