@@ -35,6 +35,7 @@ import {
 } from "./shared/udevClaims.js";
 import { addressesIn, countBy, helperRuns, oncePerDevice, queuedRuns, subjectOf } from "./udevEvidence.js";
 import { describeVm, scenarioResult, vmReport } from "./scenarioReport.js";
+import { releaseNamed } from "./shared/releases.js";
 
 const VFIO_DRIVERS = new Set<string>([
   genericVfio.driver,
@@ -128,7 +129,7 @@ describeVm("udev 1: claims in place at boot", () => {
     expect(unclaimed.length).toBeGreaterThan(10);
     for (const device of unclaimed) {
       expect(device, device.address).toMatchObject({
-        driver: hostDrivers[device.id] ?? null,
+        driver: hostDrivers[device.id] ?? releaseNamed(vmReport?.release).chipsetDrivers[device.id] ?? null,
         override: null,
         vfioDev: false,
       });

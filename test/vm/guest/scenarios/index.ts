@@ -29,6 +29,7 @@ import { udevSriov } from "./udevSriov.js";
 import { udevTrigger } from "./udevTrigger.js";
 import { vfioHolders } from "./vfioHolders.js";
 import { vfioOwnership } from "./vfioOwnership.js";
+import { vfioOwnershipAccounts } from "./vfioOwnershipAccounts.js";
 
 export const scenarios: readonly Scenario[] = [
   toolRuns,
@@ -40,6 +41,7 @@ export const scenarios: readonly Scenario[] = [
   nvmeHostDriver,
   vfioHolders,
   vfioOwnership,
+  vfioOwnershipAccounts,
   failingVariant,
   sriovVfs,
   hotplug,
