@@ -154,7 +154,10 @@ describe("the README's commands", () => {
     const ci = read(".ci/run")
       .split("\n")
       .filter((line) => line !== "" && !line.startsWith("#") && !/^(set|cd) /.test(line));
-    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:boot"]);
+    // The smoke runs on the other releases are documented with the VM suite.
+    const smoke = ["trixie", "forky"].map((release) => `VFIO_AUTOBIND_RELEASE=${release} npm run test:smoke`);
+    for (const line of smoke) expect(read("test/vm/README.md")).toContain(line);
+    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:boot", ...smoke]);
   });
 
   it("npm run setup installs what the tests, the VM suite and the benchmark need; npm test installs nothing", () => {
