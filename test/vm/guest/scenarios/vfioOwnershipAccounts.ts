@@ -10,7 +10,16 @@
  */
 import * as fs from "node:fs";
 import { bootDevices } from "../../shared/machineLayout.js";
-import { readDevice, runCommand, runTool, udevSettle, type CommandRun } from "../guestSystem.js";
+import type { JournalWindow } from "../../shared/protocol.js";
+import {
+  journalMark,
+  journalWindow,
+  readDevice,
+  runCommand,
+  runTool,
+  udevSettle,
+  type CommandRun,
+} from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
 import { openNodeAs, statNode, type NodeStat } from "./vfioNodes.js";
 
@@ -24,6 +33,8 @@ export interface VfioOwnershipAccountsResult {
   readonly groupGid: number | null;
   readonly groupClaim: CommandRun;
   readonly trigger: CommandRun;
+  /** The journal around the trigger: its one helper run and line (udev.test.ts counts them). */
+  readonly window: JournalWindow;
   readonly driverAfterBind: string | null;
   readonly groupNode: NodeStat | null;
   /** The regular user, with the group as a supplementary group, as a VMM's user would be. */
@@ -52,8 +63,10 @@ export const vfioOwnershipAccounts = defineScenario<VfioOwnershipAccountsResult>
     const node = `/dev/vfio/${readDevice(address).iommuGroup}`;
 
     const groupClaim = runTool(log, ["claim", address, "--owner", `root:${VMTEST_GROUP}`, "--mode", "0660"]);
+    const mark = journalMark();
     const trigger = runCommand(log, ["udevadm", "trigger", "--action=add", `/sys/bus/pci/devices/${address}`]);
     udevSettle(log);
+    const window = journalWindow(mark);
     const driverAfterBind = readDevice(address).driver;
     const groupNode = statNode(node);
     const openInGroup = openNodeAs(log, node, VMTEST_REGULAR_USER, [VMTEST_GROUP]);
@@ -71,6 +84,7 @@ export const vfioOwnershipAccounts = defineScenario<VfioOwnershipAccountsResult>
       groupGid,
       groupClaim,
       trigger,
+      window,
       driverAfterBind,
       groupNode,
       openInGroup,
