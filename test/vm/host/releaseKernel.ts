@@ -21,12 +21,17 @@ const BUILD_PACKAGES = ["make", "gcc", `linux-headers-${KERNEL_FLAVOUR}`];
 /** Where the chroot keeps the downloaded image package. */
 const DEBS_IN_CHROOT = "kernel-debs";
 
-/** The same hook text also finds the release: the one flavour of headers installed. */
+/**
+ * The hook finds the release (the one flavour of headers installed) and downloads its
+ * image package with the packages that hold the kernel and its modules: testing splits
+ * them out (linux-binary-*, linux-modules-*), which the image then depends on.
+ */
 const DOWNLOAD_IMAGE = [
   `mkdir -p "$1/${DEBS_IN_CHROOT}"`,
   `chroot "$1" sh -c 'cd /${DEBS_IN_CHROOT} && ` +
     `release=$(ls /usr/src | sed -n "s/^linux-headers-\\(.*-${KERNEL_FLAVOUR}\\)$/\\1/p") && ` +
-    `apt-get download -q -o APT::Sandbox::User=root "linux-image-$release"'`,
+    `parts=$(apt-cache depends "linux-image-$release" | sed -n "s/^ *Depends: \\(linux-\\(binary\\|modules\\)-.*\\)$/\\1/p") && ` +
+    `apt-get download -q -o APT::Sandbox::User=root "linux-image-$release" $parts'`,
 ].join(" && ");
 
 export function releaseAptOptions(): string[] {
@@ -51,9 +56,9 @@ export async function releaseKernelTree(): Promise<KernelTree> {
       root,
     ]);
     const debs = fs.readdirSync(path.join(root, DEBS_IN_CHROOT));
-    if (debs.length !== 1)
-      throw new Error(`expected one kernel image package in the ${RELEASE.name} chroot, got: ${debs.join(", ")}`);
-    await run("dpkg-deb", ["-x", path.join(root, DEBS_IN_CHROOT, debs[0] as string), path.join(work, "tree")]);
+    if (debs.length === 0) throw new Error(`no kernel image package was downloaded in the ${RELEASE.name} chroot`);
+    for (const deb of debs)
+      await run("dpkg-deb", ["-x", path.join(root, DEBS_IN_CHROOT, deb), path.join(work, "tree")]);
   });
   pruneSiblings(parent, path.basename(dir));
   const buildRoot = path.join(dir, "build-root");
