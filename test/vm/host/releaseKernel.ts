@@ -68,9 +68,12 @@ export async function releaseKernelTree(): Promise<KernelTree> {
   // Newer kernel packages ship their modules under usr/lib already.
   const modulesDir = ["lib", "usr/lib"].map((lib) => path.join(tree, lib, "modules", release)).find(fs.existsSync);
   if (modulesDir === undefined) throw new Error(`the ${release} image package in ${tree} holds no modules directory`);
+  // Testing's kernel package puts the image beside its modules, no longer in /boot.
+  const vmlinuz = [path.join(tree, "boot", `vmlinuz-${release}`), path.join(modulesDir, "vmlinuz")].find(fs.existsSync);
+  if (vmlinuz === undefined) throw new Error(`the ${release} kernel packages in ${tree} hold no vmlinuz`);
   return {
     release,
-    vmlinuz: path.join(tree, "boot", `vmlinuz-${release}`),
+    vmlinuz,
     modulesDir,
     headersDir: `/usr/src/linux-headers-${release}`,
     debsDir: path.join(buildRoot, DEBS_IN_CHROOT),
