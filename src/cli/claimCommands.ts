@@ -179,8 +179,10 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
 
 export async function runApply(
   context: CommandContext,
-  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string },
+  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string; movesOnly?: boolean },
 ): Promise<void> {
+  if (options.movesOnly === true && (options.rulesOnly === true || options.kernelRelease !== undefined))
+    throw new UsageError("--moves-only cannot be combined with --rules-only or --kernel-release");
   if (options.rulesOnly === true || options.kernelRelease !== undefined) {
     if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
     return runRulesOnly(context, options.kernelRelease);
@@ -192,10 +194,13 @@ export async function runApply(
     rulesFile: context.rulesFile,
     env: bindEnvironment(context),
     dryRun: options.dryRun,
+    movesOnly: options.movesOnly === true,
     reloadUdev: () => reloadUdevRules(context.udevadm),
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
-  if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
+  // After a module change most runs find nothing to move: the journal gets no line for them.
+  if (report.lines.length === 0 && options.movesOnly !== true)
+    context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
   const initramfs = staleInitramfsLine(context, config);
   warn(context, [...report.warnings, ...(initramfs === null ? [] : [initramfs])]);
   if (report.failed) context.exitCode = 1;
@@ -335,6 +340,12 @@ export const applyCommand = defineCommand({
         default: false,
         describe: "only regenerate the udev rules from the claims; bind and release nothing",
       })
+      .option("moves-only", {
+        type: "boolean",
+        default: false,
+        describe:
+          "after a driver module was installed or removed: regenerate the rules, and move claimed devices on a VFIO driver to a better one installed since, unless a process holds them or their claim says Move=apply; bind and release nothing else (the package's path unit and triggers run it)",
+      })
       .option("kernel-release", {
         type: "string",
         describe:
@@ -344,6 +355,7 @@ export const applyCommand = defineCommand({
     runApply(context, {
       dryRun: args["dry-run"],
       rulesOnly: args["rules-only"],
+      movesOnly: args["moves-only"],
       ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
     }),
 });

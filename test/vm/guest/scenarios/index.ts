@@ -18,6 +18,7 @@
 import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
+import { driverMoves } from "./driverMoves.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -41,6 +42,7 @@ export const scenarios: readonly Scenario[] = [
   vfioHolders,
   vfioOwnership,
   failingVariant,
+  driverMoves,
   sriovVfs,
   hotplug,
 ];
