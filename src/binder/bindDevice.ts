@@ -167,6 +167,18 @@ const describeCandidates = (candidates: readonly PlannedCandidate[]): string =>
 const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
   attemptCostMs(candidate.driver === null && !env.builtinModules.has(candidate.module), env.modprobeTimeoutMs);
 
+/** The VFIO driver a device is on when its module is no longer a candidate (removed since), or null. */
+function onRemovedVfioModule(
+  env: BindEnvironment,
+  device: PciDevice,
+  candidates: readonly PlannedCandidate[],
+): { driver: string; module: string } | null {
+  if (!device.hasVfioDev || device.driver === null) return null;
+  const module = moduleOfDriver(env.sysfsRoot, device.driver);
+  if (module === null || candidates.some((c) => c.module === module)) return null;
+  return { driver: device.driver, module };
+}
+
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
   const initial = seenOrReadPciDevice(env.sysfsRoot, address, request.seen);
@@ -231,6 +243,20 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
       rank,
       candidates,
       message: `${address}: already bound to ${initial.driver}${rank === null ? "" : ` (rank ${rank} of ${candidates.length}; vfio-autobind bound it there)`}`,
+    };
+  }
+
+  // A device on a VFIO driver whose module left the index (a package removed, DKMS
+  // uninstalled) stays on it while it is loaded: the next boot decides (status says which).
+  const removed = request.driver === undefined ? onRemovedVfioModule(env, initial, candidates) : null;
+  if (removed !== null) {
+    return {
+      status: "already-bound",
+      address,
+      ...removed,
+      rank: null,
+      candidates,
+      message: `${address}: already bound to ${removed.driver} (module ${removed.module} is no longer installed; it stays while loaded)`,
     };
   }
 

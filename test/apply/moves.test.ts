@@ -175,6 +175,10 @@ describe("a removed variant", () => {
     // when vfio-autobind has no record of binding it there.
     removeRecord(host.stateDir, VIRTIO_NET);
     expect((await apply({ movesOnly: true })).lines.filter((l) => l.startsWith(VIRTIO_NET))).toEqual([]);
+    // A full apply neither moves it nor takes the override it wrote for someone else's.
+    const full = await apply();
+    expect(full.failed).toBe(false);
+    expect(full.lines.filter((l) => l.startsWith(VIRTIO_NET))).toEqual([]);
     const check = await runCliInProcess([...host.rootArgs({ configDir, rulesFile }), "check"], adapters);
     expect(check.stderr).toContain(`vfio-autobind: notice: ${line}`);
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
