@@ -24,9 +24,10 @@ import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../
 /** Regenerates the rules after a config change made by claim or unclaim. */
 async function refreshRules(context: CommandContext): Promise<void> {
   const warnings: string[] = [];
+  const config = await loadValidConfig(context);
   const line = await installClaimRules(
     {
-      config: await loadValidConfig(context),
+      config,
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources: quietDecisionSources(context),
@@ -162,9 +163,10 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
     ...(release === undefined ? {} : { release }),
   };
   const warnings: string[] = [];
+  const config = await loadValidConfig(context);
   const line = await installClaimRules(
     {
-      config: await loadValidConfig(context),
+      config,
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources,
@@ -174,7 +176,9 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
     warnings,
   );
   context.output.out(`${line ?? `${context.rulesFile} is up to date`}\n`);
-  warn(context, warnings);
+  // After an upgrade of vfio-autobind (the package runs this) the image's hold script is the old version's.
+  const initramfs = release === undefined ? staleInitramfsLine(context, config) : null;
+  warn(context, [...warnings, ...(initramfs === null ? [] : [initramfs])]);
 }
 
 export async function runApply(

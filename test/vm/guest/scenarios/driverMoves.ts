@@ -15,6 +15,7 @@ import { bootDevices } from "../../shared/machineLayout.js";
 import { journalMark, journalWindow, readDevice, runCommand, runTool, type CommandRun } from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
 import { holdNode } from "./groupHolder.js";
+import { sleep, waitFor, waitForMovesIdle } from "./movesService.js";
 
 export interface DriverMovesResult {
   /** After the fixtures left the index and `apply`: all three on vfio-pci. */
@@ -31,24 +32,6 @@ export interface DriverMovesResult {
 }
 
 const CLAIM_FILE = "/etc/vfio-autobind/60-driver-moves.conf";
-const MOVES_SERVICE = "vfio-autobind-moves.service";
-
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
-
-/** Polls `done` every half second for up to `seconds`; the seconds it took, or null. */
-function waitFor(seconds: number, done: () => boolean): number | null {
-  const started = Date.now();
-  while (Date.now() - started < seconds * 1000) {
-    if (done()) return (Date.now() - started) / 1000;
-    sleep(500);
-  }
-  return null;
-}
-
-const serviceState = (log: Parameters<typeof runCommand>[0]): string =>
-  runCommand(log, ["systemctl", "show", "-P", "ActiveState", MOVES_SERVICE]).stdout.trim();
 
 export const driverMoves = defineScenario<DriverMovesResult>({
   name: "driver-moves",
@@ -66,7 +49,7 @@ export const driverMoves = defineScenario<DriverMovesResult>({
     runCommand(log, ["depmod", "-a"]);
     // The watch has seen that depmod too: let its run start and end before the claims appear.
     sleep(1000);
-    waitFor(30, () => ["inactive", "failed"].includes(serviceState(log)));
+    waitForMovesIdle(log);
 
     fs.writeFileSync(
       CLAIM_FILE,
@@ -99,8 +82,7 @@ export const driverMoves = defineScenario<DriverMovesResult>({
       for (const ko of fixtures) fs.copyFileSync(path.join(aside, ko), path.join(dkms, ko));
       runCommand(log, ["depmod", "-a"]);
       const movedAfterSeconds = waitFor(30, () => readDevice(moving).driver !== "vfio-pci");
-      waitFor(30, () => ["inactive", "failed"].includes(serviceState(log)));
-      const serviceResult = runCommand(log, ["systemctl", "show", "-P", "Result", MOVES_SERVICE]).stdout.trim();
+      const serviceResult = waitForMovesIdle(log);
       const journal = journalWindow(mark);
       const status = runTool(log, ["status"]);
       const after = { moving: readDevice(moving), pinned: readDevice(pinned), held: readDevice(held) };

@@ -19,6 +19,7 @@ import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
 import { driverMoves } from "./driverMoves.js";
+import { packageMoves } from "./packageMoves.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -43,6 +44,7 @@ export const scenarios: readonly Scenario[] = [
   vfioOwnership,
   failingVariant,
   driverMoves,
+  packageMoves,
   sriovVfs,
   hotplug,
 ];
