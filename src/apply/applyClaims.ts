@@ -143,11 +143,14 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
     const device = readPciDevice(env.sysfsRoot, address);
     const selection = selectClaim(config, device);
     if (selection.kind === "claimed") {
+      // Said before binding: after it, the device is on the new driver and the reason is gone.
+      const verdict = device.driver === null ? null : moveVerdictFor(env, device, selection.claim, false);
       const outcomes = await bindClaimed(address, selection.claim, env, { dryRun: context.dryRun, isClaimed });
       for (const outcome of outcomes) {
         handled.add(outcome.address);
         if (outcome.status === "already-bound") continue;
-        lines.push(outcome.message);
+        const moved = outcome.address === address && verdict?.kind === "move";
+        lines.push(moved ? `${outcome.message}; ${moveReason(verdict, device.driver ?? "(none)")}` : outcome.message);
         for (const step of planOf(outcome)) lines.push(`  ${step}`);
         if (!succeeded(outcome)) failed = true;
       }

@@ -128,14 +128,17 @@ describe("apply --moves-only", () => {
   it("with Move=apply waits for an admin's apply, which moves it", async () => {
     fs.writeFileSync(path.join(configDir, "50-net.conf"), `[Claim]\nAddress=${VIRTIO_NET}\nMove=apply\n`);
     await apply();
-    installVariant();
+    const installed = installVariant();
     const automatic = await apply({ movesOnly: true });
     expect(automatic.lines.find((l) => l.startsWith(VIRTIO_NET))).toMatch(
       /stays on vfio-pci: would move to virtio_vfio_pci \(installed [^)]+\); its claim \(.*50-net\.conf:1\) says Move=apply: run "vfio-autobind apply"$/,
     );
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("vfio-pci");
-    await apply();
+    const admin = await apply();
     expect(host.kernel.boundDriver(VIRTIO_NET)).toBe("virtio_vfio_pci");
+    expect(admin.lines.filter((l) => l.startsWith(VIRTIO_NET))).toEqual([
+      `${VIRTIO_NET}: bound to virtio_vfio_pci (module virtio_vfio_pci, rank 1 of 2); moved from vfio-pci: virtio_vfio_pci was installed ${formatInstalled(installed)}`,
+    ]);
   });
 
   it("keeps a device where it fell back when the better driver was already there and failed", async () => {
