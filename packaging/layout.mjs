@@ -181,8 +181,27 @@ export const HOLD_UNIT = `${NAME}-hold.service`;
 /** The sweep: after the coldplug, and then by its timer, every hold still there goes to the kernel. */
 export const SWEEP_UNIT = `${NAME}-sweep.service`;
 export const SWEEP_TIMER = `${NAME}-sweep.timer`;
+/** When the running kernel's module index changes, claimed devices move to better drivers. */
+export const MOVES_PATH = `${NAME}-moves.path`;
+export const MOVES_UNIT = `${NAME}-moves.service`;
 /** The units the packages ship, enabled on installation and masked while the package is removed. */
-export const UNITS = [HOLD_UNIT, SWEEP_UNIT, SWEEP_TIMER];
+export const UNITS = [HOLD_UNIT, SWEEP_UNIT, SWEEP_TIMER, MOVES_PATH, MOVES_UNIT];
+/** Where each unit's file is in the source tree: the boot's units beside the boot scripts. */
+const UNIT_SOURCES = {
+  [HOLD_UNIT]: "packaging/files/boot",
+  [SWEEP_UNIT]: "packaging/files/boot",
+  [SWEEP_TIMER]: "packaging/files/boot",
+  [MOVES_PATH]: "packaging/files",
+  [MOVES_UNIT]: "packaging/files",
+};
+
+/**
+ * Where packages install kernel modules (Debian before and after the /usr merge, Fedora):
+ * the dpkg and rpm file triggers watch them, so a module package installed where no
+ * systemd runs (a chroot, an image build) still regenerates the rules. DKMS installs no
+ * packaged file, so only the path unit sees its modules.
+ */
+export const MODULE_TRIGGER_PATHS = ["/lib/modules", "/usr/lib/modules"];
 
 /**
  * What holds claimed devices before udev's coldplug and lets go of holds that outlive their
@@ -253,13 +272,13 @@ function bootHoldFiles() {
       {
         path: `/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${boot}/${unit}` },
+        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["deb"]),
       },
       {
         path: `/usr/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${boot}/${unit}` },
+        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["rpm"]),
       },
     ]),

@@ -70,9 +70,9 @@ export function runStatus(context: CommandContext): void {
     }));
   const pending = notAppliedYet(context, config);
   if (context.json) {
-    const { rules: staleRules, initramfs: staleInitramfs, onHostDriver } = pending;
+    const { rules: staleRules, initramfs: staleInitramfs, onHostDriver, driverChanges } = pending;
     context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, onHostDriver, problems }, null, 2)}\n`,
+      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, onHostDriver, driverChanges, problems }, null, 2)}\n`,
     );
   } else {
     context.output.out(

@@ -85,7 +85,7 @@ describe("the initramfs-tools hook", () => {
     expect(inImage).toBe(hookScriptOf());
     expect(inImage).toContain("\t0000:00:03.0)\n");
     const digest = /^# config-digest: ([0-9a-f]+)$/m.exec(inImage)?.[1];
-    expect(fs.readFileSync(stamp(), "utf8")).toBe(`${digest}\n`);
+    expect(fs.readFileSync(stamp(), "utf8")).toMatch(new RegExp(`^${digest} [A-Za-z0-9.~+-]+\n$`));
   });
 
   it("with a broken config: no script in the image, the stamp taken back, a warning, and the build goes on", () => {

@@ -41,7 +41,13 @@ const BOOT_SCRIPTS = [
   "/usr/share/initramfs-tools/scripts/local-block/vfio-autobind",
 ];
 /** The units, where each family keeps packaged ones. */
-const UNIT_NAMES = ["vfio-autobind-hold.service", "vfio-autobind-sweep.service", "vfio-autobind-sweep.timer"];
+const UNIT_NAMES = [
+  "vfio-autobind-hold.service",
+  "vfio-autobind-sweep.service",
+  "vfio-autobind-sweep.timer",
+  "vfio-autobind-moves.path",
+  "vfio-autobind-moves.service",
+];
 const DEB_UNITS = UNIT_NAMES.map((name) => `/lib/systemd/system/${name}`);
 const RPM_UNITS = UNIT_NAMES.map((name) => `/usr/lib/systemd/system/${name}`);
 
@@ -260,8 +266,9 @@ describe("maintainer scripts", () => {
       expect(text).toContain("if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then");
       expect(text).toContain("udevadm control --reload || true");
     }
+    // The only "trigger" is dpkg's call for the module directories' file triggers (below).
     for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts])
-      expect(text).not.toMatch(/trigger/);
+      expect(text.replace("\ntriggered)\n", "\n")).not.toMatch(/trigger/);
   });
 
   it("on removal and purge (rpm: erase) remove the generated claims rule, hold script and stamps, and nothing else by hand", async () => {
@@ -273,6 +280,45 @@ describe("maintainer scripts", () => {
     const rpmScripts = await rpmQuery("--scripts");
     expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\n');
     for (const text of [debScript("postrm"), rpmScripts]) expect(text.match(/\brm -/g)).toEqual(["rm -"]);
+  });
+});
+
+describe("modules installed or removed", () => {
+  const debScript = (name: string): string => fs.readFileSync(path.join(debControl, name), "utf8");
+
+  it("the .deb has file triggers on both module directories, which regenerate the rules and touch no device", () => {
+    expect(fs.readFileSync(path.join(debControl, "triggers"), "utf8")).toBe(
+      "interest-noawait /lib/modules\ninterest-noawait /usr/lib/modules\n",
+    );
+    expect(debScript("postinst")).toContain("\ntriggered)\n\tregenerate_rules\n\t;;\n");
+    expect(debScript("postinst")).not.toMatch(/--moves-only|systemctl/);
+    // The watch on the module index starts at once where systemd runs.
+    expect(debScript("postinst")).toContain(
+      "\tif [ -d /run/systemd/system ]; then\n\t\tdeb-systemd-invoke start vfio-autobind-moves.path >/dev/null || true\n",
+    );
+  });
+
+  it("the .rpm has transaction file triggers on both module directories, installing and erasing, that do the same", async () => {
+    const triggers = (await execa("rpm", ["-qp", "--filetriggers", built.rpm])).stdout;
+    expect(triggers).toMatch(
+      /transfiletriggerin scriptlet \(using \/bin\/sh\) -- \/lib\/modules(, | )\/usr\/lib\/modules/,
+    );
+    expect(triggers).toMatch(
+      /transfiletriggerpostun scriptlet \(using \/bin\/sh\) -- \/lib\/modules(, | )\/usr\/lib\/modules/,
+    );
+    expect(triggers).toContain("vfio-autobind apply --rules-only >/dev/null");
+    expect(triggers).not.toMatch(/--moves-only|systemctl/);
+  });
+
+  it("the path unit watches the running kernel's index and starts the moves service, which waits out a burst and logs as vfio-autobind", () => {
+    const unit = read(debRoot, "/lib/systemd/system/vfio-autobind-moves.path").toString();
+    expect(unit).toContain("PathChanged=/lib/modules/%v/modules.alias\n");
+    expect(unit).toContain("PathChanged=/lib/modules/%v/modules.builtin.modinfo\n");
+    expect(unit).toContain("Unit=vfio-autobind-moves.service\n");
+    const service = read(debRoot, "/lib/systemd/system/vfio-autobind-moves.service").toString();
+    expect(service).toContain("ExecStartPre=/bin/sleep 5\n");
+    expect(service).toContain("ExecStart=/usr/sbin/vfio-autobind apply --moves-only\n");
+    expect(service).toContain("SyslogIdentifier=vfio-autobind\n");
   });
 });
 

@@ -18,6 +18,8 @@
 import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
+import { driverMoves } from "./driverMoves.js";
+import { packageMoves } from "./packageMoves.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -41,6 +43,8 @@ export const scenarios: readonly Scenario[] = [
   vfioHolders,
   vfioOwnership,
   failingVariant,
+  driverMoves,
+  packageMoves,
   sriovVfs,
   hotplug,
 ];
