@@ -89,8 +89,9 @@ export interface ClaimConfig {
   readonly errors: readonly ConfigError[];
 }
 
-const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
-const OPTION_KEYS = ["Driver", "Group", "Move", "Force", "Owner", "Mode"] as const;
+/** The keys of a section, in the order messages list them; vfio-autobind.conf(5) documents each. */
+export const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
+export const OPTION_KEYS = ["Driver", "Group", "Move", "Force", "Owner", "Mode"] as const;
 type SelectorKey = (typeof SELECTOR_KEYS)[number];
 type OptionKey = (typeof OPTION_KEYS)[number];
 

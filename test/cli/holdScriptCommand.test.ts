@@ -1,7 +1,7 @@
 /**
  * The boot-time hold from the command line, through the simulated CLI: `hold-script` (what
  * the initramfs hooks run), the real root's script that every rules update writes, and the
- * staleness of the initramfs holds that apply, check and status report (issue 13).
+ * staleness of the initramfs holds that apply, check and status report.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -87,6 +87,7 @@ describe("the layout", () => {
     "/usr/sbin/vfio-autobind",
     "/usr/share/bash-completion/completions/vfio-autobind",
     "/usr/share/doc/vfio-autobind/README.md",
+    "/usr/share/man/man5/vfio-autobind.conf.5.gz",
     "/usr/share/man/man8/vfio-autobind.8.gz",
     ...repoRules().map((name) => `/usr/lib/udev/rules.d/${name}`),
     ...BOOT_SCRIPTS,
@@ -449,7 +450,19 @@ describe("the installed command", () => {
   });
 });
 
-describe("the man page", () => {
+/** `man --warnings` of a page in an unpacked package, by name as an admin asks for it. */
+async function manByName(root: string, section: string, name: string): Promise<{ text: string; warnings: string }> {
+  const result = await execa(
+    "man",
+    ["--warnings", "-E", "UTF-8", "-M", path.join(root, "usr/share/man"), section, name],
+    {
+      env: { MANWIDTH: "80", LC_ALL: "C.UTF-8", MAN_KEEP_FORMATTING: "", MANOPT: "", MANPATH: "" },
+    },
+  );
+  return { text: result.stdout, warnings: result.stderr };
+}
+
+describe("the man pages", () => {
   let rendered: string;
   let warnings: string;
 
@@ -476,6 +489,47 @@ describe("the man page", () => {
     expect(rendered).toMatch(/^NAME\n {7}vfio-autobind - /m);
   });
 
+  it("man finds both pages by name in either package, and formats them without a warning", async () => {
+    for (const root of [debRoot, rpmRoot]) {
+      const command = await manByName(root, "8", "vfio-autobind");
+      expect(command.warnings).toBe("");
+      expect(command.text).toMatch(/^VFIO-AUTOBIND\(8\) /);
+      const conf = await manByName(root, "5", "vfio-autobind.conf");
+      expect(conf.warnings).toBe("");
+      expect(conf.text).toMatch(/^VFIO-AUTOBIND\.CONF\(5\) /);
+      expect(conf.text).toMatch(
+        new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\.CONF\\(5\\)$`, "m"),
+      );
+      for (const heading of [
+        "DESCRIPTION",
+        "[CLAIM] SECTION",
+        "[EXCLUDE] SECTION",
+        "SEVERAL FILES",
+        "ERRORS",
+        "EXAMPLES",
+      ])
+        expect(conf.text).toMatch(new RegExp(`^${heading.replace(/[[\]]/g, "\\$&")}$`, "m"));
+    }
+  });
+
+  it("has its sections in order, the written ones between the generated ones", () => {
+    const headings = [...rendered.matchAll(/^([A-Z][A-Z ]+)$/gm)].map((m) => m[1]);
+    expect(headings).toEqual([
+      "NAME",
+      "SYNOPSIS",
+      "DESCRIPTION",
+      "COMMANDS",
+      "OPTIONS",
+      "HOLDS AT BOOT",
+      "WHO HOLDS A DEVICE",
+      "FILES",
+      "ENVIRONMENT",
+      "EXIT STATUS",
+      "EXAMPLES",
+      "SEE ALSO",
+    ]);
+  });
+
   it("has a section for every command that --help lists", async () => {
     const commands = await commandsFromHelp();
     expect(commands).toEqual(expect.arrayContaining(["list", "explain", "bind", "release", "completion"]));
@@ -493,17 +547,24 @@ describe("the man page", () => {
     );
   });
 
-  it("names the package version and the files an admin deals with", () => {
+  it("names the package version and the files the program reads and writes", () => {
     expect(rendered).toMatch(
       new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\(8\\)$`, "m"),
     );
+    const files = /^FILES\n([\s\S]*?)^ENVIRONMENT$/m.exec(rendered)?.[1] ?? "";
     for (const file of [
-      "/etc/vfio-autobind/",
+      "/etc/vfio-autobind/*.conf",
       "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
       "/etc/vfio-autobind/generated/hold-claimed.sh",
-      "/run/vfio-autobind/",
+      "/usr/lib/udev/rules.d/70-vfio-autobind.rules",
+      "/run/vfio-autobind/devices/ADDRESS.json",
+      "/run/vfio-autobind/locks/",
+      "/lib/modules/RELEASE/modules.alias",
+      "/etc/modprobe.d/",
+      "/proc/cmdline",
+      "/dev/kmsg",
     ])
-      expect(rendered).toContain(file);
+      expect(files).toContain(`       ${file}`);
   });
 });
 

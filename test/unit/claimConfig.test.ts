@@ -169,7 +169,7 @@ describe("claim files written by the CLI", () => {
   });
 });
 
-describe("address globs (issue 10, item 10)", () => {
+describe("address globs", () => {
   it("refuses more than one star per address field, with a clear error", () => {
     const glob = `0000:3b:${"*".repeat(40)}x`;
     const config = parseClaimFile(`[Claim]\nAddress=${glob}\n`, "f.conf");

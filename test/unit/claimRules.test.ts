@@ -108,7 +108,7 @@ const GENERATED_KEYS = new Set([
   "LABEL=",
 ]);
 
-describe("generated rules cannot be injected into (issue 10, A1)", () => {
+describe("generated rules cannot be injected into", () => {
   const hostileNames = [
     '/etc/vfio-autobind/a", RUN+="/bin/sh -c id", ENV{X}="b.conf',
     '/etc/vfio-autobind/a\nRUN+="/bin/sh".conf'.replace("\\n", "\n"),
@@ -207,7 +207,7 @@ describe("no claim is dropped by udev's line limit", () => {
   });
 });
 
-describe("one exclusion does not widen to other claims' devices (issue 10, F13)", () => {
+describe("one exclusion does not widen to other claims' devices", () => {
   let tree: FakeSysfs;
   let work: string;
   const PF = "0000:3b:00.0";

@@ -1,5 +1,5 @@
 /**
- * Issue 11: a process holds a bound device's /dev/vfio/<group>. `release` must refuse at
+ * A process holds a bound device's /dev/vfio/<group>. `release` must refuse at
  * once (not hang in the kernel's unbind), naming the pid and command, --force or not; once
  * the process ends, `release` goes through. Uses the boot NVMe (00:07.0) after
  * nvme-host-driver gave it back.
