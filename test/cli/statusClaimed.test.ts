@@ -5,30 +5,35 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { makeSimulatedHost, NVME, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
 import { runCliInProcess } from "../support/runCliInProcess.js";
 
-let host: SimulatedHost;
-let ws: CliWorkspace;
-beforeEach(() => {
-  host = makeSimulatedHost();
-  ws = makeCliWorkspace("status-claimed");
-  ws.installUdevadm();
-});
-afterEach(() => {
-  host.cleanup();
-  ws.cleanup();
-});
+/** A simulated host and its CLI roots, cleaned up when the test ends. */
+function simulatedMachine(): {
+  host: SimulatedHost;
+  ws: CliWorkspace;
+  cli: (args: readonly string[]) => ReturnType<typeof runCliInProcess>;
+} {
+  const machine = { host: makeSimulatedHost(), ws: makeCliWorkspace("status-claimed") };
+  machine.ws.installUdevadm();
+  onTestFinished(() => {
+    machine.host.cleanup();
+    machine.ws.cleanup();
+  });
+  const cli = (args: readonly string[]) =>
+    runCliInProcess([...args, ...machine.host.rootArgs(machine.ws.roots)], { kernelIo: () => machine.host.kernel });
+  return { ...machine, cli };
+}
 
-const cli = (args: readonly string[]) =>
-  runCliInProcess([...args, ...host.rootArgs(ws.roots)], { kernelIo: () => host.kernel });
-
-const claimed = async (): Promise<unknown> => JSON.parse((await cli(["status", "--json"])).stdout).claimed;
+const claimedOf = async (cli: ReturnType<typeof simulatedMachine>["cli"]): Promise<unknown> =>
+  JSON.parse((await cli(["status", "--json"])).stdout).claimed;
 
 describe("status --json: the claimed devices", () => {
   it("names each claimed device present, its driver, and whether vfio-autobind bound it", async () => {
+    const { ws, cli } = simulatedMachine();
+    const claimed = () => claimedOf(cli);
     expect(await claimed()).toEqual([]);
     expect((await cli(["claim", VIRTIO_NET, "--now"])).exitCode).toBe(0);
     expect(await claimed()).toEqual([{ address: VIRTIO_NET, driver: "virtio_vfio_pci", bound: true }]);
@@ -48,6 +53,8 @@ describe("status --json: the claimed devices", () => {
   });
 
   it("lists nothing while the claims have errors", async () => {
+    const { ws, cli } = simulatedMachine();
+    const claimed = () => claimedOf(cli);
     expect((await cli(["claim", VIRTIO_NET, "--now"])).exitCode).toBe(0);
     fs.writeFileSync(path.join(ws.configDir, "60-broken.conf"), "[Claim]\nIds=zz\n");
     expect(await claimed()).toEqual([]);
