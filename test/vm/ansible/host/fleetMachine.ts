@@ -15,7 +15,10 @@ export const NVME = {
   c: "0000:00:07.0",
 } as const;
 
-export function fleetQemuArgv(files: { kernel: string; initrd: string; consoleLog: string }, sshPort: number): string[] {
+export function fleetQemuArgv(
+  files: { kernel: string; initrd: string; consoleLog: string },
+  sshPort: number,
+): string[] {
   const append = ["console=ttyS0", "rdinit=/lib/systemd/systemd", "intel_iommu=on", "panic=-1", "loglevel=4"];
   return [
     ...machineArgv(3072),
@@ -31,9 +34,8 @@ export function fleetQemuArgv(files: { kernel: string; initrd: string; consoleLo
     `user,id=net0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
     "-device",
     `virtio-net-pci,netdev=net0,mac=${GUEST_MAC},addr=0x3`,
-    ...Object.entries(NVME).map(([name, address]) => [
-      "-device",
-      `nvme,serial=fleet-${name},addr=0x${address.slice(8, 10)}`,
-    ]).flat(),
+    ...Object.entries(NVME)
+      .map(([name, address]) => ["-device", `nvme,serial=fleet-${name},addr=0x${address.slice(8, 10)}`])
+      .flat(),
   ];
 }
