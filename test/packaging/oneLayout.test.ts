@@ -150,14 +150,15 @@ describe("the README's commands", () => {
     const setupAndTest = "npm run setup && npm test";
     expect(readmeCommands()).toContain(setupAndTest);
     expect(readmeCommands()).toContain("npm run test:vm");
+    expect(readmeCommands()).toContain("npm run test:fleet");
     expect(readmeCommands()).toContain("npm run test:boot");
     const ci = read(".ci/run")
       .split("\n")
       .filter((line) => line !== "" && !line.startsWith("#") && !/^(set|cd) /.test(line));
-    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:boot"]);
+    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:fleet", "npm run test:boot"]);
   });
 
-  it("npm run setup installs what the tests, the VM suite and the benchmark need; npm test installs nothing", () => {
+  it("npm run setup installs what the tests, the real-kernel and fleet suites and the benchmark need; npm test installs nothing", () => {
     const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
     expect(scripts["setup"]).toBe("bash scripts/setup.sh");
     const setup = read("scripts/setup.sh");
@@ -183,6 +184,8 @@ describe("the README's commands", () => {
         "kmod",
         "e2fsprogs",
         "driverctl",
+        "ansible",
+        "ansible-lint",
       ].sort(),
     );
     expect(setup).toContain("npm ci --no-audit --no-fund");
