@@ -11,7 +11,7 @@ import { CACHE_DIR } from "../../host/paths.js";
 import { cachedDirectory, hashInputs, pruneSiblings } from "../../host/cache.js";
 import { run, say } from "../../host/command.js";
 import { packCpio } from "../../host/cpioArchive.js";
-import { DPKG_OPTIONS } from "../../host/guestRoot.js";
+import { bootstrapRoot, DPKG_OPTIONS } from "../../host/guestRoot.js";
 import type { KernelTree } from "../../host/kernelPackages.js";
 import { GUEST_MAC } from "./fleetMachine.js";
 
@@ -24,21 +24,17 @@ export interface FleetRoot {
 }
 
 export async function buildFleetRoot(kernel: KernelTree): Promise<FleetRoot> {
-  const key = hashInputs(kernel.release, JSON.stringify({ PACKAGES, DPKG_OPTIONS, GUEST_MAC }), __filename);
+  const key = hashInputs(
+    kernel.release,
+    JSON.stringify({ PACKAGES, DPKG_OPTIONS, GUEST_MAC }),
+    bootstrapRoot.toString(),
+    __filename,
+  );
   const parent = path.join(CACHE_DIR, "fleet-root");
   const dir = path.join(parent, `${kernel.release}-${key}`);
   const cached = await cachedDirectory(dir, async (work) => {
     const root = path.join(work, "root");
-    await run("mmdebstrap", [
-      "--mode=root",
-      "--variant=apt",
-      // No host /dev, /proc or /sys in the chroot (as the VM suite's root).
-      "--skip=chroot/mount",
-      `--include=${PACKAGES.join(",")}`,
-      ...DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
-      "bookworm",
-      root,
-    ]);
+    await bootstrapRoot(root, PACKAGES);
     // Under usr/lib: lib is a symlink to it in a merged-/usr root (qemu-notes.md).
     const modules = path.join(root, "usr", "lib", "modules", kernel.release);
     fs.cpSync(kernel.modulesDir, modules, { recursive: true, verbatimSymlinks: true });
