@@ -20,6 +20,7 @@ import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
 import { driverMoves } from "./driverMoves.js";
 import { packageMoves } from "./packageMoves.js";
+import { packageUpgrade } from "./packageUpgrade.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -45,6 +46,7 @@ export const scenarios: readonly Scenario[] = [
   failingVariant,
   driverMoves,
   packageMoves,
+  packageUpgrade,
   sriovVfs,
   hotplug,
 ];
