@@ -1,6 +1,11 @@
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
+const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as { version: string };
+
 export default defineConfig({
+  // The version build.mjs gives the bundle: code run from source writes the same rules header.
+  define: { __VFIO_AUTOBIND_VERSION__: JSON.stringify(version) },
   test: {
     include: ["test/**/*.test.ts"],
     // The QEMU suite boots a real kernel and has its own config: npm run test:vm.

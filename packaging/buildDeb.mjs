@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { filesFor } from "./layout.mjs";
+import { filesFor, MODULE_TRIGGER_PATHS } from "./layout.mjs";
 import { debianMaintainerScripts } from "./scriptlets.mjs";
 import { stageTree } from "./stageTree.mjs";
 
@@ -35,6 +35,7 @@ export function buildDeb({ allFiles, info, contentOf, epoch, workDir, outDir }) 
   if (conffiles.length > 0) write("conffiles", `${conffiles.join("\n")}\n`, 0o644);
   write("md5sums", md5sums(root, files), 0o644);
   for (const [name, text] of Object.entries(debianMaintainerScripts())) write(name, text, 0o755);
+  write("triggers", debianTriggers(), 0o644);
 
   const deb = path.join(outDir, `${info.name}_${info.version}_all.deb`);
   execFileSync("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", root, deb], {
@@ -42,6 +43,15 @@ export function buildDeb({ allFiles, info, contentOf, epoch, workDir, outDir }) 
     stdio: ["ignore", "ignore", "inherit"],
   });
   return deb;
+}
+
+/**
+ * File triggers on the module directories: postinst runs as "triggered" once at the end of
+ * the dpkg run that installed or removed modules there. noawait: the packages that fired
+ * it are configured at once and never wait for us.
+ */
+export function debianTriggers() {
+  return MODULE_TRIGGER_PATHS.map((dir) => `interest-noawait ${dir}\n`).join("");
 }
 
 function controlFile(info, installedSize) {

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { rpmChangelog } from "./generate/changelog.mjs";
-import { filesFor, ownedDirectories } from "./layout.mjs";
+import { filesFor, MODULE_TRIGGER_PATHS, ownedDirectories } from "./layout.mjs";
 import { rpmScriptlets } from "./scriptlets.mjs";
 import { stageTree } from "./stageTree.mjs";
 
@@ -80,6 +80,13 @@ function specFile(info, files, date) {
     "",
     "%postun",
     literal(scripts.postun),
+    "",
+    // Modules a package installs or removes, once per transaction.
+    `%transfiletriggerin -- ${MODULE_TRIGGER_PATHS.join(" ")}`,
+    literal(scripts.moduleTrigger),
+    "",
+    `%transfiletriggerpostun -- ${MODULE_TRIGGER_PATHS.join(" ")}`,
+    literal(scripts.moduleTrigger),
     "",
     "%files",
     ...ownedDirectories(files).map((dir) => `%dir %attr(0755,root,root) ${dir}`),

@@ -7,8 +7,9 @@ import { bashCompletion } from "./generate/bashCompletion.mjs";
 import { debianChangelog } from "./generate/changelog.mjs";
 import { copyrightFile, productionPackageDirs, readBundledPackage } from "./generate/copyright.mjs";
 import { collectHelp, runBundle } from "./generate/helpText.mjs";
+import { loadProgramPaths, manFiles } from "./generate/manFiles.mjs";
 import { manPage } from "./generate/manPage.mjs";
-import { NAME, programFiles } from "./layout.mjs";
+import { NAME } from "./layout.mjs";
 
 /** Maximum compression and no name or time stamp in the header: what `gzip -9n` writes,
  * which Debian policy asks for in man pages and changelogs (and keeps builds reproducible). */
@@ -32,6 +33,7 @@ export function contentsFor(build) {
   const generators = {
     bundle: () => once("bundle", () => Buffer.from(installedBundle(readFileSync(build.bundle, "utf8"), build.info))),
     manPage: () => once("manPage", () => gzip9n(makeManPage(build))),
+    confManPage: () => once("confManPage", () => gzip9n(makeConfManPage(build))),
     bashCompletion: () =>
       once("bashCompletion", () =>
         Buffer.from(bashCompletion(runBundle(build.bundle, ["completion"]), `/usr/sbin/${NAME}`)),
@@ -60,23 +62,42 @@ function installedBundle(text, info) {
 }
 
 function makeManPage(build) {
-  const rules = build.allFiles.filter((file) => file.describe !== undefined);
-  const files = [
-    { path: `${programFiles.configDir.path}/`, describe: programFiles.configDir.describe },
-    ...rules.map((file) => ({ path: file.path, describe: file.describe })),
-    programFiles.claimsRule,
-    programFiles.holdScript,
-    programFiles.initramfsStamps,
-    { path: `${programFiles.stateDir.path}/`, describe: programFiles.stateDir.describe },
-    programFiles.kernelLog,
-  ];
+  const packaged = build.allFiles
+    .filter((file) => file.describe !== undefined)
+    .map((file) => ({ path: file.path, describe: file.describe }));
   return manPage(collectHelp(build.bundle), {
     name: NAME,
     version: build.info.version,
     date: build.date,
-    files,
-    seeAlso: ["udevadm(8)", "modprobe(8)", "flock(1)", "lspci(8)", "journalctl(1)", "dmesg(1)"],
+    files: manFiles(loadProgramPaths(build.repoRoot), packaged),
+    seeAlso: [
+      `${NAME}.conf(5)`,
+      "udevadm(8)",
+      "modprobe(8)",
+      "flock(1)",
+      "lspci(8)",
+      "journalctl(1)",
+      "dmesg(1)",
+      "update-initramfs(8)",
+      "dracut(8)",
+    ],
+    written: readFileSync(path.join(build.repoRoot, "man", `${NAME}.8.roff`), "utf8"),
   });
+}
+
+/** vfio-autobind.conf(5), written by hand; the package's date and version go into its header. */
+export function makeConfManPage(build) {
+  const text = readFileSync(path.join(build.repoRoot, "man", `${NAME}.conf.5`), "utf8");
+  return confManPage(text, { version: build.info.version, date: build.date });
+}
+
+/** The conf page with its @DATE@ and @VERSION@ filled in, roff-escaped. */
+export function confManPage(text, { version, date }) {
+  if (!text.includes("@DATE@") || !text.includes("@VERSION@"))
+    throw new Error(`man/${NAME}.conf.5 must carry @DATE@ and @VERSION@ in its .TH line`);
+  return text
+    .replaceAll("@DATE@", date.toISOString().slice(0, 10))
+    .replaceAll("@VERSION@", version.replace(/-/g, "\\-"));
 }
 
 function makeCopyright(build, format) {

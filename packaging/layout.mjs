@@ -6,7 +6,7 @@ import path from "node:path";
 
 /**
  * @typedef {"deb" | "rpm"} Format
- * @typedef {{ file: string } | { generate: "bundle" | "manPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
+ * @typedef {{ file: string } | { generate: "bundle" | "manPage" | "confManPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
  * @typedef {object} InstalledFile
  * @property {string} path         absolute install path
  * @property {number} mode
@@ -136,6 +136,12 @@ export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules
     },
     { path: `/usr/share/man/man8/${NAME}.8.gz`, mode: 0o644, from: { generate: "manPage" }, formats: ["deb", "rpm"] },
     {
+      path: `/usr/share/man/man5/${NAME}.conf.5.gz`,
+      mode: 0o644,
+      from: { generate: "confManPage" },
+      formats: ["deb", "rpm"],
+    },
+    {
       path: `/usr/share/bash-completion/completions/${NAME}`,
       mode: 0o644,
       from: { generate: "bashCompletion" },
@@ -181,8 +187,27 @@ export const HOLD_UNIT = `${NAME}-hold.service`;
 /** The sweep: after the coldplug, and then by its timer, every hold still there goes to the kernel. */
 export const SWEEP_UNIT = `${NAME}-sweep.service`;
 export const SWEEP_TIMER = `${NAME}-sweep.timer`;
+/** When the running kernel's module index changes, claimed devices move to better drivers. */
+export const MOVES_PATH = `${NAME}-moves.path`;
+export const MOVES_UNIT = `${NAME}-moves.service`;
 /** The units the packages ship, enabled on installation and masked while the package is removed. */
-export const UNITS = [HOLD_UNIT, SWEEP_UNIT, SWEEP_TIMER];
+export const UNITS = [HOLD_UNIT, SWEEP_UNIT, SWEEP_TIMER, MOVES_PATH, MOVES_UNIT];
+/** Where each unit's file is in the source tree: the boot's units beside the boot scripts. */
+const UNIT_SOURCES = {
+  [HOLD_UNIT]: "packaging/files/boot",
+  [SWEEP_UNIT]: "packaging/files/boot",
+  [SWEEP_TIMER]: "packaging/files/boot",
+  [MOVES_PATH]: "packaging/files",
+  [MOVES_UNIT]: "packaging/files",
+};
+
+/**
+ * Where packages install kernel modules (Debian before and after the /usr merge, Fedora):
+ * the dpkg and rpm file triggers watch them, so a module package installed where no
+ * systemd runs (a chroot, an image build) still regenerates the rules. DKMS installs no
+ * packaged file, so only the path unit sees its modules.
+ */
+export const MODULE_TRIGGER_PATHS = ["/lib/modules", "/usr/lib/modules"];
 
 /**
  * What holds claimed devices before udev's coldplug and lets go of holds that outlive their
@@ -253,13 +278,13 @@ function bootHoldFiles() {
       {
         path: `/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${boot}/${unit}` },
+        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["deb"]),
       },
       {
         path: `/usr/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${boot}/${unit}` },
+        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["rpm"]),
       },
     ]),
@@ -305,39 +330,21 @@ export function ownedDirectories(files) {
 }
 
 /**
- * What the program reads and writes at run time, outside the package's own files. The
- * maintainer scripts and the man page's FILES section read this list. These are the
- * program's defaults (DEFAULT_PATHS in src/paths.ts); test/packaging proves they agree.
+ * What the program writes at run time outside the package's own files, for the maintainer
+ * scripts. These are the program's defaults (DEFAULT_PATHS and generatedPaths in
+ * src/paths.ts); test/packaging proves they agree. The man page's FILES section reads
+ * src/paths.ts itself (generate/manFiles.mjs).
  */
 export const programFiles = {
-  configDir: {
-    path: `/etc/${NAME}`,
-    describe: "claim files (*.conf), read in name order; 00-example.conf shows the format and claims nothing",
-  },
+  configDir: { path: `/etc/${NAME}` },
   /** `vfio-autobind apply` writes it from the claims; purge removes it. */
-  claimsRule: {
-    path: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
-    describe: "the udev rules that 'vfio-autobind apply' generates from the claims; do not edit",
-  },
+  claimsRule: { path: "/etc/udev/rules.d/69-vfio-autobind-claims.rules" },
   /** Written from the claims by every command that writes the rules; run at boot. Purge removes it. */
-  holdScript: {
-    path: `/etc/${NAME}/generated/hold-claimed.sh`,
-    describe: `the boot-time hold script, generated from the claims; the initramfs hooks put a fresh copy into the image, and ${HOLD_UNIT} runs it in the real root before udev's coldplug`,
-  },
+  holdScript: { path: `/etc/${NAME}/generated/hold-claimed.sh` },
   /** One per kernel release whose initramfs holds claims, written by the hooks. Purge removes them. */
-  initramfsStamps: {
-    path: `/etc/${NAME}/generated/initramfs-*.digest`,
-    describe: "the config digest each kernel release's initramfs was built with, to tell when it is stale",
-  },
+  initramfsStamps: { path: `/etc/${NAME}/generated/initramfs-*.digest` },
   /** The kernel log: where the udev helper writes its decisions (src/journal/decisionLog.ts). */
-  kernelLog: {
-    path: "/dev/kmsg",
-    describe:
-      "where the udev helper logs one line per decision, as vfio-autobind[PID] (journalctl -t vfio-autobind, dmesg); when the kernel log cannot take a line, journald's stream socket gets it",
-  },
+  kernelLog: { path: "/dev/kmsg" },
   /** Volatile: purge leaves it to the next boot. */
-  stateDir: {
-    path: `/run/${NAME}`,
-    describe: "bind records (devices/ADDRESS.json) and locks; gone after a reboot",
-  },
+  stateDir: { path: `/run/${NAME}` },
 };

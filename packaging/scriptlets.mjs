@@ -16,13 +16,20 @@
 //   distribution's own way (update-initramfs's trigger, dracut), which leaves our pieces
 //   out. Devices on VFIO drivers stay there (a VM may be using them), and the message says
 //   which and the command that frees them now.
+// - a package installs or removes kernel modules (a file trigger on the module directories):
+//   regenerate the rules, whose decisions come from the new modules.alias, and touch no
+//   device. That is for a chroot or an image build, where no systemd runs and the host's
+//   /sys may be mounted (mmdebstrap does): the first boot binds by the new decisions.
+//   Where systemd runs, the package's depmod renamed modules.alias into place and
+//   vfio-autobind-moves.path has seen it: its service moves claimed devices to better
+//   drivers (a unit with a policy, which dpkg's policy-rc.d and the admin may stop).
 // - purge: forget the units' state. The claim files admins wrote stay (package managers
 //   never delete files they did not install); the state under /run goes away at the next
 //   boot by itself.
 // Installation rebuilds no initramfs: the claims' holds reach it when the admin runs the
 // command status names, as a package must not rewrite /boot for a feature not yet used.
 import path from "node:path";
-import { programFiles, UNITS } from "./layout.mjs";
+import { MOVES_PATH, programFiles, UNITS } from "./layout.mjs";
 
 /** Reloads udev rules when udevd is running here; a chroot, a container or an installer
  * without udevd, or a missing udevadm, is not an error. */
@@ -133,6 +140,21 @@ const rpmUnits = {
 }`,
 };
 
+/**
+ * The module index watch starts at once where systemd runs (the other units do their work
+ * at boot): a driver installed right after the package is noticed too.
+ */
+const debStartWatch = `start_module_watch() {
+	if [ -d /run/systemd/system ]; then
+		deb-systemd-invoke start ${MOVES_PATH} >/dev/null || true
+	fi
+}`;
+const rpmStartWatch = `start_module_watch() {
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		systemctl start ${MOVES_PATH} >/dev/null 2>&1 || true
+	fi
+}`;
+
 function script(functions, body) {
   return ["#!/bin/sh", "set -e", "", ...functions.flatMap((f) => [f, ""]), body, ""].join("\n");
 }
@@ -141,12 +163,16 @@ function script(functions, body) {
 export function debianMaintainerScripts() {
   return {
     postinst: script(
-      [reloadUdevRules, regenerateRules, debUnits.enable],
+      [reloadUdevRules, regenerateRules, debUnits.enable, debStartWatch],
       `case "$1" in
 configure | abort-upgrade | abort-deconfigure | abort-remove)
 	enable_units
 	regenerate_rules
 	reload_udev_rules
+	start_module_watch
+	;;
+triggered)
+	regenerate_rules
 	;;
 esac
 
@@ -190,13 +216,15 @@ export function rpmScriptlets() {
   const body = (functions, main) => [...functions.flatMap((f) => [f, ""]), main].join("\n");
   return {
     post: body(
-      [reloadUdevRules, regenerateRules, rpmUnits.enable],
-      `if [ "$1" -eq 1 ]; then\n\tenable_units\nfi\nregenerate_rules\nreload_udev_rules`,
+      [reloadUdevRules, regenerateRules, rpmUnits.enable, rpmStartWatch],
+      `if [ "$1" -eq 1 ]; then\n\tenable_units\nfi\nregenerate_rules\nreload_udev_rules\nstart_module_watch`,
     ),
     preun: body(
       [releaseHeldDevices, noticeBoundDevices, rpmUnits.disable],
       `if [ "$1" -eq 0 ]; then\n\trelease_held_devices\n\tnotice_bound_devices\n\tdisable_units\nfi`,
     ),
+    // %transfiletriggerin and %transfiletriggerpostun on MODULE_TRIGGER_PATHS: once per transaction.
+    moduleTrigger: body([regenerateRules], "regenerate_rules"),
     postun: body(
       [reloadUdevRules, removeGeneratedRules, rpmRebuildInitramfs],
       `if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\n\treload_udev_rules\n\trebuild_initramfs\nelse\n\treload_udev_rules\nfi`,

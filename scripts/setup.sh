@@ -24,6 +24,8 @@ packages=(
   kmod                   # ... depmod for the guest's modules
   e2fsprogs              # the boot suite (npm run test:boot): mkfs.ext4 -d packs the guest's disk, debugfs reads its /boot
   driverctl              # npm run bench compares against driverctl set-override
+  ansible                # the Ansible role's suite (npm run test:fleet): ansible-playbook, community.general's chroot connection
+  ansible-lint           # ... lints the role
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,7 +1,27 @@
-// vfio-autobind(8), written in roff from the program's own --help so that the manual and
-// the program cannot disagree: every command the top-level help lists gets a section made
-// from its `<command> --help`, and a new command appears here without anyone editing this.
+// vfio-autobind(8), in roff. What the program can say itself comes from it, so that the
+// manual and the program cannot disagree: every command the top-level help lists gets a
+// section made from its `<command> --help` (a new command appears here without anyone
+// editing this), the options and the exit status come from the help too, and FILES from the
+// program's paths. What it cannot say (what it does, holds at boot, who holds a device, the
+// environment, examples) is written by hand in man/vfio-autobind.8.roff and put in its place.
 import { parseHelp } from "./parseHelp.mjs";
+
+/** The sections in order; "written" ones come from man/vfio-autobind.8.roff, the rest are generated. */
+export const SECTION_ORDER = [
+  ["NAME", "generated"],
+  ["SYNOPSIS", "generated"],
+  ["DESCRIPTION", "written"],
+  ["COMMANDS", "generated"],
+  ["OPTIONS", "generated"],
+  ["HOLDS AT BOOT", "written"],
+  ["DRIVERS INSTALLED LATER", "written"],
+  ["WHO HOLDS A DEVICE", "written"],
+  ["FILES", "generated"],
+  ["ENVIRONMENT", "written"],
+  ["EXIT STATUS", "generated"],
+  ["EXAMPLES", "written"],
+  ["SEE ALSO", "generated"],
+];
 
 /**
  * @param {{ top: string, commands: Map<string, string> }} helpTexts  from helpText.collectHelp
@@ -11,18 +31,21 @@ import { parseHelp } from "./parseHelp.mjs";
  * @param {Date} page.date
  * @param {{ path: string, describe: string }[]} page.files     listed under FILES
  * @param {string[]} page.seeAlso                               "udevadm(8)" and the like
+ * @param {string} page.written   roff of the written sections, each starting with .SH
  * @returns {string} roff source
  */
-export function manPage(helpTexts, { name, version, date, files, seeAlso }) {
+export function manPage(helpTexts, { name, version, date, files, seeAlso, written }) {
+  const writtenSections = splitSections(written);
   const top = parseHelp(helpTexts.top);
   const globalOptions = top.sections.get("Options") ?? [];
   const globalTerms = new Set(globalOptions.map((row) => row.term));
   const summary = (top.description[0] ?? "").replace(/\.$/, "");
   const exitStatus = top.epilogue.filter((line) => /^Exit status:/i.test(line));
-  const notes = top.epilogue.filter((line) => !/^Exit status:/i.test(line));
 
   const out = [];
-  out.push(`.\\" Generated from '${name} --help' by packaging/generate/manPage.mjs; edit the CLI, not this.`);
+  out.push(
+    `.\\" Generated from '${name} --help' and man/${name}.8.roff by packaging/generate/manPage.mjs; edit those, not this.`,
+  );
   out.push(
     `.TH ${esc(name.toUpperCase())} 8 ${quote(date.toISOString().slice(0, 10))} ${quote(`${name} ${version}`)} "System Administration"`,
   );
@@ -34,8 +57,7 @@ export function manPage(helpTexts, { name, version, date, files, seeAlso }) {
   const commandRows = top.sections.get("Commands") ?? [];
   for (const row of commandRows) out.push(".br", `${usageLine(row.term)} [\\fIoptions\\fR]`);
 
-  out.push(".SH DESCRIPTION", esc(`${summary}.`));
-  for (const paragraph of [...top.description.slice(1), ...notes]) out.push(".PP", esc(paragraph));
+  out.push(...writtenSections.get("DESCRIPTION"));
 
   out.push(".SH COMMANDS");
   for (const row of commandRows) {
@@ -56,16 +78,54 @@ export function manPage(helpTexts, { name, version, date, files, seeAlso }) {
   out.push(".SH OPTIONS", "These work with every command.");
   for (const option of globalOptions) out.push(...optionEntry(option, false));
 
-  if (exitStatus.length > 0) {
-    out.push(".SH EXIT STATUS");
-    for (const line of exitStatus) out.push(esc(sentence(line.replace(/^Exit status:\s*/i, ""))));
-  }
+  out.push(...writtenSections.get("HOLDS AT BOOT"), ...writtenSections.get("WHO HOLDS A DEVICE"));
 
-  if (files.length > 0) out.push(".SH FILES");
+  out.push(".SH FILES");
   for (const file of files) out.push(".TP", `.I ${esc(file.path)}`, esc(sentence(file.describe)));
 
-  if (seeAlso.length > 0) out.push(".SH SEE ALSO", seeAlso.map(reference).join(",\n"));
+  out.push(...writtenSections.get("ENVIRONMENT"));
+
+  out.push(".SH EXIT STATUS");
+  for (const line of exitStatus) out.push(esc(sentence(line.replace(/^Exit status:\s*/i, ""))));
+
+  out.push(...writtenSections.get("EXAMPLES"));
+
+  out.push(".SH SEE ALSO", seeAlso.map(reference).join(",\n"));
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * The written sections by name, each as its lines from its .SH on; comments dropped. Every
+ * written section of SECTION_ORDER must be there, and nothing else: a section added to the
+ * file but not to the order would silently vanish from the page.
+ */
+export function splitSections(roff) {
+  /** @type {Map<string, string[]>} */
+  const sections = new Map();
+  let current = null;
+  for (const line of roff.split("\n")) {
+    if (line.startsWith('.\\"') || (current === null && line.trim() === "")) continue;
+    const heading = /^\.SH (.+)$/.exec(line);
+    if (heading !== null) {
+      current = heading[1].replace(/^"|"$/g, "");
+      if (sections.has(current)) throw new Error(`written section ${current} appears twice`);
+      sections.set(current, []);
+    } else if (current === null) {
+      throw new Error(`written sections must start with .SH, not ${JSON.stringify(line)}`);
+    }
+    sections.get(current).push(line);
+  }
+  for (const lines of sections.values()) while (lines.at(-1)?.trim() === "") lines.pop();
+  const expected = SECTION_ORDER.filter(([, kind]) => kind === "written").map(([name]) => name);
+  const unknown = [...sections.keys()].filter((name) => !expected.includes(name));
+  const missing = expected.filter((name) => !sections.has(name));
+  if (unknown.length > 0 || missing.length > 0)
+    throw new Error(
+      `the written sections must be exactly ${expected.join(", ")}` +
+        (unknown.length > 0 ? `; unknown: ${unknown.join(", ")}` : "") +
+        (missing.length > 0 ? `; missing: ${missing.join(", ")}` : ""),
+    );
+  return sections;
 }
 
 /** A command's own help, or undefined when `<command> --help` printed something else

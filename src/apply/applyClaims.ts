@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
-import type { BindEnvironment } from "../binder/bindDevice.js";
+import { bindDevice, type BindEnvironment } from "../binder/bindDevice.js";
 import { planOf, succeeded } from "../binder/outcomes.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
 import { listRecords } from "../binder/stateStore.js";
@@ -16,6 +16,8 @@ import { formatConfigError, type Claim } from "../config/claimConfig.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
 import { isHold } from "../policy/hold.js";
+import { moveReason, pendingMoveNote } from "../policy/moveVerdict.js";
+import { moveVerdictFor } from "./driverChanges.js";
 import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
@@ -34,6 +36,12 @@ export interface ApplyContext {
   readonly rulesFile: string;
   readonly env: BindEnvironment;
   readonly dryRun: boolean;
+  /**
+   * Only move claimed devices on a VFIO driver to a better one installed since (the path
+   * unit and the package triggers, after a module was installed): nothing else is bound or
+   * released, so an edited claim file is not acted on behind the admin's back.
+   */
+  readonly movesOnly?: boolean;
   reloadUdev(): Promise<string | null>;
 }
 
@@ -123,6 +131,7 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
     return { lines, warnings, failed: false };
   }
 
+  if (context.movesOnly === true) return { lines, warnings, failed: await moveToBetterDrivers(context, lines) };
   failed = applyVfAutoprobe(context, lines) || failed;
 
   const isClaimed = (device: Parameters<typeof selectClaim>[1]): boolean =>
@@ -134,11 +143,14 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
     const device = readPciDevice(env.sysfsRoot, address);
     const selection = selectClaim(config, device);
     if (selection.kind === "claimed") {
+      // Said before binding: after it, the device is on the new driver and the reason is gone.
+      const verdict = device.driver === null ? null : moveVerdictFor(env, device, selection.claim, false);
       const outcomes = await bindClaimed(address, selection.claim, env, { dryRun: context.dryRun, isClaimed });
       for (const outcome of outcomes) {
         handled.add(outcome.address);
         if (outcome.status === "already-bound") continue;
-        lines.push(outcome.message);
+        const moved = outcome.address === address && verdict?.kind === "move";
+        lines.push(moved ? `${outcome.message}; ${moveReason(verdict, device.driver ?? "(none)")}` : outcome.message);
         for (const step of planOf(outcome)) lines.push(`  ${step}`);
         if (!succeeded(outcome)) failed = true;
       }
@@ -151,6 +163,36 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
     }
   }
   return { lines, warnings, failed };
+}
+
+/**
+ * `apply --moves-only`: each claimed device on a VFIO driver that is no longer its best
+ * moves to the best one, through bind (read-back, fallback, restore), unless its verdict
+ * says it waits (policy/moveVerdict.ts). One line per device that moves or waits.
+ */
+async function moveToBetterDrivers(context: ApplyContext, lines: string[]): Promise<boolean> {
+  const { config, env } = context;
+  let failed = false;
+  for (const address of listPciDeviceNames(env.sysfsRoot)) {
+    const device = readPciDevice(env.sysfsRoot, address);
+    const selection = selectClaim(config, device);
+    if (selection.kind !== "claimed") continue;
+    const verdict = moveVerdictFor(env, device, selection.claim, true);
+    if (verdict.kind !== "move") {
+      const note = pendingMoveNote(verdict, selection.claim);
+      if (note !== null) lines.push(`${address}: stays on ${device.driver ?? "(none)"}: ${note}`);
+      continue;
+    }
+    const outcome = await bindDevice(
+      { address, dryRun: context.dryRun, force: selection.claim.force, noFallback: false, seen: device },
+      env,
+    );
+    if (outcome.status === "already-bound") continue;
+    lines.push(`${outcome.message}; ${moveReason(verdict, device.driver ?? "(none)")}`);
+    for (const step of planOf(outcome)) lines.push(`  ${step}`);
+    if (!succeeded(outcome)) failed = true;
+  }
+  return failed;
 }
 
 /**

@@ -28,13 +28,19 @@ export interface ClaimedBindOptions {
   readonly device?: PciDevice;
 }
 
-function loadedVfioDrivers(env: BindEnvironment): Set<string> {
+/**
+ * Every VFIO driver loaded now. The one the device is on counts when the kernel shows it is
+ * a VFIO driver (the device has a vfio-dev node): a variant removed from the module index
+ * stays one while it is loaded, and the override naming it is still ours.
+ */
+function loadedVfioDrivers(env: BindEnvironment, device: PciDevice): Set<string> {
   const modules = new Set(env.aliasSet.aliases.map((a) => a.module));
   const drivers = new Set<string>();
   for (const module of modules) {
     const driver = pciDriverOfModule(env.sysfsRoot, module);
     if (driver !== null) drivers.add(driver);
   }
+  if (device.hasVfioDev && device.driver !== null) drivers.add(device.driver);
   return drivers;
 }
 
@@ -49,7 +55,7 @@ export async function bindClaimed(
 
   // The drivers a claim may move it to: every VFIO driver loaded now (read only when an override is set).
   const override = foreignOverrideRefusal(device.driverOverride, options.rules?.driver ?? null, () =>
-    loadedVfioDrivers(env),
+    loadedVfioDrivers(env, device),
   );
   if (override !== null) return [refusedOutcome(address, override)];
   if (claim.group === "check") {

@@ -8,10 +8,12 @@ import { normaliseModuleName } from "../alias/aliasRecords.js";
 import { RuntimeFailure } from "../errors.js";
 import { rankCandidates } from "../alias/rankCandidates.js";
 import { describeForbidden, NO_MODULE_POLICY, type ModulePolicy } from "../kmod/modulePolicy.js";
+import type { ModuleFiles } from "../kmod/moduleFiles.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { HeldLock } from "../lock/deviceLock.js";
 import { isSafeModuleName } from "../paths.js";
 import { isOverrideOurs } from "../policy/hold.js";
+import { keptAfterFallback } from "../policy/moveVerdict.js";
 import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import {
@@ -83,6 +85,8 @@ export interface BindEnvironment {
   /** Modules the admin forbade (modprobe.d, kernel command line): never tried. */
   readonly modulePolicy: ModulePolicy;
   readonly builtinModules: ReadonlySet<string>;
+  /** The loadable modules' files, for when a better one was installed; absent: never known. */
+  readonly moduleFiles?: ModuleFiles;
   readonly kernel: KernelIo;
   readonly modprobeTimeoutMs: number;
   /** What is left of the time this run may take (the udev helper's deadline; unlimited by hand). */
@@ -163,6 +167,18 @@ const describeCandidates = (candidates: readonly PlannedCandidate[]): string =>
 const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
   attemptCostMs(candidate.driver === null && !env.builtinModules.has(candidate.module), env.modprobeTimeoutMs);
 
+/** The VFIO driver a device is on when its module is no longer a candidate (removed since), or null. */
+function onRemovedVfioModule(
+  env: BindEnvironment,
+  device: PciDevice,
+  candidates: readonly PlannedCandidate[],
+): { driver: string; module: string } | null {
+  if (!device.hasVfioDev || device.driver === null) return null;
+  const module = moduleOfDriver(env.sysfsRoot, device.driver);
+  if (module === null || candidates.some((c) => c.module === module)) return null;
+  return { driver: device.driver, module };
+}
+
 export async function bindDevice(request: BindRequest, env: BindEnvironment): Promise<BindOutcome> {
   const address = request.address;
   const initial = seenOrReadPciDevice(env.sysfsRoot, address, request.seen);
@@ -210,13 +226,13 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
 
   // A device we bound to a lower candidate earlier (the better ones failed then) stays
   // there: retrying on every trigger would pull it from under a VM and churn for nothing.
+  // A better module installed since that bind is another matter: it moves (policy/moveVerdict.ts).
   const ours = readRecord(env.stateDir, address);
   if (
     request.driver === undefined &&
-    ours?.status === "bound" &&
-    ours.module !== null &&
+    ours?.module != null &&
     initial.driver !== null &&
-    ours.driver === initial.driver
+    keptAfterFallback(ours, initial.driver, env.moduleFiles?.installedAt(first.module) ?? null)
   ) {
     const rank = candidates.find((c) => c.module === ours.module)?.rank ?? null;
     return {
@@ -227,6 +243,20 @@ export async function bindDevice(request: BindRequest, env: BindEnvironment): Pr
       rank,
       candidates,
       message: `${address}: already bound to ${initial.driver}${rank === null ? "" : ` (rank ${rank} of ${candidates.length}; vfio-autobind bound it there)`}`,
+    };
+  }
+
+  // A device on a VFIO driver whose module left the index (a package removed, DKMS
+  // uninstalled) stays on it while it is loaded: the next boot decides (status says which).
+  const removed = request.driver === undefined ? onRemovedVfioModule(env, initial, candidates) : null;
+  if (removed !== null) {
+    return {
+      status: "already-bound",
+      address,
+      ...removed,
+      rank: null,
+      candidates,
+      message: `${address}: already bound to ${removed.driver} (module ${removed.module} is no longer installed; it stays while loaded)`,
     };
   }
 

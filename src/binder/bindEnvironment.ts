@@ -1,4 +1,5 @@
 /** Builds what the binder needs from the paths in use; shared by the CLI and the udev helper. */
+import { moduleFiles } from "../kmod/moduleFiles.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readBuiltinModules, readVfioAliases } from "../kmod/readVfioAliases.js";
 import { acquireLock } from "../lock/deviceLock.js";
@@ -36,6 +37,7 @@ export function makeBindEnvironment(
     aliasSet,
     modulePolicy: modules.policy,
     builtinModules: readBuiltinModules(paths.modulesDir),
+    moduleFiles: moduleFiles(paths.modulesDir),
     kernel,
     modprobeTimeoutMs: MODPROBE_TIMEOUT_MS,
     budget,

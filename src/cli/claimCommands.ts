@@ -24,9 +24,10 @@ import { DEFAULT_PATHS, isSafeKernelRelease, refuseHostPathUnderTest } from "../
 /** Regenerates the rules after a config change made by claim or unclaim. */
 async function refreshRules(context: CommandContext): Promise<void> {
   const warnings: string[] = [];
+  const config = await loadValidConfig(context);
   const line = await installClaimRules(
     {
-      config: await loadValidConfig(context),
+      config,
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources: quietDecisionSources(context),
@@ -162,9 +163,10 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
     ...(release === undefined ? {} : { release }),
   };
   const warnings: string[] = [];
+  const config = await loadValidConfig(context);
   const line = await installClaimRules(
     {
-      config: await loadValidConfig(context),
+      config,
       configDir: context.configDir,
       rulesFile: context.rulesFile,
       sources,
@@ -174,13 +176,17 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
     warnings,
   );
   context.output.out(`${line ?? `${context.rulesFile} is up to date`}\n`);
-  warn(context, warnings);
+  // After an upgrade of vfio-autobind (the package runs this) the image's hold script is the old version's.
+  const initramfs = release === undefined ? staleInitramfsLine(context, config) : null;
+  warn(context, [...warnings, ...(initramfs === null ? [] : [initramfs])]);
 }
 
 export async function runApply(
   context: CommandContext,
-  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string },
+  options: { dryRun: boolean; rulesOnly?: boolean; kernelRelease?: string; movesOnly?: boolean },
 ): Promise<void> {
+  if (options.movesOnly === true && (options.rulesOnly === true || options.kernelRelease !== undefined))
+    throw new UsageError("--moves-only cannot be combined with --rules-only or --kernel-release");
   if (options.rulesOnly === true || options.kernelRelease !== undefined) {
     if (options.dryRun) throw new UsageError("--dry-run and --rules-only cannot be combined");
     return runRulesOnly(context, options.kernelRelease);
@@ -192,10 +198,13 @@ export async function runApply(
     rulesFile: context.rulesFile,
     env: bindEnvironment(context),
     dryRun: options.dryRun,
+    movesOnly: options.movesOnly === true,
     reloadUdev: () => reloadUdevRules(context.udevadm),
   });
   for (const line of report.lines) context.output.out(`${line}\n`);
-  if (report.lines.length === 0) context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
+  // After a module change most runs find nothing to move: the journal gets no line for them.
+  if (report.lines.length === 0 && options.movesOnly !== true)
+    context.output.out("nothing to do: every claimed device is on its VFIO driver\n");
   const initramfs = staleInitramfsLine(context, config);
   warn(context, [...report.warnings, ...(initramfs === null ? [] : [initramfs])]);
   if (report.failed) context.exitCode = 1;
@@ -335,6 +344,12 @@ export const applyCommand = defineCommand({
         default: false,
         describe: "only regenerate the udev rules from the claims; bind and release nothing",
       })
+      .option("moves-only", {
+        type: "boolean",
+        default: false,
+        describe:
+          "after a driver module was installed or removed: regenerate the rules, and move claimed devices on a VFIO driver to a better one installed since, unless a process holds them or their claim says Move=apply; bind and release nothing else (the package's path unit and triggers run it)",
+      })
       .option("kernel-release", {
         type: "string",
         describe:
@@ -344,6 +359,7 @@ export const applyCommand = defineCommand({
     runApply(context, {
       dryRun: args["dry-run"],
       rulesOnly: args["rules-only"],
+      movesOnly: args["moves-only"],
       ...(args["kernel-release"] === undefined ? {} : { kernelRelease: args["kernel-release"] }),
     }),
 });

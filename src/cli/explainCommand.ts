@@ -15,7 +15,9 @@ import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { quoteForDisplay } from "../text/safeText.js";
 import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
 import { describeHolders, describeVfioNodes, vfioFactsOf } from "../sysfs/vfioHolders.js";
+import { readClaimConfig } from "../config/readClaimConfig.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
+import { driverChangeOf } from "./notApplied.js";
 
 export function runExplain(context: CommandContext, deviceArgument: string): void {
   const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
@@ -34,6 +36,7 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   const explanation = {
     ...buildExplanation(device, aliasSet, (m) => pciDriverOfModule(context.sysfsRoot, m), name, modules.policy),
     vfio: vfioFactsOf(context.sysfsRoot, context, device),
+    driverChange: driverChangeOf(context, readClaimConfig(context.configDir), device),
   };
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
@@ -105,6 +108,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push(`Best: ${e.best.module} (${driver})`);
   }
   if (e.devicePlugins !== null) lines.push(`Note: ${e.devicePlugins}.`);
+  if (e.driverChange != null) lines.push(`Change: ${e.driverChange}`);
   if (e.fallback) lines.push("Note: modules.alias could not be read; only the generic vfio_pci module was considered.");
   if (e.skippedCount > 0) {
     lines.push("");

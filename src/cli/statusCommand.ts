@@ -30,6 +30,30 @@ function nodeOwnership(node: string | null): { uid: number; gid: number; mode: s
   }
 }
 
+/**
+ * Every device present that a claim selects now, with the driver it is on and whether
+ * vfio-autobind bound it there (a record, and the device still on the record's driver):
+ * what a config management tool checks after `apply` to tell a host that follows its
+ * claims. Empty when the config has errors (nothing is claimed then).
+ */
+function claimedDevices(
+  context: CommandContext,
+  config: ReturnType<typeof readClaimConfig>,
+  rows: readonly { address: string; state: string; driver: string | null; now: string }[],
+): { address: string; driver: string | null; bound: boolean }[] {
+  if (config.errors.length > 0) return [];
+  return presentDevices(context.sysfsRoot)
+    .filter((device) => selectClaim(config, device).kind === "claimed")
+    .map((device) => {
+      const row = rows.find((r) => r.address === device.address);
+      return {
+        address: device.address,
+        driver: device.driver,
+        bound: row !== undefined && row.state === "bound" && row.now === row.driver,
+      };
+    });
+}
+
 export function runStatus(context: CommandContext): void {
   const { records, problems } = listRecords(context.stateDir);
   const config = readClaimConfig(context.configDir);
@@ -70,9 +94,11 @@ export function runStatus(context: CommandContext): void {
     }));
   const pending = notAppliedYet(context, config);
   if (context.json) {
-    const { rules: staleRules, initramfs: staleInitramfs, onHostDriver } = pending;
+    const { rules: staleRules, initramfs: staleInitramfs, onHostDriver, driverChanges } = pending;
+    const claimed = claimedDevices(context, config, rows);
     context.output.out(
-      `${JSON.stringify({ devices: rows, held: heldRows, staleRules, staleInitramfs, onHostDriver, problems }, null, 2)}\n`,
+      `${JSON.stringify({ devices: rows, held: heldRows, claimed, staleRules, staleInitramfs, onHostDriver, driverChanges, problems }, null, 2)}
+`,
     );
   } else {
     context.output.out(

@@ -11,6 +11,7 @@
  *   Address=0000:3b:00.*         keys in one section must all match (AND);
  *   Ids=15b3:101e                space-separated values in one key are alternatives (OR)
  *   Driver=auto
+ *   Move=auto                    moves to a better driver installed later: auto | apply
  *   [Exclude]                    never bind these, whatever claims them
  *   Address=0000:3b:00.7
  *
@@ -44,6 +45,14 @@ export interface Selectors {
 
 export type GroupPolicy = "ignore" | "check" | "bind";
 
+/**
+ * When a device on a VFIO driver moves to a better one that was installed since:
+ *   auto   as soon as vfio-autobind notices the new driver (a package, DKMS, depmod), if
+ *          no process holds the device;
+ *   apply  only when an admin runs `vfio-autobind apply` (or `bind`).
+ */
+export type MovePolicy = "auto" | "apply";
+
 export interface Origin {
   readonly file: string;
   readonly line: number;
@@ -55,6 +64,7 @@ export interface Claim {
   /** `auto`, or a module or driver name that pins the driver. */
   readonly driver: string;
   readonly group: GroupPolicy;
+  readonly move: MovePolicy;
   readonly force: boolean;
   /** Owner= of the device's VFIO nodes (`/dev/vfio/<group>`, its cdev); null: udev's default. */
   readonly owner: NodeOwner | null;
@@ -79,8 +89,9 @@ export interface ClaimConfig {
   readonly errors: readonly ConfigError[];
 }
 
-const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
-const OPTION_KEYS = ["Driver", "Group", "Force", "Owner", "Mode"] as const;
+/** The keys of a section, in the order messages list them; vfio-autobind.conf(5) documents each. */
+export const SELECTOR_KEYS = ["Address", "Ids", "Class", "VfsOf"] as const;
+export const OPTION_KEYS = ["Driver", "Group", "Move", "Force", "Owner", "Mode"] as const;
 type SelectorKey = (typeof SELECTOR_KEYS)[number];
 type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -235,6 +246,7 @@ export function parseClaimFile(text: string, file: string): ClaimConfig {
       selectors: draft.selectors,
       driver,
       group,
+      move: (draft.options.Move?.value ?? "auto") as MovePolicy,
       force: forceText === undefined ? false : (BOOLEANS.get(forceText.toLowerCase()) ?? false),
       owner: draft.options.Owner === undefined ? null : parseOwner(draft.options.Owner.value),
       mode: draft.options.Mode === undefined ? null : parseMode(draft.options.Mode.value),
@@ -338,6 +350,8 @@ function optionProblem(key: OptionKey, value: string): string | null {
       return ["ignore", "check", "bind"].includes(value)
         ? null
         : `Group=${quoteForDisplay(value)}: expected ignore, check or bind`;
+    case "Move":
+      return ["auto", "apply"].includes(value) ? null : `Move=${quoteForDisplay(value)}: expected auto or apply`;
     case "Force":
       return BOOLEANS.has(value.toLowerCase()) ? null : `Force=${quoteForDisplay(value)}: expected yes or no`;
     case "Owner":

@@ -34,6 +34,8 @@ export interface Explanation {
   readonly device: PciDevice;
   /** Its VFIO nodes and who holds them; set by the caller (it needs /proc), null otherwise. */
   readonly vfio?: VfioFacts | null;
+  /** For a claimed device on VFIO: the better driver it waits for, or the one the next boot gives it; set by the caller. */
+  readonly driverChange?: string | null;
   readonly name: string | null;
   readonly matchString: string;
   readonly candidates: readonly RankedCandidate[];
@@ -136,6 +138,7 @@ export function explanationJson(explanation: Explanation): Record<string, unknow
   return {
     device: deviceJson(explanation.device, explanation.name),
     vfio: explanation.vfio ?? null,
+    driverChange: explanation.driverChange ?? null,
     matchString: explanation.matchString,
     candidates: explanation.candidates.map((c) => ({
       rank: c.rank,

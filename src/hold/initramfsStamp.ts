@@ -1,8 +1,9 @@
 /**
  * Which claims the initramfs of a kernel release holds: its hook (initramfs-tools or dracut)
- * records the config digest it built the hold script from in a stamp file
- * (generatedPaths(configDir).initramfsStamp(release)), and apply, check and status compare
- * it with the claims now, so that the initramfs holds never go stale silently.
+ * records the config digest it built the hold script from, and the version of vfio-autobind
+ * that wrote the script, in a stamp file (generatedPaths(configDir).initramfsStamp(release)).
+ * apply, check and status compare it with the claims and the version now, so that the
+ * initramfs holds never go stale silently, not even after an upgrade of vfio-autobind.
  * Nothing here rebuilds an image: the admin runs the command it names.
  */
 import * as fs from "node:fs";
@@ -10,13 +11,27 @@ import { readKernelRelease } from "../udev/compileDecisions.js";
 import { FileError, readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { generatedPaths, initramfsImages, INITRAMFS_GENERATORS, refuseHostPathUnderTest } from "../paths.js";
 import * as path from "node:path";
+import { VERSION } from "../version.js";
 
-const STAMP = /^[0-9a-f]{1,64}$/;
+const DIGEST = /^[0-9a-f]{1,64}$/;
+const STAMP_VERSION = /^[A-Za-z0-9.~+-]{1,64}$/;
 const SMALL = { maxBytes: 256 };
 
-/** Records that the initramfs of `release` holds the claims of `digest`. */
+/** Records that the initramfs of `release` holds the claims of `digest`, in this version's hold script. */
 export function writeInitramfsStamp(configDir: string, release: string, digest: string): void {
-  writeFileAtomic(generatedPaths(configDir).initramfsStamp(release), `${digest}\n`, { mode: 0o644, dirMode: 0o755 });
+  const version = STAMP_VERSION.test(VERSION) ? VERSION : "unknown";
+  writeFileAtomic(generatedPaths(configDir).initramfsStamp(release), `${digest} ${version}\n`, {
+    mode: 0o644,
+    dirMode: 0o755,
+  });
+}
+
+/** A stamp's digest and version; a stamp without a version was written before stamps had one. */
+export function parseInitramfsStamp(text: string): { digest: string; version: string | null } | null {
+  const [digest, version, ...rest] = text.trim().split(" ");
+  if (digest === undefined || !DIGEST.test(digest) || rest.length > 0) return null;
+  if (version === undefined) return { digest, version: null };
+  return STAMP_VERSION.test(version) ? { digest, version } : null;
 }
 
 /** Forgets what the initramfs of `release` holds (its hook could not make a script). */
@@ -60,19 +75,21 @@ export function staleInitramfsReason(
   if (generator === null) return null;
   const release = runningRelease(options.procRoot);
   if (release === null || !bootsWithInitramfs(options.toolsRoot, release)) return null;
-  let stamp: string | null;
+  let text: string | null;
   try {
-    stamp = readOptionalRegularFile(generatedPaths(options.configDir).initramfsStamp(release), SMALL)?.trim() ?? null;
+    text = readOptionalRegularFile(generatedPaths(options.configDir).initramfsStamp(release), SMALL);
   } catch (error) {
     if (!(error instanceof FileError)) throw error;
-    stamp = null;
+    text = null;
   }
-  if (stamp !== null && !STAMP.test(stamp)) stamp = null;
-  if (stamp === config.digest) return null;
+  const stamp = text === null ? null : parseInitramfsStamp(text);
+  if (stamp?.digest === config.digest && stamp.version === VERSION) return null;
   // Nothing claimed and nothing held: nothing to bring up to date.
   if (stamp === null && config.claims.length === 0) return null;
   const refresh = generator.refresh(release);
-  return stamp === null
-    ? `the initramfs of ${release} holds no claimed device (built before the claims, or without vfio-autobind); run "${refresh}"`
-    : `the initramfs of ${release} holds the devices of an older config than the claims now; run "${refresh}"`;
+  if (stamp === null)
+    return `the initramfs of ${release} holds no claimed device (built before the claims, or without vfio-autobind); run "${refresh}"`;
+  if (stamp.digest !== config.digest)
+    return `the initramfs of ${release} holds the devices of an older config than the claims now; run "${refresh}"`;
+  return `the initramfs of ${release} holds the hold script of ${stamp.version === null ? "an older vfio-autobind" : `vfio-autobind ${stamp.version}`}, this is ${VERSION}; run "${refresh}"`;
 }

@@ -1,5 +1,5 @@
 /**
- * The ranking compiled into udev rules (issue 14): one line per VFIO alias that sets the
+ * The ranking compiled into udev rules: one line per VFIO alias that sets the
  * module and its PCI driver name when the device's MODALIAS matches, least specific first.
  * udev applies every matching line in order and the last assignment wins, so the module
  * left in the property is the most specific match: rankCandidates' first candidate. Pure.

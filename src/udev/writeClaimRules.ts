@@ -5,7 +5,13 @@
  */
 import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { loadExeca } from "../process/lazyExeca.js";
-import { compiledForOfRules, digestOfRules, generatedRulesProblem, type Decisions } from "./claimRules.js";
+import {
+  compiledForOfRules,
+  digestOfRules,
+  generatedRulesProblem,
+  otherGeneratorReason,
+  type Decisions,
+} from "./claimRules.js";
 
 // Far above any real config (a line per claim and id), small enough to read at once.
 const RULES_MAX_BYTES = 8 * 1024 * 1024;
@@ -27,6 +33,13 @@ export function staleRulesReason(
   if (installed === null && config.claims.length === 0) return null;
   if (installed === null) return `${rulesFile} does not exist yet; run "vfio-autobind apply"`;
   return `${rulesFile} was generated from another config; run "vfio-autobind apply"`;
+}
+
+/** Why the installed rules are another version's work (its helper may read them otherwise), or null. */
+export function otherVersionReason(rulesFile: string): string | null {
+  const installed = readInstalledRules(rulesFile);
+  const reason = installed === null ? null : otherGeneratorReason(installed);
+  return reason === null ? null : `${rulesFile} was ${reason}; run "vfio-autobind apply"`;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The binder under an attacker and an unlucky admin (issue 10, classes B, C and D): a slow
+ * The binder under an attacker and an unlucky admin: a slow
  * kernel against the deadline, tampered records, planted symlinks, and the safety rules on
  * the way back. Each test fails on the binder before the budget, record validation and
  * release rules were added.

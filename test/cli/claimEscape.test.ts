@@ -52,7 +52,7 @@ const cli = (args: readonly string[], dirs = { configDir, rulesFile }, udevadm =
 const claimFiles = (dir = configDir): string[] =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".conf")) : [];
 
-describe("claim writes only the claim asked for (issue 10, A2)", () => {
+describe("claim writes only the claim asked for", () => {
   it("an argument holding a newline and a second section does not reach the file", async () => {
     const injected = "x\n[Claim]\nAddress=*:*\nForce=yes\n#";
     const result = await cli(["claim", VIRTIO_NET], { configDir, rulesFile }, injected);
@@ -169,7 +169,7 @@ describe("claim writes only the claim asked for (issue 10, A2)", () => {
   }, 120_000);
 });
 
-describe("claim and rule files are written without following planted symlinks (issue 10, C6)", () => {
+describe("claim and rule files are written without following planted symlinks", () => {
   it("a symlink at the claim file's temporary name does not truncate its target", async () => {
     const victim = path.join(work, "victim");
     fs.writeFileSync(victim, "precious\n");
@@ -204,7 +204,7 @@ describe("claim and rule files are written without following planted symlinks (i
   });
 });
 
-describe("check reads the installed rules back (issue 10, A)", () => {
+describe("check reads the installed rules back", () => {
   it("flags a hand-edited line with a RUN, naming file:line, while the digest still matches", async () => {
     expect((await cli(["claim", VIRTIO_NET])).exitCode).toBe(0);
     expect(await cli(["check"])).toMatchObject({ exitCode: 0, stderr: "" });

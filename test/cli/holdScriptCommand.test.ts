@@ -1,7 +1,7 @@
 /**
  * The boot-time hold from the command line, through the simulated CLI: `hold-script` (what
  * the initramfs hooks run), the real root's script that every rules update writes, and the
- * staleness of the initramfs holds that apply, check and status report (issue 13).
+ * staleness of the initramfs holds that apply, check and status report.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -95,8 +95,8 @@ describe("hold-script", () => {
     expect(made).toEqual({ exitCode: 0, stdout: "", stderr: "" });
     const script = fs.readFileSync(image, "utf8");
     expect(script).toBe(fs.readFileSync(generated().holdScript, "utf8"));
-    expect(fs.readFileSync(generated().initramfsStamp(RELEASE), "utf8")).toBe(
-      `${digestLine(script).slice("# config-digest: ".length)}\n`,
+    expect(fs.readFileSync(generated().initramfsStamp(RELEASE), "utf8")).toMatch(
+      new RegExp(`^${digestLine(script).slice("# config-digest: ".length)} [A-Za-z0-9.~+-]+\n$`),
     );
     expect((await cli(["hold-script", "--count-claims"])).stdout).toBe("1");
     expect((await cli(["unclaim", VIRTIO_NET])).exitCode).toBe(0);
@@ -171,6 +171,36 @@ describe("staleness of the initramfs holds", () => {
     // Every claim gone: the initramfs still holds the old ones, which is stale too.
     for (const address of [VIRTIO_NET, NVME]) expect((await cli(["unclaim", address])).exitCode).toBe(0);
     expect((await cli(["status"])).stderr).toContain("holds the devices of an older config");
+  });
+
+  it("an initramfs whose hold script another version of vfio-autobind wrote is stale too, same claims or not", async () => {
+    installGenerator("update-initramfs");
+    expect((await cli(["claim", VIRTIO_NET])).exitCode).toBe(0);
+    expect((await cli(["hold-script", "--stamp", RELEASE])).exitCode).toBe(0);
+    const stamp = generated().initramfsStamp(RELEASE);
+    const [digest, version] = fs.readFileSync(stamp, "utf8").trim().split(" ");
+    expect(digest).toMatch(/^[0-9a-f]+$/);
+    expect(version).toMatch(/^[A-Za-z0-9.~+-]+$/);
+    const refresh = `update-initramfs -u -k ${RELEASE}`;
+    for (const [text, writer] of [
+      [`${digest}\n`, "an older vfio-autobind"],
+      [`${digest} 0.0.1\n`, "vfio-autobind 0.0.1"],
+    ] as const) {
+      fs.writeFileSync(stamp, text);
+      expect(await cli(["status"])).toMatchObject({
+        exitCode: 3,
+        stderr: `vfio-autobind: the initramfs holds are stale: the initramfs of ${RELEASE} holds the hold script of ${writer}, this is ${version}; run "${refresh}"`,
+      });
+      // What the package's postinst runs after an upgrade says it too.
+      const rulesOnly = await cli(["apply", "--rules-only"]);
+      expect(rulesOnly.exitCode).toBe(0);
+      expect(rulesOnly.stderr).toContain(
+        `warning: the initramfs holds are stale: the initramfs of ${RELEASE} holds the hold script of ${writer}`,
+      );
+    }
+    // A stamp that is not one counts as none.
+    fs.writeFileSync(stamp, `${digest} 0.0.1 and more\n`);
+    expect((await cli(["status"])).stderr).toContain("holds no claimed device");
   });
 
   it("names dracut's command where dracut made the initramfs", async () => {

@@ -1,5 +1,5 @@
 /**
- * Claims made in a chroot or an image build, where no /sys is mounted (issue 13, part 3):
+ * Claims made in a chroot or an image build, where no /sys is mounted:
  * claim, apply and unclaim write the claim and the rules, bind nothing, and say so.
  */
 import * as fs from "node:fs";

@@ -194,6 +194,30 @@ describe("the .deb", () => {
     for (const [link, unit] of Object.entries(UNIT_LINKS)) expect(fs.readlinkSync(at(link)), link).toBe(unit);
   });
 
+  it("upgraded from an older build, regenerates the rules with the new version's compiler and binds nothing", async () => {
+    // The older build: this package under a lower version, whose rules carry an older header.
+    const older = `${version}~older`;
+    const unpacked = fs.mkdtempSync(path.join(built.dir, "older-"));
+    await execa("dpkg-deb", ["-R", built.deb, unpacked]);
+    const control = path.join(unpacked, "DEBIAN", "control");
+    fs.writeFileSync(control, fs.readFileSync(control, "utf8").replace(/^Version: .*$/m, `Version: ${older}`));
+    await execa("dpkg-deb", ["--root-owner-group", "-b", unpacked, at("/tmp/vfio-autobind-older.deb")]);
+    const apt = ["apt-get", "install", "-y", "--allow-downgrades", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0"];
+    await mustRunInRoot(rootDir(), [...apt, "/tmp/vfio-autobind-older.deb"]);
+    const rules = fs.readFileSync(at(GENERATED_RULE), "utf8");
+    expect(rules).toContain(`# generator: vfio-autobind ${version}\n`);
+    put(GENERATED_RULE, rules.replace(`# generator: vfio-autobind ${version}\n`, "# generator: vfio-autobind 0.0.1\n"));
+    const check = await runInRoot(rootDir(), ["vfio-autobind", "check"]);
+    expect(check.stderr).toContain(`${GENERATED_RULE} was written by vfio-autobind 0.0.1, this is ${version}`);
+
+    const upgrade = await mustRunInRoot(rootDir(), [...apt, "/tmp/vfio-autobind.deb"]);
+    expect(upgrade.stdout).toMatch(new RegExp(`Unpacking vfio-autobind \\(${version.replace(/\./g, "\\.")}\\) over`));
+    expect(fs.readFileSync(at(GENERATED_RULE), "utf8")).toBe(rules);
+    expect((await runInRoot(rootDir(), ["vfio-autobind", "check"])).stderr).not.toContain("was written by");
+    // Binds nothing: no device record appeared, no helper ran.
+    expect(fs.readdirSync(at("/run/vfio-autobind/devices"))).toEqual([path.basename(BOUND_RECORD)]);
+  });
+
   it("purge removes its conffile and the generated rule, keeps the admin's own claims, and leaves nothing else", async () => {
     await mustRunInRoot(rootDir(), ["apt-get", "purge", "-y", "-o", "Dpkg::Use-Pty=0", "vfio-autobind"]);
     for (const file of [GENERATED_RULE, HOLD_SCRIPT, INITRAMFS_STAMP, "/etc/vfio-autobind/00-example.conf"])

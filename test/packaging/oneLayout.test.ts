@@ -150,6 +150,7 @@ describe("the README's commands", () => {
     const setupAndTest = "npm run setup && npm test";
     expect(readmeCommands()).toContain(setupAndTest);
     expect(readmeCommands()).toContain("npm run test:vm");
+    expect(readmeCommands()).toContain("npm run test:fleet");
     expect(readmeCommands()).toContain("npm run test:boot");
     const ci = read(".ci/run")
       .split("\n")
@@ -157,10 +158,10 @@ describe("the README's commands", () => {
     // The smoke runs on the other releases are documented with the VM suite.
     const smoke = ["trixie", "forky"].map((release) => `VFIO_AUTOBIND_RELEASE=${release} npm run test:smoke`);
     for (const line of smoke) expect(read("test/vm/README.md")).toContain(line);
-    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:boot", ...smoke]);
+    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:fleet", "npm run test:boot", ...smoke]);
   });
 
-  it("npm run setup installs what the tests, the VM suite and the benchmark need; npm test installs nothing", () => {
+  it("npm run setup installs what the tests, the real-kernel and fleet suites and the benchmark need; npm test installs nothing", () => {
     const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
     expect(scripts["setup"]).toBe("bash scripts/setup.sh");
     const setup = read("scripts/setup.sh");
@@ -186,6 +187,8 @@ describe("the README's commands", () => {
         "kmod",
         "e2fsprogs",
         "driverctl",
+        "ansible",
+        "ansible-lint",
       ].sort(),
     );
     expect(setup).toContain("npm ci --no-audit --no-fund");

@@ -41,7 +41,13 @@ const BOOT_SCRIPTS = [
   "/usr/share/initramfs-tools/scripts/local-block/vfio-autobind",
 ];
 /** The units, where each family keeps packaged ones. */
-const UNIT_NAMES = ["vfio-autobind-hold.service", "vfio-autobind-sweep.service", "vfio-autobind-sweep.timer"];
+const UNIT_NAMES = [
+  "vfio-autobind-hold.service",
+  "vfio-autobind-sweep.service",
+  "vfio-autobind-sweep.timer",
+  "vfio-autobind-moves.path",
+  "vfio-autobind-moves.service",
+];
 const DEB_UNITS = UNIT_NAMES.map((name) => `/lib/systemd/system/${name}`);
 const RPM_UNITS = UNIT_NAMES.map((name) => `/usr/lib/systemd/system/${name}`);
 
@@ -81,6 +87,7 @@ describe("the layout", () => {
     "/usr/sbin/vfio-autobind",
     "/usr/share/bash-completion/completions/vfio-autobind",
     "/usr/share/doc/vfio-autobind/README.md",
+    "/usr/share/man/man5/vfio-autobind.conf.5.gz",
     "/usr/share/man/man8/vfio-autobind.8.gz",
     ...repoRules().map((name) => `/usr/lib/udev/rules.d/${name}`),
     ...BOOT_SCRIPTS,
@@ -260,8 +267,9 @@ describe("maintainer scripts", () => {
       expect(text).toContain("if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then");
       expect(text).toContain("udevadm control --reload || true");
     }
+    // The only "trigger" is dpkg's call for the module directories' file triggers (below).
     for (const text of [debScript("postinst"), debScript("prerm"), debScript("postrm"), rpmScripts])
-      expect(text).not.toMatch(/trigger/);
+      expect(text.replace("\ntriggered)\n", "\n")).not.toMatch(/trigger/);
   });
 
   it("on removal and purge (rpm: erase) remove the generated claims rule, hold script and stamps, and nothing else by hand", async () => {
@@ -273,6 +281,45 @@ describe("maintainer scripts", () => {
     const rpmScripts = await rpmQuery("--scripts");
     expect(rpmScripts).toContain('if [ "$1" -eq 0 ]; then\n\tremove_generated_rules\n');
     for (const text of [debScript("postrm"), rpmScripts]) expect(text.match(/\brm -/g)).toEqual(["rm -"]);
+  });
+});
+
+describe("modules installed or removed", () => {
+  const debScript = (name: string): string => fs.readFileSync(path.join(debControl, name), "utf8");
+
+  it("the .deb has file triggers on both module directories, which regenerate the rules and touch no device", () => {
+    expect(fs.readFileSync(path.join(debControl, "triggers"), "utf8")).toBe(
+      "interest-noawait /lib/modules\ninterest-noawait /usr/lib/modules\n",
+    );
+    expect(debScript("postinst")).toContain("\ntriggered)\n\tregenerate_rules\n\t;;\n");
+    expect(debScript("postinst")).not.toMatch(/--moves-only|systemctl/);
+    // The watch on the module index starts at once where systemd runs.
+    expect(debScript("postinst")).toContain(
+      "\tif [ -d /run/systemd/system ]; then\n\t\tdeb-systemd-invoke start vfio-autobind-moves.path >/dev/null || true\n",
+    );
+  });
+
+  it("the .rpm has transaction file triggers on both module directories, installing and erasing, that do the same", async () => {
+    const triggers = (await execa("rpm", ["-qp", "--filetriggers", built.rpm])).stdout;
+    expect(triggers).toMatch(
+      /transfiletriggerin scriptlet \(using \/bin\/sh\) -- \/lib\/modules(, | )\/usr\/lib\/modules/,
+    );
+    expect(triggers).toMatch(
+      /transfiletriggerpostun scriptlet \(using \/bin\/sh\) -- \/lib\/modules(, | )\/usr\/lib\/modules/,
+    );
+    expect(triggers).toContain("vfio-autobind apply --rules-only >/dev/null");
+    expect(triggers).not.toMatch(/--moves-only|systemctl/);
+  });
+
+  it("the path unit watches the running kernel's index and starts the moves service, which waits out a burst and logs as vfio-autobind", () => {
+    const unit = read(debRoot, "/lib/systemd/system/vfio-autobind-moves.path").toString();
+    expect(unit).toContain("PathChanged=/lib/modules/%v/modules.alias\n");
+    expect(unit).toContain("PathChanged=/lib/modules/%v/modules.builtin.modinfo\n");
+    expect(unit).toContain("Unit=vfio-autobind-moves.service\n");
+    const service = read(debRoot, "/lib/systemd/system/vfio-autobind-moves.service").toString();
+    expect(service).toContain("ExecStartPre=/bin/sleep 5\n");
+    expect(service).toContain("ExecStart=/usr/sbin/vfio-autobind apply --moves-only\n");
+    expect(service).toContain("SyslogIdentifier=vfio-autobind\n");
   });
 });
 
@@ -403,7 +450,19 @@ describe("the installed command", () => {
   });
 });
 
-describe("the man page", () => {
+/** `man --warnings` of a page in an unpacked package, by name as an admin asks for it. */
+async function manByName(root: string, section: string, name: string): Promise<{ text: string; warnings: string }> {
+  const result = await execa(
+    "man",
+    ["--warnings", "-E", "UTF-8", "-M", path.join(root, "usr/share/man"), section, name],
+    {
+      env: { MANWIDTH: "80", LC_ALL: "C.UTF-8", MAN_KEEP_FORMATTING: "", MANOPT: "", MANPATH: "" },
+    },
+  );
+  return { text: result.stdout, warnings: result.stderr };
+}
+
+describe("the man pages", () => {
   let rendered: string;
   let warnings: string;
 
@@ -430,6 +489,47 @@ describe("the man page", () => {
     expect(rendered).toMatch(/^NAME\n {7}vfio-autobind - /m);
   });
 
+  it("man finds both pages by name in either package, and formats them without a warning", async () => {
+    for (const root of [debRoot, rpmRoot]) {
+      const command = await manByName(root, "8", "vfio-autobind");
+      expect(command.warnings).toBe("");
+      expect(command.text).toMatch(/^VFIO-AUTOBIND\(8\) /);
+      const conf = await manByName(root, "5", "vfio-autobind.conf");
+      expect(conf.warnings).toBe("");
+      expect(conf.text).toMatch(/^VFIO-AUTOBIND\.CONF\(5\) /);
+      expect(conf.text).toMatch(
+        new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\.CONF\\(5\\)$`, "m"),
+      );
+      for (const heading of [
+        "DESCRIPTION",
+        "[CLAIM] SECTION",
+        "[EXCLUDE] SECTION",
+        "SEVERAL FILES",
+        "ERRORS",
+        "EXAMPLES",
+      ])
+        expect(conf.text).toMatch(new RegExp(`^${heading.replace(/[[\]]/g, "\\$&")}$`, "m"));
+    }
+  });
+
+  it("has its sections in order, the written ones between the generated ones", () => {
+    const headings = [...rendered.matchAll(/^([A-Z][A-Z ]+)$/gm)].map((m) => m[1]);
+    expect(headings).toEqual([
+      "NAME",
+      "SYNOPSIS",
+      "DESCRIPTION",
+      "COMMANDS",
+      "OPTIONS",
+      "HOLDS AT BOOT",
+      "WHO HOLDS A DEVICE",
+      "FILES",
+      "ENVIRONMENT",
+      "EXIT STATUS",
+      "EXAMPLES",
+      "SEE ALSO",
+    ]);
+  });
+
   it("has a section for every command that --help lists", async () => {
     const commands = await commandsFromHelp();
     expect(commands).toEqual(expect.arrayContaining(["list", "explain", "bind", "release", "completion"]));
@@ -447,17 +547,24 @@ describe("the man page", () => {
     );
   });
 
-  it("names the package version and the files an admin deals with", () => {
+  it("names the package version and the files the program reads and writes", () => {
     expect(rendered).toMatch(
       new RegExp(`^vfio-autobind ${version.replace(/\./g, "\\.")} .*VFIO-AUTOBIND\\(8\\)$`, "m"),
     );
+    const files = /^FILES\n([\s\S]*?)^ENVIRONMENT$/m.exec(rendered)?.[1] ?? "";
     for (const file of [
-      "/etc/vfio-autobind/",
+      "/etc/vfio-autobind/*.conf",
       "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
       "/etc/vfio-autobind/generated/hold-claimed.sh",
-      "/run/vfio-autobind/",
+      "/usr/lib/udev/rules.d/70-vfio-autobind.rules",
+      "/run/vfio-autobind/devices/ADDRESS.json",
+      "/run/vfio-autobind/locks/",
+      "/lib/modules/RELEASE/modules.alias",
+      "/etc/modprobe.d/",
+      "/proc/cmdline",
+      "/dev/kmsg",
     ])
-      expect(rendered).toContain(file);
+      expect(files).toContain(`       ${file}`);
   });
 });
 

@@ -6,6 +6,7 @@ export const plainClaim = (origin: Origin, selectors: Selectors): Claim => ({
   selectors,
   driver: "auto",
   group: "check",
+  move: "auto",
   force: false,
   owner: null,
   mode: null,

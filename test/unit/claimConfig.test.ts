@@ -40,6 +40,7 @@ describe("parseClaimFile", () => {
         },
         driver: "vfio-pci",
         group: "bind",
+        move: "auto",
         force: true,
         owner: null,
         mode: null,
@@ -64,7 +65,7 @@ describe("parseClaimFile", () => {
     [
       "[Claim]\nAdress=0000:3b:00.2",
       2,
-      "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Force=, Owner=, Mode=",
+      "unknown key Adress=; a [Claim] takes Address=, Ids=, Class=, VfsOf=, Driver=, Group=, Move=, Force=, Owner=, Mode=",
     ],
     [
       "[Claim]\nAddress=eth0",
@@ -168,7 +169,7 @@ describe("claim files written by the CLI", () => {
   });
 });
 
-describe("address globs (issue 10, item 10)", () => {
+describe("address globs", () => {
   it("refuses more than one star per address field, with a clear error", () => {
     const glob = `0000:3b:${"*".repeat(40)}x`;
     const config = parseClaimFile(`[Claim]\nAddress=${glob}\n`, "f.conf");
@@ -193,5 +194,15 @@ describe("a section whose every selector value is wrong", () => {
     expect(parsed.exclusions).toEqual([]);
     expect(parsed.claims).toEqual([]);
     expect(parsed.errors.map((e) => e.line)).toEqual([2, 4]);
+  });
+});
+
+describe("Move=", () => {
+  it("is auto unless a claim says apply, and anything else is an error at its line", () => {
+    const parsed = parseClaimFile("[Claim]\nIds=1af4:1041\n\n[Claim]\nIds=15b3:101e\nMove=apply\n", "x.conf");
+    expect(parsed.claims.map((c) => c.move)).toEqual(["auto", "apply"]);
+    expect(parseClaimFile("[Claim]\nIds=1af4:1041\nMove=never\n", "x.conf").errors).toEqual([
+      { file: "x.conf", line: 3, message: 'Move="never": expected auto or apply' },
+    ]);
   });
 });

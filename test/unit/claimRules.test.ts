@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseClaimFile, type ClaimConfig } from "../../src/config/claimConfig.js";
 import { RuntimeFailure } from "../../src/errors.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
-import { claimMark, digestOfRules, generateClaimRules, generatedRulesProblem } from "../../src/udev/claimRules.js";
+import {
+  claimMark,
+  digestOfRules,
+  generateClaimRules,
+  generatedRulesProblem,
+  otherGeneratorReason,
+} from "../../src/udev/claimRules.js";
+import { VERSION } from "../../src/version.js";
 import { controlCharacterAt } from "../../src/text/safeText.js";
 import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
@@ -101,7 +108,7 @@ const GENERATED_KEYS = new Set([
   "LABEL=",
 ]);
 
-describe("generated rules cannot be injected into (issue 10, A1)", () => {
+describe("generated rules cannot be injected into", () => {
   const hostileNames = [
     '/etc/vfio-autobind/a", RUN+="/bin/sh -c id", ENV{X}="b.conf',
     '/etc/vfio-autobind/a\nRUN+="/bin/sh".conf'.replace("\\n", "\n"),
@@ -200,7 +207,7 @@ describe("no claim is dropped by udev's line limit", () => {
   });
 });
 
-describe("one exclusion does not widen to other claims' devices (issue 10, F13)", () => {
+describe("one exclusion does not widen to other claims' devices", () => {
   let tree: FakeSysfs;
   let work: string;
   const PF = "0000:3b:00.0";
@@ -306,5 +313,23 @@ describe("generatedRulesProblem (what check flags)", () => {
     expect(problem).not.toBeNull();
     expect(problem?.line).toBeGreaterThan(5);
     expect(problem?.line).toBeLessThanOrEqual(lineOf(generated, "LABEL="));
+  });
+});
+
+describe("the generator's version in the header", () => {
+  const rules = (): string =>
+    generateClaimRules({ claims: [], exclusions: [] }, "0123abcd", "/etc/vfio-autobind", () => []);
+
+  it("names this version, and rules written by another version or before the header named one are another's", () => {
+    const text = rules();
+    expect(text).toContain(`# generator: vfio-autobind ${VERSION}\n`);
+    expect(otherGeneratorReason(text)).toBeNull();
+    expect(otherGeneratorReason(text.replace(`vfio-autobind ${VERSION}`, "vfio-autobind 0.0.9"))).toBe(
+      `written by vfio-autobind 0.0.9, this is ${VERSION}`,
+    );
+    expect(otherGeneratorReason(text.replace(/^# generator: .*\n/m, ""))).toBe(
+      `written by an older vfio-autobind, this is ${VERSION}`,
+    );
+    expect(generatedRulesProblem(text)).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Property tests for issue 10 class A (and F): whatever the claim files are called, wherever
+ * Property tests of the generated rules against injection: whatever the claim files are called, wherever
  * the config directory is, and whatever selector values the parser accepts, the generated
  * rules (evaluated with the packaged 70-vfio-autobind.rules over a fake sysfs tree) start
  * the helper for the same devices as the same config under plain names, never for fewer
@@ -111,7 +111,7 @@ const claimFile = fc.tuple(fileName, fc.array(section, { minLength: 1, maxLength
   text: sections.map(([header, lines]) => [header, ...lines].join("\n")).join("\n"),
 }));
 
-describe("generated rules, whatever the names and values (property, issue 10 A and F)", () => {
+describe("generated rules, whatever the names and values (property)", () => {
   it(`${NUM_RUNS} configs: the same devices get a RUN as under plain names, every claimed one included`, () => {
     let generated = 0;
     fc.assert(

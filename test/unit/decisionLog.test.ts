@@ -30,7 +30,7 @@ async function fakeJournal(): Promise<{ socket: string; received: Promise<string
 const NO_KMSG = "/nonexistent/kmsg";
 
 describe("journalLog on the stream socket (no kernel log)", () => {
-  it("escapes every control character, so a value from a file cannot forge an entry (issue 10)", async () => {
+  it("escapes every control character, so a value from a file cannot forge an entry", async () => {
     const server = await fakeJournal();
     const log = journalLog({ kmsg: NO_KMSG, journalSocket: server.socket }, () => undefined);
     const hostile = "a\nb\rc\u001b[31md\u0000e\u007ff\u0085g\u009bh\u2028i\u2029j\\k\tl";
@@ -70,7 +70,7 @@ describe("journalLog on the stream socket (no kernel log)", () => {
     expect(fallback).toEqual(["vfio-autobind: 0000:00:03.0: refused\\x0a<3>forged\n"]);
   });
 
-  it("has no terminalLog any more (it had no callers; issue 12)", () => {
+  it("has no terminalLog: every line goes to the journal", () => {
     expect(Object.keys(journal)).not.toContain("terminalLog");
   });
 

@@ -69,7 +69,7 @@ describe("fnmatch", () => {
     expect(() => compilePattern("abc\\")).toThrow(PatternError);
   });
 
-  it("matches runs of stars in linear time (issue 10, item 10: 40 stars took 32 s)", () => {
+  it("matches runs of stars in linear time (40 stars must not take seconds)", () => {
     const pattern = `${"*".repeat(40)}b`;
     const text = "a".repeat(200);
     expect(fnmatch(pattern, text)).toBe(false);

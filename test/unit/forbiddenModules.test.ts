@@ -1,4 +1,4 @@
-/** The admin's module blacklist in bind, explain and the udev helper (issue 10, item 14). */
+/** The admin's module blacklist in bind, explain and the udev helper. */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,6 +1,6 @@
 /**
- * The ranking compiled into udev rules gives the same module as rankCandidates (issue 14:
- * "udev's globs are fnmatch, but `|` is special to udev"). The udev side is evaluated with
+ * The ranking compiled into udev rules gives the same module as rankCandidates
+ * (udev's globs are fnmatch, but `|` is special to udev). The udev side is evaluated with
  * udev's semantics: the value split at `|`, each alternative matched with glibc's
  * fnmatch(3) with flags 0 (called through python3 ctypes), the last matching line's
  * assignment left standing.

@@ -19,7 +19,7 @@ const GOOD = "[Claim]\nAddress=0000:3b:00.2\n";
 // eslint-disable-next-line no-control-regex -- what must never reach a terminal
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-describe("readClaimConfig refuses what is not a claim file (issue 10, item 12)", () => {
+describe("readClaimConfig refuses what is not a claim file", () => {
   it("refuses /dev/zero behind a *.conf symlink instead of reading it until memory runs out", () => {
     fs.writeFileSync(path.join(dir, "10-good.conf"), GOOD);
     fs.symlinkSync("/dev/zero", path.join(dir, "20-zero.conf"));

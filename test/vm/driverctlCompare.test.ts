@@ -1,5 +1,5 @@
 /**
- * The driverctl comparison (issue 14, part 4): that the measurements exist and that every
+ * The driverctl comparison: that the measurements exist and that every
  * device ended on vfio-pci, with each tool, in every round and at both boots. The times
  * themselves are judged nowhere here: their targets are checked in the benchmark report
  * (bench/vmResults.mjs, then `npm run bench`'s table).

@@ -8,7 +8,7 @@ interface OutcomeJson {
   readonly message: string;
 }
 
-describeVm("issue 11: a process holds the device's /dev/vfio/<group>", () => {
+describeVm("a process holds the device's /dev/vfio/<group>", () => {
   const result = scenarioResult<VfioHoldersResult>("vfio-holders");
   const held = (): string =>
     `${result.node} is open by node (pid ${result.holderPid}); stop the VM first (--force does not change this: the kernel would block the unbind until it lets go)`;

@@ -14,7 +14,7 @@ interface StatusJson {
   }>;
 }
 
-describeVm("issue 11: Owner= and Mode= give an unprivileged VMM the device's VFIO nodes", () => {
+describeVm("Owner= and Mode= give an unprivileged VMM the device's VFIO nodes", () => {
   const result = scenarioResult<VfioOwnershipResult>("vfio-ownership");
   const address = bootDevices.nvme.address;
 

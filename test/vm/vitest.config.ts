@@ -12,8 +12,9 @@ export default defineConfig({
   root: fileURLToPath(new URL("../..", import.meta.url)),
   test: {
     include: ["test/vm/**/*.test.ts"],
-    // The boot suite (npm run test:boot) has its own config and its own guests.
-    exclude: ["test/vm/boot/**", "**/node_modules/**"],
+    // The boot suite (npm run test:boot) and the Ansible role's (npm run test:fleet) have
+    // their own configs and their own roots.
+    exclude: ["test/vm/boot/**", "test/vm/ansible/**", "**/node_modules/**"],
     globalSetup: ["test/vm/host/globalSetup.ts"],
     // Downloads, mmdebstrap and a TCG boot; the guest itself is stopped after 10 minutes.
     hookTimeout: 30 * 60_000,

@@ -1,5 +1,5 @@
 /**
- * The driverctl comparison booted the Debian way (issue 14, part 4): the same
+ * The driverctl comparison booted the Debian way: the same
  * initramfs-tools root with our package and Debian's driverctl, 8 virtio-net, root on a
  * virtio-blk, so virtio_pci loads in the initramfs. One image claims the 8 with
  * `vfio-autobind claim --driver vfio-pci`, the other has driverctl's overrides for them.

@@ -25,6 +25,7 @@ import { generateHoldScript } from "../../../src/hold/holdScript.js";
 import { generatedPaths } from "../../../src/paths.js";
 import { sriovUdevController } from "../shared/machineLayout.js";
 import { bootClaimFiles, GUEST_CONFIG_DIR, GUEST_RULES_FILE, udevSriovVfs } from "../shared/udevClaims.js";
+import { PACKAGE_VERSION } from "./paths.js";
 import { writeFile } from "./rootFiles.js";
 
 /**
@@ -129,7 +130,16 @@ export function writeClaimsAndRules(
       return known === undefined ? null : { module: known[0], driver: known[1] };
     },
   );
-  const rules = generateClaimRules(config, loaded.digest, GUEST_CONFIG_DIR, vfAddressesOf, [], decisions);
+  // As the packaged tool in the guest writes them: its version, not this source's "dev".
+  const rules = generateClaimRules(
+    config,
+    loaded.digest,
+    GUEST_CONFIG_DIR,
+    vfAddressesOf,
+    [],
+    decisions,
+    PACKAGE_VERSION,
+  );
   writeFile(overlay, GUEST_RULES_FILE.slice(1), rules, 0o644);
   if (options.holdScript) {
     const script = generatedPaths(GUEST_CONFIG_DIR).holdScript;

@@ -1,5 +1,5 @@
 /**
- * The bench keys of the driverctl comparison (issue 14, part 4), computed from what the
+ * The bench keys of the driverctl comparison, computed from what the
  * comparison boots reported. Pure. bench/vmResults.mjs copies them into
  * bench/results.json, where `npm run bench`'s table checks their targets; no test judges
  * them.

@@ -52,7 +52,7 @@ export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModule
   const dir = path.join(parent, `${kernel.release}-${key}`);
   const cached = await cachedDirectory(dir, async (work) => {
     const root = path.join(work, "root");
-    await bootstrap(root);
+    await bootstrapRoot(root, PACKAGES);
     installKernelModules(root, kernel, fixtures);
     // The release's own depmod: newer kernels compress their modules.
     await run("chroot", [root, "depmod", kernel.release]);
@@ -64,14 +64,15 @@ export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModule
   return { dir: path.join(dir, "root"), cpio: path.join(dir, "root.cpio") };
 }
 
-async function bootstrap(root: string): Promise<void> {
+/** A bookworm root with these packages, by the archive's apt, never touching the host's devices. */
+export async function bootstrapRoot(root: string, packages: readonly string[]): Promise<void> {
   await run("mmdebstrap", [
     "--mode=root",
     "--variant=apt",
     // Never mount the host's /dev, /proc or /sys into the chroot: no maintainer script may
     // reach the host's real devices. Everything installs without them.
     "--skip=chroot/mount",
-    `--include=${PACKAGES.join(",")}`,
+    `--include=${packages.join(",")}`,
     ...DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
     ...releaseAptOptions(),
     RELEASE.name,

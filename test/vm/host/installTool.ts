@@ -20,6 +20,7 @@ import { execFileSync } from "node:child_process";
 import { REPO_ROOT } from "./paths.js";
 import { run, say } from "./command.js";
 import { writeFile } from "./rootFiles.js";
+import { GUEST_TOOL_PACKAGE } from "../shared/udevClaims.js";
 
 export type InstallMethod =
   { readonly kind: "deb"; readonly file: string } | { readonly kind: "bundle"; readonly rules: readonly string[] };
@@ -141,6 +142,7 @@ async function installDeb(baseRoot: string, overlay: string, deb: string): Promi
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   refuseWhiteouts(overlay);
+  writeFile(overlay, GUEST_TOOL_PACKAGE.slice(1), fs.readFileSync(deb), 0o644);
   return { kind: "deb", file: deb };
 }
 

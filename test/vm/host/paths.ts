@@ -1,4 +1,5 @@
 /** Where the VM suite reads its sources and keeps its cache, and which Debian release it runs. */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_RELEASE, releaseNamed } from "../shared/releases.js";
 
@@ -10,6 +11,11 @@ export const FIXTURES_DIR = path.join(VM_DIR, "fixtures");
 export const RELEASE = releaseNamed(process.env.VFIO_AUTOBIND_RELEASE);
 
 const CACHE_ROOT = process.env.VFIO_AUTOBIND_VM_CACHE ?? "/var/tmp/vfio-autobind-vm";
+
+/** The version the packaged tool in the guest has (build.mjs stamps package.json's into the bundle). */
+export const PACKAGE_VERSION: string = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string }
+).version;
 
 /**
  * Everything downloaded or built, keyed by kernel release and by a hash of what went into

@@ -1,5 +1,5 @@
 /**
- * Ours against Debian's driverctl on the real kernel (issue 14, part 4), in one place: the
+ * Ours against Debian's driverctl on the real kernel, in one place: the
  * two comparison boots, what each has in place at boot, and what the guest reports.
  *
  * Two extra boots of the comparison machine (shared/machineLayout.ts compareDevices: 8

@@ -20,6 +20,8 @@ import {
 
 export const GUEST_CONFIG_DIR = "/etc/vfio-autobind";
 export const GUEST_RULES_FILE = "/etc/udev/rules.d/69-vfio-autobind-claims.rules";
+/** The .deb the guest's vfio-autobind was installed from, kept for the upgrade scenario. */
+export const GUEST_TOOL_PACKAGE = "/var/cache/vfio-autobind-vm/vfio-autobind.deb";
 
 /** The hot-plugged device the claims select (behind hotplug2), and the one they do not (behind hotplug3). */
 export const udevHotplugDevices = {

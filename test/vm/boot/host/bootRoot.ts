@@ -6,7 +6,7 @@
  * chroot (no /proc, /sys or /dev): an image build sees no device, and the host's /sys is
  * never reachable (through /proc/1/root either). The tool goes in per run (bootImage.ts).
  */
-import { DPKG_OPTIONS } from "../../host/guestRoot.js";
+import { bootstrapRoot, DPKG_OPTIONS } from "../../host/guestRoot.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { cachedDirectory, hashInputs, pruneSiblings } from "../../host/cache.js";
@@ -55,21 +55,12 @@ export async function buildBootRoot(
   fixtures: FixtureModules,
 ): Promise<BootRoot> {
   const recipe = JSON.stringify({ COMMON_PACKAGES, FLAVOUR_PACKAGES, DPKG_OPTIONS, GENERATOR_CONFIG, flavour });
-  const key = hashInputs(kernel.release, fixtures.hash, recipe, __filename);
+  const key = hashInputs(kernel.release, fixtures.hash, recipe, bootstrapRoot.toString(), __filename);
   const parent = path.join(CACHE_DIR, "boot-root", flavour);
   const dir = path.join(parent, `${kernel.release}-${key}`);
   const cached = await cachedDirectory(dir, async (work) => {
     const root = path.join(work, "root");
-    await run("mmdebstrap", [
-      "--mode=root",
-      "--variant=apt",
-      // Not even /proc: /proc/1/root would lead to the host's / and its /sys.
-      "--skip=chroot/mount",
-      `--include=${[...COMMON_PACKAGES, ...FLAVOUR_PACKAGES[flavour]].join(",")}`,
-      ...DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
-      "bookworm",
-      root,
-    ]);
+    await bootstrapRoot(root, [...COMMON_PACKAGES, ...FLAVOUR_PACKAGES[flavour]]);
     const [configFile, configText] = GENERATOR_CONFIG[flavour];
     fs.mkdirSync(path.dirname(path.join(root, configFile)), { recursive: true });
     fs.writeFileSync(path.join(root, configFile), configText);

@@ -44,7 +44,7 @@ interface PlannedBoot {
  * In order, on one disk per image: the disk keeps what each boot changed. The claims of
  * the initramfs-tools image change in "stale" (the guest claims netLate and refreshes the
  * initramfs), so "refreshed" boots the new initramfs read back out of the image. The two
- * comparison boots (issue 14, part 4) come last, ours first.
+ * comparison boots come last, ours first.
  */
 export const PLANNED_BOOTS: readonly PlannedBoot[] = [
   { name: "holds-1", image: "initramfs-tools", plan: "observe", cmdline: [] },

@@ -1,5 +1,5 @@
 /**
- * The driverctl comparison booted the Debian way (issue 14, part 4): from the two
+ * The driverctl comparison booted the Debian way: from the two
  * comparison boots' kernel logs, when the last of the 8 devices reached vfio-pci with
  * each tool, and how many times a host driver had them first. Pure. bench/vmResults.mjs
  * copies the figures into bench/results.json; no test judges a time.

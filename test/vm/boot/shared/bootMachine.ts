@@ -66,7 +66,7 @@ export const vfioDrivers: readonly string[] = ["vfio-pci", fixtures.subsys.drive
 export type BootLayout = Readonly<Record<string, BootDevice>>;
 
 /**
- * The driverctl comparison's machine (issue 14, part 4, booted the Debian way): the root
+ * The driverctl comparison's machine (booted the Debian way): the root
  * disk and 8 modern virtio-net, as in the VM suite's comparison boots. Both tools pin all 8
  * to vfio-pci; virtio_pci loads in the initramfs for the root disk either way.
  */

@@ -1,5 +1,5 @@
 /**
- * Ours against Debian's driverctl (issue 14, part 4), on the comparison machine: 8
+ * Ours against Debian's driverctl, on the comparison machine: 8
  * virtio-net, each behind its own root port (shared/driverctlCompare.ts says which boot
  * has what). Measures and reports; host/driverctlFigures.ts computes the figures and no
  * test judges a time.

@@ -18,6 +18,9 @@
 import type { Scenario } from "../scenario.js";
 import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
+import { driverMoves } from "./driverMoves.js";
+import { packageMoves } from "./packageMoves.js";
+import { packageUpgrade } from "./packageUpgrade.js";
 import { failingVariant } from "./failingVariant.js";
 import { hotplug } from "./hotplug.js";
 import { nvmeHostDriver } from "./nvmeHostDriver.js";
@@ -43,6 +46,9 @@ export const scenarios: readonly Scenario[] = [
   vfioOwnership,
   vfioOwnershipAccounts,
   failingVariant,
+  driverMoves,
+  packageMoves,
+  packageUpgrade,
   sriovVfs,
   hotplug,
 ];

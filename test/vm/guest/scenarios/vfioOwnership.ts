@@ -1,5 +1,5 @@
 /**
- * Issue 11: a claim with Owner= and Mode= hands the device's VFIO nodes to an unprivileged
+ * A claim with Owner= and Mode= hands the device's VFIO nodes to an unprivileged
  * user through the generated udev rules. The boot NVMe (00:07.0), back on nvme after
  * vfio-holders, is claimed with --owner/--mode and bound by a udev add event; a user made
  * here opens /dev/vfio/<group> after the bind, and could not before (no node, and a node
