@@ -10,17 +10,9 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../host/command.js";
 import { kernelTree, resolveKernelRelease } from "../host/kernelPackages.js";
-import { REPO_ROOT } from "../host/paths.js";
 import { buildFleetRoot } from "./host/fleetRoot.js";
-import { runPlaybook, ROLES_DIR } from "./host/playbook.js";
+import { builtDeb, runPlaybook, ROLES_DIR } from "./host/playbook.js";
 import { NVME } from "./host/fleetMachine.js";
-
-const deb = (): string => {
-  const dist = path.join(REPO_ROOT, "dist");
-  const found = fs.readdirSync(dist).find((f) => /^vfio-autobind_.*_all\.deb$/.test(f));
-  if (found === undefined) throw new Error("dist/ holds no .deb: run npm run package (npm run test:fleet does)");
-  return path.join(dist, found);
-};
 
 let scratch = "";
 let image = "";
@@ -50,7 +42,7 @@ const claims = [
   { name: "a", address: NVME.a, driver: "vfio-pci" },
   { ids: ["10de:2204", "10de:1aef"], group: "bind" },
 ];
-const vars = () => ({ vfio_autobind_package: deb(), vfio_autobind_claims: claims });
+const vars = () => ({ vfio_autobind_package: builtDeb(), vfio_autobind_claims: claims });
 const inImage = (file: string): string => path.join(image, file);
 const roleFiles = (): string[] =>
   fs

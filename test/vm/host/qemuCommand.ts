@@ -38,6 +38,21 @@ export function qemuArgv(
     ...machine.extraAppend,
   ].join(" ");
   return [
+    ...rootInInitramfsArgv(files, append),
+    "-serial",
+    `file:${files.resultsLog}`,
+    "-qmp",
+    `unix:${files.qmpSocket},server=on,wait=off`,
+    ...machine.devices,
+  ];
+}
+
+/** The machine booted from a kernel and a whole root as its initramfs, with its console to a file. */
+export function rootInInitramfsArgv(
+  files: { readonly kernel: string; readonly initrd: string; readonly consoleLog: string },
+  append: string,
+): string[] {
+  return [
     ...machineArgv(3072),
     "-kernel",
     files.kernel,
@@ -47,11 +62,6 @@ export function qemuArgv(
     append,
     "-serial",
     `file:${files.consoleLog}`,
-    "-serial",
-    `file:${files.resultsLog}`,
-    "-qmp",
-    `unix:${files.qmpSocket},server=on,wait=off`,
-    ...machine.devices,
   ];
 }
 
