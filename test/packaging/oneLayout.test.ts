@@ -155,7 +155,9 @@ describe("the README's commands", () => {
     const ci = read(".ci/run")
       .split("\n")
       .filter((line) => line !== "" && !line.startsWith("#") && !/^(set|cd) /.test(line));
-    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:fleet", "npm run test:boot"]);
+    const smoke = ["trixie", "forky"].map((release) => `VFIO_AUTOBIND_RELEASE=${release} npm run test:smoke`);
+    for (const line of smoke) expect(readmeCommands()).toContain(line);
+    expect(ci).toEqual([setupAndTest, "npm run test:vm", "npm run test:fleet", "npm run test:boot", ...smoke]);
   });
 
   it("npm run setup installs what the tests, the real-kernel and fleet suites and the benchmark need; npm test installs nothing", () => {

@@ -2,6 +2,7 @@ import { expect, it } from "vitest";
 import { bootDevices, fixtureVariants, genericVfio } from "./shared/machineLayout.js";
 import type { ToolRunsResult } from "./guest/scenarios/toolRuns.js";
 import { describeVm, scenarioResult, vmReport } from "./scenarioReport.js";
+import { releaseNamed } from "./shared/releases.js";
 
 interface ListRow {
   readonly address: string;
@@ -14,21 +15,23 @@ interface ExplainJson {
   readonly best: { readonly module: string } | null;
 }
 
-describeVm("the bundle in the guest (Debian's Node 18, real modules.alias)", () => {
+describeVm("the bundle in the guest (the release's own Node and systemd, real modules.alias)", () => {
   const result = scenarioResult<ToolRunsResult>("tool-runs");
+  const release = releaseNamed(vmReport?.release);
 
   it("boots a guest with systemd as PID 1 and udevd in its stock sandbox", () => {
     expect(result.pid1).toMatch(/\/systemd$/);
     expect(result.udevdMemoryDenyWriteExecute).toBe("yes");
   });
 
-  it("runs on Debian's own Node 18 under --jitless", () => {
-    expect(result.nodeVersion).toMatch(/^v18\./);
+  it("runs on the release's own Node under --jitless, with the release's systemd", () => {
+    expect(result.nodeVersion).toMatch(new RegExp(`^v${release.nodeMajor}\\.`));
+    expect(result.systemdVersion).toMatch(new RegExp(`^systemd ${release.systemdMajor} `));
     expect(result.toolVersion.exitCode).toBe(0);
     expect(result.toolVersion.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it("is installed the way the host chose: dpkg -i of the package in dist/, or the bare bundle", () => {
+  it("is installed the way the host chose: apt-get install of the package in dist/, or the bare bundle", () => {
     if (vmReport?.install.kind === "deb") expect(result.dpkgQuery.stdout).toMatch(/^install ok installed \d/);
     else expect(result.dpkgQuery.exitCode).not.toBe(0);
   });

@@ -14,6 +14,7 @@ import type { UdevBootResult } from "./guest/scenarios/udevBoot.js";
 import type { UdevHotplugResult } from "./guest/scenarios/udevHotplug.js";
 import type { UdevSriovResult } from "./guest/scenarios/udevSriov.js";
 import type { VfioOwnershipResult } from "./guest/scenarios/vfioOwnership.js";
+import type { VfioOwnershipAccountsResult } from "./guest/scenarios/vfioOwnershipAccounts.js";
 import type { UdevTriggerResult } from "./guest/scenarios/udevTrigger.js";
 import {
   bootDevices,
@@ -35,6 +36,7 @@ import {
 } from "./shared/udevClaims.js";
 import { addressesIn, countBy, helperRuns, oncePerDevice, queuedRuns, subjectOf } from "./udevEvidence.js";
 import { describeVm, scenarioResult, vmReport } from "./scenarioReport.js";
+import { releaseNamed } from "./shared/releases.js";
 
 const VFIO_DRIVERS = new Set<string>([
   genericVfio.driver,
@@ -128,7 +130,7 @@ describeVm("udev 1: claims in place at boot", () => {
     expect(unclaimed.length).toBeGreaterThan(10);
     for (const device of unclaimed) {
       expect(device, device.address).toMatchObject({
-        driver: hostDrivers[device.id] ?? null,
+        driver: hostDrivers[device.id] ?? releaseNamed(vmReport?.release).chipsetDrivers[device.id] ?? null,
         override: null,
         vfioDev: false,
       });
@@ -373,6 +375,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
   const sriov = scenarioResult<UdevSriovResult>("udev-sriov");
   const trigger = scenarioResult<UdevTriggerResult>("udev-trigger");
   const ownership = scenarioResult<VfioOwnershipResult>("vfio-ownership");
+  const ownershipAccounts = scenarioResult<VfioOwnershipAccountsResult>("vfio-ownership-accounts");
 
   const phases = (): Record<string, { window: JournalWindow; devices: readonly string[] }> => ({
     boot: { window: bootSnapshot().sinceBoot, devices: Object.keys(bootClaimedDevices) },
@@ -382,6 +385,7 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
     "second trigger": { window: trigger.second.window, devices: Object.keys(udevClaimedDevices) },
     "unclaim and apply": { window: trigger.applyWindow, devices: [] },
     "vfio-ownership": { window: ownership.window, devices: [bootDevices.nvme.address] },
+    "vfio-ownership-accounts": { window: ownershipAccounts.window, devices: [bootDevices.nvme.address] },
   });
 
   it("each udev-handled event has exactly one line naming its device, from its own helper process", () => {
@@ -396,8 +400,8 @@ describeVm("udev 8: journalctl -t vfio-autobind holds one line per decision", ()
 
   it("every line is an info entry of SYSLOG_IDENTIFIER vfio-autobind from the kernel log, with the helper's pid", () => {
     const entries = Object.values(phases()).flatMap((p) => p.window.tool);
-    // boot, hotplug, sriov, two triggers, and vfio-ownership's one add event.
-    expect(entries.length).toBe(2 + 1 + udevSriovVfs.length + 2 * Object.keys(udevClaimedDevices).length + 1);
+    // boot, hotplug, sriov, two triggers, and the ownership scenarios' one add event each.
+    expect(entries.length).toBe(2 + 1 + udevSriovVfs.length + 2 * Object.keys(udevClaimedDevices).length + 2);
     for (const entry of entries) {
       // Written to /dev/kmsg (src/journal/kernelLog.ts): journald parsed the identifier and
       // SYSLOG_PID from the record; expectOneDecisionPerDevice matched that pid to the helper

@@ -22,18 +22,21 @@ export interface HelperRun {
   readonly exitCode: number | null;
 }
 
-/** Where udevd queued the helper: "<device>: <rules file>:<line> RUN '<command>'". */
+/**
+ * Where udevd queued the helper: "<device>: <rules file>:<line> RUN '<command>'" in
+ * systemd 252 and 257, "<device>: <rules file>:<line> RUN+="<command>": Set command: <command>" (systemd 262).
+ */
 export interface QueuedRun {
   readonly device: string;
   readonly rule: string;
 }
 
-const QUEUED = /^(\S+): (\S+:\d+) RUN '(.*)'$/;
+const QUEUED = /^(\S+): (\S+:\d+) RUN(?: '(.*)'|\+="(.*)": Set command: .*)$/;
 
 export function queuedRuns(window: JournalWindow): QueuedRun[] {
   return window.udevdHelperLines.flatMap((line) => {
     const queued = QUEUED.exec(line.message);
-    return queued !== null && queued[3] === HELPER_COMMAND
+    return queued !== null && (queued[3] ?? queued[4]) === HELPER_COMMAND
       ? [{ device: queued[1] as string, rule: queued[2] as string }]
       : [];
   });

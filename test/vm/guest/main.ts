@@ -5,10 +5,11 @@
  */
 import * as fs from "node:fs";
 import { BOOT_PARAMETER } from "../shared/driverctlCompare.js";
-import { GUEST_FLAG, type HotplugRequest } from "../shared/protocol.js";
+import { GUEST_FLAG, SCENARIOS_PARAMETER, type HotplugRequest } from "../shared/protocol.js";
 import { GuestLog, snapshot, udevSettle, uptimeSeconds } from "./guestSystem.js";
 import { sendToHost } from "./hostChannel.js";
 import { compareScenarios, scenarios } from "./scenarios/index.js";
+import type { Scenario } from "./scenario.js";
 
 async function main(): Promise<void> {
   // Scenarios write to /sys: refuse to run anywhere but the suite's own guest.
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
 
   // A comparison boot (shared/driverctlCompare.ts) names itself; the main boot does not.
   const boot = cmdline.find((word) => word.startsWith(`${BOOT_PARAMETER}=`))?.slice(BOOT_PARAMETER.length + 1);
-  const toRun = boot === undefined ? scenarios : compareScenarios[boot];
+  const toRun = boot === undefined ? mainScenarios(cmdline) : compareScenarios[boot];
   if (toRun === undefined) throw new Error(`unknown ${BOOT_PARAMETER}=${boot}`);
 
   const started = Date.now();
@@ -69,6 +70,16 @@ async function main(): Promise<void> {
 
   if (boot === undefined) sendToHost({ type: "snapshot", label: "final", snapshot: snapshot() });
   sendToHost({ type: "done", seconds: (Date.now() - started) / 1000 });
+}
+
+/** Every scenario, or the subset the host named on the command line (SCENARIOS_PARAMETER). */
+function mainScenarios(cmdline: readonly string[]): readonly Scenario[] {
+  const named = cmdline.find((word) => word.startsWith(`${SCENARIOS_PARAMETER}=`));
+  if (named === undefined) return scenarios;
+  const names = named.slice(SCENARIOS_PARAMETER.length + 1).split(",");
+  const unknown = names.filter((name) => !scenarios.some((scenario) => scenario.name === name));
+  if (unknown.length > 0) throw new Error(`${SCENARIOS_PARAMETER}: no scenario named ${unknown.join(", ")}`);
+  return scenarios.filter((scenario) => names.includes(scenario.name));
 }
 
 main().catch((error: unknown) => {

@@ -1,13 +1,14 @@
 /**
- * The guest's base root: Debian bookworm from mmdebstrap with systemd as PID 1, udev,
- * kmod and Debian's own nodejs (18), the kernel's modules and the fixture modules with
- * depmod run, packed as a cpio archive that boots as the initramfs. It depends only on the
+ * The guest's base root: the release under test (bookworm unless VFIO_AUTOBIND_RELEASE
+ * names another) from mmdebstrap with systemd as PID 1, udev, kmod and the release's own
+ * nodejs, the kernel's modules and the fixture modules with the release's depmod run, packed as a cpio archive that boots as the initramfs. It depends only on the
  * kernel, the fixtures and this recipe, so it is built once and reused; the tool and the
  * test harness go into a small overlay archive every run (guestOverlay.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CACHE_DIR } from "./paths.js";
+import { CACHE_DIR, RELEASE } from "./paths.js";
+import { releaseAptOptions } from "./releaseKernel.js";
 import { cachedDirectory, hashInputs, pruneSiblings } from "./cache.js";
 import { run, say } from "./command.js";
 import { packCpio } from "./cpioArchive.js";
@@ -20,8 +21,9 @@ import type { KernelTree } from "./kernelPackages.js";
  * (host/driverctlBoots.ts); with no /etc/driverctl.d files it does nothing. dbus: the
  * system bus, as on any real server; `systemd-run --wait`, one of that comparison's floors,
  * cannot work without it (--wait talks to systemd through the bus, not its private socket).
+ * passwd: useradd and groupadd for the ownership scenarios (no longer essential after bookworm).
  */
-const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "driverctl", "dbus"];
+const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "driverctl", "dbus", "passwd"];
 
 /** Documentation and translations are a third of the root and nobody reads them in the guest. */
 export const DPKG_OPTIONS = [
@@ -40,14 +42,20 @@ export interface GuestRoot {
 
 export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModules): Promise<GuestRoot> {
   // This file is part of the key: a change to the recipe rebuilds the root.
-  const key = hashInputs(kernel.release, fixtures.hash, JSON.stringify({ PACKAGES, DPKG_OPTIONS }), __filename);
+  const key = hashInputs(
+    kernel.release,
+    fixtures.hash,
+    JSON.stringify({ PACKAGES, DPKG_OPTIONS, release: RELEASE.name }),
+    __filename,
+  );
   const parent = path.join(CACHE_DIR, "base");
   const dir = path.join(parent, `${kernel.release}-${key}`);
   const cached = await cachedDirectory(dir, async (work) => {
     const root = path.join(work, "root");
     await bootstrapRoot(root, PACKAGES);
     installKernelModules(root, kernel, fixtures);
-    await run("depmod", ["-b", root, kernel.release]);
+    // The release's own depmod: newer kernels compress their modules.
+    await run("chroot", [root, "depmod", kernel.release]);
     configureSystemd(root);
     await packCpio(root, path.join(work, "root.cpio"));
   });
@@ -66,7 +74,8 @@ export async function bootstrapRoot(root: string, packages: readonly string[]): 
     "--skip=chroot/mount",
     `--include=${packages.join(",")}`,
     ...DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
-    "bookworm",
+    ...releaseAptOptions(),
+    RELEASE.name,
     root,
   ]);
 }

@@ -2,8 +2,11 @@
  * Puts vfio-autobind into the guest, into an overlay directory that lands on the base root.
  * The one place that knows how the tool is installed:
  *
- *   - a package built in dist/ (dist/vfio-autobind_*_all.deb): installed with `dpkg -i` in a
- *     chroot of the base root, the way an admin installs it, maintainer scripts and all.
+ *   - a package built in dist/ (dist/vfio-autobind_*_all.deb): installed with
+ *     `apt-get install ./vfio-autobind_*.deb` in a chroot of the base root, the way an admin
+ *     installs it, maintainer scripts and all, so the release's own resolver checks our
+ *     Depends. The chroot has no network and no package lists: every dependency must
+ *     already be in the base root (guestRoot.ts), or the install fails.
  *     The chroot is an overlayfs mount whose upper layer is the overlay directory, so only
  *     what dpkg changed ends up in the overlay and the cached base stays untouched;
  *   - otherwise the bundle and a wrapper at the paths the package will use, plus the repo's
@@ -90,6 +93,22 @@ function installBundle(overlay: string): InstallMethod {
   return { kind: "bundle", rules };
 }
 
+/**
+ * Nothing cached, and nothing to download from: the root has no package lists, so apt
+ * resolves against what it has installed and writes only its state and log into the overlay.
+ */
+const APT_OFFLINE = [
+  "--yes",
+  "--no-install-recommends",
+  "-o",
+  "Dir::Cache::pkgcache=",
+  "-o",
+  "Dir::Cache::srcpkgcache=",
+  // No /dev/pts in the chroot for dpkg's terminal log.
+  "-o",
+  "Dpkg::Use-Pty=0",
+];
+
 async function installDeb(baseRoot: string, overlay: string, deb: string): Promise<InstallMethod> {
   const scratch = fs.mkdtempSync(path.join(path.dirname(overlay), "dpkg-"));
   const work = path.join(scratch, "work");
@@ -111,7 +130,7 @@ async function installDeb(baseRoot: string, overlay: string, deb: string): Promi
     // the host's devices; policy-rc.d keeps it from starting services.
     writeFile(merged, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755);
     try {
-      await run("chroot", [merged, "dpkg", "-i", inChroot], {
+      await run("chroot", [merged, "apt-get", "install", ...APT_OFFLINE, `.${inChroot}`], {
         env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
       });
     } finally {
@@ -132,7 +151,7 @@ function refuseWhiteouts(dir: string): void {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isCharacterDevice())
-      throw new Error(`dpkg -i removed ${full} from the base root; the overlay cannot carry a removal`);
+      throw new Error(`apt-get install removed ${full} from the base root; the overlay cannot carry a removal`);
     if (entry.isDirectory()) refuseWhiteouts(full);
   }
 }

@@ -5,9 +5,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CACHE_DIR, KERNEL_FLAVOUR } from "./paths.js";
+import { CACHE_DIR, KERNEL_FLAVOUR, RELEASE } from "./paths.js";
 import { cachedDirectory, pruneSiblings } from "./cache.js";
-import { run, say } from "./command.js";
+import { phase, run, say } from "./command.js";
+import { releaseKernelTree } from "./releaseKernel.js";
 
 export interface KernelTree {
   /** `uname -r` in the guest, e.g. 6.1.0-56-cloud-amd64. */
@@ -19,6 +20,18 @@ export interface KernelTree {
   readonly headersDir: string;
   /** The downloaded packages themselves: the boot suite installs the image with `dpkg -i`. */
   readonly debsDir: string;
+  /**
+   * A chroot of the release with the headers (at `headersDir`) and the compiler, where the
+   * fixture modules are built; absent for bookworm, whose headers build on the host.
+   */
+  readonly buildRoot?: string;
+}
+
+/** The kernel of the release under test (VFIO_AUTOBIND_RELEASE), timed as the run's phases. */
+export async function guestKernel(): Promise<KernelTree> {
+  if (!RELEASE.hostApt) return phase("kernel packages", releaseKernelTree);
+  const release = await phase("kernel release", resolveKernelRelease);
+  return phase("kernel packages", () => kernelTree(release));
 }
 
 /**

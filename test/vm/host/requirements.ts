@@ -1,15 +1,21 @@
 /** What the host needs, checked first so that a missing tool is named with its apt package. */
 import { execa } from "execa";
+import { RELEASE } from "./paths.js";
 
 const TOOLS: ReadonlyArray<readonly [command: string, aptPackage: string]> = [
   ["qemu-system-x86_64", "qemu-system-x86"],
   ["mmdebstrap", "mmdebstrap"],
   ["cpio", "cpio"],
-  ["make", "make"],
-  ["gcc-12", "gcc-12"],
   ["depmod", "kmod"],
   ["apt-get", "apt"],
   ["dpkg-deb", "dpkg"],
+  // bookworm's fixtures build on the host; another release's in its own chroot (releaseKernel.ts).
+  ...(RELEASE.hostApt
+    ? ([
+        ["make", "make"],
+        ["gcc-12", "gcc-12"],
+      ] as const)
+    : ([["unshare", "util-linux"]] as const)),
 ];
 
 /** `extra`: what another suite needs beyond this one's tools (the boot suite's e2fsprogs). */

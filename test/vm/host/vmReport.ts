@@ -15,6 +15,8 @@ declare module "vitest" {
 }
 
 export interface VmReport {
+  /** The Debian release of the guest (shared/releases.ts). */
+  readonly release: string;
   readonly kernelRelease: string;
   readonly guestNode: string;
   readonly install: InstallMethod;

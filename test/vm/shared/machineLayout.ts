@@ -170,7 +170,7 @@ export const fixtureVariants = {
 /**
  * The host driver the guest kernel binds to each kind of device in the layout, by
  * `vendor:device`: what an unclaimed device must keep. (The chipset's own functions have
- * none in this kernel config.)
+ * none in bookworm's kernel config; shared/releases.ts has what later kernels bind.)
  */
 export const hostDrivers: Readonly<Record<string, string>> = {
   "1af4:1041": "virtio-pci",

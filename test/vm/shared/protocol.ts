@@ -11,6 +11,13 @@ export const LINE_PREFIX = "VMTEST ";
 /** The kernel command-line flag the guest runner insists on before it writes to any /sys. */
 export const GUEST_FLAG = "vfio_autobind_vmtest=1";
 
+/**
+ * The main boot runs only the scenarios named here (comma-separated, on the kernel command
+ * line), in the list's usual order; every scenario when it is absent. The smoke suite's
+ * subset (shared/smoke.ts) is passed this way.
+ */
+export const SCENARIOS_PARAMETER = "vfio_autobind_vmtest.scenarios";
+
 export interface DeviceState {
   readonly address: string;
   /** `vendor:device`, lower-case hex. */

@@ -32,6 +32,7 @@ import { udevSriov } from "./udevSriov.js";
 import { udevTrigger } from "./udevTrigger.js";
 import { vfioHolders } from "./vfioHolders.js";
 import { vfioOwnership } from "./vfioOwnership.js";
+import { vfioOwnershipAccounts } from "./vfioOwnershipAccounts.js";
 
 export const scenarios: readonly Scenario[] = [
   toolRuns,
@@ -43,6 +44,7 @@ export const scenarios: readonly Scenario[] = [
   nvmeHostDriver,
   vfioHolders,
   vfioOwnership,
+  vfioOwnershipAccounts,
   failingVariant,
   driverMoves,
   packageMoves,

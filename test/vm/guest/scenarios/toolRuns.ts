@@ -1,6 +1,6 @@
 /**
  * The guest is what the issue asks for (systemd as PID 1, udevd in its own sandbox), the
- * bundle runs on Debian's own Node 18 under --jitless (through the installed
+ * bundle runs on the release's own Node under --jitless (through the installed
  * `vfio-autobind` command), and list / explain see the real kernel's modules.alias with
  * the fixture variants in it.
  */
@@ -15,6 +15,8 @@ export interface ToolRunsResult {
   /** systemd-udevd.service's MemoryDenyWriteExecute=, the sandbox udev's RUN programs inherit. */
   readonly udevdMemoryDenyWriteExecute: string;
   readonly nodeVersion: string;
+  /** The first line of `systemctl --version`, e.g. "systemd 252 (252.39-1~deb12u1)". */
+  readonly systemdVersion: string;
   readonly toolVersion: CommandRun;
   readonly list: CommandRun;
   /** explain --json for each boot device, by address. */
@@ -45,6 +47,7 @@ export const toolRuns = defineScenario<ToolRunsResult>({
         "systemd-udevd.service",
       ]).stdout.trim(),
       nodeVersion: runCommand(log, ["node", "--version"]).stdout.trim(),
+      systemdVersion: runCommand(log, ["systemctl", "--version"]).stdout.split("\n")[0] ?? "",
       toolVersion: runTool(log, ["--version"]),
       list: runTool(log, ["list", "--json"]),
       explain,

@@ -19,15 +19,9 @@ import {
   type GuestLog,
 } from "../guestSystem.js";
 import { defineScenario } from "../scenario.js";
+import { openNodeAs, statNode, type NodeStat } from "./vfioNodes.js";
 
 export const VMTEST_USER = "vmtestvmm";
-
-export interface NodeStat {
-  readonly path: string;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mode: string;
-}
 
 export interface VfioOwnershipResult {
   readonly uid: number | null;
@@ -53,27 +47,8 @@ export interface VfioOwnershipResult {
   readonly unclaim: CommandRun;
 }
 
-function statNode(path: string | null): NodeStat | null {
-  if (path === null) return null;
-  try {
-    const s = fs.statSync(path);
-    return { path, uid: s.uid, gid: s.gid, mode: (s.mode & 0o7777).toString(8).padStart(4, "0") };
-  } catch {
-    return null;
-  }
-}
-
 /** Opens `node` read-write as the test user, as an unprivileged VMM would. */
-const openAs = (log: GuestLog, node: string): CommandRun =>
-  runCommand(log, [
-    "setpriv",
-    `--reuid=${VMTEST_USER}`,
-    `--regid=${VMTEST_USER}`,
-    "--clear-groups",
-    process.execPath,
-    "-e",
-    `require("fs").closeSync(require("fs").openSync(${JSON.stringify(node)}, "r+")); console.log("opened")`,
-  ]);
+const openAs = (log: GuestLog, node: string): CommandRun => openNodeAs(log, node, VMTEST_USER, []);
 
 export const vfioOwnership = defineScenario<VfioOwnershipResult>({
   name: "vfio-ownership",
