@@ -64,7 +64,7 @@ export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModule
   return { dir: path.join(dir, "root"), cpio: path.join(dir, "root.cpio") };
 }
 
-/** A bookworm root with these packages, by the archive's apt, never touching the host's devices. */
+/** A root of the release under test with these packages, by the archive's apt, never touching the host's devices. */
 export async function bootstrapRoot(root: string, packages: readonly string[]): Promise<void> {
   await run("mmdebstrap", [
     "--mode=root",
