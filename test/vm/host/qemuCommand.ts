@@ -26,19 +26,8 @@ export function qemuArgv(
   files: QemuFiles,
   machine: QemuMachine = { devices: deviceQemuArgs(), extraAppend: [] },
 ): string[] {
-  const append = [
-    "console=ttyS0",
-    // The root is the initramfs itself: start systemd straight from it.
-    "rdinit=/lib/systemd/systemd",
-    "intel_iommu=on",
-    // Stop instead of hanging on a panic; -no-reboot turns the reboot into QEMU's exit.
-    "panic=-1",
-    "loglevel=4",
-    GUEST_FLAG,
-    ...machine.extraAppend,
-  ].join(" ");
   return [
-    ...rootInInitramfsArgv(files, append),
+    ...rootInInitramfsArgv(files, [GUEST_FLAG, ...machine.extraAppend]),
     "-serial",
     `file:${files.resultsLog}`,
     "-qmp",
@@ -47,11 +36,24 @@ export function qemuArgv(
   ];
 }
 
-/** The machine booted from a kernel and a whole root as its initramfs, with its console to a file. */
+/**
+ * The machine booted from a kernel and a whole root as its initramfs, with its console to a
+ * file; `extraAppend` follows the kernel parameters every such boot needs.
+ */
 export function rootInInitramfsArgv(
   files: { readonly kernel: string; readonly initrd: string; readonly consoleLog: string },
-  append: string,
+  extraAppend: readonly string[],
 ): string[] {
+  const append = [
+    "console=ttyS0",
+    // The root is the initramfs itself: start systemd straight from it.
+    "rdinit=/lib/systemd/systemd",
+    "intel_iommu=on",
+    // Stop instead of hanging on a panic; -no-reboot turns the reboot into QEMU's exit.
+    "panic=-1",
+    "loglevel=4",
+    ...extraAppend,
+  ];
   return [
     ...machineArgv(3072),
     "-kernel",
@@ -59,7 +61,7 @@ export function rootInInitramfsArgv(
     "-initrd",
     files.initrd,
     "-append",
-    append,
+    append.join(" "),
     "-serial",
     `file:${files.consoleLog}`,
   ];

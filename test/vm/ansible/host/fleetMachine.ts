@@ -19,9 +19,8 @@ export function fleetQemuArgv(
   files: { kernel: string; initrd: string; consoleLog: string },
   sshPort: number,
 ): string[] {
-  const append = ["console=ttyS0", "rdinit=/lib/systemd/systemd", "intel_iommu=on", "panic=-1", "loglevel=4"];
   return [
-    ...rootInInitramfsArgv(files, append.join(" ")),
+    ...rootInInitramfsArgv(files, []),
     "-netdev",
     `user,id=net0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
     "-device",
