@@ -35,13 +35,19 @@ export async function installTool(baseRoot: string, overlay: string): Promise<In
   return method;
 }
 
-function chooseDeb(): string | null {
-  const choice = process.env.VFIO_AUTOBIND_VM_INSTALL ?? "";
-  if (choice === "bundle") return null;
+/** The newest vfio-autobind_*_all.deb `npm run package` left in dist/, or null. */
+export function newestDistDeb(): string | null {
   const dist = path.join(REPO_ROOT, "dist");
   const debs = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => /^vfio-autobind_.*_all\.deb$/.test(f)) : [];
   const newest = debs.map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-  if (newest === undefined) {
+  return newest ?? null;
+}
+
+function chooseDeb(): string | null {
+  const choice = process.env.VFIO_AUTOBIND_VM_INSTALL ?? "";
+  if (choice === "bundle") return null;
+  const newest = newestDistDeb();
+  if (newest === null) {
     if (choice === "deb")
       throw new Error("VFIO_AUTOBIND_VM_INSTALL=deb, but dist/ holds no vfio-autobind_*_all.deb: run npm run package");
     return null;

@@ -2,16 +2,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
+import { newestDistDeb } from "../../host/installTool.js";
 import { REPO_ROOT } from "../../host/paths.js";
 
 export const ROLES_DIR = path.join(REPO_ROOT, "contrib", "ansible", "roles");
 
 /** The .deb `npm run package` built (npm run test:fleet runs it first). */
 export function builtDeb(): string {
-  const dist = path.join(REPO_ROOT, "dist");
-  const found = fs.readdirSync(dist).find((f) => /^vfio-autobind_.*_all\.deb$/.test(f));
-  if (found === undefined) throw new Error("dist/ holds no .deb: run npm run package (npm run test:fleet does)");
-  return path.join(dist, found);
+  const deb = newestDistDeb();
+  if (deb === null) throw new Error("dist/ holds no .deb: run npm run package (npm run test:fleet does)");
+  return deb;
 }
 
 export interface PlaybookRun {

@@ -10,7 +10,8 @@ import type { TestProject } from "vitest/node";
 import { phase, phaseTimes, say } from "../../host/command.js";
 import { buildFixtureModules } from "../../host/fixtureModules.js";
 import { guestKernel } from "../../host/kernelPackages.js";
-import { CACHE_DIR, RELEASE, REPO_ROOT } from "../../host/paths.js";
+import { newestDistDeb } from "../../host/installTool.js";
+import { CACHE_DIR, RELEASE } from "../../host/paths.js";
 import { DEFAULT_RELEASE } from "../../shared/releases.js";
 import { checkHostRequirements } from "../../host/requirements.js";
 import { HOLD_SWITCH } from "../../../../src/policy/hold.js";
@@ -166,10 +167,8 @@ function selectedBoots(): readonly PlannedBoot[] {
 
 /** The .deb `npm run package` just built: the guest gets the tool the way an admin does. */
 function currentDeb(): string {
-  const dist = path.join(REPO_ROOT, "dist");
-  const debs = fs.existsSync(dist) ? fs.readdirSync(dist).filter((f) => /^vfio-autobind_.*_all\.deb$/.test(f)) : [];
-  const newest = debs.map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-  if (newest === undefined)
+  const newest = newestDistDeb();
+  if (newest === null)
     throw new Error("dist/ holds no vfio-autobind_*_all.deb: run npm run package (npm run test:boot does)");
   return newest;
 }
