@@ -10,6 +10,12 @@ export const FIXTURES_DIR = path.join(VM_DIR, "fixtures");
 /** The guest's Debian release: VFIO_AUTOBIND_RELEASE, bookworm by default (shared/releases.ts). */
 export const RELEASE = releaseNamed(process.env.VFIO_AUTOBIND_RELEASE);
 
+/** For a suite whose roots are the default release's only: another release is a one-line error. */
+export function requireDefaultRelease(suite: string): void {
+  if (RELEASE.name !== DEFAULT_RELEASE)
+    throw new Error(`VFIO_AUTOBIND_RELEASE=${RELEASE.name}: ${suite} runs on ${DEFAULT_RELEASE} only so far`);
+}
+
 const CACHE_ROOT = process.env.VFIO_AUTOBIND_VM_CACHE ?? "/var/tmp/vfio-autobind-vm";
 
 /** The version the packaged tool in the guest has (build.mjs stamps package.json's into the bundle). */

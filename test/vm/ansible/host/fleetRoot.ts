@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CACHE_DIR } from "../../host/paths.js";
+import { CACHE_DIR, requireDefaultRelease } from "../../host/paths.js";
 import { cachedDirectory, hashInputs, pruneSiblings } from "../../host/cache.js";
 import { run, say } from "../../host/command.js";
 import { packCpio } from "../../host/cpioArchive.js";
@@ -24,6 +24,8 @@ export interface FleetRoot {
 }
 
 export async function buildFleetRoot(kernel: KernelTree): Promise<FleetRoot> {
+  // The recipe and its cache key are bookworm's, and so is the kernel the fleet tests boot.
+  requireDefaultRelease("the fleet suite");
   const key = hashInputs(
     kernel.release,
     JSON.stringify({ PACKAGES, DPKG_OPTIONS, GUEST_MAC }),

@@ -11,8 +11,7 @@ import { phase, phaseTimes, say } from "../../host/command.js";
 import { buildFixtureModules } from "../../host/fixtureModules.js";
 import { guestKernel } from "../../host/kernelPackages.js";
 import { newestDistDeb } from "../../host/installTool.js";
-import { CACHE_DIR, RELEASE } from "../../host/paths.js";
-import { DEFAULT_RELEASE } from "../../shared/releases.js";
+import { CACHE_DIR, requireDefaultRelease } from "../../host/paths.js";
 import { checkHostRequirements } from "../../host/requirements.js";
 import { HOLD_SWITCH } from "../../../../src/policy/hold.js";
 import { BREAK_STATE, devices, fixtures, IMAGES, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
@@ -79,8 +78,7 @@ export default async function setup(project: TestProject): Promise<void> {
     return;
   }
   // Its roots are bookworm's (bootRoot.ts); the smoke suite covers the other releases.
-  if (RELEASE.name !== DEFAULT_RELEASE)
-    throw new Error(`VFIO_AUTOBIND_RELEASE=${RELEASE.name}: the boot suite runs on ${DEFAULT_RELEASE} only so far`);
+  requireDefaultRelease("the boot suite");
   const started = Date.now();
   await phase("host requirements", () =>
     checkHostRequirements([
