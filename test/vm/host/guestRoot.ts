@@ -1,7 +1,8 @@
 /**
  * The guest's base root: the release under test (bookworm unless VFIO_AUTOBIND_RELEASE
  * names another) from mmdebstrap with systemd as PID 1, udev, kmod and the release's own
- * nodejs, the kernel's modules and the fixture modules with the release's depmod run, packed as a cpio archive that boots as the initramfs. It depends only on the
+ * nodejs, the kernel's modules and the fixture modules with the release's depmod run,
+ * packed as a cpio archive that boots as the initramfs. It depends only on the
  * kernel, the fixtures and this recipe, so it is built once and reused; the tool and the
  * test harness go into a small overlay archive every run (guestOverlay.ts).
  */
