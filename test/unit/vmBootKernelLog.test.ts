@@ -21,6 +21,8 @@ const LOG = [
   `[    2.300000] ${BIND_UEVENT_TAG} 0000:00:02.0 virtio-pci`,
   // dev_dbg() form of later kernels.
   "[    5.000000] pci 0000:00:03.0: driver: 'fixture-vfio-virtio-subsys': driver_bound: bound to device",
+  // Linux 6.12 prefixes it with the bound driver's name, not the bus's.
+  "[    5.500000] nvme 0000:00:09.0: driver: 'nvme': driver_bound: bound to device",
   "[    6.000000] driver: 'vmxnet3': driver_bound: bound to device '0000:00:07.0'",
   `[    6.100000] ${BIND_UEVENT_TAG} 0000:00:07.0 vmxnet3`,
   `[    6.200000] ${BIND_UEVENT_TAG} 0000:00:07.0 vmxnet3`,
@@ -32,6 +34,7 @@ describe("kernelBinds", () => {
       { address: "0000:00:06.0", driver: "nvme", time: 0.912345 },
       { address: "0000:00:02.0", driver: "virtio-pci", time: 2.1 },
       { address: "0000:00:03.0", driver: "fixture-vfio-virtio-subsys", time: 5 },
+      { address: "0000:00:09.0", driver: "nvme", time: 5.5 },
       { address: "0000:00:07.0", driver: "vmxnet3", time: 6 },
     ]);
   });

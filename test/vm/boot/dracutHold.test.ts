@@ -7,9 +7,9 @@
 import { expect, it } from "vitest";
 import { devices } from "./shared/bootMachine.js";
 import { ueventsMissingFromKernelLog } from "./shared/kernelLog.js";
-import { bootReport, bootResult, describeBoot } from "./bootReport.js";
+import { bootReport, bootResult, describeBootOf } from "./bootReport.js";
 
-describeBoot("boot dracut (generic dracut initramfs)", () => {
+describeBootOf("dracut")("boot dracut (generic dracut initramfs)", () => {
   const boot = bootResult("dracut");
   const driverOf = (address: string): string | null | undefined =>
     boot().observation?.devices.find((d) => d.address === address)?.driver;
@@ -41,7 +41,7 @@ describeBoot("boot dracut (generic dracut initramfs)", () => {
   });
 });
 
-describeBoot("boot dracut-gap (dracut, vfio_autobind.hold=0)", () => {
+describeBootOf("dracut-gap")("boot dracut-gap (dracut, vfio_autobind.hold=0)", () => {
   const boot = bootResult("dracut-gap");
 
   it("without the hold, ata_piix takes the claimed IDE controller", () => {

@@ -26,7 +26,13 @@ export interface BootRecord extends BootOutcome {
 }
 
 export interface BootSuiteReport {
+  /** The Debian release of the roots (VFIO_AUTOBIND_RELEASE). */
+  readonly release: string;
   readonly kernelRelease: string;
+  /** The boots this run planned, in order: the full plan, or the smoke suite's part of it. */
+  readonly plannedBoots: readonly string[];
+  /** The machines' host driver modules that the kernel has built in (bootMachine.ts, `hostModule`). */
+  readonly builtInHostModules: readonly string[];
   readonly phases: readonly PhaseTime[];
   readonly wallSeconds: number;
   readonly images: readonly BootImage[];

@@ -1,5 +1,5 @@
 /**
- * A guest root booted the Debian way, cached: mmdebstrap (bookworm) with the flavour's
+ * A guest root booted the Debian way, cached: mmdebstrap (the release under test) with the flavour's
  * initramfs generator, then Debian's cloud kernel installed as a package with `dpkg -i`
  * in a chroot, so its postinst runs the guest's own initramfs generator, and the fixture
  * variant drivers under updates/ with depmod. Nothing of the host is mounted into the
@@ -80,14 +80,19 @@ export async function buildBootRoot(
   return { flavour, dir: path.join(dir, "root") };
 }
 
-/** The kernel as a package: its postinst runs the root's own initramfs generator. */
+/**
+ * The kernel as a package: its postinst runs the root's own initramfs generator. Testing
+ * splits the kernel and its modules into packages of their own, downloaded beside the
+ * image (releaseKernel.ts): dpkg installs them together.
+ */
 async function installKernelPackage(root: string, kernel: KernelTree): Promise<void> {
   const debs = kernel.debsDir;
-  const image = fs.readdirSync(debs).find((f) => f.startsWith(`linux-image-${kernel.release}_`));
-  if (image === undefined) throw new Error(`no linux-image-${kernel.release} package in ${debs}`);
-  fs.copyFileSync(path.join(debs, image), path.join(root, "tmp", image));
-  await inChroot(root, ["dpkg", "-i", `/tmp/${image}`]);
-  fs.rmSync(path.join(root, "tmp", image));
+  const packages = fs.readdirSync(debs).filter((f) => /^linux-(image|binary|modules)-.*\.deb$/.test(f));
+  if (!packages.some((f) => f.startsWith(`linux-image-${kernel.release}_`)))
+    throw new Error(`no linux-image-${kernel.release} package in ${debs}`);
+  for (const deb of packages) fs.copyFileSync(path.join(debs, deb), path.join(root, "tmp", deb));
+  await inChroot(root, ["dpkg", "-i", ...packages.map((deb) => `/tmp/${deb}`)]);
+  for (const deb of packages) fs.rmSync(path.join(root, "tmp", deb));
   if (!fs.existsSync(path.join(root, "boot", `initrd.img-${kernel.release}`)))
     throw new Error(`the kernel's postinst made no /boot/initrd.img-${kernel.release}`);
 }

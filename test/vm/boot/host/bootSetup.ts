@@ -11,14 +11,22 @@ import { phase, phaseTimes, say } from "../../host/command.js";
 import { buildFixtureModules } from "../../host/fixtureModules.js";
 import { guestKernel } from "../../host/kernelPackages.js";
 import { newestDistDeb } from "../../host/installTool.js";
-import { CACHE_DIR, requireDefaultRelease } from "../../host/paths.js";
+import { CACHE_DIR, RELEASE } from "../../host/paths.js";
 import { checkHostRequirements } from "../../host/requirements.js";
 import { HOLD_SWITCH } from "../../../../src/policy/hold.js";
-import { BREAK_STATE, devices, fixtures, IMAGES, type ImageName, type RootFlavour } from "../shared/bootMachine.js";
+import {
+  BREAK_STATE,
+  devices,
+  fixtures,
+  HOST_MODULES,
+  IMAGES,
+  type ImageName,
+  type RootFlavour,
+} from "../shared/bootMachine.js";
 import type { BootPlan } from "../shared/bootProtocol.js";
 import { buildBootImage, dumpFromImage, type BootImage } from "./bootImage.js";
 import { bootImage } from "./bootQemu.js";
-import { bootRecord, countHostBinds, writeBootReport, type BootRecord } from "./bootReport.js";
+import { bootRecord, countHostBinds, readBootReport, writeBootReport, type BootRecord } from "./bootReport.js";
 import { COMPARISON_BOOTS, comparisonFigures } from "./comparisonFigures.js";
 import { buildBootRoot, type BootRoot } from "./bootRoot.js";
 
@@ -69,16 +77,22 @@ export const PLANNED_BOOTS: readonly PlannedBoot[] = [
   { name: COMPARISON_BOOTS.driverctl, image: "compare-driverctl", plan: "observe", cmdline: [] },
 ];
 
+/** The smoke suite's boots (`npm run test:smoke`): one two-stage boot with holds per generator. */
+export const SMOKE_BOOTS: readonly string[] = ["holds-1", "dracut"];
+
 export default async function setup(project: TestProject): Promise<void> {
+  await runBootSuite(project, selectedBoots());
+}
+
+/** Builds what `planned` boots need, boots them in order and writes the report. */
+export async function runBootSuite(project: TestProject, planned: readonly PlannedBoot[]): Promise<void> {
   // Re-reading a finished run's report: the assertions change, the guests need not boot again.
   const previous = process.env.VFIO_AUTOBIND_BOOT_REPORT;
   if (previous !== undefined && previous !== "") {
     say(`reading ${previous}; nothing is built or booted`);
-    project.provide("bootReportPath", previous);
+    project.provide("bootReportPath", await rereadBootReport(previous));
     return;
   }
-  // Its roots are bookworm's (bootRoot.ts); the smoke suite covers the other releases.
-  requireDefaultRelease("the boot suite");
   const started = Date.now();
   await phase("host requirements", () =>
     checkHostRequirements([
@@ -89,9 +103,10 @@ export default async function setup(project: TestProject): Promise<void> {
   const deb = currentDeb();
   const kernel = await guestKernel();
   const release = kernel.release;
+  const builtInHostModules = builtInHostModulesOf(kernel.modulesDir);
+  say(`host modules built into ${release}: ${builtInHostModules.join(", ") || "none"}`);
   const fixtureModules = await phase("fixture modules", () => buildFixtureModules(kernel));
   const runDir = newRunDir();
-  const planned = selectedBoots();
   const roots = new Map<RootFlavour, BootRoot>();
   const images = new Map<ImageName, BootImage>();
   for (const name of new Set(planned.map((boot) => boot.image))) {
@@ -136,7 +151,10 @@ export default async function setup(project: TestProject): Promise<void> {
   say(`total ${wallSeconds.toFixed(1)} s; logs in ${runDir}`);
   const reportPath = path.join(runDir, "report.json");
   writeBootReport(reportPath, {
+    release: RELEASE.name,
     kernelRelease: release,
+    plannedBoots: planned.map((boot) => boot.name),
+    builtInHostModules,
     phases: phaseTimes,
     wallSeconds,
     images: [...images.values()],
@@ -147,20 +165,52 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide("bootReportPath", reportPath);
 }
 
+/** The machines' host modules the kernel has built in (modules.builtin: one `kernel/.../<name>.ko` a line). */
+function builtInHostModulesOf(modulesDir: string): string[] {
+  return fs
+    .readFileSync(path.join(modulesDir, "modules.builtin"), "utf8")
+    .split("\n")
+    .map((line) => path.basename(line, ".ko").replace(/-/g, "_"))
+    .filter((name) => HOST_MODULES.includes(name));
+}
+
+/**
+ * A finished run's report with every boot's binds read again from its kernel log, so that
+ * a change to the log's parser is judged on the same boots. Written beside the original.
+ */
+async function rereadBootReport(file: string): Promise<string> {
+  const report = readBootReport(file);
+  const boots = report.boots.map((boot) => bootRecord(boot, boot.image, boot.claimed));
+  const reread = path.join(path.dirname(file), "report-reread.json");
+  writeBootReport(reread, {
+    ...report,
+    // A report from before these fields: the kernel tree and the boots it holds say them.
+    plannedBoots: report.plannedBoots ?? boots.map((boot) => boot.name),
+    builtInHostModules: report.builtInHostModules ?? builtInHostModulesOf((await guestKernel()).modulesDir),
+    boots,
+    counts: countHostBinds(boots),
+    comparison: comparisonFigures(boots),
+  });
+  return reread;
+}
+
 function initrdBeforeRemoval(image: BootImage): string {
   if (image.initrdBeforeRemoval === null) throw new Error(`image ${image.name} removes no package`);
   return image.initrdBeforeRemoval;
 }
 
+/** The planned boots of these names, in the plan's order. */
+export const bootsNamed = (names: readonly string[]): readonly PlannedBoot[] =>
+  PLANNED_BOOTS.filter((boot) => names.includes(boot.name));
+
 /**
  * VFIO_AUTOBIND_BOOT_ONLY=holds-1,dracut boots only those (when debugging the harness);
- * the tests of the boots left out fail.
+ * the tests of the boots left out are skipped.
  */
 function selectedBoots(): readonly PlannedBoot[] {
   const only = process.env.VFIO_AUTOBIND_BOOT_ONLY;
   if (only === undefined || only === "") return PLANNED_BOOTS;
-  const names = only.split(",");
-  return PLANNED_BOOTS.filter((boot) => names.includes(boot.name));
+  return bootsNamed(only.split(","));
 }
 
 /** The .deb `npm run package` just built: the guest gets the tool the way an admin does. */

@@ -16,6 +16,13 @@ export interface BootDevice {
   readonly qemu: string;
   /** The host driver the device ends on when nobody claims it (its PCI driver name). */
   readonly hostDriver: string;
+  /**
+   * That driver's module. Where the release's kernel has it built in (modules.builtin:
+   * nvme in every cloud kernel, virtio_pci from Debian 13), it binds the device during
+   * device_add(), before any userspace: no hold can stop it, and the helper takes the
+   * device from it after boot. Elsewhere the holds keep it away.
+   */
+  readonly hostModule: string;
 }
 
 const slot = (n: number): string => `0000:00:${n.toString(16).padStart(2, "0")}.0`;
@@ -25,29 +32,43 @@ export const rootDisk: BootDevice = {
   address: slot(2),
   qemu: "virtio-blk-pci,disable-legacy=on,drive=root",
   hostDriver: "virtio-pci",
+  hostModule: "virtio_pci",
 };
+
+const virtioNet = (n: number): BootDevice => ({
+  address: slot(n),
+  qemu: "virtio-net-pci,disable-legacy=on",
+  hostDriver: "virtio-pci",
+  hostModule: "virtio_pci",
+});
+const vmxnet = (n: number): BootDevice => ({
+  address: slot(n),
+  qemu: "vmxnet3",
+  hostDriver: "vmxnet3",
+  hostModule: "vmxnet3",
+});
 
 export const devices = {
   rootDisk,
   /** (a): claimed; the fixture's subsystem variant (4 `*`) is its most specific driver. */
-  netClaimed: { address: slot(3), qemu: "virtio-net-pci,disable-legacy=on", hostDriver: "virtio-pci" },
+  netClaimed: virtioNet(3),
   /** (a): unclaimed beside it; (d) claims it in the guest after the initramfs was built. */
-  netLate: { address: slot(4), qemu: "virtio-net-pci,disable-legacy=on", hostDriver: "virtio-pci" },
+  netLate: virtioNet(4),
   /** (e): claimed, pinned to the subsystem variant, whose probe fails when fail_probe=1. */
-  netPinned: { address: slot(5), qemu: "virtio-net-pci,disable-legacy=on", hostDriver: "virtio-pci" },
+  netPinned: virtioNet(5),
   /** (f): the cloud kernel's nvme is built in: probed in device_add(), before any userspace. */
-  nvme: { address: slot(6), qemu: "nvme,serial=vmboot-nvme", hostDriver: "nvme" },
+  nvme: { address: slot(6), qemu: "nvme,serial=vmboot-nvme", hostDriver: "nvme", hostModule: "nvme" },
   /** (c): four vmxnet3 NICs, the module left out of the initramfs; 07 and 09 claimed. */
-  vmxnet1: { address: slot(7), qemu: "vmxnet3", hostDriver: "vmxnet3" },
-  vmxnet2: { address: slot(8), qemu: "vmxnet3", hostDriver: "vmxnet3" },
-  vmxnet3: { address: slot(9), qemu: "vmxnet3", hostDriver: "vmxnet3" },
-  vmxnet4: { address: slot(10), qemu: "vmxnet3", hostDriver: "vmxnet3" },
+  vmxnet1: vmxnet(7),
+  vmxnet2: vmxnet(8),
+  vmxnet3: vmxnet(9),
+  vmxnet4: vmxnet(10),
   /**
    * (b): a non-virtio storage controller whose module (ata_piix) a generic dracut
    * initramfs carries. Not pvscsi: vmw_pvscsi oopses in its interrupt handler under QEMU's
    * IOMMU. One only: PIIX IDE sits at the legacy ports.
    */
-  ide: { address: slot(11), qemu: "piix3-ide", hostDriver: "ata_piix" },
+  ide: { address: slot(11), qemu: "piix3-ide", hostDriver: "ata_piix", hostModule: "ata_piix" },
 } as const satisfies Record<string, BootDevice>;
 
 export const vmxnetClaimed = [devices.vmxnet1.address, devices.vmxnet3.address];
@@ -62,6 +83,9 @@ export const fixtures = {
 /** PCI driver names of the VFIO family in this guest: any other bind of a claimed device is a host bind. */
 export const vfioDrivers: readonly string[] = ["vfio-pci", fixtures.subsys.driver, fixtures.device.driver];
 
+/** Every host module of the machines' devices: the report says which of them the kernel has built in. */
+export const HOST_MODULES: readonly string[] = [...new Set(Object.values(devices).map((d) => d.hostModule))];
+
 /** A machine: its devices by name, the root disk first. */
 export type BootLayout = Readonly<Record<string, BootDevice>>;
 
@@ -72,12 +96,7 @@ export type BootLayout = Readonly<Record<string, BootDevice>>;
  */
 export const compareDevices = {
   rootDisk,
-  ...Object.fromEntries(
-    Array.from({ length: 8 }, (_, n) => [
-      `net${n + 1}`,
-      { address: slot(3 + n), qemu: "virtio-net-pci,disable-legacy=on", hostDriver: "virtio-pci" },
-    ]),
-  ),
+  ...Object.fromEntries(Array.from({ length: 8 }, (_, n) => [`net${n + 1}`, virtioNet(3 + n)])),
 } as const satisfies BootLayout;
 
 export const compareAddresses: readonly string[] = Object.values(compareDevices)

@@ -23,8 +23,12 @@ const TIME = /^\[\s*(\d+\.\d+)\]\s*/;
 const PCI = "[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]";
 /** drivers/base/dd.c, driver_bound(), Linux 6.1: "driver: '<driver>': driver_bound: bound to device '<BDF>'". */
 const BOUND = new RegExp(`driver: '([^']+)': driver_bound: bound to device '(${PCI})'`);
-/** Later kernels log it with dev_dbg(): "pci <BDF>: driver: '<driver>': driver_bound: bound to device". */
-const BOUND_DEV_DBG = new RegExp(`pci (${PCI}): driver: '([^']+)': driver_bound: bound to device\\s*$`);
+/**
+ * Later kernels log it with dev_dbg(), prefixed by the device's driver and name:
+ * "<driver> <BDF>: driver: '<driver>': driver_bound: bound to device" (Linux 6.12: "nvme
+ * 0000:00:06.0: ...", "virtio-pci 0000:00:03.0: ...").
+ */
+const BOUND_DEV_DBG = new RegExp(`\\S+ (${PCI}): driver: '([^']+)': driver_bound: bound to device\\s*$`);
 const UEVENT = new RegExp(`${BIND_UEVENT_TAG} (${PCI}) (\\S+)`);
 
 function timeOf(line: string): number | null {
