@@ -26,6 +26,9 @@ import type { KernelTree } from "./kernelPackages.js";
  */
 const PACKAGES = ["systemd-sysv", "udev", "kmod", "nodejs", "pciutils", "driverctl", "dbus", "passwd"];
 
+/** The release's libvirt with its QEMU driver and an x86 QEMU to run, for the beside-libvirt scenario. */
+const LIBVIRT_PACKAGES = ["libvirt-daemon-system", "libvirt-daemon-driver-qemu", "qemu-system-x86"];
+
 /** Documentation and translations are a third of the root and nobody reads them in the guest. */
 export const DPKG_OPTIONS = [
   "path-exclude=/usr/share/man/*",
@@ -46,18 +49,19 @@ export async function buildGuestRoot(kernel: KernelTree, fixtures: FixtureModule
   const key = hashInputs(
     kernel.release,
     fixtures.hash,
-    JSON.stringify({ PACKAGES, DPKG_OPTIONS, release: RELEASE.name }),
+    JSON.stringify({ PACKAGES, LIBVIRT_PACKAGES, DPKG_OPTIONS, release: RELEASE.name, libvirt: RELEASE.libvirt }),
     __filename,
   );
   const parent = path.join(CACHE_DIR, "base");
   const dir = path.join(parent, `${kernel.release}-${key}`);
   const cached = await cachedDirectory(dir, async (work) => {
     const root = path.join(work, "root");
-    await bootstrapRoot(root, PACKAGES);
+    await bootstrapRoot(root, RELEASE.libvirt ? [...PACKAGES, ...LIBVIRT_PACKAGES] : PACKAGES);
     installKernelModules(root, kernel, fixtures);
     // The release's own depmod: newer kernels compress their modules.
     await run("chroot", [root, "depmod", kernel.release]);
     configureSystemd(root);
+    if (RELEASE.libvirt) startLibvirtOnDemand(root);
     await packCpio(root, path.join(work, "root.cpio"));
   });
   pruneSiblings(parent, path.basename(dir));
@@ -100,4 +104,15 @@ function configureSystemd(root: string): void {
   // getty's vhangup() on the console would turn later writes to ttyS0 into EIO (qemu-notes.md).
   fs.symlinkSync("/dev/null", path.join(system, "serial-getty@ttyS0.service"));
   fs.writeFileSync(path.join(root, "etc", "hostname"), "vfio-autobind-vmtest\n");
+}
+
+/**
+ * libvirtd and virtlogd start when virsh first connects (their sockets stay enabled), not
+ * at boot: their start probes QEMU, which under TCG would take CPU from every scenario and
+ * from the timed comparison boots. libvirt-guests has no guests to resume.
+ */
+function startLibvirtOnDemand(root: string): void {
+  const wants = path.join(root, "etc", "systemd", "system", "multi-user.target.wants");
+  for (const unit of ["libvirtd.service", "virtlogd.service", "libvirt-guests.service"])
+    fs.rmSync(path.join(wants, unit), { force: true });
 }

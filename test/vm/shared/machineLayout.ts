@@ -90,6 +90,13 @@ export const bootDevices = {
     purpose: "a host driver already bound: unbind, generic vfio-pci, release back to nvme",
     qemuArgs: ["-device", "nvme,serial=vmtest-nvme0,id=nvme-boot,addr=0x7"],
   },
+  /** virtio-net for the beside-libvirt scenario: claimed there, given to a libvirt domain, unclaimed. */
+  netLibvirt: {
+    id: "net-libvirt",
+    address: "0000:00:0b.0",
+    purpose: "claimed, then detached, used, reattached by the release's libvirt",
+    qemuArgs: virtioNet("net-libvirt", 0xb),
+  },
 } as const satisfies Record<string, BootDevice>;
 
 /**

@@ -27,6 +27,11 @@ export interface DebianRelease {
   readonly hostApt: boolean;
   /** The archive's Release files for testing can be past their Valid-Until (qemu-notes.md). */
   readonly ignoreValidUntil: boolean;
+  /**
+   * Whether the guest root has the release's libvirt and QEMU, for the beside-libvirt
+   * scenario: only the primary release's, the one `.ci/run` runs the full VM suite on.
+   */
+  readonly libvirt: boolean;
 }
 
 export const RELEASES: Readonly<Record<string, DebianRelease>> = {
@@ -38,6 +43,7 @@ export const RELEASES: Readonly<Record<string, DebianRelease>> = {
     chipsetDrivers: {},
     hostApt: true,
     ignoreValidUntil: false,
+    libvirt: false,
   },
   trixie: {
     name: "trixie",
@@ -47,6 +53,7 @@ export const RELEASES: Readonly<Record<string, DebianRelease>> = {
     chipsetDrivers: { "8086:2922": "ahci" },
     hostApt: false,
     ignoreValidUntil: false,
+    libvirt: true,
   },
   forky: {
     name: "forky",
@@ -56,6 +63,7 @@ export const RELEASES: Readonly<Record<string, DebianRelease>> = {
     chipsetDrivers: { "8086:2922": "ahci" },
     hostApt: false,
     ignoreValidUntil: true,
+    libvirt: false,
   },
 };
 

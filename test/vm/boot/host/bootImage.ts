@@ -123,7 +123,10 @@ export async function buildBootImage(
   }
   const kernel = path.join(runDir, `${name}-vmlinuz`);
   const initrd = path.join(runDir, `${name}-initrd.img`);
-  await dumpFromImage(disk, `/boot/vmlinuz-${kernelRelease}`, kernel);
+  // Testing's kernel package keeps the image beside its modules when nothing copies it to /boot.
+  const inBoot = `/boot/vmlinuz-${kernelRelease}`;
+  const vmlinuz = fs.existsSync(path.join(root.dir, inBoot)) ? inBoot : `/usr/lib/modules/${kernelRelease}/vmlinuz`;
+  await dumpFromImage(disk, vmlinuz, kernel);
   await dumpFromImage(disk, `/boot/initrd.img-${kernelRelease}`, initrd);
   return { ...prepared, kernel, initrd };
 }

@@ -16,6 +16,7 @@
  * udev-trigger's triggers cover every device claimed by the ones before.
  */
 import type { Scenario } from "../scenario.js";
+import { besideLibvirt } from "./besideLibvirt.js";
 import { bindVariant } from "./bindVariant.js";
 import { driverctlBoot, driverctlCompare } from "./driverctlCompare.js";
 import { driverMoves } from "./driverMoves.js";
@@ -51,6 +52,7 @@ export const scenarios: readonly Scenario[] = [
   packageUpgrade,
   sriovVfs,
   hotplug,
+  besideLibvirt,
 ];
 
 /** The comparison boots' scenarios, by boot name (shared/driverctlCompare.ts). */
