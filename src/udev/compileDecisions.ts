@@ -15,7 +15,7 @@ import { readOptionalRegularFile } from "../files/safeFiles.js";
 import { isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
 import { pciDriverOfModule } from "../sysfs/pciDevice.js";
 import { quoteForDisplay } from "../text/safeText.js";
-import type { CompiledDecisions, Decisions } from "./claimRules.js";
+import type { CompiledDecisions, Decisions } from "./decisionRules.js";
 import { rankingRules, RANKING_DIGEST_LENGTH, type DriverOf } from "./rankingRules.js";
 import { RULE_ENV } from "./ruleEnv.js";
 import { renderRuleLine } from "./udevRuleSyntax.js";

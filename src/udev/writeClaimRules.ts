@@ -5,13 +5,9 @@
  */
 import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { loadExeca } from "../process/lazyExeca.js";
-import {
-  compiledForOfRules,
-  digestOfRules,
-  generatedRulesProblem,
-  otherGeneratorReason,
-  type Decisions,
-} from "./claimRules.js";
+import type { Decisions } from "./decisionRules.js";
+import { generatedRulesProblem } from "./generatedRulesCheck.js";
+import { compiledForOfRules, digestOfRules, otherGeneratorReason } from "./rulesHeader.js";
 
 // Far above any real config (a line per claim and id), small enough to read at once.
 const RULES_MAX_BYTES = 8 * 1024 * 1024;
