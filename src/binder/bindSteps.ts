@@ -23,6 +23,17 @@ export interface SequenceContext {
   readonly builtinModules: ReadonlySet<string>;
 }
 
+/** The sequence's context for one device, from the binder's environment. */
+export function sequenceContext(env: Omit<SequenceContext, "address">, address: string): SequenceContext {
+  return {
+    sysfsRoot: env.sysfsRoot,
+    address,
+    kernel: env.kernel,
+    modprobeTimeoutMs: env.modprobeTimeoutMs,
+    builtinModules: env.builtinModules,
+  };
+}
+
 /** The device disappeared (hot-removed) in the middle of the sequence. */
 export class DeviceGone extends Error {
   override readonly name = "DeviceGone";

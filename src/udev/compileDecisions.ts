@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { ModulePolicy } from "../kmod/modulePolicy.js";
 import { GENERIC_VFIO_DRIVER, GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
-import { moduleForName } from "../binder/bindDevice.js";
+import { moduleForName } from "../binder/bindCandidates.js";
 import { readOptionalRegularFile } from "../files/safeFiles.js";
 import { isSafeKernelRelease, isSafeModuleName, kernelReleaseFile } from "../paths.js";
 import { pciDriverOfModule } from "../sysfs/pciDevice.js";
