@@ -270,7 +270,7 @@ export const RESTORE_STEPS: readonly RestoreStep[] = [
     describe: (view, target) =>
       target.driver === null
         ? target.probe === true
-          ? `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}, so the kernel gives it the driver it would have had without the hold`
+          ? `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}, so the kernel gives it the driver it would have without vfio-autobind`
           : "leave it unbound, as it was"
         : `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).bind(target.driver))}, else to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}`,
     run(ctx, target, state) {
