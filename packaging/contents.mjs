@@ -61,7 +61,7 @@ function installedBundle(text, info) {
   return comment + text.slice(text.indexOf("\n"));
 }
 
-function makeManPage(build) {
+export function makeManPage(build) {
   const packaged = build.allFiles
     .filter((file) => file.describe !== undefined)
     .map((file) => ({ path: file.path, describe: file.describe }));

@@ -5,6 +5,7 @@
  * yargs nor the commands.
  */
 import type { Adapters } from "./binder/kernelIo.js";
+import { EXIT_CODES } from "./binder/outcomes.js";
 import { runUdevEvent, unexpected } from "./udevProgram.js";
 
 export { REAL_ADAPTERS } from "./udevProgram.js";
@@ -13,7 +14,7 @@ export { REAL_ADAPTERS } from "./udevProgram.js";
 function quietOnClosedPipe(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT_CODES.ok);
       throw error;
     });
   }

@@ -23,12 +23,13 @@ import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { generatedPaths, isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
 import { generateHoldScript } from "../hold/holdScript.js";
-import { writeHoldScript } from "../hold/writeHoldScript.js";
+import { replacedHoldScript, writeHoldScript } from "../hold/writeHoldScript.js";
 import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
 import { generateClaimRules } from "../udev/claimRules.js";
 import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
-import { writeClaimRules } from "../udev/writeClaimRules.js";
+import { replacedRulesText, writeClaimRules } from "../udev/writeClaimRules.js";
+import { plannedFileChange } from "./plannedFileChange.js";
 
 export interface ApplyContext {
   readonly config: LoadedConfig;
@@ -97,24 +98,32 @@ export function claimRulesFor(config: LoadedConfig, configDir: string, sources: 
   );
 }
 
-/** Regenerates and installs the rules; returns a line for the admin, or null if unchanged. */
+/**
+ * Regenerates and installs the rules and the hold script; returns the lines for the admin
+ * (none when nothing changed). A dry run writes nothing: it shows, for each file, that it is
+ * up to date or the diff apply would make.
+ */
 export async function installClaimRules(
   context: Pick<ApplyContext, "config" | "configDir" | "rulesFile" | "dryRun" | "reloadUdev"> & {
     sources: DecisionSources;
   },
   warnings: string[],
-): Promise<string | null> {
+): Promise<string[]> {
   if (context.config.errors.length > 0) throw new ConfigInvalid(context.config.errors.map(formatConfigError));
   const rules = claimRulesFor(context.config, context.configDir, context.sources);
   // The boot-time hold, from the same config as the rules (vfio-autobind-hold.service runs it).
   const holdScript = generateHoldScript(context.config, context.config.digest);
-  if (context.dryRun) return `would write ${context.rulesFile} if it differs`;
-  const holdWritten = writeHoldScript(generatedPaths(context.configDir).holdScript, holdScript);
-  if (!writeClaimRules(context.rulesFile, rules))
-    return holdWritten ? `wrote ${generatedPaths(context.configDir).holdScript}` : null;
+  const holdScriptFile = generatedPaths(context.configDir).holdScript;
+  if (context.dryRun)
+    return [
+      ...plannedFileChange("rules", context.rulesFile, replacedRulesText(context.rulesFile), rules),
+      ...plannedFileChange("hold script", holdScriptFile, replacedHoldScript(holdScriptFile), holdScript),
+    ];
+  const holdWritten = writeHoldScript(holdScriptFile, holdScript);
+  if (!writeClaimRules(context.rulesFile, rules)) return holdWritten ? [`wrote ${holdScriptFile}`] : [];
   const warning = await context.reloadUdev();
   if (warning !== null) warnings.push(warning);
-  return `wrote ${context.rulesFile}`;
+  return [`wrote ${context.rulesFile}`];
 }
 
 export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
@@ -123,8 +132,7 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
   const warnings: string[] = [];
   let failed = false;
 
-  const rulesLine = await installClaimRules({ ...context, sources: env }, warnings);
-  if (rulesLine !== null) lines.push(rulesLine);
+  lines.push(...(await installClaimRules({ ...context, sources: env }, warnings)));
   if (!hasPciBus(env.sysfsRoot)) {
     // A chroot or an image build: the rules are what the first boot needs; nothing to bind.
     lines.push(noPciBusLine(env.sysfsRoot));
@@ -159,6 +167,7 @@ export async function applyClaims(context: ApplyContext): Promise<ApplyReport> {
       const why = selection.kind === "excluded" ? "excluded" : "no longer claimed";
       const result = await releaseDevice({ address, force: false, dryRun: context.dryRun }, env);
       lines.push(`${result.message} (${why})`);
+      for (const step of result.plan ?? []) lines.push(`  ${step}`);
       if (!succeeded(result)) failed = true;
     }
   }

@@ -4,7 +4,8 @@
  * next boot would give a device whose driver's module was removed.
  */
 import { normaliseModuleName } from "../alias/aliasRecords.js";
-import { planCandidates, type BindEnvironment } from "../binder/bindDevice.js";
+import { planCandidates } from "../binder/bindCandidates.js";
+import type { BindEnvironment } from "../binder/bindDevice.js";
 import { readRecord } from "../binder/stateStore.js";
 import type { Claim } from "../config/claimConfig.js";
 import { RuntimeFailure } from "../errors.js";

@@ -2,49 +2,25 @@
  * `bind`: one device to its best VFIO driver, under a lock, falling back through the
  * ranked candidates and restoring the original driver when all of them fail. The order of
  * work is here; what refuses a device is in policy/safetyVerdict.ts, the kernel steps (and
- * the plan --dry-run prints from them) in bindSteps.ts, the outcomes in outcomes.ts.
+ * the plan --dry-run prints from them) in bindSteps.ts, the outcomes in outcomes.ts; the
+ * candidates in bindCandidates.ts, the attempts under the lock in bindLocked.ts.
  */
-import { normaliseModuleName } from "../alias/aliasRecords.js";
-import { RuntimeFailure } from "../errors.js";
-import { rankCandidates } from "../alias/rankCandidates.js";
-import { describeForbidden, NO_MODULE_POLICY, type ModulePolicy } from "../kmod/modulePolicy.js";
+import type { ModulePolicy } from "../kmod/modulePolicy.js";
 import type { ModuleFiles } from "../kmod/moduleFiles.js";
 import type { VfioAliasSet } from "../kmod/readVfioAliases.js";
 import type { HeldLock } from "../lock/deviceLock.js";
-import { isSafeModuleName } from "../paths.js";
-import { isOverrideOurs } from "../policy/hold.js";
 import { keptAfterFallback } from "../policy/moveVerdict.js";
-import { bindVerdict, pinnedModuleRefusal, type SafetyVerdict } from "../policy/safetyVerdict.js";
+import { bindVerdict, type SafetyVerdict } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
-import {
-  moduleOfDriver,
-  pciDriverOfModule,
-  readPciDevice,
-  seenOrReadPciDevice,
-  type PciDevice,
-} from "../sysfs/pciDevice.js";
+import { moduleOfDriver, readPciDevice, seenOrReadPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
 import { findVfioHolders, vfioNodesOf } from "../sysfs/vfioHolders.js";
-import {
-  ATTEMPT_STEPS,
-  attemptCandidate,
-  describeRestore,
-  DeviceGone,
-  restoreOriginal,
-  type AttemptResult,
-  type SequenceContext,
-} from "./bindSteps.js";
-import {
-  attemptCostMs,
-  canAfford,
-  lockWaitMs,
-  RESTORE_RESERVE_MS,
-  seconds,
-  SYSFS_STEPS_MS,
-  type Budget,
-} from "./budget.js";
+import { planCandidates } from "./bindCandidates.js";
+import { dryRunPlan } from "./bindDryRun.js";
+import { bindLocked, costOf } from "./bindLocked.js";
+import { lockWaitMs, seconds, type Budget } from "./budget.js";
 import type { KernelIo } from "./kernelIo.js";
 import { refusedOutcome, type BindOutcome, type PlannedCandidate } from "./outcomes.js";
-import { readRecord, removeRecord, writeRecord, type BindRecord } from "./stateStore.js";
+import { readRecord, writeRecord } from "./stateStore.js";
 
 export type { BindOutcome, PlannedCandidate } from "./outcomes.js";
 
@@ -95,77 +71,10 @@ export interface BindEnvironment {
   now(): Date;
 }
 
-export function sequenceContext(env: BindEnvironment, address: string): SequenceContext {
-  return {
-    sysfsRoot: env.sysfsRoot,
-    address,
-    kernel: env.kernel,
-    modprobeTimeoutMs: env.modprobeTimeoutMs,
-    builtinModules: env.builtinModules,
-  };
-}
-
 export function lockKeyFor(device: Pick<PciDevice, "address" | "iommuGroup">): string {
   // One lock per IOMMU group: group-wide operations and single devices then never interleave.
   return device.iommuGroup === null ? `device-${device.address}` : `group-${device.iommuGroup}`;
 }
-
-/**
- * The candidates in the order they will be tried, or why a pinned driver is refused. Modules
- * the admin forbade (modprobe.d blacklist or install, module_blacklist=) are left out.
- */
-export function planCandidates(
-  sysfsRoot: string,
-  device: PciDevice,
-  aliasSet: VfioAliasSet,
-  driverOption: string | undefined,
-  modulePolicy: ModulePolicy = NO_MODULE_POLICY,
-): PlannedCandidate[] | { refusal: string } {
-  if (driverOption !== undefined) {
-    const module = moduleForName(sysfsRoot, aliasSet, driverOption);
-    if (typeof module !== "string") return module;
-    const forbidden = modulePolicy.get(module);
-    if (forbidden !== undefined) {
-      return { refusal: `driver ${driverOption} (module ${module}) is forbidden by ${describeForbidden(forbidden)}` };
-    }
-    return [{ rank: 1, module, pattern: null, driver: pciDriverOfModule(sysfsRoot, module) }];
-  }
-  const allowed = rankCandidates(device.modalias, aliasSet.aliases).filter((c) => !modulePolicy.has(c.module));
-  return allowed.map((c, i) => ({
-    rank: i + 1,
-    module: c.module,
-    pattern: c.pattern,
-    driver: pciDriverOfModule(sysfsRoot, c.module),
-  }));
-}
-
-/**
- * --driver and Driver= take a module (mlx5_vfio_pci) or a driver name (vfio-pci,
- * xe-vfio-pci); only VFIO drivers. The rules' compiled pins resolve through it too.
- */
-export function moduleForName(sysfsRoot: string, aliasSet: VfioAliasSet, name: string): string | { refusal: string } {
-  // A malformed name is a bad argument, not a device decision: one line on stderr.
-  if (!isSafeModuleName(name))
-    throw new RuntimeFailure(`--driver ${JSON.stringify(name)}: not a module or driver name`);
-  const vfioModules = new Set(aliasSet.aliases.map((a) => a.module));
-  const module = moduleOfDriver(sysfsRoot, name) ?? normaliseModuleName(name);
-  const refusal = pinnedModuleRefusal(module, vfioModules);
-  return refusal === null ? module : { refusal };
-}
-
-/** Why the better candidates were passed over, for the line the admin reads. */
-const fellBack = (attempts: readonly AttemptResult[]): string => {
-  const failed = attempts.filter((a) => !a.bound);
-  return failed.length === 0 ? "" : ` after ${failed.map((a) => `${a.module}: ${a.reason}`).join("; ")}`;
-};
-
-const describeCandidates = (candidates: readonly PlannedCandidate[]): string =>
-  candidates
-    .map((c) => `${c.rank}. ${c.module}${c.driver !== null && c.driver !== c.module ? ` (driver ${c.driver})` : ""}`)
-    .join(", ");
-
-const costOf = (env: BindEnvironment, candidate: PlannedCandidate): number =>
-  attemptCostMs(candidate.driver === null && !env.builtinModules.has(candidate.module), env.modprobeTimeoutMs);
 
 /** The VFIO driver a device is on when its module is no longer a candidate (removed since), or null. */
 function onRemovedVfioModule(
@@ -345,142 +254,4 @@ function recordRulesBind(
     verdict: { ok: true, overridden: [] },
     message: `${device.address}: bound to ${device.driver} by the udev rules (module ${first.module}, rank ${first.rank} of ${candidates.length})${warning}`,
   };
-}
-
-async function bindLocked(
-  env: BindEnvironment,
-  device: PciDevice,
-  tried: readonly PlannedCandidate[],
-  candidates: readonly PlannedCandidate[],
-  verdict: SafetyVerdict,
-  rulesDriver: string | null,
-): Promise<BindOutcome> {
-  const address = device.address;
-  // A device we bound before keeps the driver it had before us as its original. A device
-  // held for us (by the rules or at boot) had none: if nothing binds, it goes back to the
-  // kernel's choice (fail-open), which is where it would have gone without us.
-  const previous = readRecord(env.stateDir, address);
-  const heldForUs =
-    previous === null &&
-    isOverrideOurs(device.driverOverride, rulesDriver) &&
-    (device.driver === null || device.driver === rulesDriver);
-  const original =
-    previous !== null
-      ? { driver: previous.originalDriver, override: previous.originalOverride, probe: previous.held === true }
-      : heldForUs
-        ? { driver: null, override: null, probe: true }
-        : { driver: device.driver, override: device.driverOverride, probe: false };
-  const record = (fields: Pick<BindRecord, "status" | "module" | "driver">): BindRecord => ({
-    version: 1,
-    address,
-    originalDriver: original.driver,
-    originalOverride: original.override,
-    time: env.now().toISOString(),
-    ...(original.probe ? { held: true as const } : {}),
-    ...fields,
-  });
-  // Written before the first change, so a crash mid-way still knows how to go back.
-  writeRecord(env.stateDir, record({ status: "binding", module: null, driver: null }));
-
-  const attempts: AttemptResult[] = [];
-  try {
-    for (const candidate of tried) {
-      // Stop starting attempts once one more and the restore after it no longer fit the budget.
-      if (!canAfford(env.budget, costOf(env, candidate))) {
-        attempts.push({
-          module: candidate.module,
-          driver: candidate.driver,
-          bound: false,
-          reason: `not tried: ${seconds(env.budget.remainingMs())} s left of the deadline, too little for an attempt and a restore`,
-        });
-        break;
-      }
-      // modprobe may use what is left after the sysfs steps and the restore, up to its own timeout.
-      const modprobeTimeoutMs = Math.min(
-        env.modprobeTimeoutMs,
-        env.budget.remainingMs() - SYSFS_STEPS_MS - RESTORE_RESERVE_MS,
-      );
-      const attempt = await attemptCandidate({ ...sequenceContext(env, address), modprobeTimeoutMs }, candidate.module);
-      attempts.push(attempt);
-      if (attempt.bound && attempt.driver !== null) {
-        let warning = "";
-        try {
-          writeRecord(env.stateDir, record({ status: "bound", module: attempt.module, driver: attempt.driver }));
-        } catch (error) {
-          // The "binding" record already holds the originals, which is all release needs.
-          warning = ` (warning: ${error instanceof Error ? error.message : String(error)})`;
-        }
-        const forced = verdict.ok && verdict.overridden.length > 0 ? ` (forced: ${verdict.overridden.join("; ")})` : "";
-        // A host driver had it first (built in, or loaded before any hold could be set):
-        // said plainly, so the admin knows the device met it.
-        const takenFrom =
-          device.driver !== null && !device.hasVfioDev && !heldForUs ? `; taken from ${device.driver}` : "";
-        return {
-          status: "bound",
-          address,
-          module: attempt.module,
-          driver: attempt.driver,
-          rank: candidate.rank,
-          candidates,
-          attempts,
-          verdict,
-          message: `${address}: bound to ${attempt.driver} (module ${attempt.module}, rank ${candidate.rank} of ${candidates.length})${takenFrom}${fellBack(attempts)}${forced}${warning}`,
-        };
-      }
-    }
-    const restore = restoreOriginal(sequenceContext(env, address), original);
-    // Back where it started: nothing of ours is left to release. Otherwise keep the record
-    // with the originals so that `release` can try again.
-    if (restore.ok) removeRecord(env.stateDir, address);
-    const reasons = attempts.map((a) => `${a.module}: ${a.reason}`).join("; ");
-    return {
-      status: "failed",
-      address,
-      candidates,
-      attempts,
-      verdict,
-      restore,
-      message: `${address}: not bound: ${reasons}; ${restore.reason}`,
-    };
-  } catch (error) {
-    if (!(error instanceof DeviceGone)) throw error;
-    removeRecord(env.stateDir, address);
-    const reasons = attempts.map((a) => `${a.module}: ${a.reason}`);
-    return {
-      status: "removed",
-      address,
-      candidates,
-      attempts,
-      message: `${address}: not bound: ${[...reasons, "the device was removed"].join("; ")}`,
-    };
-  }
-}
-
-/** What --dry-run prints: the same step tables the executor walks, described instead of run. */
-function dryRunPlan(env: BindEnvironment, device: PciDevice, tried: readonly PlannedCandidate[]): string[] {
-  const plan: string[] = [];
-  tried.forEach((candidate, index) => {
-    plan.push(`${index === 0 ? "try" : "else try"} ${candidate.module}:`);
-    const view = {
-      sysfsRoot: env.sysfsRoot,
-      address: device.address,
-      currentDriver: device.driver,
-      currentOverride: device.driverOverride,
-      module: candidate.module,
-      driver: candidate.driver,
-      builtin: env.builtinModules.has(candidate.module),
-      index,
-    };
-    for (const step of ATTEMPT_STEPS) {
-      const line = step.describe(view);
-      if (line !== null) plan.push(`  ${line}`);
-    }
-  });
-  plan.push("if none binds:");
-  const target = { driver: device.driver, override: device.driverOverride };
-  for (const line of describeRestore({ sysfsRoot: env.sysfsRoot, address: device.address }, target)) {
-    plan.push(`  ${line}`);
-  }
-  plan.push(`candidates in order: ${describeCandidates(tried)}`);
-  return plan;
 }

@@ -23,6 +23,17 @@ export interface SequenceContext {
   readonly builtinModules: ReadonlySet<string>;
 }
 
+/** The sequence's context for one device, from the binder's environment. */
+export function sequenceContext(env: Omit<SequenceContext, "address">, address: string): SequenceContext {
+  return {
+    sysfsRoot: env.sysfsRoot,
+    address,
+    kernel: env.kernel,
+    modprobeTimeoutMs: env.modprobeTimeoutMs,
+    builtinModules: env.builtinModules,
+  };
+}
+
 /** The device disappeared (hot-removed) in the middle of the sequence. */
 export class DeviceGone extends Error {
   override readonly name = "DeviceGone";
@@ -259,7 +270,7 @@ export const RESTORE_STEPS: readonly RestoreStep[] = [
     describe: (view, target) =>
       target.driver === null
         ? target.probe === true
-          ? `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}, so the kernel gives it the driver it would have had without the hold`
+          ? `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}, so the kernel gives it the driver it would have without vfio-autobind`
           : "leave it unbound, as it was"
         : `write ${view.address} to ${shown(view, sysfsPaths(view.sysfsRoot).bind(target.driver))}, else to ${shown(view, sysfsPaths(view.sysfsRoot).driversProbe)}`,
     run(ctx, target, state) {

@@ -1,10 +1,9 @@
 /**
- * What a bind or a release came to: one discriminated union each, built only by the helpers
- * below, and the one table that says which outcomes are failures and what exit code a run
- * ends with. `bind`, `release`, `apply` and the udev helper all read these; none of them
- * decides failure on its own. So do `check` and `status`, for what they find.
+ * What a bind, a release or a command came to: one discriminated union each, built only by
+ * the helpers below, and the one home of exit codes: the table of them, which outcomes are
+ * failures, and what exit code a run ends with. Every command, and the udev helper, reads
+ * these; none of them decides its exit code on its own.
  */
-import { EXIT_FAILURE, EXIT_NOT_APPLIED, EXIT_OK, EXIT_USAGE } from "../errors.js";
 import type { SafetyVerdict } from "../policy/safetyVerdict.js";
 import type { AttemptResult, RestoreResult } from "./bindSteps.js";
 
@@ -66,6 +65,8 @@ export interface ReleaseOutcome {
   readonly status: "released" | "planned" | "not-ours" | "refused" | "failed" | "removed";
   /** The driver the device is on afterwards. */
   readonly driver: string | null;
+  /** --dry-run: the steps release would take, in order (the restore steps, described). */
+  readonly plan?: readonly string[];
   readonly message: string;
 }
 
@@ -87,10 +88,23 @@ export function succeeded(outcome: { readonly status: BindStatus | ReleaseStatus
   return SUCCEEDED[outcome.status];
 }
 
-/** The exit code of a run that produced these outcomes: 0 when every one succeeded, else 1. */
-export function exitCodeFor(outcomes: Iterable<{ readonly status: BindStatus | ReleaseStatus }>): number {
-  for (const outcome of outcomes) if (!succeeded(outcome)) return EXIT_FAILURE;
-  return EXIT_OK;
+/** Every exit status vfio-autobind ends with: the one table. */
+export const EXIT_CODES = {
+  ok: 0,
+  /** Something failed at run time; for check and status: the claims are invalid. */
+  failure: 1,
+  /** The command line is wrong: nothing ran. */
+  usage: 2,
+  /** check --applied and status: the claims are valid, but the machine does not follow them yet. */
+  notApplied: 3,
+} as const;
+
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+
+/** The exit code of a run that produced these outcomes: ok when every one succeeded, else failure. */
+export function exitCodeFor(outcomes: Iterable<{ readonly status: BindStatus | ReleaseStatus }>): ExitCode {
+  for (const outcome of outcomes) if (!succeeded(outcome)) return EXIT_CODES.failure;
+  return EXIT_CODES.ok;
 }
 
 /**
@@ -103,19 +117,61 @@ export interface ClaimsFindings {
   readonly notApplied: readonly string[];
 }
 
+/** What a command came to. Every command's handler returns one; exitCodeOf turns it into the exit code. */
+export type CommandOutcome =
+  /** It ran to the end; `failed`: some of what it did or read failed (and said so). */
+  | { readonly kind: "completed"; readonly failed: boolean }
+  /** What happened to each device it bound or released. */
+  | { readonly kind: "devices"; readonly outcomes: readonly { readonly status: BindStatus | ReleaseStatus }[] }
+  /**
+   * What `check` or `status` found about the claims; `notAppliedFails`: whether claims
+   * not applied yet count against the machine (`check --applied`, `status`).
+   */
+  | { readonly kind: "claims"; readonly findings: ClaimsFindings; readonly notAppliedFails: boolean }
+  /** The command line was wrong (UsageError): nothing ran. */
+  | { readonly kind: "usage-error" }
+  /** An error stopped the command before it finished (RuntimeFailure, or one nothing expected). */
+  | { readonly kind: "stopped" };
+
+export const completed = (failed = false): CommandOutcome => ({ kind: "completed", failed });
+
+export const devicesOutcome = (
+  outcomes: readonly { readonly status: BindStatus | ReleaseStatus }[],
+): CommandOutcome => ({
+  kind: "devices",
+  outcomes,
+});
+
+export const claimsOutcome = (findings: ClaimsFindings, notAppliedFails: boolean): CommandOutcome => ({
+  kind: "claims",
+  findings,
+  notAppliedFails,
+});
+
 /**
- * The exit code of `check` and `status`: 1 for invalid claims, 3 for valid ones not
- * applied yet when that counts (`check --applied`, `status`), else 0.
+ * The exit code of a command's outcome. For `check` and `status`: failure for invalid
+ * claims, notApplied for valid ones not applied yet when that counts, else ok.
  */
-export function claimsExitCode(findings: ClaimsFindings, notAppliedFails: boolean): number {
-  if (findings.invalid) return EXIT_FAILURE;
-  return notAppliedFails && findings.notApplied.length > 0 ? EXIT_NOT_APPLIED : EXIT_OK;
+export function exitCodeOf(outcome: CommandOutcome): ExitCode {
+  switch (outcome.kind) {
+    case "completed":
+      return outcome.failed ? EXIT_CODES.failure : EXIT_CODES.ok;
+    case "devices":
+      return exitCodeFor(outcome.outcomes);
+    case "claims":
+      if (outcome.findings.invalid) return EXIT_CODES.failure;
+      return outcome.notAppliedFails && outcome.findings.notApplied.length > 0 ? EXIT_CODES.notApplied : EXIT_CODES.ok;
+    case "usage-error":
+      return EXIT_CODES.usage;
+    case "stopped":
+      return EXIT_CODES.failure;
+  }
 }
 
 /** The exit codes as --help and the man page list them. */
 export const EXIT_STATUS_HELP =
-  `Exit status: ${EXIT_OK} success, ${EXIT_FAILURE} failure (for check and status: the claims are invalid), ` +
-  `${EXIT_USAGE} usage error, ${EXIT_NOT_APPLIED} the claims are valid but not applied yet (check --applied, status).`;
+  `Exit status: ${EXIT_CODES.ok} success, ${EXIT_CODES.failure} failure (for check and status: the claims are invalid), ` +
+  `${EXIT_CODES.usage} usage error, ${EXIT_CODES.notApplied} the claims are valid but not applied yet (check --applied, status).`;
 
 /** A refusal: nothing was written. */
 export function refusedOutcome(

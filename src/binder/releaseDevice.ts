@@ -10,8 +10,8 @@ import { releaseRefusal } from "../policy/safetyVerdict.js";
 import { findHostUses } from "../sysfs/hostUsage.js";
 import { deviceExists, readPciDevice } from "../sysfs/pciDevice.js";
 import { findVfioHolders, vfioNodesOf } from "../sysfs/vfioHolders.js";
-import { lockKeyFor, sequenceContext, type BindEnvironment } from "./bindDevice.js";
-import { DeviceGone, probeDevice, restoreOriginal } from "./bindSteps.js";
+import { lockKeyFor, type BindEnvironment } from "./bindDevice.js";
+import { describeRestore, DeviceGone, probeDevice, restoreOriginal, sequenceContext } from "./bindSteps.js";
 import { LOCK_TIMEOUT_MS } from "./budget.js";
 import type { ReleaseOutcome } from "./outcomes.js";
 import { readRecord, removeRecord } from "./stateStore.js";
@@ -52,21 +52,18 @@ export async function releaseDevice(request: ReleaseRequest, env: BindEnvironmen
     probe: record?.held === true,
   };
   if (request.dryRun) {
-    const back =
-      record === null
-        ? heldOnly
-          ? "clear the hold and let the kernel choose a driver"
-          : "clear driver_override and let the kernel choose a driver"
-        : target.probe
-          ? "clear the override and let the kernel choose a driver, as without the hold"
-          : target.driver === null
-            ? "restore the override and leave it unbound"
-            : `restore the override and bind ${target.driver}`;
+    // The restore steps the release below runs, described instead of run. Without a record
+    // it clears the override and probes: those steps with a probe at the end.
+    const plan = describeRestore(
+      { sysfsRoot: env.sysfsRoot, address },
+      record === null ? { driver: null, override: null, probe: true } : target,
+    );
     return {
       address,
       status: "planned",
       driver: initial.driver,
-      message: `${address}: would ${back} (dry run, nothing written)`,
+      plan,
+      message: `${address}: would release it (dry run, nothing written)`,
     };
   }
 

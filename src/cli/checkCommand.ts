@@ -6,10 +6,10 @@
  * tool's validate hook needs before it installs it.
  */
 import * as path from "node:path";
-import { claimsExitCode, EXIT_STATUS_HELP } from "../binder/outcomes.js";
+import { claimsOutcome, completed, EXIT_CODES, EXIT_STATUS_HELP, type CommandOutcome } from "../binder/outcomes.js";
 import { formatConfigError } from "../config/claimConfig.js";
 import { isClaimFileName, readClaimConfig, type StagedClaimFile } from "../config/readClaimConfig.js";
-import { EXIT_NOT_APPLIED, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { quoteForDisplay } from "../text/safeText.js";
 import { installedRulesProblem } from "../udev/writeClaimRules.js";
 import { type CommandContext, defineCommand } from "./commandContext.js";
@@ -41,7 +41,7 @@ function stagedFile(context: CommandContext, options: CheckOptions): StagedClaim
   return { file: options.file, replaces: options.as ?? (inConfigDir ? path.basename(options.file) : null) };
 }
 
-export async function runCheck(context: CommandContext, options: CheckOptions): Promise<void> {
+export async function runCheck(context: CommandContext, options: CheckOptions): Promise<CommandOutcome> {
   const staged = stagedFile(context, options);
   const config = readClaimConfig(context.configDir, staged);
   const errors = (await configErrors(context, config)).map(formatConfigError);
@@ -56,29 +56,27 @@ export async function runCheck(context: CommandContext, options: CheckOptions): 
   // A staged file changes nothing installed: the rules are judged by a check without FILE.
   const tampered = staged === undefined ? installedRulesProblem(context.rulesFile) : null;
   if (tampered !== null) context.output.err(`${tampered}\n`);
-  if (errors.length > 0 || tampered !== null) {
-    context.exitCode = claimsExitCode({ invalid: true, notApplied: [] }, options.applied);
-    return;
-  }
+  if (errors.length > 0 || tampered !== null) return claimsOutcome({ invalid: true, notApplied: [] }, options.applied);
   if (staged !== undefined) {
     context.output.out(
       `${staged.file}: no errors; with it, ${context.configDir} has ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s)\n`,
     );
-    return;
+    return completed();
   }
   const notApplied = notAppliedYet(context, config).lines;
   const label = options.applied ? "" : "notice: ";
   for (const line of notApplied) context.output.err(`vfio-autobind: ${label}${line}\n`);
-  context.exitCode = claimsExitCode({ invalid: false, notApplied }, options.applied);
+  const outcome = claimsOutcome({ invalid: false, notApplied }, options.applied);
   if (config.claims.length === 0 && notApplied.length === 0) {
     context.output.out(`${context.configDir}: no claims yet, so nothing to check; "vfio-autobind claim" makes one\n`);
-    return;
+    return outcome;
   }
   context.output.out(
     `${context.configDir}: ${config.claims.length} claim(s), ${config.exclusions.length} exclusion(s), no errors; ${
       notApplied.length === 0 ? `${context.rulesFile} is up to date` : "not applied yet: run the command(s) named above"
     }\n`,
   );
+  return outcome;
 }
 
 export const checkCommand = defineCommand({
@@ -99,7 +97,7 @@ export const checkCommand = defineCommand({
       .option("applied", {
         type: "boolean",
         default: false,
-        describe: `also fail (exit ${EXIT_NOT_APPLIED}) when valid claims are not applied yet: stale rules or initramfs holds, a claimed device on a host driver`,
+        describe: `also fail (exit ${EXIT_CODES.notApplied}) when valid claims are not applied yet: stale rules or initramfs holds, a claimed device on a host driver`,
       })
       .example("$0 check", "validate the claims in the config directory")
       .example("$0 check --applied", "also require that apply (and an initramfs rebuild) have followed them")

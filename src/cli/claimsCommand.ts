@@ -1,5 +1,6 @@
 /** `claims`: the claims and exclusions, and the devices each selects now. Read-only. */
 import * as path from "node:path";
+import { completed, type CommandOutcome } from "../binder/outcomes.js";
 import { formatConfigError, type Selectors } from "../config/claimConfig.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
@@ -7,7 +8,7 @@ import { type CommandContext, defineCommand } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 import { presentDevices } from "./machineConfig.js";
 
-export function runClaims(context: CommandContext): void {
+export function runClaims(context: CommandContext): CommandOutcome {
   const config = readClaimConfig(context.configDir);
   const present = presentDevices(context.sysfsRoot);
   const describe = (s: Selectors): string =>
@@ -48,7 +49,7 @@ export function runClaims(context: CommandContext): void {
     );
   }
   for (const error of config.errors) context.output.err(`vfio-autobind: ${formatConfigError(error)}\n`);
-  if (config.errors.length > 0) context.exitCode = 1;
+  return completed(config.errors.length > 0);
 }
 
 export const claimsCommand = defineCommand({

@@ -1,9 +1,12 @@
 /**
  * The global options every command shares, resolved once: where sysfs and the kernel's
- * module files are, how to print, and where messages go.
+ * module files are, how to print, and where messages go; and the shape of a command.
  */
 import type { ArgumentsCamelCase, Argv } from "yargs";
+import type { BindEnvironment } from "../binder/bindDevice.js";
+import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../binder/kernelIo.js";
+import type { CommandOutcome } from "../binder/outcomes.js";
 import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 
 export interface Output {
@@ -38,8 +41,6 @@ export interface GlobalOptions {
 export interface CommandContext extends GlobalOptions {
   readonly output: Output;
   readonly adapters: Adapters;
-  /** Set by a command that finished but must report failure (exit 1). */
-  exitCode: number;
 }
 
 export interface GlobalArguments {
@@ -117,8 +118,8 @@ export interface Invocation {
 
 /**
  * One entry of the command table: the yargs command string and description, the options
- * it adds to the global ones, and the handler that does the work. A handler reports
- * failure by throwing RuntimeFailure/UsageError or by setting context.exitCode.
+ * it adds to the global ones, and the handler that does the work. A handler returns its
+ * outcome (binder/outcomes.ts), or throws RuntimeFailure/UsageError.
  */
 export interface CommandDefinition<A> {
   readonly command: string;
@@ -128,30 +129,32 @@ export interface CommandDefinition<A> {
     context: CommandContext,
     args: ArgumentsCamelCase<A>,
     invocation: Invocation,
-  ) => void | Promise<void>;
+  ) => CommandOutcome | Promise<CommandOutcome>;
+}
+
+/** One run of the command line: makes the command's context, and takes its outcome. */
+export interface CommandRun {
+  start(args: GlobalArguments): CommandContext;
+  finish(outcome: CommandOutcome): void;
 }
 
 /** A table entry with its argument type erased, so commands of every shape fit one table. */
 export interface CliCommand {
   readonly command: string;
   readonly describe: string;
-  /** Adds the command to the parser; `start` makes the context for the run. */
-  register(
-    parser: Argv<GlobalArguments>,
-    start: (args: GlobalArguments) => CommandContext,
-    invocation: Invocation,
-  ): Argv<GlobalArguments>;
+  /** Adds the command to the parser; `run` makes its context and takes its outcome. */
+  register(parser: Argv<GlobalArguments>, run: CommandRun, invocation: Invocation): Argv<GlobalArguments>;
 }
 
 export function defineCommand<A extends GlobalArguments>(definition: CommandDefinition<A>): CliCommand {
   return {
     command: definition.command,
     describe: definition.describe,
-    register: (parser, start, invocation) =>
-      parser.command(definition.command, definition.describe, definition.options, (args) =>
+    register: (parser, run, invocation) =>
+      parser.command(definition.command, definition.describe, definition.options, async (args) => {
         // The parser carries the global options, so every command's arguments include them.
-        definition.handler(start(args as GlobalArguments), args, invocation),
-      ),
+        run.finish(await definition.handler(run.start(args), args, invocation));
+      }),
   };
 }
 
@@ -177,4 +180,11 @@ export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
 /** Prints warnings on stderr, each once, prefixed with the program name. */
 export function warn(context: CommandContext, warnings: readonly string[]): void {
   for (const warning of new Set(warnings)) context.output.err(`vfio-autobind: warning: ${warning}\n`);
+}
+
+/** What the binder needs for a command, from its paths; warnings go to stderr. */
+export function bindEnvironment(context: CommandContext): BindEnvironment {
+  return makeBindEnvironment(context, context.adapters.kernelIo(context.sysfsRoot), (warnings) =>
+    warn(context, warnings),
+  );
 }

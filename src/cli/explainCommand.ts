@@ -6,21 +6,22 @@ import {
   formatOrigin,
   type Explanation,
 } from "../explain/buildExplanation.js";
+import { completed, type CommandOutcome } from "../binder/outcomes.js";
 import { describeForbidden } from "../kmod/modulePolicy.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { formatPciNames, lookupPciNames } from "../pciids/pciIdsNames.js";
 import { readPciIds } from "../pciids/readPciIds.js";
-import { parseDeviceReference } from "../sysfs/deviceReference.js";
 import { quoteForDisplay } from "../text/safeText.js";
-import { pciDriverOfModule, readPciDevice, resolveDevice } from "../sysfs/pciDevice.js";
+import { pciDriverOfModule, readPciDevice } from "../sysfs/pciDevice.js";
 import { describeHolders, describeVfioNodes, vfioFactsOf } from "../sysfs/vfioHolders.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
+import { resolveDeviceArgument, DEVICE_ARGUMENT } from "./deviceArgument.js";
 import { driverChangeOf } from "./notApplied.js";
 
-export function runExplain(context: CommandContext, deviceArgument: string): void {
-  const address = resolveDevice(context.sysfsRoot, parseDeviceReference(deviceArgument, context.sysfsRoot));
+export function runExplain(context: CommandContext, deviceArgument: string): CommandOutcome {
+  const address = resolveDeviceArgument(context, deviceArgument);
   const device = readPciDevice(context.sysfsRoot, address);
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: true });
   // explain lists the malformed lines itself; the other warnings still go to stderr.
@@ -41,6 +42,7 @@ export function runExplain(context: CommandContext, deviceArgument: string): voi
   context.output.out(
     context.json ? `${JSON.stringify(explanationJson(explanation), null, 2)}\n` : formatExplanation(explanation),
   );
+  return completed();
 }
 
 /** How much of a skipped line explain shows (an index line may be megabytes, or not text). */
@@ -126,7 +128,7 @@ export const explainCommand = defineCommand({
   describe: "show every VFIO driver that matches a device, in rank order, and why",
   options: (y) =>
     y
-      .positional("device", { type: "string", describe: "PCI address or sysfs path", demandOption: true })
+      .positional("device", DEVICE_ARGUMENT)
       .example("$0 explain 0000:3b:00.2", "rank the VFIO drivers for one device")
       .example("$0 explain /sys/bus/pci/devices/0000:3b:00.2 --json", "the same, as JSON"),
   handler: (context, args) => runExplain(context, args.device),

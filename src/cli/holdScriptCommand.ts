@@ -1,4 +1,5 @@
 /** `hold-script`: the boot-time hold script from the claims, for the initramfs hooks and admins. */
+import { completed, type CommandOutcome } from "../binder/outcomes.js";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../files/safeFiles.js";
 import { generateHoldScript } from "../hold/holdScript.js";
@@ -13,7 +14,7 @@ export interface HoldScriptOptions {
   readonly countClaims: boolean;
 }
 
-export async function runHoldScript(context: CommandContext, options: HoldScriptOptions): Promise<void> {
+export async function runHoldScript(context: CommandContext, options: HoldScriptOptions): Promise<CommandOutcome> {
   const release = options.stamp;
   if (release !== undefined && !isSafeKernelRelease(release))
     throw new UsageError(
@@ -27,7 +28,7 @@ export async function runHoldScript(context: CommandContext, options: HoldScript
     claims = config.claims.length;
     if (options.countClaims) {
       context.output.out(`${claims}\n`);
-      return;
+      return completed();
     }
     if (options.output === undefined) context.output.out(script);
     else writeFileAtomic(options.output, script, { mode: 0o644, dirMode: 0o755 });
@@ -37,6 +38,7 @@ export async function runHoldScript(context: CommandContext, options: HoldScript
     if (release !== undefined) removeInitramfsStamp(context.configDir, release);
     throw error;
   }
+  return completed();
 }
 
 export const holdScriptCommand = defineCommand({

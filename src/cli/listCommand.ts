@@ -1,4 +1,5 @@
 /** `list`: every PCI device, one row each, with its best VFIO module. Read-only. */
+import { completed, type CommandOutcome } from "../binder/outcomes.js";
 import { buildExplanation, deviceJson } from "../explain/buildExplanation.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
@@ -9,7 +10,7 @@ import { listPciDeviceNames, pciDriverOfModule, readPciDevice } from "../sysfs/p
 import { type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { formatTable } from "./formatTable.js";
 
-export function runList(context: CommandContext): void {
+export function runList(context: CommandContext): CommandOutcome {
   const aliasSet = readVfioAliases(context.modulesDir, { lineNumbers: false });
   warn(
     context,
@@ -53,7 +54,7 @@ export function runList(context: CommandContext): void {
   if (context.json) context.output.out(`${JSON.stringify(rows, null, 2)}\n`);
   else context.output.out(formatTable(["ADDRESS", "ID", "CLASS", "DRIVER", "GROUP", "BEST", "NAME"], table));
   for (const problem of problems) context.output.err(`vfio-autobind: ${problem}\n`);
-  if (problems.length > 0) context.exitCode = 1;
+  return completed(problems.length > 0);
 }
 
 export const listCommand = defineCommand({

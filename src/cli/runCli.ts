@@ -1,21 +1,24 @@
 /**
  * The command line: the command table, registered with yargs, and the mapping of errors to
- * one line and an exit code (0 done, 1 failed at run time, 2 usage). Each command's options
- * and handler live in its own module.
+ * one line and an outcome. Each command's options and handler live in its own module; the
+ * exit code comes from the outcome (binder/outcomes.ts).
  */
 import yargs, { type Argv } from "yargs";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from "../errors.js";
+import { RuntimeFailure, UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { EXIT_STATUS_HELP } from "../binder/outcomes.js";
+import { completed, EXIT_STATUS_HELP, exitCodeOf, type CommandOutcome } from "../binder/outcomes.js";
 import type { Adapters } from "../binder/kernelIo.js";
-import { bindCommand, releaseCommand } from "./bindCommands.js";
-import { applyCommand, claimCommand, unclaimCommand } from "./claimCommands.js";
+import { applyCommand } from "./applyCommand.js";
+import { bindCommand } from "./bindCommand.js";
+import { claimCommand } from "./claimCommand.js";
 import { claimsCommand } from "./claimsCommand.js";
 import { checkCommand } from "./checkCommand.js";
+import { releaseCommand } from "./releaseCommand.js";
 import { statusCommand } from "./statusCommand.js";
+import { unclaimCommand } from "./unclaimCommand.js";
 import {
   type CliCommand,
-  type CommandContext,
+  type CommandRun,
   type GlobalArguments,
   globalOptionsFrom,
   type Output,
@@ -48,18 +51,19 @@ export async function runCli(
   adapters: Adapters,
   env: NodeJS.ProcessEnv = {},
 ): Promise<number> {
-  // The command that runs sets exitCode on its context; it is read back at the end.
-  const contexts: CommandContext[] = [];
-  const start = (args: GlobalArguments): CommandContext => {
-    const context: CommandContext = { ...globalOptionsFrom(args), output, adapters, exitCode: EXIT_OK };
-    contexts.push(context);
-    return context;
+  // The command that runs hands its outcome back here; --help, --version and completion run none.
+  let outcome: CommandOutcome = completed();
+  const run: CommandRun = {
+    start: (args) => ({ ...globalOptionsFrom(args), output, adapters }),
+    finish: (result) => {
+      outcome = result;
+    },
   };
 
   let parser: Argv<GlobalArguments> = withGlobalOptions(yargs([...argv]))
     .scriptName("vfio-autobind")
     .usage("Usage: $0 <command> [options]\n\nBind claimed PCI devices to their most specific VFIO driver.");
-  for (const command of COMMANDS) parser = command.register(parser, start, { argv });
+  for (const command of COMMANDS) parser = command.register(parser, run, { argv });
   parser = parser
     .completion("completion", "print a bash completion script (source it, or save it to bash-completion's directory)")
     .demandCommand(1, "Give a command, such as list, explain, claim or apply. See --help.")
@@ -88,23 +92,23 @@ export async function runCli(
       throw new UsageError(`"--" is not used by vfio-autobind; give every selector before or among the options`);
     await parser.parseAsync();
   } catch (error) {
-    return reportError(error, output, env);
+    return exitCodeOf(reportError(error, output, env));
   }
-  return contexts[0]?.exitCode ?? EXIT_OK;
+  return exitCodeOf(outcome);
 }
 
-/** One line for the admin, and the exit code for the kind of error. */
-function reportError(error: unknown, output: Output, env: NodeJS.ProcessEnv): number {
+/** One line for the admin, and the outcome for the kind of error. */
+function reportError(error: unknown, output: Output, env: NodeJS.ProcessEnv): CommandOutcome {
   if (error instanceof UsageError) {
     output.err(`vfio-autobind: ${error.message}\nTry 'vfio-autobind --help'.\n`);
-    return EXIT_USAGE;
+    return { kind: "usage-error" };
   }
   if (error instanceof RuntimeFailure) {
     output.err(`vfio-autobind: ${error.message}\n`);
-    return EXIT_FAILURE;
+    return { kind: "stopped" };
   }
   const message = error instanceof Error ? error.message : String(error);
   output.err(`vfio-autobind: unexpected error: ${message}\n`);
   if (env["VFIO_AUTOBIND_DEBUG"] && error instanceof Error) output.err(`${error.stack}\n`);
-  return EXIT_FAILURE;
+  return { kind: "stopped" };
 }

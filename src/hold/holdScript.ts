@@ -24,7 +24,7 @@ import { parseAddressSelector, type ClaimConfig, type Origin, type Selectors } f
 import { RuntimeFailure } from "../errors.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
 import { HOLD_RULES } from "../policy/holdEligibility.js";
-import { claimMark } from "../udev/claimRules.js";
+import { claimMark } from "../udev/claimMark.js";
 import { commentText } from "../udev/udevRuleSyntax.js";
 import { quoteForDisplay } from "../text/safeText.js";
 

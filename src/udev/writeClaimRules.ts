@@ -5,13 +5,9 @@
  */
 import { readOptionalRegularFile, writeFileAtomic } from "../files/safeFiles.js";
 import { loadExeca } from "../process/lazyExeca.js";
-import {
-  compiledForOfRules,
-  digestOfRules,
-  generatedRulesProblem,
-  otherGeneratorReason,
-  type Decisions,
-} from "./claimRules.js";
+import type { Decisions } from "./decisionRules.js";
+import { generatedRulesProblem } from "./generatedRulesCheck.js";
+import { compiledForOfRules, digestOfRules, otherGeneratorReason } from "./rulesHeader.js";
 
 // Far above any real config (a line per claim and id), small enough to read at once.
 const RULES_MAX_BYTES = 8 * 1024 * 1024;
@@ -71,15 +67,18 @@ export function installedRulesProblem(rulesFile: string): string | null {
     : `${rulesFile}:${problem.line}: ${problem.message}; run "vfio-autobind apply" to write it again`;
 }
 
+/** The installed rules apply would replace: null when there are none, or they are unreadable or not a regular file. */
+export function replacedRulesText(rulesFile: string): string | null {
+  try {
+    return readInstalledRules(rulesFile);
+  } catch {
+    return null;
+  }
+}
+
 /** Writes the rules if they differ; returns whether the file changed. Throws FileError. */
 export function writeClaimRules(rulesFile: string, text: string): boolean {
-  let installed: string | null;
-  try {
-    installed = readInstalledRules(rulesFile);
-  } catch {
-    installed = null; // unreadable or not a regular file: replace it
-  }
-  if (installed === text) return false;
+  if (replacedRulesText(rulesFile) === text) return false;
   // A temporary file planted as a symlink is never followed (O_EXCL|O_NOFOLLOW).
   writeFileAtomic(rulesFile, text, { mode: 0o644 });
   return true;

@@ -15,7 +15,7 @@ import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
-import { compiledForOfRules } from "../../src/udev/claimRules.js";
+import { compiledForOfRules } from "../../src/udev/rulesHeader.js";
 import { compileDecisions } from "../../src/udev/compileDecisions.js";
 import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";

@@ -6,25 +6,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { makeSimulatedHost, NVME, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
-import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
-import { runCliInProcess } from "../support/runCliInProcess.js";
+import { NVME, VIRTIO_NET } from "../../support/simulatedHost.js";
+import { makeSimulatedMachine, type SimulatedMachine } from "../support/simulatedMachine.js";
 
 /** A simulated host and its CLI roots, cleaned up when the test ends. */
-function simulatedMachine(): {
-  host: SimulatedHost;
-  ws: CliWorkspace;
-  cli: (args: readonly string[]) => ReturnType<typeof runCliInProcess>;
-} {
-  const machine = { host: makeSimulatedHost(), ws: makeCliWorkspace("status-claimed") };
-  machine.ws.installUdevadm();
-  onTestFinished(() => {
-    machine.host.cleanup();
-    machine.ws.cleanup();
-  });
-  const cli = (args: readonly string[]) =>
-    runCliInProcess([...args, ...machine.host.rootArgs(machine.ws.roots)], { kernelIo: () => machine.host.kernel });
-  return { ...machine, cli };
+function simulatedMachine(): SimulatedMachine {
+  const machine = makeSimulatedMachine("status-claimed");
+  onTestFinished(() => machine.cleanup());
+  return machine;
 }
 
 const claimedOf = async (cli: ReturnType<typeof simulatedMachine>["cli"]): Promise<unknown> =>

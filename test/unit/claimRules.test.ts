@@ -5,13 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseClaimFile, type ClaimConfig } from "../../src/config/claimConfig.js";
 import { RuntimeFailure } from "../../src/errors.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
-import {
-  claimMark,
-  digestOfRules,
-  generateClaimRules,
-  generatedRulesProblem,
-  otherGeneratorReason,
-} from "../../src/udev/claimRules.js";
+import { claimMark } from "../../src/udev/claimMark.js";
+import { generateClaimRules } from "../../src/udev/claimRules.js";
+import { generatedRulesProblem } from "../../src/udev/generatedRulesCheck.js";
+import { digestOfRules, otherGeneratorReason } from "../../src/udev/rulesHeader.js";
 import { VERSION } from "../../src/version.js";
 import { controlCharacterAt } from "../../src/text/safeText.js";
 import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
