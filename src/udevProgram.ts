@@ -4,6 +4,7 @@
  * bundle's udev entry (src/udevMain.ts), which must not import the command line.
  */
 import { type Adapters, realKernelIo } from "./binder/kernelIo.js";
+import { EXIT_CODES } from "./binder/outcomes.js";
 
 /** The real kernel: sysfs writes and modprobe. */
 export const REAL_ADAPTERS: Adapters = { kernelIo: () => realKernelIo };
@@ -31,5 +32,5 @@ export async function runUdevEvent(
 
 export function unexpected(error: unknown): number {
   process.stderr.write(`vfio-autobind: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-  return 1;
+  return EXIT_CODES.failure;
 }

@@ -5,6 +5,7 @@
  * exit code, and one line for anything it did not catch.
  */
 import { nodeVersionRefusal } from "../nodeVersion.js";
+import { EXIT_CODES } from "../binder/outcomes.js";
 
 export function startEntry(program: (argv: readonly string[]) => Promise<number>): void {
   const argv = process.argv.slice(2);
@@ -16,7 +17,7 @@ export function startEntry(program: (argv: readonly string[]) => Promise<number>
     },
     (error: unknown) => {
       process.stderr.write(`vfio-autobind: unexpected error: ${String(error)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_CODES.failure;
     },
   );
 }
@@ -27,7 +28,7 @@ export function startEntry(program: (argv: readonly string[]) => Promise<number>
  */
 async function refuse(argv: readonly string[], message: string): Promise<number> {
   process.stderr.write(`vfio-autobind: ${message}\n`);
-  if (argv[0] !== "udev-event") return 1;
+  if (argv[0] !== "udev-event") return EXIT_CODES.failure;
   const option = (name: string): string | undefined => {
     const at = argv.indexOf(name);
     return at >= 0 ? argv[at + 1] : undefined;
@@ -37,5 +38,5 @@ async function refuse(argv: readonly string[], message: string): Promise<number>
   const log = journalLog({ kmsg: option("--kmsg"), journalSocket: option("--journal-socket") }, () => undefined);
   log.error(message);
   await log.close();
-  return 1;
+  return EXIT_CODES.failure;
 }

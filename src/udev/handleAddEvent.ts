@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { bindClaimed } from "../binder/bindClaimed.js";
 import type { BindEnvironment, RulesDecision } from "../binder/bindDevice.js";
-import { exitCodeFor, succeeded } from "../binder/outcomes.js";
+import { EXIT_CODES, exitCodeFor, succeeded } from "../binder/outcomes.js";
 import { describeRelease, foundHeld, releaseHold } from "../binder/failOpen.js";
 import { releaseDevice } from "../binder/releaseDevice.js";
 import { readRecord } from "../binder/stateStore.js";
@@ -84,18 +84,18 @@ function nodesNote(env: BindEnvironment, outcome: { address: string; status: str
 
 /** Handles one event; returns the exit code. Every path that decides something logs it. */
 export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEventContext): Promise<number> {
-  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
+  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return EXIT_CODES.ok;
   const address = eventAddress(event);
   const { log, env } = context;
   if (!isSysfsPciName(address)) {
     log.error(
       `udev event without a PCI address (PCI_SLOT_NAME=${JSON.stringify(event["PCI_SLOT_NAME"] ?? "")}, DEVPATH=${JSON.stringify(event["DEVPATH"] ?? "")}); nothing done`,
     );
-    return 1;
+    return EXIT_CODES.failure;
   }
   if (!deviceExists(env.sysfsRoot, address)) {
     log.info(`${address}: gone before it could be handled; nothing done`);
-    return 0;
+    return EXIT_CODES.ok;
   }
 
   const rules = rulesDecisionOf(event);
@@ -105,7 +105,7 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
     log.error(
       `${address}: not bound: ${context.configDir} has ${config.errors.length} error(s), first ${first === undefined ? "" : formatConfigError(first)}; fix it and run "vfio-autobind check"${await letGoOfHold(address, env, rules)}`,
     );
-    return 1;
+    return EXIT_CODES.failure;
   }
 
   const device = readPciDevice(env.sysfsRoot, address);
@@ -115,11 +115,11 @@ export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEvent
     log.info(
       `${address}: excluded by ${selection.exclusion.origin.file}:${selection.exclusion.origin.line}; left on ${current}${await letGoOfHold(address, env, rules)}`,
     );
-    return 0;
+    return EXIT_CODES.ok;
   }
   if (selection.kind === "unclaimed") {
     log.info(`${address}: no claim selects it; left on ${current}${await letGoOfHold(address, env, rules)}`);
-    return 0;
+    return EXIT_CODES.ok;
   }
 
   const claimAt = `${selection.claim.origin.file}:${selection.claim.origin.line}`;

@@ -17,6 +17,7 @@ import { parseHelperArgs } from "./helperArgs.js";
 import { HELPER_OPTIONS } from "./helperOptions.js";
 import { NODE_PROCESS, type HelperProcess } from "./helperProcess.js";
 import { holdGuard } from "./holdGuard.js";
+import { EXIT_CODES } from "../binder/outcomes.js";
 
 /** Where modprobe lives on every distribution we ship for. */
 export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -51,11 +52,11 @@ export async function runUdevHelper(
     };
   } catch (error) {
     process.stderr.write(`vfio-autobind udev-event: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
+    return EXIT_CODES.usage;
   }
   // Other actions and subsystems never reach here through the packaged rule; if they do,
   // they are not ours to log about.
-  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return 0;
+  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return EXIT_CODES.ok;
   ensureSystemPath(process.env);
   const log = journalLog({ kmsg: values.kmsg, journalSocket: values["journal-socket"] });
   const sysfsRoot = values["sysfs-root"];
@@ -73,7 +74,7 @@ export async function runUdevHelper(
       const note = foundHeld(release) ? describeRelease(release, cause) : null;
       lines.flush(log, address, note, `${what}; ${describeRelease(release, null)}`);
     }
-    void log.close().then(() => proc.exit(1));
+    void log.close().then(() => proc.exit(EXIT_CODES.failure));
   };
   const stopWatching = proc.onStop((cause) => endEarly(cause, `${address}: stopped by ${cause} before it was handled`));
   // The bind sequence spends this budget and stops in a safe state before it runs out. The
@@ -111,13 +112,13 @@ export async function runUdevHelper(
     // Whatever it was, say it in the journal, where the admin will look.
     lines.error(`${address}: ${error instanceof Error ? error.message : String(error)}`);
     cause = "this error";
-    code = 1;
+    code = EXIT_CODES.failure;
   }
   clearTimeout(backstop);
   stopWatching();
   const release = guard.end();
   // Null: a signal or the backstop ended the event first, and said so.
-  if (release === null) return 1;
+  if (release === null) return EXIT_CODES.failure;
   const held = foundHeld(release);
   lines.flush(
     log,
