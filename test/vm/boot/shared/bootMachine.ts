@@ -17,8 +17,8 @@ export interface BootDevice {
   /** The host driver the device ends on when nobody claims it (its PCI driver name). */
   readonly hostDriver: string;
   /**
-   * That driver's module. Where the release's kernel has it built in (modules.builtin:
-   * nvme in every cloud kernel, virtio_pci from Debian 13), it binds the device during
+   * That driver's module. Where the release's kernel has it built in (no .ko of it:
+   * nvme in every cloud kernel, virtio_pci from Debian 13 on), it binds the device during
    * device_add(), before any userspace: no hold can stop it, and the helper takes the
    * device from it after boot. Elsewhere the holds keep it away.
    */
