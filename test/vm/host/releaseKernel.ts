@@ -23,14 +23,16 @@ const DEBS_IN_CHROOT = "kernel-debs";
 
 /**
  * The hook finds the release (the one flavour of headers installed) and downloads its
- * image package with the packages that hold the kernel and its modules: testing splits
- * them out (linux-binary-*, linux-modules-*), which the image then depends on.
+ * image package with every package of that release it depends on, directly or not: testing
+ * splits the kernel, its modules and its base files (modules.builtin, System.map) out into
+ * linux-binary-*, linux-modules-* and linux-base-*, as a host installing the image gets them.
  */
 const DOWNLOAD_IMAGE = [
   `mkdir -p "$1/${DEBS_IN_CHROOT}"`,
   `chroot "$1" sh -c 'cd /${DEBS_IN_CHROOT} && ` +
     `release=$(ls /usr/src | sed -n "s/^linux-headers-\\(.*-${KERNEL_FLAVOUR}\\)$/\\1/p") && ` +
-    `parts=$(apt-cache depends "linux-image-$release" | sed -n "s/^ *Depends: \\(linux-\\(binary\\|modules\\)-.*\\)$/\\1/p") && ` +
+    `parts=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "linux-image-$release" | ` +
+    `sed -n "s/^ *Depends: \\(linux-[a-z]*-$release\\)$/\\1/p" | sort -u) && ` +
     `apt-get download -q -o APT::Sandbox::User=root "linux-image-$release" $parts'`,
 ].join(" && ");
 

@@ -82,12 +82,12 @@ export async function buildBootRoot(
 
 /**
  * The kernel as a package: its postinst runs the root's own initramfs generator. Testing
- * splits the kernel and its modules into packages of their own, downloaded beside the
- * image (releaseKernel.ts): dpkg installs them together.
+ * splits the kernel, its modules and its base files into packages of their own, downloaded
+ * beside the image (releaseKernel.ts): dpkg installs them together.
  */
 async function installKernelPackage(root: string, kernel: KernelTree): Promise<void> {
   const debs = kernel.debsDir;
-  const packages = fs.readdirSync(debs).filter((f) => /^linux-(image|binary|modules)-.*\.deb$/.test(f));
+  const packages = fs.readdirSync(debs).filter((f) => /^linux-(image|binary|modules|base)-.*\.deb$/.test(f));
   if (!packages.some((f) => f.startsWith(`linux-image-${kernel.release}_`)))
     throw new Error(`no linux-image-${kernel.release} package in ${debs}`);
   for (const deb of packages) fs.copyFileSync(path.join(debs, deb), path.join(root, "tmp", deb));
