@@ -70,9 +70,9 @@ export async function releaseKernelTree(): Promise<KernelTree> {
   // Newer kernel packages ship their modules under usr/lib already.
   const modulesDir = ["lib", "usr/lib"].map((lib) => path.join(tree, lib, "modules", release)).find(fs.existsSync);
   if (modulesDir === undefined) throw new Error(`the ${release} image package in ${tree} holds no modules directory`);
-  // Testing's kernel package puts the image beside its modules, no longer in /boot.
-  const vmlinuz = [path.join(tree, "boot", `vmlinuz-${release}`), path.join(modulesDir, "vmlinuz")].find(fs.existsSync);
-  if (vmlinuz === undefined) throw new Error(`the ${release} kernel packages in ${tree} hold no vmlinuz`);
+  const image = kernelImageIn(tree, release);
+  if (image === undefined) throw new Error(`the ${release} kernel packages in ${tree} hold no vmlinuz`);
+  const vmlinuz = path.join(tree, image);
   return {
     release,
     vmlinuz,
@@ -92,4 +92,14 @@ function installedHeaders(buildRoot: string): string {
   if (found.length !== 1)
     throw new Error(`expected one ${KERNEL_FLAVOUR} header tree in ${buildRoot}/usr/src, found ${found.length}`);
   return found[0] as string;
+}
+
+/**
+ * Where in a root the kernel image of `release` is, relative to it: /boot, or beside the
+ * modules, where testing's kernel package puts it when nothing copies it to /boot.
+ */
+export function kernelImageIn(root: string, release: string): string | undefined {
+  return [`boot/vmlinuz-${release}`, `usr/lib/modules/${release}/vmlinuz`, `lib/modules/${release}/vmlinuz`].find(
+    (file) => fs.existsSync(path.join(root, file)),
+  );
 }

@@ -18,6 +18,7 @@ import { COMPARE_DRIVER, driverctlFile } from "../../shared/driverctlCompare.js"
 import { BREAK_STATE, IMAGES, type ImageName, type ImageRecipe, type RootFlavour } from "../shared/bootMachine.js";
 import { BIND_UEVENT_TAG } from "../shared/kernelLog.js";
 import { inChroot, type BootRoot } from "./bootRoot.js";
+import { kernelImageIn } from "../../host/releaseKernel.js";
 
 const RUNNER = "/usr/lib/vfio-autobind-vmboot/runner.js";
 const WAIT_SCRIPT = "/usr/lib/vfio-autobind-vmboot/wait-bound.sh";
@@ -123,10 +124,9 @@ export async function buildBootImage(
   }
   const kernel = path.join(runDir, `${name}-vmlinuz`);
   const initrd = path.join(runDir, `${name}-initrd.img`);
-  // Testing's kernel package keeps the image beside its modules when nothing copies it to /boot.
-  const inBoot = `/boot/vmlinuz-${kernelRelease}`;
-  const vmlinuz = fs.existsSync(path.join(root.dir, inBoot)) ? inBoot : `/usr/lib/modules/${kernelRelease}/vmlinuz`;
-  await dumpFromImage(disk, vmlinuz, kernel);
+  const image = kernelImageIn(root.dir, kernelRelease);
+  if (image === undefined) throw new Error(`the ${root.flavour} root in ${root.dir} holds no vmlinuz-${kernelRelease}`);
+  await dumpFromImage(disk, `/${image}`, kernel);
   await dumpFromImage(disk, `/boot/initrd.img-${kernelRelease}`, initrd);
   return { ...prepared, kernel, initrd };
 }

@@ -90,7 +90,7 @@ export async function runBootSuite(project: TestProject, planned: readonly Plann
   const previous = process.env.VFIO_AUTOBIND_BOOT_REPORT;
   if (previous !== undefined && previous !== "") {
     say(`reading ${previous}; nothing is built or booted`);
-    project.provide("bootReportPath", await rereadBootReport(previous));
+    project.provide("bootReportPath", rereadBootReport(previous));
     return;
   }
   const started = Date.now();
@@ -184,19 +184,11 @@ function builtInHostModulesOf(modulesDir: string): string[] {
  * A finished run's report with every boot's binds read again from its kernel log, so that
  * a change to the log's parser is judged on the same boots. Written beside the original.
  */
-async function rereadBootReport(file: string): Promise<string> {
+function rereadBootReport(file: string): string {
   const report = readBootReport(file);
   const boots = report.boots.map((boot) => bootRecord(boot, boot.image, boot.claimed));
   const reread = path.join(path.dirname(file), "report-reread.json");
-  writeBootReport(reread, {
-    ...report,
-    // A report from before these fields: the kernel tree and the boots it holds say them.
-    plannedBoots: report.plannedBoots ?? boots.map((boot) => boot.name),
-    builtInHostModules: report.builtInHostModules ?? builtInHostModulesOf((await guestKernel()).modulesDir),
-    boots,
-    counts: countHostBinds(boots),
-    comparison: comparisonFigures(boots),
-  });
+  writeBootReport(reread, { ...report, boots, counts: countHostBinds(boots), comparison: comparisonFigures(boots) });
   return reread;
 }
 
