@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleWithUdevPart } from "../build.mjs";
+import { buildBundle } from "../build.mjs";
 import { NODE_FLAGS } from "../packaging/layout.mjs";
 import { VM_KEYS, vmRows } from "./vmKeys.mjs";
 
@@ -15,16 +15,10 @@ mkdirSync("dist/bench", { recursive: true });
 writeFileSync("dist/bench/package.json", '{ "type": "commonjs" }\n');
 const common = { bundle: true, platform: "node", target: "node18", format: "cjs", logLevel: "warning" };
 await build({ ...common, entryPoints: ["bench/rankingBench.ts"], outfile: "dist/bench/rankingBench.cjs" });
-// The simulated kernel's bundle in the production file's shape (build.mjs), so the burst
+// The simulated kernel's bundles, built as build.mjs builds the real ones, so the burst
 // measures what udev would run.
-writeFileSync(
-  "dist/bench/simulated-cli.cjs",
-  await bundleWithUdevPart({
-    udevEntry: "src/udevMain.ts",
-    udevProgram: "support/simulatedUdevProgram.ts",
-    wholeEntry: "support/simulatedCli.ts",
-  }),
-);
+await buildBundle("support/simulatedCli.ts", "dist/bench/simulated-cli.cjs");
+await buildBundle("support/simulatedUdevHelper.ts", "dist/bench/simulated-udev-helper.cjs");
 await build({ ...common, entryPoints: ["bench/suite.ts"], outfile: "dist/bench/suite.cjs" });
 
 const ranking = JSON.parse(
@@ -36,7 +30,13 @@ const scratch = mkdtempSync(join(tmpdir(), "vfio-autobind-bench-rules-"));
 const suite = JSON.parse(
   execFileSync(
     process.execPath,
-    ["dist/bench/suite.cjs", "dist/vfio-autobind.js", "dist/bench/simulated-cli.cjs", join(scratch, "69-claims.rules")],
+    [
+      "dist/bench/suite.cjs",
+      "dist/udev-helper.js",
+      "dist/bench/simulated-cli.cjs",
+      "dist/bench/simulated-udev-helper.cjs",
+      join(scratch, "69-claims.rules"),
+    ],
     {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],

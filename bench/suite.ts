@@ -9,7 +9,7 @@
  *                               ru_maxrss, through bench/peakRss.py)
  *   spawnsPerThousandUnclaimed  RUN programs udev would start per 1,000 unclaimed add events
  *   burst256VsFloorRatio        256 concurrent VF add events on the simulated kernel (after one
- *                               untimed event that wrote the code cache) against
+ *                               untimed event that warms the page cache) against
  *                               256 concurrent floor processes
  *   vsDriverctlRatio            setting a VFIO override: ours (bind --driver vfio-pci) over
  *                               driverctl set-override, on the same fake tree
@@ -31,7 +31,12 @@ import { generateClaimRules } from "../src/udev/claimRules.js";
 import { readVfAddresses } from "../src/sysfs/sriovLayout.js";
 import { PACKAGED_RULE, ruleNodeFlags, wrapperNodeFlags } from "../support/packagedCommands.js";
 
-const [bundle, simulatedBundle, rulesFile] = process.argv.slice(2) as [string, string, string];
+const [helperBundle, simulatedBundle, simulatedHelperBundle, rulesFile] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+];
 /**
  * The floor, and how an admin's command runs the bundle: node with the installed wrapper's
  * flags. The udev helper runs with the packaged rule's, so the benchmark times exactly what
@@ -120,8 +125,7 @@ async function entryVsFloor(): Promise<void> {
     fs.writeFileSync(path.join(configDir, "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
     const entry = [
       ...HELPER_NODE,
-      bundle,
-      "udev-event",
+      helperBundle,
       "--sysfs-root",
       tree.root,
       "--modules-dir",
@@ -141,7 +145,7 @@ async function entryVsFloor(): Promise<void> {
       PCI_SLOT_NAME: "0000:00:03.0",
       DEVPATH: "/devices/pci0000:00/0000:00:03.0",
     };
-    // Once untimed: it writes the helper's code cache, which a host keeps in /run from then on.
+    // Once untimed, so that the bundle and modules.alias are in the page cache, as on a host.
     await timed(entry, { env });
     const [ours, floor] = await alternate(
       40,
@@ -222,8 +226,8 @@ function spawnsPerThousandUnclaimed(): void {
 async function burst(): Promise<void> {
   const rounds: [number, number][] = [];
   for (let round = 0; round < 3; round += 1) {
-    // 257 VFs: the first one's event, untimed, writes the helper's code cache (on a host,
-    // the first event since boot does), and the other 256 are the burst.
+    // 257 VFs: the first one's event, untimed, warms the page cache (on a host, the first
+    // event since boot does), and the other 256 are the burst.
     const host = makeSimulatedHost({ extraVfs: 255 });
     const journal = await startFakeJournal();
     const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-bench-config-"));
@@ -236,8 +240,7 @@ async function burst(): Promise<void> {
         timed(
           [
             ...HELPER_NODE,
-            simulatedBundle,
-            "udev-event",
+            simulatedHelperBundle,
             ...host.rootArgs({ configDir, kmsg: journal.kmsg, journalSocket: journal.socket }),
           ],
           {

@@ -31,7 +31,6 @@ export function contentsFor(build) {
     return cache.get(key);
   };
   const generators = {
-    bundle: () => once("bundle", () => Buffer.from(installedBundle(readFileSync(build.bundle, "utf8"), build.info))),
     manPage: () => once("manPage", () => gzip9n(makeManPage(build))),
     confManPage: () => once("confManPage", () => gzip9n(makeConfManPage(build))),
     bashCompletion: () =>
@@ -47,18 +46,6 @@ export function contentsFor(build) {
     if (generate === undefined) throw new Error(`${file.path}: unknown generator ${file.from.generate}`);
     return generate(format);
   };
-}
-
-/**
- * The bundle as installed. Its "#!/usr/bin/env -S node --jitless" line goes: the wrapper
- * and the udev rule run it with node and the right flags, nothing executes the file itself,
- * and lintian and rpmlint would want a file with #! to be executable and object to env -S.
- * A comment takes the line's place, so line numbers in stack traces stay the same.
- */
-function installedBundle(text, info) {
-  if (!text.startsWith("#!")) return text;
-  const comment = `// ${info.name} ${info.version}; run by /usr/sbin/${info.name} and the udev rule, with node --jitless.`;
-  return comment + text.slice(text.indexOf("\n"));
 }
 
 export function makeManPage(build) {

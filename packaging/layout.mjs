@@ -6,7 +6,7 @@ import path from "node:path";
 
 /**
  * @typedef {"deb" | "rpm"} Format
- * @typedef {{ file: string } | { generate: "bundle" | "manPage" | "confManPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
+ * @typedef {{ file: string } | { generate: "manPage" | "confManPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
  * @typedef {object} InstalledFile
  * @property {string} path         absolute install path
  * @property {number} mode
@@ -20,8 +20,20 @@ import path from "node:path";
 
 export const NAME = "vfio-autobind";
 
-/** Where the packages put the bundle; the wrapper and the udev rule run it from here. */
+/** Where the packages put the CLI bundle; the wrapper (/usr/sbin/vfio-autobind) runs it from here. */
 export const BUNDLE_PATH = `/usr/lib/${NAME}/${NAME}.js`;
+/** Where the packages put the udev helper's bundle; the udev rule runs it from here. */
+export const HELPER_PATH = `/usr/lib/${NAME}/udev-helper.js`;
+
+/**
+ * The two bundles build.mjs writes: each an esbuild bundle of one entry, built into dist/ and
+ * installed as it is. The CLI (every command) and the udev helper (one add event) are apart
+ * so that a udev event parses only the helper's code.
+ */
+export const BUNDLES = [
+  { entry: "src/start/cliMain.ts", dist: `dist/${NAME}.js`, installed: BUNDLE_PATH },
+  { entry: "src/start/udevHelperMain.ts", dist: "dist/udev-helper.js", installed: HELPER_PATH },
+];
 
 /**
  * How node runs the bundle, by the wrapper (files/vfio-autobind.sh), the udev rule
@@ -119,7 +131,12 @@ const doc = `/usr/share/doc/${NAME}`;
 export function installedFiles(repoRoot, { rulesDir = path.join(repoRoot, "rules.d") } = {}) {
   /** @type {InstalledFile[]} */
   const files = [
-    { path: BUNDLE_PATH, mode: 0o644, from: { generate: "bundle" }, formats: ["deb", "rpm"] },
+    ...BUNDLES.map((bundle) => ({
+      path: bundle.installed,
+      mode: 0o644,
+      from: { file: bundle.dist },
+      formats: ["deb", "rpm"],
+    })),
     {
       path: `/usr/sbin/${NAME}`,
       mode: 0o755,

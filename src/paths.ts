@@ -131,8 +131,6 @@ const IOMMU_GROUP = /^[0-9]{1,10}$/;
 const LOCK_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const VFIO_CDEV = /^vfio[0-9]{1,9}$/;
 const KERNEL_RELEASE = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,127}$/;
-const CODE_CACHE_KEY = /^[0-9a-f]{16}$/;
-const CODE_CACHE_FILE = /^udev-[0-9a-f]{16}\.(?:v8|check|in-use-[1-9][0-9]{0,9})$/;
 
 export const isSafeDriverName = (name: string): boolean => DRIVER_NAME.test(name);
 export const isSafeModuleName = (name: string): boolean => MODULE_NAME.test(name);
@@ -144,17 +142,6 @@ export const isSafeLockKey = (name: string): boolean => LOCK_KEY.test(name);
 export const isSafeCdevName = (name: string): boolean => VFIO_CDEV.test(name);
 /** A kernel release as `uname -r` prints it (`6.1.0-28-cloud-amd64`). */
 export const isSafeKernelRelease = (name: string): boolean => KERNEL_RELEASE.test(name);
-/** The key of a code cache: 16 hex digits of a hash of the program it is for (build.mjs). */
-export const isSafeCodeCacheKey = (name: string): boolean => CODE_CACHE_KEY.test(name);
-/** A name statePaths().codeCache gives one of a cache's files, whatever its key (any build's). */
-export const isCodeCacheFileName = (name: string): boolean => CODE_CACHE_FILE.test(name);
-/** The pid in `name` when it is the in-use marker of the cache of `key` (statePaths().codeCache(key).inUse), else null. */
-export function codeCacheUser(key: string, name: string): number | null {
-  const prefix = `udev-${key}.in-use-`;
-  const pid = name.startsWith(prefix) && CODE_CACHE_FILE.test(name) ? Number(name.slice(prefix.length)) : NaN;
-  return Number.isSafeInteger(pid) ? pid : null;
-}
-
 function checked(kind: string, name: string, isSafe: (name: string) => boolean): string {
   if (!isSafe(name)) throw new UnsafeNameError(`refusing ${JSON.stringify(name).slice(0, 80)} as a ${kind} name`);
   return name;
@@ -198,7 +185,6 @@ export function statePaths(stateDir: string) {
   const devices = path.join(stateDir, "devices");
   const locks = path.join(stateDir, "locks");
   const sriov = path.join(stateDir, "sriov");
-  const codeCaches = path.join(stateDir, "code-cache");
   return {
     stateDir,
     /** One bind record per device: `devices/<address>.json`. */
@@ -211,15 +197,6 @@ export function statePaths(stateDir: string) {
     sriov,
     autoprobeRecord: (pf: string): string =>
       path.join(sriov, `${checked("PCI address", pf, isSafePciAddress)}.autoprobe`),
-    /**
-     * V8's compiled udev program (src/entry/codeCache.ts), per build: `code-cache/udev-<key>.v8`,
-     * the copy it is checked against (`.check`), and `.in-use-<pid>` while a process runs with it.
-     */
-    codeCaches,
-    codeCache: (key: string) => {
-      const base = path.join(codeCaches, `udev-${checked("code cache key", key, isSafeCodeCacheKey)}`);
-      return { cache: `${base}.v8`, check: `${base}.check`, inUse: (pid: number): string => `${base}.in-use-${pid}` };
-    },
   };
 }
 export type StatePaths = ReturnType<typeof statePaths>;

@@ -19,12 +19,17 @@ function nodeFlags(command: string, source: string): string[] {
   return words.slice(1, bundleAt);
 }
 
+/** The udev rule's command line (the helper's), as udevd logs it; `repo` is the repository's root. */
+export function ruleHelperCommand(repo: string): string {
+  const file = path.join(repo, PACKAGED_RULE);
+  const run = /RUN\+="(\/usr\/bin\/node [^"]*)"/.exec(fs.readFileSync(file, "utf8"))?.[1];
+  if (run === undefined) throw new Error(`${file}: no RUN of the form "/usr/bin/node ..."`);
+  return run;
+}
+
 /** The udev rule's flags (the helper's); `repo` is the repository's root. */
 export function ruleNodeFlags(repo: string): string[] {
-  const file = path.join(repo, PACKAGED_RULE);
-  const run = /RUN\+="([^"]*) udev-event"/.exec(fs.readFileSync(file, "utf8"))?.[1];
-  if (run === undefined) throw new Error(`${file}: no RUN of the form "... udev-event"`);
-  return nodeFlags(run, file);
+  return nodeFlags(ruleHelperCommand(repo), path.join(repo, PACKAGED_RULE));
 }
 
 /**

@@ -1,8 +1,8 @@
 // The copyright file, in Debian's machine-readable format (copyright-format 1.0). The
-// bundle is vfio-autobind's own code plus the npm packages esbuild pulled into it, and the
+// bundles are vfio-autobind's own code plus the npm packages esbuild pulled into it, and the
 // build drops their license comments (legalComments: "none"), so their notices must travel
 // here. Which packages: the production tree of package-lock.json (everything not marked
-// dev), i.e. all that the bundle can contain; the list is never kept by hand.
+// dev), i.e. all that the bundles can contain; the list is never kept by hand.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
@@ -51,13 +51,13 @@ export function readBundledPackage(repoRoot, dir) {
  *                                      licenses; an rpm system has no such directory
  */
 export function copyrightFile(info, ownLicenseText, bundled, format) {
-  const bundle = `/usr/lib/${info.name}/${info.name}.js`;
+  const bundles = `/usr/lib/${info.name}/*.js`;
   const out = [
     "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
     `Upstream-Name: ${info.name}`,
-    `Comment: ${bundle} is built with esbuild from the ${info.name}`,
-    " sources and the npm packages listed below, whose license notices it does",
-    " not keep in the file; they are all here.",
+    `Comment: ${bundles} are built with esbuild from the ${info.name}`,
+    " sources and the npm packages listed below, whose license notices they do",
+    " not keep; they are all here.",
     "",
     "Files: *",
     `Copyright: ${copyrightLines(ownLicenseText)[0] ?? info.copyrightHolder}`,
@@ -70,7 +70,7 @@ export function copyrightFile(info, ownLicenseText, bundled, format) {
       `Copyright: ${pkg.copyright[0]}`,
       ...pkg.copyright.slice(1).map((line) => ` ${line}`),
       ...licenseField(pkg.license, pkg.licenseText, format),
-      `Comment: ${pkg.name} ${pkg.version}, bundled into ${bundle}`,
+      `Comment: ${pkg.name} ${pkg.version}, bundled into ${bundles}`,
     );
   }
   return `${out.join("\n")}\n`;

@@ -76,7 +76,6 @@ export function manFiles(p, packaged) {
       path: `${state.sriov}/`,
       describe: "the sriov_drivers_autoprobe value of each PF before a VfsOf= claim set it to 0",
     },
-    { path: `${state.codeCaches}/`, describe: "V8's compiled udev helper, to start it faster" },
     {
       path: `${sysfs.pciDevices}/`,
       describe:

@@ -22,3 +22,6 @@ export const realKernelIo: KernelIo = {
 export interface Adapters {
   kernelIo(sysfsRoot: string): KernelIo;
 }
+
+/** The real kernel: sysfs writes and modprobe. */
+export const REAL_ADAPTERS: Adapters = { kernelIo: () => realKernelIo };

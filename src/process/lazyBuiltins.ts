@@ -5,10 +5,9 @@
  * (about 6 ms) only for the journal's socket, `child_process` only for modprobe or flock(1)
  * (the lock), `crypto` only for a command that prints the claims' digest.
  *
- * Always `require()`, never `import()`: the udev helper and the rest of the program are
- * compiled by node:vm (src/entry/codeCache.ts, build.mjs), which gives `import()` no loader
- * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), and from the bundle's CommonJS it would also load
- * Node's ES module loader. test/bundle/udevPart.test.ts holds the bundle to that.
+ * Always `require()`, never `import()`: from the bundle's CommonJS, `import()` of a builtin
+ * stays an `import()` and loads Node's ES module loader too (test/bundle/udevHelperBundle.test.ts
+ * holds the helper's bundle to that).
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy on purpose, see above */
 import type * as ChildProcess from "node:child_process";

@@ -10,7 +10,7 @@ import { applyClaims } from "../../src/apply/applyClaims.js";
 import { readRecord } from "../../src/binder/stateStore.js";
 import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { statePaths } from "../../src/paths.js";
-import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { decideAddEvent } from "../../src/helper/decideAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
 import { holdVfioNode } from "../../support/fakeProc.js";
 import { makeSimulatedHost, NVME, PF, VF1, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
@@ -122,7 +122,7 @@ describe("applyClaims", () => {
   });
 });
 
-describe("handleAddEvent", () => {
+describe("decideAddEvent", () => {
   const event = (address: string): NodeJS.ProcessEnv => ({
     ACTION: "add",
     SUBSYSTEM: "pci",
@@ -133,7 +133,7 @@ describe("handleAddEvent", () => {
   it("binds a claimed device and logs one line naming the claim", async () => {
     claimFile("50-nvme.conf", `[Claim]\nAddress=${NVME}\n`);
     const log = capturingLog();
-    const code = await handleAddEvent(event(NVME), { configDir, env: host.env(), log });
+    const code = await decideAddEvent(event(NVME), { configDir, env: host.env(), log });
     expect(code).toBe(0);
     expect(log.lines).toEqual([
       `info ${NVME}: bound to vfio-pci (module vfio_pci, rank 1 of 1); taken from nvme; group node /dev/vfio/4 [claim ${path.join(configDir, "50-nvme.conf")}:1]`,
@@ -144,8 +144,8 @@ describe("handleAddEvent", () => {
   it("leaves an unclaimed or excluded device alone and says so", async () => {
     claimFile("50-all.conf", `[Claim]\nAddress=0000:00:*\n[Exclude]\nAddress=${NVME}\n`);
     const log = capturingLog();
-    expect(await handleAddEvent(event(NVME), { configDir, env: host.env(), log })).toBe(0);
-    expect(await handleAddEvent(event(VF1), { configDir, env: host.env(), log })).toBe(0);
+    expect(await decideAddEvent(event(NVME), { configDir, env: host.env(), log })).toBe(0);
+    expect(await decideAddEvent(event(VF1), { configDir, env: host.env(), log })).toBe(0);
     expect(log.lines).toEqual([
       `info ${NVME}: excluded by ${path.join(configDir, "50-all.conf")}:3; left on nvme`,
       `info ${VF1}: no claim selects it; left on no driver`,
@@ -156,11 +156,11 @@ describe("handleAddEvent", () => {
   it("a refusal is exit 1 and an error line; a broken config binds nothing", async () => {
     claimFile("50-pf.conf", `[Claim]\nAddress=${PF}\n`);
     const log = capturingLog();
-    expect(await handleAddEvent(event(PF), { configDir, env: host.env(), log })).toBe(1);
+    expect(await decideAddEvent(event(PF), { configDir, env: host.env(), log })).toBe(1);
     expect(log.lines[0]).toMatch(/^error 0000:3b:00\.0: refused: it has 2 VFs enabled/);
     claimFile("60-bad.conf", "[Claim]\nAddress=nonsense\n");
     const broken = capturingLog();
-    expect(await handleAddEvent(event(NVME), { configDir, env: host.env(), log: broken })).toBe(1);
+    expect(await decideAddEvent(event(NVME), { configDir, env: host.env(), log: broken })).toBe(1);
     expect(broken.lines[0]).toMatch(/^error 0000:00:04\.0: not bound: .* has 1 error\(s\), first .*60-bad\.conf:2: /);
     expect(host.kernel.operations).toEqual([]);
   });

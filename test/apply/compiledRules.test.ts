@@ -17,7 +17,7 @@ import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { compiledForOfRules } from "../../src/udev/rulesHeader.js";
 import { compileDecisions } from "../../src/udev/compileDecisions.js";
-import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { decideAddEvent } from "../../src/helper/decideAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
 import { staleDecisionsReason } from "../../src/udev/writeClaimRules.js";
 import {
@@ -99,8 +99,8 @@ async function addEvent(
   }
   const driverBeforeHelper = host.kernel.boundDriver(address);
   const log = capturingLog();
-  if (udev.run.some((command) => command.includes(" udev-event"))) {
-    await handleAddEvent(
+  if (udev.run.some((command) => command.endsWith("/udev-helper.js"))) {
+    await decideAddEvent(
       { ...udev.env, ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: address },
       { configDir, env: host.env(), log },
     );

@@ -15,7 +15,7 @@ import { readRecord } from "../../src/binder/stateStore.js";
 import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
-import { handleAddEvent } from "../../src/udev/handleAddEvent.js";
+import { decideAddEvent } from "../../src/helper/decideAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
 import { RULE_ENV } from "../../src/udev/ruleEnv.js";
 import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, vfioDrivers, type SimulatedHost } from "../../support/simulatedHost.js";
@@ -71,7 +71,7 @@ describe("a held device", () => {
     host.kernel.writeAttribute(sysfsPaths(host.tree.root).driversProbe, DEVICE);
     expect(host.kernel.boundDriver(DEVICE)).toBeNull(); // the hold refuses virtio-pci
     const log = capturingLog();
-    expect(await handleAddEvent(event(), { configDir, env: host.env(), log })).toBe(0);
+    expect(await decideAddEvent(event(), { configDir, env: host.env(), log })).toBe(0);
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0]).toMatch(
       /^info 0000:00:05\.0: bound to virtio_vfio_pci \(module virtio_vfio_pci, rank 1 of 2\)/,
@@ -93,7 +93,7 @@ describe("a held device", () => {
     claim();
     writeOverride(HOLD_OVERRIDE);
     const log = capturingLog();
-    expect(await handleAddEvent(event(), { configDir, env: host.env(), log })).toBe(1);
+    expect(await decideAddEvent(event(), { configDir, env: host.env(), log })).toBe(1);
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0]).toMatch(
       /^error 0000:00:05\.0: not bound: virtio_vfio_pci: .*; vfio_pci: .*; cleared the hold; the kernel gave it to virtio-pci/,
@@ -108,7 +108,7 @@ describe("a held device", () => {
     claim(`[Claim]\nAddress=0000:00:09.0\n`); // the rules marked more than the claims select
     writeOverride(HOLD_OVERRIDE);
     const log = capturingLog();
-    expect(await handleAddEvent(event(), { configDir, env: host.env(), log })).toBe(0);
+    expect(await decideAddEvent(event(), { configDir, env: host.env(), log })).toBe(0);
     expect(log.lines).toEqual([
       `info ${DEVICE}: no claim selects it; left on no driver; cleared the hold, now on virtio-pci`,
     ]);
@@ -146,7 +146,7 @@ describe("an override set by someone else", () => {
     claim();
     writeOverride("pci-stub");
     const log = capturingLog();
-    expect(await handleAddEvent(event(), { configDir, env: host.env(), log })).toBe(1);
+    expect(await decideAddEvent(event(), { configDir, env: host.env(), log })).toBe(1);
     expect(log.lines).toEqual([
       `error ${DEVICE}: refused: its driver_override is "pci-stub", set outside vfio-autobind; it is never overwritten: clear it (echo > driver_override) and run "vfio-autobind apply" [claim ${path.join(configDir, "50-claim.conf")}:1]`,
     ]);
@@ -163,7 +163,7 @@ describe("a device the rules already bound", () => {
     expect(host.kernel.boundDriver(DEVICE)).toBe("virtio_vfio_pci");
     const before = host.kernel.operations.length;
     const log = capturingLog();
-    const code = await handleAddEvent(event({ module: "virtio_vfio_pci", driver: "virtio_vfio_pci" }), {
+    const code = await decideAddEvent(event({ module: "virtio_vfio_pci", driver: "virtio_vfio_pci" }), {
       configDir,
       env: host.env(),
       log,
@@ -182,7 +182,7 @@ describe("a device the rules already bound", () => {
     await rulesBind("vfio_pci", "vfio-pci"); // compiled before virtio_vfio_pci was installed
     expect(host.kernel.boundDriver(DEVICE)).toBe("vfio-pci");
     const log = capturingLog();
-    await handleAddEvent(event({ module: "vfio_pci", driver: "vfio-pci" }), { configDir, env: host.env(), log });
+    await decideAddEvent(event({ module: "vfio_pci", driver: "vfio-pci" }), { configDir, env: host.env(), log });
     expect(host.kernel.boundDriver(DEVICE)).toBe("virtio_vfio_pci");
     expect(log.lines[0]).toContain(
       `the udev rules chose vfio_pci, the best is now virtio_vfio_pci: run "vfio-autobind apply"`,
@@ -199,7 +199,7 @@ describe("a device the rules already bound", () => {
     await rulesBind("virtio_vfio_pci", "virtio_vfio_pci");
     expect(host.kernel.boundDriver(DEVICE)).toBeNull();
     const log = capturingLog();
-    await handleAddEvent(event({ module: "virtio_vfio_pci", driver: "virtio_vfio_pci" }), {
+    await decideAddEvent(event({ module: "virtio_vfio_pci", driver: "virtio_vfio_pci" }), {
       configDir,
       env: host.env(),
       log,

@@ -16,7 +16,7 @@ import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { makeModulesDir, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { TEST_GUARD } from "../support/hostGuard.js";
-import { assertBundleBuilt, BUNDLE, withoutNodeNotices } from "../support/runBundle.js";
+import { assertBundleBuilt, HELPER_BUNDLE, withoutNodeNotices } from "../support/runBundle.js";
 import { RULE_FLAGS } from "../support/testNodes.js";
 
 const DEVICE = "0000:00:05.0";
@@ -88,7 +88,7 @@ describe("the udev helper, sent SIGTERM while a module load hangs", () => {
       kmsg: journal.kmsg,
       journalSocket: journal.socket,
     });
-    const helper = execa(process.execPath, [...RULE_FLAGS, BUNDLE, "udev-event", ...roots], {
+    const helper = execa(process.execPath, [...RULE_FLAGS, HELPER_BUNDLE, ...roots], {
       reject: false,
       extendEnv: false,
       env: {

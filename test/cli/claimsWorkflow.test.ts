@@ -10,14 +10,15 @@ import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
 import { makeCliWorkspace, type CliWorkspace } from "../support/cliWorkspace.js";
-import { runBundle } from "../support/runBundle.js";
-import { buildSimulatedBundle } from "../support/simulatedBundle.js";
+import { runBundle, runHelperBundle } from "../support/runBundle.js";
+import { buildSimulatedBundle, buildSimulatedHelperBundle } from "../support/simulatedBundle.js";
 import { makeSimulatedHost, NVME, PF, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 
 const STATIC_RULES = path.resolve(__dirname, "../../rules.d/70-vfio-autobind.rules");
 
 let simulated: { file: string; cleanup(): void };
+let simulatedHelper: { file: string; cleanup(): void };
 let host: SimulatedHost;
 let journal: FakeJournal;
 let ws: CliWorkspace;
@@ -27,8 +28,12 @@ let udevadmLog: string;
 
 beforeAll(async () => {
   simulated = await buildSimulatedBundle();
+  simulatedHelper = await buildSimulatedHelperBundle();
 });
-afterAll(() => simulated.cleanup());
+afterAll(() => {
+  simulated.cleanup();
+  simulatedHelper.cleanup();
+});
 
 beforeEach(async () => {
   host = makeSimulatedHost({ extraVfs: 254 });
@@ -49,8 +54,8 @@ const cli = (args: string[]) => runBundle([...args, ...host.rootArgs(ws.roots)],
 
 /** udev's add event for one device, run the way the packaged rule runs it. */
 const addEvent = (address: string, mdwe = false) =>
-  runBundle(["udev-event", ...host.rootArgs({ configDir, kmsg: journal.kmsg, journalSocket: journal.socket })], {
-    bundle: simulated.file,
+  runHelperBundle(host.rootArgs({ configDir, kmsg: journal.kmsg, journalSocket: journal.socket }), {
+    bundle: simulatedHelper.file,
     mdwe,
     env: {
       ACTION: "add",
@@ -81,7 +86,7 @@ describe("claims, as a new admin uses them", () => {
 
     // udev's side: only the claimed device gets a RUN, and it is node --jitless.
     expect(udevRuns(VIRTIO_NET)).toEqual([
-      "/usr/bin/node --jitless --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event",
+      "/usr/bin/node --jitless --min-semi-space-size=4 /usr/lib/vfio-autobind/udev-helper.js",
     ]);
     const devices = fs.readdirSync(host.tree.at("bus/pci/devices"));
     const spawns = devices.filter((d) => udevRuns(d).length > 0);

@@ -7,9 +7,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MINIMUM_NODE, nodeVersionRefusal } from "../../src/nodeVersion.js";
+import { MINIMUM_NODE, nodeVersionRefusal } from "../../src/start/nodeVersion.js";
 import { startFakeJournal, type FakeJournal } from "../../support/fakeJournal.js";
-import { runBundle } from "../support/runBundle.js";
+import { runBundle, runHelperBundle } from "../support/runBundle.js";
 import { WRAPPER_FLAGS } from "../support/testNodes.js";
 
 const FAKE_OLD_NODE = path.resolve(__dirname, "../support/fake-old-node.cjs");
@@ -50,7 +50,7 @@ describe("the bundle on an old Node", () => {
   });
 
   it("the udev helper refuses with one line on stderr and in the journal", async () => {
-    const result = await runBundle(["udev-event", "--kmsg", journal.kmsg, "--journal-socket", journal.socket], {
+    const result = await runHelperBundle(["--kmsg", journal.kmsg, "--journal-socket", journal.socket], {
       node: [...WRAPPER_FLAGS, "-r", FAKE_OLD_NODE],
       env: { FAKE_NODE_VERSION: "18.18.2", ACTION: "add", SUBSYSTEM: "pci", PCI_SLOT_NAME: "0000:00:03.0" },
     });

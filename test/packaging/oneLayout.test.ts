@@ -20,6 +20,7 @@ const read = (file: string): string => fs.readFileSync(path.join(REPO, file), "u
 
 interface Layout {
   BUNDLE_PATH: string;
+  HELPER_PATH: string;
   NODE_FLAGS: string[];
   QUIET_NODE_FLAGS: string[];
   HELPER_NODE_FLAGS: string[];
@@ -47,9 +48,9 @@ describe("paths", () => {
   });
 
   it("the wrapper and the udev rule run the installed bundle with node's flags from the layout", () => {
-    expect(layout.installedFiles(REPO).find((f) => f.path === layout.BUNDLE_PATH)?.from).toEqual({
-      generate: "bundle",
-    });
+    const installed = (file: string) => layout.installedFiles(REPO).find((f) => f.path === file)?.from;
+    expect(installed(layout.BUNDLE_PATH)).toEqual({ file: "dist/vfio-autobind.js" });
+    expect(installed(layout.HELPER_PATH)).toEqual({ file: "dist/udev-helper.js" });
     const quiet = layout.QUIET_NODE_FLAGS.join(" ");
     expect(read(PACKAGED_WRAPPER).trimEnd().split("\n").slice(-3)).toEqual([
       "quiet=",
@@ -57,9 +58,9 @@ describe("paths", () => {
       `exec /usr/bin/node ${layout.NODE_FLAGS.join(" ")} $quiet ${layout.BUNDLE_PATH} "$@"`,
     ]);
     const runs = [...read("rules.d/70-vfio-autobind.rules").matchAll(/RUN\+="([^"]*)"/g)].map((m) => m[1]);
-    const helper = `/usr/bin/node ${layout.HELPER_NODE_FLAGS.join(" ")} ${layout.BUNDLE_PATH}`;
+    const helper = `/usr/bin/node ${layout.HELPER_NODE_FLAGS.join(" ")} ${layout.HELPER_PATH}`;
     // The one node the rule starts (the other RUN logs a stale hold's release with sh).
-    expect(runs.filter((run) => run?.includes("node") === true)).toEqual([`${helper} udev-event`]);
+    expect(runs.filter((run) => run?.includes("node") === true)).toEqual([helper]);
     // The helper's flags are the wrapper's and more: it runs as an admin's command does.
     expect(layout.HELPER_NODE_FLAGS.slice(0, layout.NODE_FLAGS.length)).toEqual(layout.NODE_FLAGS);
   });

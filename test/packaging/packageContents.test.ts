@@ -9,7 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleInputs } from "../support/bundleInputs.js";
-import { BUNDLE, assertBundleBuilt, runBundle, withoutNodeNotices } from "../support/runBundle.js";
+import { BUNDLE, assertBundleBuilt, runHelperBundle, withoutNodeNotices } from "../support/runBundle.js";
 import { assertTestNode, TEST_NODES, WRAPPER_FLAGS } from "../support/testNodes.js";
 import { VIRTIO_NET_DEVICE } from "../../support/fakeDevices.js";
 import { startFakeJournal } from "../../support/fakeJournal.js";
@@ -83,6 +83,7 @@ const rpmQuery = async (...args: string[]): Promise<string> => (await execa("rpm
 describe("the layout", () => {
   const shared = [
     "/etc/vfio-autobind/00-example.conf",
+    "/usr/lib/vfio-autobind/udev-helper.js",
     "/usr/lib/vfio-autobind/vfio-autobind.js",
     "/usr/sbin/vfio-autobind",
     "/usr/share/bash-completion/completions/vfio-autobind",
@@ -190,8 +191,8 @@ describe("the layout", () => {
     scratch.push(bare.dir, more.dir);
     const debList = async (deb: string): Promise<string> => (await execa("dpkg-deb", ["-c", deb])).stdout;
     const rpmList = async (rpm: string): Promise<string> => (await execa("rpm", ["-qlp", rpm])).stdout;
-    expect(await debList(bare.deb)).not.toContain("udev");
-    expect(await rpmList(bare.rpm)).not.toContain("udev");
+    expect(await debList(bare.deb)).not.toContain("rules.d");
+    expect(await rpmList(bare.rpm)).not.toContain("rules.d");
     expect(await debList(more.deb)).toContain("./usr/lib/udev/rules.d/60-packaging-test.rules");
     expect((await rpmList(more.rpm)).split("\n")).toContain("/usr/lib/udev/rules.d/60-packaging-test.rules");
   });
@@ -237,10 +238,14 @@ describe("metadata", () => {
     expect(copyright).toContain(
       `\nFiles: *\nCopyright: ${holder}\nLicense: Expat\n MIT License\n .\n Copyright (c) ${holder}\n`,
     );
-    // What esbuild really pulls in from src/main.ts (the entry build.mjs bundles), found
+    // What esbuild really pulls in from the two entries build.mjs bundles, found
     // independently of how the copyright file is made.
+    const inputs = [
+      ...(await bundleInputs("src/start/cliMain.ts")),
+      ...(await bundleInputs("src/start/udevHelperMain.ts")),
+    ];
     const bundled = new Set(
-      (await bundleInputs("src/main.ts"))
+      inputs
         .map((input) => /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1])
         .filter((dir) => dir !== undefined),
     );
@@ -395,9 +400,8 @@ describe("the installed command", () => {
     },
   );
 
-  it("runs the packaged bundle's udev helper with the rule's flags on every Node major (the package rewrites the bundle's first line)", async () => {
-    const bundle = path.join(debRoot, "usr/lib/vfio-autobind/vfio-autobind.js");
-    expect(fs.readFileSync(bundle, "utf8").startsWith("#!")).toBe(false);
+  it("runs the packaged udev helper with the rule's flags on every Node major", async () => {
+    const bundle = path.join(debRoot, "usr/lib/vfio-autobind/udev-helper.js");
     const sys = FakeSysfs.create();
     const modulesDir = makeModulesDir({ "modules.alias": mainlineVariantsAlias() });
     const work = tempDir("packaged-udev");
@@ -409,18 +413,15 @@ describe("the installed command", () => {
       fs.writeFileSync(path.join(work, "config", "50-nic.conf"), "[Claim]\nAddress=0000:00:03.0\n");
       for (const node of TEST_NODES) {
         assertTestNode(node);
-        const result = await runBundle(
-          [
-            "udev-event",
-            ...cliRootArgs({
-              sysfsRoot: sys.root,
-              modulesDir,
-              stateDir: path.join(work, "state"),
-              configDir: path.join(work, "config"),
-              kmsg: journal.kmsg,
-              journalSocket: journal.socket,
-            }),
-          ],
+        const result = await runHelperBundle(
+          cliRootArgs({
+            sysfsRoot: sys.root,
+            modulesDir,
+            stateDir: path.join(work, "state"),
+            configDir: path.join(work, "config"),
+            kmsg: journal.kmsg,
+            journalSocket: journal.socket,
+          }),
           {
             bundle,
             nodeBinary: node.binary,

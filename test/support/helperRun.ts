@@ -1,5 +1,5 @@
 /**
- * One run of the udev helper (runUdevHelper, as `vfio-autobind udev-event` runs it) in this
+ * One run of the udev helper (handleAddEvent, as the helper's bundle runs it) in this
  * process, over a simulated host, with one fault injected wherever a test asks: a kernel
  * operation failing or throwing, a signal arriving after any operation, a modprobe that
  * never returns, any file access of the tool failing, or a clock that runs the event's
@@ -12,8 +12,9 @@ import * as path from "node:path";
 import type { KernelIo } from "../../src/binder/kernelIo.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { RULE_ENV } from "../../src/udev/ruleEnv.js";
-import type { HelperProcess } from "../../src/udev/helperProcess.js";
-import { runUdevHelper } from "../../src/udev/udevHelperProcess.js";
+import { handleAddEvent } from "../../src/helper/handleAddEvent.js";
+import { parseHelperOptions } from "../../src/helper/helperOptions.js";
+import type { HelperProcess } from "../../src/helper/helperProcess.js";
 import { parseKmsgRecords } from "../../support/fakeJournal.js";
 import { makeSimulatedHost, type SimulatedHost } from "../../support/simulatedHost.js";
 import type { Fault, Operation, SimulatedDriver } from "../../support/simulatedKernel.js";
@@ -188,7 +189,9 @@ export async function runHelper(scenario: HelperScenario, fault: InjectedFault):
       : { [RULE_ENV.module]: scenario.rules.module, [RULE_ENV.driver]: scenario.rules.driver }),
   };
   try {
-    const run = runUdevHelper(args, event, { kernelIo: () => kernel }, proc).then(die, () => die(1));
+    const run = handleAddEvent(parseHelperOptions(args), event, { kernelIo: () => kernel }, proc).then(die, () =>
+      die(1),
+    );
     await Promise.race([run, died]);
   } finally {
     faults.restore();

@@ -1,57 +1,36 @@
-/** Builds support/simulatedCli.ts into one file, the way build.mjs builds the real bundle. */
+/**
+ * The simulated kernel's bundles (support/simulatedCli.ts, support/simulatedUdevHelper.ts),
+ * built with build.mjs's own options, as the benchmark builds them: the production bundles
+ * minus the real kernel, so many processes can bind devices of one fake tree at once.
+ */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { build } from "esbuild";
 
-export async function buildSimulatedBundle(): Promise<{ file: string; cleanup(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simcli-"));
-  const file = path.join(dir, "simulated-cli.cjs");
-  await build({
-    entryPoints: [path.resolve(__dirname, "../../support/simulatedCli.ts")],
-    outfile: file,
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    logLevel: "error",
-  });
-  return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
+const REPO = path.resolve(__dirname, "../..");
 
-export interface BundleParts {
-  readonly udevEntry: string;
-  readonly udevProgram: string;
-  readonly wholeEntry: string;
-  readonly extra?: object;
-}
+type BuildBundle = (entry: string, outfile: string, extra?: object) => Promise<void>;
 
-/** build.mjs's bundleWithUdevPart, typed (build.mjs is plain JavaScript without declarations). */
-export async function loadBundleWithUdevPart(): Promise<(parts: BundleParts) => Promise<string>> {
+/** build.mjs's buildBundle, typed (build.mjs is plain JavaScript without declarations). */
+export async function loadBuildBundle(): Promise<BuildBundle> {
   // @ts-expect-error build.mjs is plain JavaScript without declarations
-  const build = (await import("../../build.mjs")) as { bundleWithUdevPart: (parts: BundleParts) => Promise<string> };
-  return build.bundleWithUdevPart;
+  const build = (await import("../../build.mjs")) as { buildBundle: BuildBundle };
+  return build.buildBundle;
 }
 
-/**
- * The simulated kernel's bundle in the production file's shape (build.mjs's
- * bundleWithUdevPart: the same entry, the helper compiled with its code cache), as the
- * benchmark builds it: the production file minus the real kernel.
- */
-export async function buildSimulatedProductionBundle(): Promise<{ file: string; cleanup(): void }> {
-  const repo = path.resolve(__dirname, "../..");
-  const bundleWithUdevPart = await loadBundleWithUdevPart();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simprod-"));
-  const file = path.join(dir, "simulated.js");
+async function buildSimulated(entry: string, name: string): Promise<{ file: string; cleanup(): void }> {
+  const buildBundle = await loadBuildBundle();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-simulated-"));
+  const file = path.join(dir, name);
   fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "commonjs" }\n');
-  fs.writeFileSync(
-    file,
-    await bundleWithUdevPart({
-      udevEntry: path.join(repo, "src/udevMain.ts"),
-      udevProgram: path.join(repo, "support/simulatedUdevProgram.ts"),
-      wholeEntry: path.join(repo, "support/simulatedCli.ts"),
-      extra: { absWorkingDir: repo },
-    }),
-  );
+  await buildBundle(path.join(REPO, entry), file, { absWorkingDir: REPO });
   return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** The CLI over the simulated kernel. */
+export const buildSimulatedBundle = (): Promise<{ file: string; cleanup(): void }> =>
+  buildSimulated("support/simulatedCli.ts", "simulated-cli.js");
+
+/** The udev helper over the simulated kernel. */
+export const buildSimulatedHelperBundle = (): Promise<{ file: string; cleanup(): void }> =>
+  buildSimulated("support/simulatedUdevHelper.ts", "simulated-udev-helper.js");

@@ -9,7 +9,7 @@ import { formatExplanation } from "../../src/cli/explainCommand.js";
 import { buildExplanation } from "../../src/explain/buildExplanation.js";
 import { modulePolicyFrom } from "../../src/kmod/modulePolicy.js";
 import { readPciDevice } from "../../src/sysfs/pciDevice.js";
-import { runUdevHelper } from "../../src/udev/udevHelperProcess.js";
+import { parseHelperOptions } from "../../src/helper/helperOptions.js";
 import { bindRequest, makeSimulatedHost, VIRTIO_NET, type SimulatedHost } from "../../support/simulatedHost.js";
 import { runCliInProcess } from "../support/runCliInProcess.js";
 
@@ -95,14 +95,8 @@ describe("a module the admin forbade", () => {
 });
 
 describe("the udev helper", () => {
-  it("takes --modprobe-root", async () => {
-    const code = await runUdevHelper(
-      ["--modprobe-root", modprobeRoot],
-      { ACTION: "remove", SUBSYSTEM: "pci" },
-      {
-        kernelIo: () => host.kernel,
-      },
-    );
-    expect(code).toBe(0);
+  it("reads the modprobe.d files under --modprobe-root", () => {
+    expect(parseHelperOptions(["--modprobe-root", modprobeRoot]).modprobeRoot).toBe(modprobeRoot);
+    expect(parseHelperOptions([]).modprobeRoot).toBe("/");
   });
 });

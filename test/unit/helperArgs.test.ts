@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
-import { parseHelperArgs } from "../../src/udev/helperArgs.js";
+import { parseHelperArgs } from "../../src/helper/helperArgs.js";
 
 const NAMES = ["sysfs-root", "state-dir", "journal-socket"] as const;
 

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_PATHS,
-  codeCacheUser,
-  isCodeCacheFileName,
-  lockFile,
-  statePaths,
-  sysfsPaths,
-  UnsafeNameError,
-} from "../../src/paths.js";
+import { DEFAULT_PATHS, lockFile, statePaths, sysfsPaths, UnsafeNameError } from "../../src/paths.js";
 
 describe("paths derived from a root", () => {
   const sys = sysfsPaths("/tmp/root/sys");
@@ -34,34 +26,6 @@ describe("paths derived from a root", () => {
     ["lock key", () => lockFile(state.locks, "../k")],
   ])("refuses a %s name that could leave its root", (_kind, build) => {
     expect(build).toThrow(UnsafeNameError);
-  });
-
-  it("names a code cache's files by its key, and knows any build's for what they are", () => {
-    const files = state.codeCache("0123456789abcdef");
-    const base = "/tmp/root/run/code-cache/udev-0123456789abcdef";
-    expect([files.cache, files.check, files.inUse(4711)]).toEqual([
-      `${base}.v8`,
-      `${base}.check`,
-      `${base}.in-use-4711`,
-    ]);
-    for (const file of [files.cache, files.check, files.inUse(4711)])
-      expect(isCodeCacheFileName(file.slice(state.codeCaches.length + 1))).toBe(true);
-    expect(codeCacheUser("0123456789abcdef", "udev-0123456789abcdef.in-use-4711")).toBe(4711);
-    for (const name of [
-      "udev-0123456789abcdef.in-use-0",
-      "udev-fedcba9876543210.in-use-4711",
-      "udev-0123456789abcdef.v8",
-    ])
-      expect(codeCacheUser("0123456789abcdef", name), name).toBeNull();
-    expect(() => state.codeCache("../../etc/x")).toThrow(UnsafeNameError);
-    for (const name of [
-      "udev-0123456789abcdef.v8.123.tmp",
-      "udev-0123.v8",
-      "notes.txt",
-      "udev-0123456789ABCDEF.v8",
-      "udev-0123456789abcdef.in-use-x",
-    ])
-      expect(isCodeCacheFileName(name), name).toBe(false);
   });
 
   it("keeps the host defaults where the packages install them", () => {

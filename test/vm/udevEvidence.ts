@@ -1,14 +1,15 @@
 /**
  * Reading the journal windows the udev scenarios report (shared/protocol.ts JournalWindow):
  * which helper processes udevd started, for which device, with which PID and exit status
- * (from udevd's debug log), and which tool lines name which device. Pure; the test files
- * assert on the results.
+ * (from udevd's debug log), and which tool lines name which device. Pure but for reading the
+ * packaged rule's command; the test files assert on the results.
  */
 import type { JournalWindow, ToolJournalEntry } from "./shared/protocol.js";
+import { ruleHelperCommand } from "../../support/packagedCommands.js";
+import { REPO_ROOT } from "./host/paths.js";
 
 /** The packaged rule's command, as udevd names it in its log. */
-export const HELPER_COMMAND =
-  "/usr/bin/node --jitless --min-semi-space-size=4 /usr/lib/vfio-autobind/vfio-autobind.js udev-event";
+export const HELPER_COMMAND = ruleHelperCommand(REPO_ROOT);
 
 /** One RUN of the helper, as udevd logged it. */
 export interface HelperRun {

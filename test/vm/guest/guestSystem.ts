@@ -152,7 +152,7 @@ export async function waitFor<T>(
 }
 
 /** The argument the packaged rule gives the helper: every udevd line about it contains it. */
-const HELPER_ARGUMENT = "vfio-autobind.js udev-event";
+const HELPER_ARGUMENT = "/usr/lib/vfio-autobind/udev-helper.js";
 
 /** How a udev worker names the process it has just forked for a RUN program. */
 const SPAWNED = /^Successfully forked off '\(spawn\)' as PID \d+/;

@@ -9,7 +9,7 @@
  *     already be in the base root (guestRoot.ts), or the install fails.
  *     The chroot is an overlayfs mount whose upper layer is the overlay directory, so only
  *     what dpkg changed ends up in the overlay and the cached base stays untouched;
- *   - otherwise the bundle and a wrapper at the paths the package will use, plus the repo's
+ *   - otherwise the bundles and a wrapper at the paths the package will use, plus the repo's
  *     rules.d/*.rules in /usr/lib/udev/rules.d.
  *
  * VFIO_AUTOBIND_VM_INSTALL=bundle or =deb chooses explicitly.
@@ -25,13 +25,32 @@ import { GUEST_TOOL_PACKAGE } from "../shared/udevClaims.js";
 export type InstallMethod =
   { readonly kind: "deb"; readonly file: string } | { readonly kind: "bundle"; readonly rules: readonly string[] };
 
-const BUNDLE = path.join(REPO_ROOT, "dist", "vfio-autobind.js");
 const RULES_DIR = path.join(REPO_ROOT, "rules.d");
 
+/** A built bundle: where dist/ has it and where the package installs it. */
+interface Bundle {
+  readonly dist: string;
+  readonly installed: string;
+}
+
+interface Layout {
+  /** Every bundle the package installs. */
+  readonly BUNDLES: readonly Bundle[];
+  /** Where the CLI bundle is installed, for the wrapper. */
+  readonly BUNDLE_PATH: string;
+}
+
+/** packaging/layout.mjs, typed (it is plain JavaScript without declarations). */
+async function loadLayout(): Promise<Layout> {
+  // @ts-expect-error layout.mjs is plain JavaScript without declarations
+  return (await import("../../../packaging/layout.mjs")) as Layout;
+}
+
 export async function installTool(baseRoot: string, overlay: string): Promise<InstallMethod> {
-  const deb = chooseDeb();
-  const method = deb !== null ? await installDeb(baseRoot, overlay, deb) : installBundle(overlay);
-  say(`tool installed from ${method.kind === "deb" ? path.relative(REPO_ROOT, method.file) : "dist/vfio-autobind.js"}`);
+  const layout = await loadLayout();
+  const deb = chooseDeb(layout.BUNDLES);
+  const method = deb !== null ? await installDeb(baseRoot, overlay, deb) : installBundles(overlay, layout);
+  say(`tool installed from ${method.kind === "deb" ? path.relative(REPO_ROOT, method.file) : "dist/"}`);
   return method;
 }
 
@@ -43,7 +62,7 @@ export function newestDistDeb(): string | null {
   return newest ?? null;
 }
 
-function chooseDeb(): string | null {
+function chooseDeb(bundles: readonly Bundle[]): string | null {
   const choice = process.env.VFIO_AUTOBIND_VM_INSTALL ?? "";
   if (choice === "bundle") return null;
   const newest = newestDistDeb();
@@ -52,42 +71,37 @@ function chooseDeb(): string | null {
       throw new Error("VFIO_AUTOBIND_VM_INSTALL=deb, but dist/ holds no vfio-autobind_*_all.deb: run npm run package");
     return null;
   }
-  assertDebIsCurrent(newest);
+  assertDebIsCurrent(newest, bundles);
   return newest;
 }
 
 /**
  * A package left in dist/ by an earlier `npm run package` would test yesterday's code, so
- * its bundle must be today's: the same as dist/vfio-autobind.js after its first line
- * (the package replaces the shebang with a comment).
+ * each bundle in it must be today's: byte for byte the one in dist/.
  */
-function assertDebIsCurrent(deb: string): void {
+function assertDebIsCurrent(deb: string, bundles: readonly Bundle[]): void {
   const options = { maxBuffer: 64 * 1024 * 1024 };
   const tarball = execFileSync("dpkg-deb", ["--fsys-tarfile", deb], options);
-  const inPackage = execFileSync("tar", ["-xO", "./usr/lib/vfio-autobind/vfio-autobind.js"], {
-    ...options,
-    input: tarball,
-  });
-  const afterFirstLine = (text: Buffer): Buffer => text.subarray(text.indexOf(10) + 1);
-  if (!afterFirstLine(inPackage).equals(afterFirstLine(fs.readFileSync(BUNDLE)))) {
-    throw new Error(
-      `${path.relative(REPO_ROOT, deb)} holds an older bundle than dist/vfio-autobind.js: run npm run package, ` +
-        "remove the .deb, or set VFIO_AUTOBIND_VM_INSTALL=bundle",
-    );
+  for (const bundle of bundles) {
+    const inPackage = execFileSync("tar", ["-xO", `.${bundle.installed}`], { ...options, input: tarball });
+    if (!inPackage.equals(fs.readFileSync(path.join(REPO_ROOT, bundle.dist)))) {
+      throw new Error(
+        `${path.relative(REPO_ROOT, deb)} holds an older ${bundle.installed} than ${bundle.dist}: run npm run package, ` +
+          "remove the .deb, or set VFIO_AUTOBIND_VM_INSTALL=bundle",
+      );
+    }
   }
 }
 
-function installBundle(overlay: string): InstallMethod {
-  if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm run test:vm does)`);
-  writeFile(overlay, "usr/lib/vfio-autobind/vfio-autobind.js", fs.readFileSync(BUNDLE), 0o644);
+function installBundles(overlay: string, layout: Layout): InstallMethod {
+  for (const bundle of layout.BUNDLES) {
+    const file = path.join(REPO_ROOT, bundle.dist);
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build first (npm run test:vm does)`);
+    writeFile(overlay, bundle.installed.slice(1), fs.readFileSync(file), 0o644);
+  }
   // As the package's wrapper: --jitless because udevd's MemoryDenyWriteExecute=yes forbids
   // the JIT (docs/kernel-facts.md, section 6).
-  writeFile(
-    overlay,
-    "usr/sbin/vfio-autobind",
-    '#!/bin/sh\nexec node --jitless /usr/lib/vfio-autobind/vfio-autobind.js "$@"\n',
-    0o755,
-  );
+  writeFile(overlay, "usr/sbin/vfio-autobind", `#!/bin/sh\nexec node --jitless ${layout.BUNDLE_PATH} "$@"\n`, 0o755);
   const rules = fs.existsSync(RULES_DIR)
     ? fs
         .readdirSync(RULES_DIR)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ensureSystemPath, SYSTEM_PATH } from "../../src/udev/udevHelperProcess.js";
+import { ensureSystemPath, SYSTEM_PATH } from "../../src/helper/handleAddEvent.js";
 
 describe("ensureSystemPath", () => {
   it("gives a RUN program, which udevd starts without PATH, the system's", () => {

@@ -1,7 +1,7 @@
 /**
- * One PCI add event of a device the generated rules marked as claimed, decided and carried
- * out (udevHelperProcess.ts is the process around it). It reads the event from its
- * environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME, DEVPATH), re-checks the claim against the
+ * The decision of one PCI add event of a device the generated rules marked as claimed, and
+ * the bind that carries it out (handleAddEvent.ts is the process around it). It reads the
+ * device from the event's environment (PCI_SLOT_NAME, DEVPATH), re-checks the claim against the
  * current config, binds, and writes one journal line per decision. A config that `check` would reject binds nothing.
  * It must end well inside udev's 180 s event timeout: the bind environment it is given
  * carries the event's budget (binder/budget.ts).
@@ -22,7 +22,7 @@ import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { deviceExists, readPciDevice, readVfioView } from "../sysfs/pciDevice.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
-import { RULE_ENV } from "./ruleEnv.js";
+import { RULE_ENV } from "../udev/ruleEnv.js";
 
 /** What the generated rules wrote for this event, from its environment; checked like any input. */
 export function rulesDecisionOf(event: NodeJS.ProcessEnv): RulesDecision | undefined {
@@ -82,9 +82,8 @@ function nodesNote(env: BindEnvironment, outcome: { address: string; status: str
   }
 }
 
-/** Handles one event; returns the exit code. Every path that decides something logs it. */
-export async function handleAddEvent(event: NodeJS.ProcessEnv, context: AddEventContext): Promise<number> {
-  if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return EXIT_CODES.ok;
+/** Decides one add event and binds; returns the exit code. Every path that decides something logs it. */
+export async function decideAddEvent(event: NodeJS.ProcessEnv, context: AddEventContext): Promise<number> {
   const address = eventAddress(event);
   const { log, env } = context;
   if (!isSysfsPciName(address)) {

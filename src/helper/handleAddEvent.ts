@@ -1,20 +1,16 @@
 /**
- * The udev helper process, `vfio-autobind udev-event` as the packaged rule runs it: its
- * arguments, its deadline and its journal lines, around handleAddEvent (which decides).
- * Arguments are parsed by helperArgs.ts, as node:util's parseArgs would, rather than by yargs:
- * this path runs once per claimed device at boot, and the command-line machinery is never
- * loaded on it.
+ * The udev helper's one action: an add event of a claimed device, handled within its
+ * deadline. Around the decision (decideAddEvent.ts): the event's budget and backstop, the
+ * signals that may end the process, the hold that must not outlive it, and the journal lines.
  */
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import { journalLog } from "../journal/decisionLog.js";
-import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
 import { budgetFrom, seconds, UDEV_EVENT_BACKSTOP_MS, UDEV_EVENT_BUDGET_MS } from "../binder/budget.js";
 import { describeRelease, foundHeld } from "../binder/failOpen.js";
 import { eventLines } from "./eventLines.js";
-import { eventAddress, handleAddEvent, rulesDecisionOf } from "./handleAddEvent.js";
-import { parseHelperArgs } from "./helperArgs.js";
-import { HELPER_OPTIONS } from "./helperOptions.js";
+import { decideAddEvent, eventAddress, rulesDecisionOf } from "./decideAddEvent.js";
+import type { HelperOptions } from "./helperOptions.js";
 import { NODE_PROCESS, type HelperProcess } from "./helperProcess.js";
 import { holdGuard } from "./holdGuard.js";
 import { EXIT_CODES } from "../binder/outcomes.js";
@@ -30,36 +26,23 @@ export function ensureSystemPath(env: NodeJS.ProcessEnv): void {
   if (env["PATH"] === undefined || env["PATH"] === "") env["PATH"] = SYSTEM_PATH;
 }
 
-export async function runUdevHelper(
-  argv: readonly string[],
+/**
+ * Handles one add event of a claimed device: decides and binds (decideAddEvent.ts) within the
+ * event's budget, lets go of a hold whatever ends the event, and writes its journal lines.
+ * Resolves to the exit code.
+ */
+export async function handleAddEvent(
+  options: HelperOptions,
   event: NodeJS.ProcessEnv,
   adapters: Adapters,
   proc: HelperProcess = NODE_PROCESS,
 ): Promise<number> {
-  let values;
-  try {
-    const given = parseHelperArgs(argv, HELPER_OPTIONS);
-    values = {
-      "sysfs-root": given["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
-      "modules-dir": given["modules-dir"],
-      "state-dir": given["state-dir"] ?? DEFAULT_PATHS.stateDir,
-      "proc-root": given["proc-root"] ?? DEFAULT_PATHS.procRoot,
-      "dev-root": given["dev-root"] ?? DEFAULT_PATHS.devRoot,
-      "config-dir": given["config-dir"] ?? DEFAULT_PATHS.configDir,
-      "modprobe-root": given["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
-      kmsg: given["kmsg"] ?? DEFAULT_PATHS.kmsg,
-      "journal-socket": given["journal-socket"] ?? DEFAULT_PATHS.journalSocket,
-    };
-  } catch (error) {
-    process.stderr.write(`vfio-autobind udev-event: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT_CODES.usage;
-  }
   // Other actions and subsystems never reach here through the packaged rule; if they do,
   // they are not ours to log about.
   if (event["ACTION"] !== "add" || event["SUBSYSTEM"] !== "pci") return EXIT_CODES.ok;
   ensureSystemPath(process.env);
-  const log = journalLog({ kmsg: values.kmsg, journalSocket: values["journal-socket"] });
-  const sysfsRoot = values["sysfs-root"];
+  const log = journalLog(options);
+  const { sysfsRoot } = options;
   const address = eventAddress(event);
   // Whatever ends the event, a hold of ours on a device left with no driver is let go of
   // (holdGuard.ts), and the one line for the event says so.
@@ -94,20 +77,8 @@ export async function runUdevHelper(
   let code: number;
   let cause = "the event left it held";
   try {
-    const env = makeBindEnvironment(
-      {
-        sysfsRoot,
-        procRoot: values["proc-root"],
-        devRoot: values["dev-root"],
-        stateDir: values["state-dir"],
-        modulesDir: values["modules-dir"] ?? defaultModulesDir(),
-        modprobeRoot: values["modprobe-root"],
-      },
-      guard.kernel,
-      (warnings) => warnings.forEach((w) => log.error(w)),
-      budget,
-    );
-    code = await handleAddEvent(event, { configDir: values["config-dir"], env, log: lines });
+    const env = makeBindEnvironment(options, guard.kernel, (warnings) => warnings.forEach((w) => log.error(w)), budget);
+    code = await decideAddEvent(event, { configDir: options.configDir, env, log: lines });
   } catch (error) {
     // Whatever it was, say it in the journal, where the admin will look.
     lines.error(`${address}: ${error instanceof Error ? error.message : String(error)}`);
@@ -127,5 +98,5 @@ export async function runUdevHelper(
     held ? `${address}: ${describeRelease(release, cause)}` : null,
   );
   await log.close();
-  return held ? 1 : code;
+  return held ? EXIT_CODES.failure : code;
 }
