@@ -54,9 +54,7 @@ export async function bindClaimed(
   const peers = device.iommuGroupPeers.map((peer) => readPciDevice(env.sysfsRoot, peer));
 
   // The drivers a claim may move it to: every VFIO driver loaded now (read only when an override is set).
-  const override = foreignOverrideRefusal(device.driverOverride, options.rules?.driver ?? null, () =>
-    loadedVfioDrivers(env, device),
-  );
+  const override = foreignOverrideRefusal(device, options.rules?.driver ?? null, () => loadedVfioDrivers(env, device));
   if (override !== null) return [refusedOutcome(address, override)];
   if (claim.group === "check") {
     const refusal = groupCheckRefusal(device, peers, options.isClaimed);

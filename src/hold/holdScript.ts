@@ -23,7 +23,7 @@ import { tokenizePattern } from "../alias/fnmatch.js";
 import { parseAddressSelector, type ClaimConfig, type Origin, type Selectors } from "../config/claimConfig.js";
 import { RuntimeFailure } from "../errors.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
-import { HOLD_RULES } from "../policy/holdEligibility.js";
+import { HOLD_RULES } from "../policy/eligibility.js";
 import { claimMark } from "../udev/claimMark.js";
 import { commentText } from "../udev/udevRuleSyntax.js";
 import { quoteForDisplay } from "../text/safeText.js";
@@ -181,7 +181,7 @@ const RELEASE_WHY: Record<Exclude<HoldScriptMode, "hold">, string> = {
   "release-all": "still held, and nothing is left to bind it (no VFIO driver took it)",
 };
 
-/** `may_hold`: the eligibility table (policy/holdEligibility.ts) as sh, one row a line. */
+/** `may_hold`: the eligibility table (policy/eligibility.ts) as sh, one row a line. */
 function mayHoldFunction(skipVfs: boolean): string[] {
   return [
     "# Fails when a row of the eligibility table applies to $dev: such a device is never held.",

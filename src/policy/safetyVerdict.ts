@@ -3,49 +3,49 @@
  * between VFIO drivers, the IOMMU group policy of a claim, handing it back (release), and
  * which drivers a pin may name. Pure: the binder only carries out what these decide.
  *
- * Whether a device may be taken from the host, decided before anything is written:
+ * Whether a device may be taken from the host, decided before anything is written, from
+ * the bind side of the eligibility table (eligibility.ts), the same rows the hold obeys:
  *
- * Never, even with --force: bridges and other non-endpoints, by header type or by class
- * 06xx (vfio-pci refuses them and the devices behind them would go too), a PF with VFs enabled (vfio-pci refuses it with
- * EBUSY), and a device with no IOMMU group (no vfio driver can bind it).
- * Unless --force: the boot display and anything the host is using under the device.
- * Every finding is reported at once, so one run tells the admin all that stands in the way.
- * A claim on a device the host uses is refused in the config by the same findings.
+ * Never, even with --force: bridges and other non-endpoints, a PF with VFs enabled, and a
+ * device with no IOMMU group. Unless --force: the boot display and anything the host is
+ * using under the device. A claim or a udev event, never: a driver_override someone else
+ * set. Every finding is reported at once, so one run tells the admin all that stands in
+ * the way. A claim on a device the host uses is refused in the config by the same findings.
  */
 import { GENERIC_VFIO_MODULE } from "../alias/aliasRecords.js";
+import { bindRefusals, ROWS, type EligibilityContext, type EligibilityFacts } from "./eligibility.js";
 import { isOverrideOurs } from "./hold.js";
 import type { HostUse } from "../sysfs/hostUsage.js";
 import type { PciDevice } from "../sysfs/pciDevice.js";
 import { describeHolders, type VfioHolder } from "../sysfs/vfioHolders.js";
 
+export { isBridgeClass } from "./eligibility.js";
+
 export type SafetyVerdict =
   | { readonly ok: true; /** In-use findings that --force overrode. */ readonly overridden: readonly string[] }
   | { readonly ok: false; readonly reason: string; readonly forceable: boolean };
 
-/** PCI base class 06 (host, ISA, PCI-to-PCI, CardBus... bridges), from the class code `060000`. */
-export function isBridgeClass(classCode: string): boolean {
-  return classCode.slice(0, 2) === "06";
+type FactsOf = Pick<
+  PciDevice,
+  "driver" | "driverOverride" | "iommuGroup" | "classCode" | "headerKind" | "bootVga" | "sriov"
+>;
+
+/** The eligibility table's view of a device as the sysfs adapter read it. */
+export function eligibilityFacts(device: FactsOf): EligibilityFacts {
+  const { driver, driverOverride, iommuGroup, classCode, headerKind, bootVga, sriov } = device;
+  const numVfs = sriov.role === "pf" ? sriov.numVfs : 0;
+  return { driver, driverOverride, iommuGroup, classCode, headerKind, bootVga, numVfs };
 }
+
+/** A manual bind replaces any override: the foreign-override row is not its to ask. */
+const MANUAL_BIND: EligibilityContext = { overrideIsOurs: () => true };
 
 /**
  * Why a device can never go to VFIO for what it is, or null: a bridge by header type or by
  * class (a host bridge has an endpoint header but class 0600).
  */
 export function bridgeRefusal(device: Pick<PciDevice, "classCode" | "headerKind">): string | null {
-  const what =
-    device.headerKind === "bridge" || device.headerKind === "cardbus"
-      ? `it is a PCI ${device.headerKind === "bridge" ? "bridge" : "CardBus bridge"}`
-      : isBridgeClass(device.classCode)
-        ? `it is a bridge (class ${device.classCode.slice(0, 4)})`
-        : null;
-  return what === null ? null : `${what}; only endpoint devices can go to VFIO`;
-}
-
-/** Why no VFIO driver can bind a device outside an IOMMU group, or null when it has one. */
-function noIommuGroupRefusal(device: Pick<PciDevice, "iommuGroup">): string | null {
-  return device.iommuGroup === null
-    ? "it has no IOMMU group; enable the IOMMU (intel_iommu=on or amd_iommu=on) and reboot"
-    : null;
+  return ROWS.bridge.applies(device) ? ROWS.bridge.bind.refusal(device) : null;
 }
 
 /**
@@ -54,34 +54,18 @@ function noIommuGroupRefusal(device: Pick<PciDevice, "iommuGroup">): string | nu
  * that bind would refuse.
  */
 export function notForVfioRefusal(device: Pick<PciDevice, "classCode" | "headerKind" | "iommuGroup">): string | null {
-  return bridgeRefusal(device) ?? noIommuGroupRefusal(device);
-}
-
-function hardRefusals(device: PciDevice): string[] {
-  const refusals: string[] = [];
-  const bridge = bridgeRefusal(device);
-  if (bridge !== null) refusals.push(bridge);
-  else if (device.headerKind === "unknown") {
-    refusals.push("its PCI header type cannot be read; only endpoint devices can go to VFIO");
-  }
-  if (device.sriov.role === "pf" && device.sriov.numVfs > 0) {
-    refusals.push(
-      `it has ${device.sriov.numVfs} VFs enabled and VFIO refuses such a PF; set sriov_numvfs to 0 first, or claim its VFs`,
-    );
-  }
-  const noGroup = noIommuGroupRefusal(device);
-  if (noGroup !== null) refusals.push(noGroup);
-  return refusals;
+  return bridgeRefusal(device) ?? (ROWS.noIommuGroup.applies(device) ? ROWS.noIommuGroup.bind.refusal() : null);
 }
 
 /** What the host uses the device for now: the boot display, and what it uses under it. */
-function inUseFindings(device: Pick<PciDevice, "bootVga">, hostUses: readonly HostUse[]): string[] {
-  return [...(device.bootVga ? ["it is the boot display (boot_vga)"] : []), ...hostUses.map((use) => use.reason)];
+function inUseFindings(device: EligibilityFacts, hostUses: readonly HostUse[]): string[] {
+  return [...bindRefusals(device, "force", MANUAL_BIND), ...hostUses.map((use) => use.reason)];
 }
 
 export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], force: boolean): SafetyVerdict {
-  const hard = hardRefusals(device);
-  const inUse = inUseFindings(device, hostUses);
+  const facts = eligibilityFacts(device);
+  const hard = bindRefusals(facts, "nobody", MANUAL_BIND);
+  const inUse = inUseFindings(facts, hostUses);
   if (hard.length > 0) return { ok: false, reason: [...hard, ...inUse].join("; "), forceable: false };
   if (inUse.length === 0) return { ok: true, overridden: [] };
   if (force) return { ok: true, overridden: inUse };
@@ -96,11 +80,11 @@ export function safetyVerdict(device: PciDevice, hostUses: readonly HostUse[], f
  * Null: no objection.
  */
 export function claimInUseRefusal(
-  device: Pick<PciDevice, "address" | "bootVga">,
+  device: Pick<PciDevice, "address"> & FactsOf,
   hostUses: readonly HostUse[],
   force: boolean,
 ): string | null {
-  const inUse = inUseFindings(device, hostUses);
+  const inUse = inUseFindings(eligibilityFacts(device), hostUses);
   if (force || inUse.length === 0) return null;
   return `[Claim] selects ${device.address}, which the host uses: ${inUse.join("; ")}; add Force=yes to take it anyway`;
 }
@@ -199,10 +183,14 @@ export function pinnedModuleRefusal(module: string, vfioModules: ReadonlySet<str
  * admin's own act and is not subject to this.
  */
 export function foreignOverrideRefusal(
-  override: string | null,
+  device: FactsOf,
   rulesDriver: string | null,
   vfioDrivers: () => ReadonlySet<string>,
 ): string | null {
-  if (override === null || isOverrideOurs(override, rulesDriver) || vfioDrivers().has(override)) return null;
-  return `its driver_override is ${JSON.stringify(override)}, set outside vfio-autobind; it is never overwritten: clear it (echo > driver_override) and run "vfio-autobind apply"`;
+  const facts = eligibilityFacts(device);
+  return (
+    bindRefusals(facts, "manual-bind", {
+      overrideIsOurs: (override) => isOverrideOurs(override, rulesDriver) || vfioDrivers().has(override),
+    })[0] ?? null
+  );
 }

@@ -4,7 +4,7 @@
  */
 import { RuntimeFailure } from "../errors.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
-import { HOLD_RULES } from "../policy/holdEligibility.js";
+import { HOLD_RULES } from "../policy/eligibility.js";
 import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName } from "../paths.js";
 import { quoteForDisplay } from "../text/safeText.js";
 import type { Reach } from "./claimReach.js";
@@ -100,7 +100,7 @@ export interface DecisionInputs {
 
 /**
  * The hold and the compiled decision, for devices a claim marked (docs/design.md, "Holds").
- * First "ours or not": a device that the eligibility table (policy/holdEligibility.ts) rules
+ * First "ours or not": a device that the eligibility table (policy/eligibility.ts) rules
  * out, that an exclusion udev cannot judge may take, or whose claim reaches further than
  * udev can tell, gets no hold and no plan; the helper decides about it. Then the plan per
  * claim, the hold, and, on the kernel the ranking was compiled for, `kmod load` of the chosen

@@ -3,7 +3,7 @@
  * written, token by token (the values it accepts are those of ruleVocabulary.ts).
  */
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
-import { HOLD_RULES } from "../policy/holdEligibility.js";
+import { HOLD_RULES } from "../policy/eligibility.js";
 import { isNodeMode, isAccountName } from "../config/nodeAccess.js";
 import { isSafeDriverName, isSafeKernelRelease, isSafeModuleName } from "../paths.js";
 import { controlCharacterAt, quoteForDisplay } from "../text/safeText.js";

@@ -75,11 +75,11 @@ select_claim() {
 # Fails when a row of the eligibility table applies to $dev: such a device is never held.
 may_hold() {
 	if [ -L "$dev/driver" ]; then return 1; fi # it is on a driver already (built in, or loaded before the hold): the helper takes it
+	if ! read_attr "$dev/class" || case $value in 0x06*) true ;; *) false ;; esac; then return 1; fi # it is a bridge: bridges never go to VFIO
+	if read_attr "$dev/sriov_numvfs" && case $value in [1-9]*) true ;; *) false ;; esac; then return 1; fi # it is a PF with VFs enabled, which no VFIO driver takes
 	if [ ! -e "$dev/iommu_group" ]; then return 1; fi # it has no IOMMU group: no VFIO driver can take it
 	if ! { read_attr "$dev/driver_override" && case $value in "(null)" | "" | "vfio-autobind-hold") true ;; *) false ;; esac; }; then return 1; fi # its driver_override was set by someone else, and is never overwritten
-	if ! read_attr "$dev/class" || case $value in 0x06*) true ;; *) false ;; esac; then return 1; fi # it is a bridge: bridges never go to VFIO
 	if read_attr "$dev/boot_vga" && [ "$value" = 1 ]; then return 1; fi # it is the boot display: the host's console must not go dark at boot
-	if read_attr "$dev/sriov_numvfs" && case $value in [1-9]*) true ;; *) false ;; esac; then return 1; fi # it is a PF with VFs enabled, which no VFIO driver takes
 	return 0
 }
 
