@@ -13,8 +13,8 @@ export default defineConfig({
     // Tests that start the bundle many times share two cores; give them room.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Every write of the tool refuses /sys, /etc, /run, /boot... under test (src/paths.ts),
-    // and the bundles the tests start inherit it.
-    env: { VFIO_AUTOBIND_TEST_GUARD: "1" },
+    // Every write to /sys, /etc, /run, /boot... throws under test, in the workers and in the
+    // bundles the tests start (test/support/hostWriteGuard.cjs).
+    setupFiles: ["test/support/setupHostGuard.ts"],
   },
 });

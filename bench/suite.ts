@@ -27,7 +27,7 @@ import { debianModulesAlias, mainlineVariantsAlias, makeModulesDir } from "../su
 import { makeSimulatedHost, PF } from "../support/simulatedHost.js";
 import { evaluateRules } from "../support/udevRuleEvaluator.js";
 import { parseClaimFile } from "../src/config/claimConfig.js";
-import { generateClaimRules } from "../src/udev/claimRules.js";
+import { generateClaimRules } from "../src/rules/claimRules.js";
 import { readVfAddresses } from "../src/sysfs/sriovLayout.js";
 import { PACKAGED_RULE, ruleNodeFlags, wrapperNodeFlags } from "../support/packagedCommands.js";
 

@@ -7,9 +7,10 @@ import { bashCompletion } from "./generate/bashCompletion.mjs";
 import { debianChangelog } from "./generate/changelog.mjs";
 import { copyrightFile, productionPackageDirs, readBundledPackage } from "./generate/copyright.mjs";
 import { collectHelp, runBundle } from "./generate/helpText.mjs";
-import { loadProgramPaths, manFiles } from "./generate/manFiles.mjs";
+import { manFiles } from "./generate/manFiles.mjs";
 import { manPage } from "./generate/manPage.mjs";
-import { NAME } from "./layout.mjs";
+import { fillPaths, NAME } from "./layout.mjs";
+import { loadProgramPaths } from "./programPaths.mjs";
 
 /** Maximum compression and no name or time stamp in the header: what `gzip -9n` writes,
  * which Debian policy asks for in man pages and changelogs (and keeps builds reproducible). */
@@ -41,7 +42,10 @@ export function contentsFor(build) {
     debianChangelog: () => once("debianChangelog", () => gzip9n(debianChangelog(build.info, build.date))),
   };
   return (file, format) => {
-    if ("file" in file.from) return readFileSync(path.resolve(build.repoRoot, file.from.file));
+    if ("file" in file.from) {
+      const bytes = readFileSync(path.resolve(build.repoRoot, file.from.file));
+      return file.from.fill === true ? Buffer.from(fillPaths(bytes.toString("utf8"), file.from.file)) : bytes;
+    }
     const generate = generators[file.from.generate];
     if (generate === undefined) throw new Error(`${file.path}: unknown generator ${file.from.generate}`);
     return generate(format);

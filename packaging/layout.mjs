@@ -3,15 +3,17 @@
 // buildRpm.mjs both take their file lists from here, so the .deb and the .rpm cannot drift.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { loadProgramPaths } from "./programPaths.mjs";
 
 /**
  * @typedef {"deb" | "rpm"} Format
- * @typedef {{ file: string } | { generate: "manPage" | "confManPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
+ * @typedef {{ file: string, fill?: boolean } | { generate: "manPage" | "confManPage" | "bashCompletion" | "copyright" | "debianChangelog" }} Source
  * @typedef {object} InstalledFile
  * @property {string} path         absolute install path
  * @property {number} mode
- * @property {Source} from         a file (relative to the repository, or absolute), or a
- *                                 generator in generate/
+ * @property {Source} from         a file (relative to the repository, or absolute), with
+ *                                 the program's paths filled in (fill, fillPaths below), or
+ *                                 a generator in generate/
  * @property {Format[]} formats    the packages that carry it
  * @property {boolean} [conffile]  admin-editable: a dpkg conffile, rpm %config(noreplace)
  * @property {"doc" | "license"} [rpmTag] %doc or %license in the rpm file list
@@ -241,21 +243,21 @@ function bootHoldFiles() {
     {
       path: `/usr/share/initramfs-tools/hooks/${NAME}`,
       mode: 0o755,
-      from: { file: `${boot}/initramfs-tools-hook` },
+      from: { fill: true, file: `${boot}/initramfs-tools-hook` },
       formats: both,
     },
     // "00-": runs before init-top/udev (the file's comments say why).
     {
       path: `/usr/share/initramfs-tools/scripts/init-top/00-${NAME}`,
       mode: 0o755,
-      from: { file: `${boot}/initramfs-tools-init-top` },
+      from: { fill: true, file: `${boot}/initramfs-tools-init-top` },
       formats: both,
     },
     // While the root device is late: held storage controllers go to the kernel.
     {
       path: `/usr/share/initramfs-tools/scripts/local-block/${NAME}`,
       mode: 0o755,
-      from: { file: `${boot}/initramfs-tools-local-block` },
+      from: { fill: true, file: `${boot}/initramfs-tools-local-block` },
       formats: both,
     },
     // Before switch_root: holds the real root's claims no longer stand behind go ("00-":
@@ -263,31 +265,31 @@ function bootHoldFiles() {
     {
       path: `/usr/share/initramfs-tools/scripts/init-bottom/00-${NAME}`,
       mode: 0o755,
-      from: { file: `${boot}/initramfs-tools-init-bottom` },
+      from: { fill: true, file: `${boot}/initramfs-tools-init-bottom` },
       formats: both,
     },
     {
       path: `${dracutModule}/module-setup.sh`,
       mode: 0o755,
-      from: { file: `${boot}/dracut-module-setup.sh` },
+      from: { fill: true, file: `${boot}/dracut-module-setup.sh` },
       formats: both,
     },
     {
       path: `${dracutModule}/${NAME}-hold.sh`,
       mode: 0o755,
-      from: { file: `${boot}/dracut-pre-udev-hook.sh` },
+      from: { fill: true, file: `${boot}/dracut-pre-udev-hook.sh` },
       formats: both,
     },
     {
       path: `${dracutModule}/${NAME}-timeout.sh`,
       mode: 0o755,
-      from: { file: `${boot}/dracut-timeout-hook.sh` },
+      from: { fill: true, file: `${boot}/dracut-timeout-hook.sh` },
       formats: both,
     },
     {
       path: `${dracutModule}/${NAME}-pre-pivot.sh`,
       mode: 0o755,
-      from: { file: `${boot}/dracut-pre-pivot-hook.sh` },
+      from: { fill: true, file: `${boot}/dracut-pre-pivot-hook.sh` },
       formats: both,
     },
     // Debian (bookworm) keeps packaged units in /lib/systemd/system, Fedora in /usr/lib/systemd/system.
@@ -295,13 +297,13 @@ function bootHoldFiles() {
       {
         path: `/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
+        from: { fill: true, file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["deb"]),
       },
       {
         path: `/usr/lib/systemd/system/${unit}`,
         mode: 0o644,
-        from: { file: `${UNIT_SOURCES[unit]}/${unit}` },
+        from: { fill: true, file: `${UNIT_SOURCES[unit]}/${unit}` },
         formats: /** @type {Format[]} */ (["rpm"]),
       },
     ]),
@@ -346,22 +348,35 @@ export function ownedDirectories(files) {
   return [...dirs].sort();
 }
 
+const PROGRAM = loadProgramPaths();
+const generated = PROGRAM.generatedPaths(PROGRAM.DEFAULT_PATHS.configDir);
+
 /**
  * What the program writes at run time outside the package's own files, for the maintainer
- * scripts. These are the program's defaults (DEFAULT_PATHS and generatedPaths in
- * src/paths.ts); test/packaging proves they agree. The man page's FILES section reads
- * src/paths.ts itself (generate/manFiles.mjs).
+ * scripts and the boot files: the program's own defaults (src/paths.ts), never restated.
  */
 export const programFiles = {
-  configDir: { path: `/etc/${NAME}` },
+  configDir: { path: PROGRAM.DEFAULT_PATHS.configDir },
   /** `vfio-autobind apply` writes it from the claims; purge removes it. */
-  claimsRule: { path: "/etc/udev/rules.d/69-vfio-autobind-claims.rules" },
+  claimsRule: { path: PROGRAM.DEFAULT_PATHS.rulesFile },
   /** Written from the claims by every command that writes the rules; run at boot. Purge removes it. */
-  holdScript: { path: `/etc/${NAME}/generated/hold-claimed.sh` },
+  holdScript: { path: generated.holdScript },
   /** One per kernel release whose initramfs holds claims, written by the hooks. Purge removes them. */
-  initramfsStamps: { path: `/etc/${NAME}/generated/initramfs-*.digest` },
+  initramfsStamps: { path: generated.initramfsStamp("RELEASE").replace("RELEASE", "*") },
   /** The kernel log: where the udev helper writes its decisions (src/journal/decisionLog.ts). */
-  kernelLog: { path: "/dev/kmsg" },
+  kernelLog: { path: PROGRAM.DEFAULT_PATHS.kmsg },
   /** Volatile: purge leaves it to the next boot. */
-  stateDir: { path: `/run/${NAME}` },
+  stateDir: { path: PROGRAM.DEFAULT_PATHS.stateDir },
 };
+
+/** What a boot file marked `fill` has filled in at package time, by its placeholder. */
+export const FILLED_PATHS = { "@HOLD_SCRIPT@": programFiles.holdScript.path };
+
+/** `text` (the file `source`) with every placeholder of FILLED_PATHS filled in; an unknown one is an error. */
+export function fillPaths(text, source) {
+  return text.replace(/@[A-Z_]+@/g, (placeholder) => {
+    const value = FILLED_PATHS[placeholder];
+    if (value === undefined) throw new Error(`${source}: unknown placeholder ${placeholder}`);
+    return value;
+  });
+}

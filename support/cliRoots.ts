@@ -1,47 +1,30 @@
 /**
  * The command-line options that point vfio-autobind at a test's own trees instead of the
- * host's /sys, /etc, /run, /proc and /lib/modules: one table from each root to its option,
- * so every test, the simulated host and the benchmark spell them the same way.
+ * host's: `--root` (the test's /, under which every path is taken, src/paths.ts), each
+ * path's own option where a tree lives elsewhere, and the stand-ins for getent and udevadm.
+ * The option names are the tool's own (PATH_OPTIONS), so every test, the simulated host and
+ * the benchmark spell them as the tool does.
  */
+import { PATH_OPTIONS, ROOT_OPTION, type Environment } from "../src/paths.js";
 
-export interface CliRoots {
-  readonly sysfsRoot?: string;
-  readonly modulesDir?: string;
-  readonly stateDir?: string;
-  readonly procRoot?: string;
-  readonly devRoot?: string;
-  readonly configDir?: string;
-  readonly rulesFile?: string;
-  readonly kmsg?: string;
-  readonly journalSocket?: string;
-  readonly modprobeRoot?: string;
-  readonly accountsRoot?: string;
+export type CliRoots = { readonly [K in keyof typeof PATH_OPTIONS]?: Environment[K] } & {
+  /** The test's /: every path not given on its own is taken under it. */
+  readonly root?: string;
   readonly getent?: string;
-  readonly toolsRoot?: string;
   readonly udevadm?: string;
-}
-
-const ROOT_OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
-  sysfsRoot: "--sysfs-root",
-  modulesDir: "--modules-dir",
-  stateDir: "--state-dir",
-  procRoot: "--proc-root",
-  devRoot: "--dev-root",
-  configDir: "--config-dir",
-  rulesFile: "--rules-file",
-  kmsg: "--kmsg",
-  journalSocket: "--journal-socket",
-  modprobeRoot: "--modprobe-root",
-  accountsRoot: "--accounts-root",
-  getent: "--getent",
-  toolsRoot: "--tools-root",
-  udevadm: "--udevadm",
 };
 
-/** The options for the roots given, in the table's order; a root left out keeps its default. */
+const OPTIONS: { readonly [K in keyof Required<CliRoots>]: string } = {
+  root: ROOT_OPTION,
+  ...PATH_OPTIONS,
+  getent: "getent",
+  udevadm: "udevadm",
+};
+
+/** The options for the roots given, `--root` first; a root left out is taken under `--root`, or is the host's. */
 export function cliRootArgs(roots: CliRoots): string[] {
-  return (Object.keys(ROOT_OPTIONS) as (keyof CliRoots)[]).flatMap((key) => {
+  return (Object.keys(OPTIONS) as (keyof CliRoots)[]).flatMap((key) => {
     const value = roots[key];
-    return value === undefined ? [] : [ROOT_OPTIONS[key], value];
+    return value === undefined ? [] : [`--${OPTIONS[key]}`, value];
   });
 }

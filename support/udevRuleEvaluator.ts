@@ -3,7 +3,7 @@
  * (ACTION, SUBSYSTEM, KERNEL, KERNELS, ATTR{}, SYSCTL{}, TEST, ENV{} matches; IMPORT{cmdline}
  * and IMPORT{builtin}="kmod load ..."; ENV{}, ATTR{}, RUN and RUN{builtin} assignments;
  * GOTO/LABEL), read by the real tokenizer
- * (src/udev/udevRuleSyntax.ts), with udev's semantics (systemd's udev-rules.c):
+ * (src/rules/udevRuleSyntax.ts), with udev's semantics (systemd's udev-rules.c):
  *   - every match in a line must hold; values are fnmatch globs with `|` alternatives;
  *   - a line's matches run before its assignments, each group in udev's token-type order
  *     (udev sorts a line's tokens by type), so IMPORT comes after the other matches and
@@ -25,7 +25,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fnmatch } from "../src/alias/fnmatch.js";
-import { tokenizeRules, type RuleToken } from "../src/udev/udevRuleSyntax.js";
+import { tokenizeRules, type RuleToken } from "../src/rules/udevRuleSyntax.js";
 
 type Token = RuleToken;
 

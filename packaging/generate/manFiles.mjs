@@ -2,41 +2,10 @@
 // the program's own paths module (src/paths.ts) rather than restated here, so a moved path
 // moves in the manual too. The package's own files that an admin deals with (the udev rule,
 // the kernel hook) come from the layout, which carries their description.
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
-import { buildSync } from "esbuild";
-
-/** The program's path modules, compiled from TypeScript with esbuild and loaded. */
-export function loadProgramPaths(repoRoot) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-paths-"));
-  try {
-    const outfile = path.join(dir, "paths.cjs");
-    buildSync({
-      stdin: {
-        contents: [
-          'export * from "./src/paths.ts";',
-          'export { PCI_IDS_PATHS } from "./src/pciids/readPciIds.ts";',
-          'export { HOLD_SWITCH } from "./src/policy/hold.ts";',
-        ].join("\n"),
-        resolveDir: repoRoot,
-        loader: "ts",
-      },
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      outfile,
-      logLevel: "warning",
-    });
-    return createRequire(import.meta.url)(outfile);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
- * @param {ReturnType<typeof loadProgramPaths>} p
+ * @param {ReturnType<typeof import("../programPaths.mjs").loadProgramPaths>} p
  * @param {{ path: string, describe: string }[]} packaged  the package's files with a description
  * @returns {{ path: string, describe: string }[]}
  */

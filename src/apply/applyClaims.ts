@@ -21,14 +21,14 @@ import { moveVerdictFor } from "./driverChanges.js";
 import { planNodeOwnership, type OwnershipPlan } from "../policy/nodeOwnership.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { readRegularFile, writeFileAtomic } from "../files/safeFiles.js";
-import { generatedPaths, isSafePciAddress, refuseHostPathUnderTest, statePaths, sysfsPaths } from "../paths.js";
+import { generatedPaths, isSafePciAddress, statePaths, sysfsPaths } from "../paths.js";
 import { generateHoldScript } from "../hold/holdScript.js";
 import { replacedHoldScript, writeHoldScript } from "../hold/writeHoldScript.js";
 import { hasPciBus, listPciDeviceNames, pciDevicesDir, readPciDevice } from "../sysfs/pciDevice.js";
 import { readVfAddresses } from "../sysfs/sriovLayout.js";
-import { generateClaimRules } from "../udev/claimRules.js";
-import { compileDecisions, type DecisionSources } from "../udev/compileDecisions.js";
-import { replacedRulesText, writeClaimRules } from "../udev/writeClaimRules.js";
+import { generateClaimRules } from "../rules/claimRules.js";
+import { compileDecisions, type DecisionSources } from "../rules/compileDecisions.js";
+import { replacedRulesText, writeClaimRules } from "../rules/writeClaimRules.js";
 import { plannedFileChange } from "./plannedFileChange.js";
 
 export interface ApplyContext {
@@ -276,7 +276,6 @@ function applyVfAutoprobe(context: ApplyContext, lines: string[]): boolean {
       // The PF may be gone; either way the record has served its purpose.
       lines.push(`${pf}: could not restore sriov_drivers_autoprobe: ${describeFsError(error)}`);
     }
-    refuseHostPathUnderTest(recordFile);
     fs.rmSync(recordFile, { force: true });
   }
   return failed;

@@ -3,10 +3,10 @@ import * as path from "node:path";
 import { applyClaims, installClaimRules } from "../apply/applyClaims.js";
 import { completed, type CommandOutcome } from "../binder/outcomes.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_PATHS, isSafeKernelRelease } from "../paths.js";
+import { isSafeKernelRelease } from "../paths.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
-import type { DecisionSources } from "../udev/compileDecisions.js";
-import { reloadUdevRules } from "../udev/writeClaimRules.js";
+import type { DecisionSources } from "../rules/compileDecisions.js";
+import { reloadUdevRules } from "../rules/writeClaimRules.js";
 import { bindEnvironment, type CommandContext, defineCommand, warn } from "./commandContext.js";
 import { loadValidConfig, quietDecisionSources } from "./machineConfig.js";
 import { staleInitramfsLine } from "./notApplied.js";
@@ -41,9 +41,7 @@ async function runRulesOnly(context: CommandContext, release: string | undefined
   if (release !== undefined && !isSafeKernelRelease(release))
     throw new UsageError(`--kernel-release ${JSON.stringify(release).slice(0, 80)}: not a kernel release`);
   const modulesDir =
-    release === undefined || context.modulesDirGiven
-      ? context.modulesDir
-      : path.join(DEFAULT_PATHS.modulesBase, release);
+    release === undefined || context.modulesDirGiven ? context.modulesDir : path.join(context.modulesBase, release);
   const sources: DecisionSources = {
     ...quietDecisionSources({ ...context, modulesDir }),
     ...(release === undefined ? {} : { release }),

@@ -11,7 +11,7 @@ import { formatConfigError } from "../config/claimConfig.js";
 import { isClaimFileName, readClaimConfig, type StagedClaimFile } from "../config/readClaimConfig.js";
 import { UsageError } from "../errors.js";
 import { quoteForDisplay } from "../text/safeText.js";
-import { installedRulesProblem } from "../udev/writeClaimRules.js";
+import { installedRulesProblem } from "../rules/writeClaimRules.js";
 import { type CommandContext, defineCommand } from "./commandContext.js";
 import { configErrors } from "./machineConfig.js";
 import { notAppliedYet } from "./notApplied.js";

@@ -8,7 +8,6 @@ import { claimFileName, claimFileText, type ClaimRequest } from "../config/claim
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import { FileError, writeFileAtomic } from "../files/safeFiles.js";
-import { refuseHostPathUnderTest } from "../paths.js";
 import { selectorsMatch } from "../policy/selectClaim.js";
 import { hasPciBus } from "../sysfs/pciDevice.js";
 import { refreshRules, runApply } from "./applyCommand.js";
@@ -51,7 +50,6 @@ export async function runClaim(
   // the udev helper refuse every claim: it is taken back, and nothing else changes.
   const introduced = (await problems()).filter((problem) => !before.has(problem));
   if (introduced.length > 0) {
-    refuseHostPathUnderTest(file);
     fs.rmSync(file, { force: true });
     throw new UsageError(`not claimed, nothing written: ${introduced.join("; ")}`);
   }

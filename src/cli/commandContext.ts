@@ -7,32 +7,18 @@ import type { BindEnvironment } from "../binder/bindDevice.js";
 import { makeBindEnvironment } from "../binder/bindEnvironment.js";
 import type { Adapters } from "../binder/kernelIo.js";
 import type { CommandOutcome } from "../binder/outcomes.js";
-import { DEFAULT_PATHS, defaultModulesDir } from "../paths.js";
+import { DEFAULT_PATHS, environmentFrom, type Environment } from "../paths.js";
 
 export interface Output {
   out(text: string): void;
   err(text: string): void;
 }
 
-export interface GlobalOptions {
-  readonly sysfsRoot: string;
-  readonly modulesDir: string;
-  /** Whether --modules-dir was given (apply --kernel-release then reads it instead of `/lib/modules/<release>`). */
+export interface GlobalOptions extends Environment {
+  /** Whether --modules-dir was given (apply --kernel-release then reads it instead of `<modules-base>/<release>`). */
   readonly modulesDirGiven: boolean;
-  readonly stateDir: string;
-  readonly procRoot: string;
-  /** Where the VFIO nodes are, for the holder check (tests give a tree of their own). */
-  readonly devRoot: string;
-  readonly configDir: string;
-  readonly rulesFile: string;
-  /** The root under which modprobe.d is read (tests give a tree of their own). */
-  readonly modprobeRoot: string;
-  /** The root under which etc/login.defs is read for Owner= (tests give a tree of their own). */
-  readonly accountsRoot: string;
   /** getent, which looks Owner= accounts up through NSS (tests give a stand-in). */
   readonly getent: string;
-  /** The root under which update-initramfs, dracut and the initramfs image (boot/) are looked for (tests give a tree of their own). */
-  readonly toolsRoot: string;
   /** udevadm to run for `control --reload` (tests give a stand-in). */
   readonly udevadm: string;
   readonly json: boolean;
@@ -44,6 +30,7 @@ export interface CommandContext extends GlobalOptions {
 }
 
 export interface GlobalArguments {
+  root?: string;
   "sysfs-root"?: string;
   "modules-dir"?: string;
   "state-dir"?: string;
@@ -63,9 +50,15 @@ export interface GlobalArguments {
 export function withGlobalOptions<T>(y: Argv<T>) {
   return (
     y
+      .option("root", {
+        type: "string",
+        defaultDescription: "/",
+        describe: "the system to work on, by where its / is (an image being built): every path below is taken under it",
+        requiresArg: true,
+      })
       .option("sysfs-root", {
         type: "string",
-        default: DEFAULT_PATHS.sysfsRoot,
+        defaultDescription: DEFAULT_PATHS.sysfsRoot,
         describe: "sysfs to read (a test tree instead of /sys)",
         requiresArg: true,
       })
@@ -77,34 +70,34 @@ export function withGlobalOptions<T>(y: Argv<T>) {
       })
       .option("state-dir", {
         type: "string",
-        default: DEFAULT_PATHS.stateDir,
+        defaultDescription: DEFAULT_PATHS.stateDir,
         describe: "where bind records and locks are kept",
         requiresArg: true,
       })
       .option("config-dir", {
         type: "string",
-        default: DEFAULT_PATHS.configDir,
+        defaultDescription: DEFAULT_PATHS.configDir,
         describe: "directory of claim files (*.conf, read in name order)",
         requiresArg: true,
       })
       .option("rules-file", {
         type: "string",
-        default: DEFAULT_PATHS.rulesFile,
+        defaultDescription: DEFAULT_PATHS.rulesFile,
         describe: "the udev rules generated from the claims",
         requiresArg: true,
       })
       // Where /proc is, for tests that fake mounts and swaps; not for admins.
-      .option("proc-root", { type: "string", default: DEFAULT_PATHS.procRoot, hidden: true, requiresArg: true })
+      .option("proc-root", { type: "string", hidden: true, requiresArg: true })
       // Where the VFIO nodes are, for tests that fake the processes holding them; not for admins.
-      .option("dev-root", { type: "string", default: DEFAULT_PATHS.devRoot, hidden: true, requiresArg: true })
+      .option("dev-root", { type: "string", hidden: true, requiresArg: true })
       // Where modprobe.d is read, for tests that need a module blacklist of their own.
-      .option("modprobe-root", { type: "string", default: DEFAULT_PATHS.modprobeRoot, hidden: true, requiresArg: true })
+      .option("modprobe-root", { type: "string", hidden: true, requiresArg: true })
       // Where etc/login.defs is read for Owner=, for tests that must not see the host's.
-      .option("accounts-root", { type: "string", default: DEFAULT_PATHS.accountsRoot, hidden: true, requiresArg: true })
+      .option("accounts-root", { type: "string", hidden: true, requiresArg: true })
       // The getent that looks Owner= accounts up, for tests that must not see the host's accounts.
       .option("getent", { type: "string", default: DEFAULT_PATHS.getent, hidden: true, requiresArg: true })
       // Where update-initramfs, dracut and the initramfs image are looked for, for tests that must not see the host's.
-      .option("tools-root", { type: "string", default: DEFAULT_PATHS.toolsRoot, hidden: true, requiresArg: true })
+      .option("tools-root", { type: "string", hidden: true, requiresArg: true })
       // The udevadm that reloads rules, for tests that must not touch the host's udevd.
       .option("udevadm", { type: "string", default: "udevadm", hidden: true, requiresArg: true })
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of text" })
@@ -160,18 +153,9 @@ export function defineCommand<A extends GlobalArguments>(definition: CommandDefi
 
 export function globalOptionsFrom(argv: GlobalArguments): GlobalOptions {
   return {
-    sysfsRoot: argv["sysfs-root"] ?? DEFAULT_PATHS.sysfsRoot,
-    modulesDir: argv["modules-dir"] ?? defaultModulesDir(),
+    ...environmentFrom(argv as Readonly<Record<string, string | undefined>>),
     modulesDirGiven: argv["modules-dir"] !== undefined,
-    stateDir: argv["state-dir"] ?? DEFAULT_PATHS.stateDir,
-    procRoot: argv["proc-root"] ?? DEFAULT_PATHS.procRoot,
-    devRoot: argv["dev-root"] ?? DEFAULT_PATHS.devRoot,
-    configDir: argv["config-dir"] ?? DEFAULT_PATHS.configDir,
-    rulesFile: argv["rules-file"] ?? DEFAULT_PATHS.rulesFile,
-    modprobeRoot: argv["modprobe-root"] ?? DEFAULT_PATHS.modprobeRoot,
-    accountsRoot: argv["accounts-root"] ?? DEFAULT_PATHS.accountsRoot,
     getent: argv.getent ?? DEFAULT_PATHS.getent,
-    toolsRoot: argv["tools-root"] ?? DEFAULT_PATHS.toolsRoot,
     udevadm: argv.udevadm ?? "udevadm",
     json: argv.json ?? false,
   };

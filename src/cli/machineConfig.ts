@@ -13,7 +13,7 @@ import { RuntimeFailure } from "../errors.js";
 import { readModulePolicy } from "../kmod/readModulePolicy.js";
 import { readVfioAliases } from "../kmod/readVfioAliases.js";
 import { hasPciBus, listPciDeviceNames, readPciDevice, type PciDevice } from "../sysfs/pciDevice.js";
-import type { DecisionSources } from "../udev/compileDecisions.js";
+import type { DecisionSources } from "../rules/compileDecisions.js";
 import type { CommandContext } from "./commandContext.js";
 
 /** What the rules' decisions are compiled from, read without warnings (status and check only report staleness). */

@@ -9,8 +9,8 @@
 import { listRecords } from "../binder/stateStore.js";
 import type { LoadedConfig } from "../config/readClaimConfig.js";
 import { staleInitramfsReason } from "../hold/initramfsStamp.js";
-import { compileDecisions } from "../udev/compileDecisions.js";
-import { otherVersionReason, staleDecisionsReason, staleRulesReason } from "../udev/writeClaimRules.js";
+import { compileDecisions } from "../rules/compileDecisions.js";
+import { otherVersionReason, staleDecisionsReason, staleRulesReason } from "../rules/writeClaimRules.js";
 import type { CommandContext } from "./commandContext.js";
 import {
   claimedOnHostDriver,

@@ -6,7 +6,6 @@ import { releaseDevice, type ReleaseOutcome } from "../binder/releaseDevice.js";
 import { claimFileName, type ClaimRequest } from "../config/claimWriter.js";
 import { readClaimConfig } from "../config/readClaimConfig.js";
 import { describeFsError, RuntimeFailure } from "../errors.js";
-import { refuseHostPathUnderTest } from "../paths.js";
 import { isHold } from "../policy/hold.js";
 import { selectClaim } from "../policy/selectClaim.js";
 import { refreshRules, runApply } from "./applyCommand.js";
@@ -49,7 +48,6 @@ export async function runUnclaim(
     );
   }
   try {
-    refuseHostPathUnderTest(file);
     fs.rmSync(file);
   } catch (error) {
     throw new RuntimeFailure(`cannot remove ${file}: ${describeFsError(error)}`);

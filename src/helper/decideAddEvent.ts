@@ -22,7 +22,7 @@ import { selectClaim } from "../policy/selectClaim.js";
 import { isSysfsPciName } from "../sysfs/pciAddress.js";
 import { deviceExists, readPciDevice, readVfioView } from "../sysfs/pciDevice.js";
 import { vfioFactsOf } from "../sysfs/vfioHolders.js";
-import { RULE_ENV } from "../udev/ruleEnv.js";
+import { RULE_ENV } from "../rules/ruleEnv.js";
 
 /** What the generated rules wrote for this event, from its environment; checked like any input. */
 export function rulesDecisionOf(event: NodeJS.ProcessEnv): RulesDecision | undefined {

@@ -24,8 +24,8 @@ import { parseAddressSelector, type ClaimConfig, type Origin, type Selectors } f
 import { RuntimeFailure } from "../errors.js";
 import { HOLD_OVERRIDE, HOLD_SWITCH } from "../policy/hold.js";
 import { HOLD_RULES } from "../policy/eligibility.js";
-import { claimMark } from "../udev/claimMark.js";
-import { commentText } from "../udev/udevRuleSyntax.js";
+import { claimMark } from "../rules/claimMark.js";
+import { commentText } from "../rules/udevRuleSyntax.js";
 import { quoteForDisplay } from "../text/safeText.js";
 
 /** Every character a sysfs PCI device name is made of. */

@@ -18,7 +18,7 @@
  * is escaped (a newline would start a forged entry, ESC would drive a terminal), and a
  * line is cut at 2 KiB with a visible marker.
  */
-import { DEFAULT_PATHS, refuseHostPathUnderTest } from "../paths.js";
+import { DEFAULT_PATHS } from "../paths.js";
 import { oneLine } from "../text/safeText.js";
 import { kernelLog, kmsgRecord } from "./kernelLog.js";
 import { journalStream } from "./journalStream.js";
@@ -49,9 +49,6 @@ export function journalLog(
   fallback: (line: string) => void = (line) => void process.stderr.write(line),
 ): DecisionLog {
   const kmsg = targets.kmsg ?? DEFAULT_PATHS.kmsg;
-  // Under test, the host's own /dev/kmsg is refused here, before any line: a test that
-  // forgot --kmsg fails instead of writing to this machine's kernel log.
-  refuseHostPathUnderTest(kmsg);
   const kernel = kernelLog(kmsg);
   const stream = journalStream(
     targets.journalSocket ?? DEFAULT_PATHS.journalSocket,

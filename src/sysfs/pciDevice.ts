@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ModaliasError, parseModalias, type PciModalias } from "../alias/modalias.js";
 import { describeFsError, errnoCode, RuntimeFailure } from "../errors.js";
-import { sysfsPaths } from "../paths.js";
+import { sysfsPaths, type SysfsPaths } from "../paths.js";
 import type { DeviceReference } from "./deviceReference.js";
 import { comparePciNames, isSysfsPciName } from "./pciAddress.js";
 
@@ -85,7 +85,7 @@ export function listPciDeviceNames(root: string): string[] {
  * A path argument must lead to the same directory as `bus/pci/devices/<name>`.
  */
 export function resolveDevice(root: string, ref: DeviceReference): string {
-  const link = path.join(pciDevicesDir(root), ref.name);
+  const link = sysfsPaths(root).device(ref.name);
   let target: string;
   try {
     target = fs.realpathSync(link);
@@ -204,25 +204,27 @@ function listDir(dir: string): string[] {
   }
 }
 
-function readSriov(dir: string): SriovRole {
-  const physfn = linkName(path.join(dir, "physfn"));
+function readSriov(paths: SysfsPaths, address: string): SriovRole {
+  const file = (name: string): string => paths.deviceFile(address, name);
+  const physfn = linkName(file("physfn"));
   if (physfn !== null) return { role: "vf", physfn };
-  if (readText(path.join(dir, "sriov_totalvfs")) === null) return { role: "none" };
-  const vfs = listDir(dir)
+  if (readText(file("sriov_totalvfs")) === null) return { role: "none" };
+  const vfs = listDir(paths.device(address))
     .filter((entry) => /^virtfn\d+$/.test(entry))
     .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
-    .map((entry) => linkName(path.join(dir, entry)))
+    .map((entry) => linkName(file(entry)))
     .filter((name): name is string => name !== null);
   return {
     role: "pf",
-    numVfs: readCount(path.join(dir, "sriov_numvfs")),
-    totalVfs: readCount(path.join(dir, "sriov_totalvfs")),
+    numVfs: readCount(file("sriov_numvfs")),
+    totalVfs: readCount(file("sriov_totalvfs")),
     vfs,
   };
 }
 
 export function readPciDevice(root: string, address: string): PciDevice {
-  const link = path.join(pciDevicesDir(root), address);
+  const paths = sysfsPaths(root);
+  const link = paths.device(address);
   let dir: string;
   try {
     dir = realPath(link);
@@ -230,7 +232,7 @@ export function readPciDevice(root: string, address: string): PciDevice {
     throw new RuntimeFailure(`${address}: no such PCI device in ${pciDevicesDir(root)}`);
   }
   assertInside(root, dir);
-  const file = (name: string): string => path.join(link, name);
+  const file = (name: string): string => paths.deviceFile(address, name);
 
   const modaliasFile = file("modalias");
   let modalias: PciModalias;
@@ -245,7 +247,7 @@ export function readPciDevice(root: string, address: string): PciDevice {
   const iommuGroupPeers =
     iommuGroup === null
       ? []
-      : listDir(sysfsPaths(root).iommuGroupDevices(iommuGroup))
+      : listDir(paths.iommuGroupDevices(iommuGroup))
           .filter((peer) => peer !== address && isSysfsPciName(peer))
           .sort(comparePciNames);
 
@@ -266,7 +268,7 @@ export function readPciDevice(root: string, address: string): PciDevice {
     driverOverride: parseDriverOverride(readText(file("driver_override"))),
     iommuGroup,
     iommuGroupPeers,
-    sriov: readSriov(link),
+    sriov: readSriov(paths, address),
     headerType,
     headerKind: headerKindOf(headerType),
     hasVfioDev: fs.existsSync(file("vfio-dev")),

@@ -15,11 +15,11 @@ import { readClaimConfig } from "../../src/config/readClaimConfig.js";
 import { readVfioAliases } from "../../src/kmod/readVfioAliases.js";
 import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
-import { compiledForOfRules } from "../../src/udev/rulesHeader.js";
-import { compileDecisions } from "../../src/udev/compileDecisions.js";
+import { compiledForOfRules } from "../../src/rules/rulesHeader.js";
+import { compileDecisions } from "../../src/rules/compileDecisions.js";
 import { decideAddEvent } from "../../src/helper/decideAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
-import { staleDecisionsReason } from "../../src/udev/writeClaimRules.js";
+import { staleDecisionsReason } from "../../src/rules/writeClaimRules.js";
 import {
   HOST_DRIVERS,
   makeSimulatedHost,

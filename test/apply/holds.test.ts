@@ -17,7 +17,7 @@ import { sysfsPaths } from "../../src/paths.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { decideAddEvent } from "../../src/helper/decideAddEvent.js";
 import { capturingLog } from "../../support/capturingLog.js";
-import { RULE_ENV } from "../../src/udev/ruleEnv.js";
+import { RULE_ENV } from "../../src/rules/ruleEnv.js";
 import { makeSimulatedHost, UNBOUND_VIRTIO_BLK, vfioDrivers, type SimulatedHost } from "../../support/simulatedHost.js";
 
 const DEVICE = UNBOUND_VIRTIO_BLK;

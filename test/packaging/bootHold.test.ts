@@ -11,13 +11,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_PATHS, generatedPaths } from "../../src/paths.js";
 import { assertBundleBuilt, BUNDLE, withoutNodeNotices } from "../support/runBundle.js";
 import { WRAPPER_FLAGS } from "../support/testNodes.js";
+import { filledBootDir } from "./support/bootFiles.js";
 
 const REPO = path.resolve(__dirname, "../..");
-const BOOT = path.join(REPO, "packaging/files/boot");
+/** The boot files with the program's paths filled in, as installed. */
+const BOOT = await filledBootDir();
+afterAll(() => fs.rmSync(BOOT, { recursive: true, force: true }));
 const HOOK = path.join(BOOT, "initramfs-tools-hook");
 const INIT_TOP = path.join(BOOT, "initramfs-tools-init-top");
 const MODULE_SETUP = path.join(BOOT, "dracut-module-setup.sh");

@@ -31,6 +31,7 @@ const CHROOT = execFileSync("sh", ["-c", "command -v chroot"], { encoding: "utf8
 
 interface Layout {
   installedFiles(repoRoot: string): { path: string; from: { file?: string } }[];
+  fillPaths(text: string, source: string): string;
   SWEEP_UNIT: string;
 }
 let layout: Layout;
@@ -88,12 +89,17 @@ function holdScriptAt(at: string, text: string): void {
   fs.writeFileSync(file, generateHoldScript(parsed, "0123456789abcdef"));
 }
 
-/** A boot file of the packages, at its installed path inside the chroot. */
+/** A boot file as the packages install it (the program's paths filled in), at its installed path inside the chroot. */
 function bootFile(name: string): string {
   const at = installed(name);
   fs.mkdirSync(path.join(root, path.dirname(at)), { recursive: true });
-  fs.copyFileSync(path.join(REPO, "packaging/files/boot", name), path.join(root, at));
+  fs.writeFileSync(path.join(root, at), filledBootFile(name), { mode: 0o755 });
   return at;
+}
+
+function filledBootFile(name: string): string {
+  const source = path.join(REPO, "packaging/files/boot", name);
+  return layout.fillPaths(fs.readFileSync(source, "utf8"), source);
 }
 
 let group = 0;
@@ -219,7 +225,7 @@ describe("dracut's hooks are sourced", () => {
 describe("the sweep unit", () => {
   it("hands every device still held to the kernel, and leaves bound and foreign ones", () => {
     staleMachine();
-    const unit = fs.readFileSync(path.join(REPO, "packaging/files/boot", layout.SWEEP_UNIT), "utf8");
+    const unit = filledBootFile(layout.SWEEP_UNIT);
     const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1];
     expect(execStart).toBe(`/bin/sh ${HOLD_SCRIPT} release-all`);
     const run = inRoot((execStart as string).split(" "));

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_PATHS } from "../../src/paths.js";
+import { DEFAULT_PATHS, generatedPaths } from "../../src/paths.js";
 import { PACKAGED_WRAPPER } from "../../support/packagedCommands.js";
 import { assertBundleBuilt, BUNDLE, withoutNodeNotices } from "../support/runBundle.js";
 import { assertTestNode, TEST_NODES, type TestNode } from "../support/testNodes.js";
@@ -24,8 +24,11 @@ interface Layout {
   NODE_FLAGS: string[];
   QUIET_NODE_FLAGS: string[];
   HELPER_NODE_FLAGS: string[];
-  programFiles: Record<"configDir" | "claimsRule" | "stateDir" | "kernelLog", { path: string }>;
-  installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string } }[];
+  programFiles: Record<
+    "configDir" | "claimsRule" | "holdScript" | "initramfsStamps" | "kernelLog" | "stateDir",
+    { path: string }
+  >;
+  installedFiles(repoRoot: string): { path: string; from: { file?: string; generate?: string; fill?: boolean } }[];
 }
 let layout: Layout;
 beforeAll(async () => {
@@ -40,11 +43,26 @@ const readmeCommands = (): string[] =>
     .map((line) => line.trim());
 
 describe("paths", () => {
-  it("the packages describe the program's own default paths", () => {
-    expect(layout.programFiles.configDir.path).toBe(DEFAULT_PATHS.configDir);
-    expect(layout.programFiles.claimsRule.path).toBe(DEFAULT_PATHS.rulesFile);
-    expect(layout.programFiles.stateDir.path).toBe(DEFAULT_PATHS.stateDir);
-    expect(layout.programFiles.kernelLog.path).toBe(DEFAULT_PATHS.kmsg);
+  it("the packages describe the program's own default paths, every one of them", () => {
+    const generated = generatedPaths(DEFAULT_PATHS.configDir);
+    expect(Object.fromEntries(Object.entries(layout.programFiles).map(([key, file]) => [key, file.path]))).toEqual({
+      configDir: DEFAULT_PATHS.configDir,
+      claimsRule: DEFAULT_PATHS.rulesFile,
+      holdScript: generated.holdScript,
+      initramfsStamps: `${generated.dir}/initramfs-*.digest`,
+      kernelLog: DEFAULT_PATHS.kmsg,
+      stateDir: DEFAULT_PATHS.stateDir,
+    });
+  });
+
+  it("no script or unit of the packages names the hold script but through the layout's placeholder", () => {
+    const hold = generatedPaths(DEFAULT_PATHS.configDir).holdScript;
+    for (const file of layout.installedFiles(REPO)) {
+      if (file.from.file?.startsWith("packaging/files/") !== true) continue;
+      const text = fs.readFileSync(path.resolve(REPO, file.from.file), "utf8");
+      expect(text.includes(hold), file.from.file).toBe(false);
+      if (text.includes("@HOLD_SCRIPT@")) expect(file.from.fill, file.from.file).toBe(true);
+    }
   });
 
   it("the wrapper and the udev rule run the installed bundle with node's flags from the layout", () => {

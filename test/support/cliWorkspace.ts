@@ -2,12 +2,13 @@
  * The temporary tree a CLI test points the tool at: the host's files the tool reads and
  * writes (/etc/vfio-autobind, the udev rules, /run/vfio-autobind, /proc, /dev, /lib/modules, the
  * account files and getent, modprobe.d, the initramfs tools, udevadm), each at its usual place under
- * one directory. One list of root options, so no test can leave a root at the host's own
- * by forgetting it; writes there are refused anyway under test (src/paths.ts).
+ * one directory, given to the tool as `--root`: no test can leave a path at the host's own
+ * by forgetting its option. Writes there are refused anyway under test (hostWriteGuard.cjs).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { environmentUnder } from "../../src/paths.js";
 import { cliRootArgs, type CliRoots } from "../../support/cliRoots.js";
 import { writeFakeProc } from "../../support/fakeProc.js";
 import type { FakeSysfs } from "../../support/fakeSysfs.js";
@@ -30,11 +31,12 @@ export interface CliWorkspace {
   /** Missing until installUdevadm: a tool that runs it then gets its "could not reload" warning. */
   readonly udevadm: string;
   /**
-   * The roots beside sysfs, state, /proc, /dev and the modules: what a test gives a simulated
-   * host (support/simulatedHost.ts), which brings those itself.
+   * The tree as `--root`, with the stand-ins for getent and udevadm: what a test gives a
+   * simulated host (support/simulatedHost.ts), whose sysfs, state, /proc, /dev and modules
+   * are given on their own.
    */
   readonly roots: CliRoots;
-  /** Every root option: sysfsRoot, and the rest in this tree. */
+  /** `--root` and the options for what is not at its usual place under it: a fake sysfs given, the modules. */
   rootArgs(): string[];
   /** A udevadm that runs `script` (default: does nothing and succeeds). */
   installUdevadm(script?: string): void;
@@ -50,26 +52,16 @@ export interface CliWorkspace {
 
 export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = {}): CliWorkspace {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `vfio-autobind-${name}-`)));
-  const sysfsRoot = options.sysfs?.root ?? path.join(dir, "sys");
+  // Every path where the tool takes it under --root.
+  const { stateDir, procRoot, devRoot, configDir, rulesFile, ...under } = environmentUnder(dir);
+  const sysfsRoot = options.sysfs?.root ?? under.sysfsRoot;
   fs.mkdirSync(sysfsRoot, { recursive: true });
-  const stateDir = path.join(dir, "run", "vfio-autobind");
-  const procRoot = path.join(dir, "proc");
   writeFakeProc(procRoot);
-  const devRoot = path.join(dir, "dev");
-  const modulesDir = path.join(dir, "lib", "modules");
+  // Not the running kernel's release: a test writes one modules.alias for whatever kernel.
+  const modulesDir = under.modulesBase;
   const udevadm = path.join(dir, "usr", "bin", "udevadm");
-  const configDir = path.join(dir, "etc", "vfio-autobind");
-  const rulesFile = path.join(dir, "etc", "udev", "rules.d", "69-vfio-autobind-claims.rules");
   const getent = path.join(dir, "usr", "bin", "getent");
-  const roots: CliRoots = {
-    configDir,
-    rulesFile,
-    modprobeRoot: dir,
-    accountsRoot: dir,
-    getent,
-    toolsRoot: dir,
-    udevadm,
-  };
+  const roots: CliRoots = { root: dir, getent, udevadm };
   const write = (file: string, text: string, mode = 0o644): void => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text, { mode });
@@ -92,7 +84,7 @@ export function makeCliWorkspace(name: string, options: { sysfs?: FakeSysfs } = 
     modulesDir,
     udevadm,
     roots,
-    rootArgs: () => cliRootArgs({ ...roots, sysfsRoot, stateDir, procRoot, devRoot, modulesDir }),
+    rootArgs: () => cliRootArgs({ ...roots, ...(options.sysfs === undefined ? {} : { sysfsRoot }), modulesDir }),
     installUdevadm: (script = "exit 0") => write(udevadm, `#!/bin/sh\n${script}\n`, 0o755),
     writeAccounts: ({ passwd, group, loginDefs }) => {
       write(path.join(dir, "etc", "passwd"), passwd);

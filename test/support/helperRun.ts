@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { KernelIo } from "../../src/binder/kernelIo.js";
 import { sysfsPaths } from "../../src/paths.js";
-import { RULE_ENV } from "../../src/udev/ruleEnv.js";
+import { RULE_ENV } from "../../src/rules/ruleEnv.js";
 import { handleAddEvent } from "../../src/helper/handleAddEvent.js";
 import { parseHelperOptions } from "../../src/helper/helperOptions.js";
 import type { HelperProcess } from "../../src/helper/helperProcess.js";

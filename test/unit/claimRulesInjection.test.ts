@@ -15,8 +15,8 @@ import { readPciDevice } from "../../src/sysfs/pciDevice.js";
 import { selectClaim } from "../../src/policy/selectClaim.js";
 import { vfAddresses } from "../../src/sysfs/sriovLayout.js";
 import { controlCharacterAt } from "../../src/text/safeText.js";
-import { generateClaimRules } from "../../src/udev/claimRules.js";
-import { generatedRulesProblem } from "../../src/udev/generatedRulesCheck.js";
+import { generateClaimRules } from "../../src/rules/claimRules.js";
+import { generatedRulesProblem } from "../../src/rules/generatedRulesCheck.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 

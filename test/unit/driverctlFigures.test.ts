@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { mergeClaimFiles } from "../../src/config/claimConfig.js";
 import { claimFileName, claimFileText } from "../../src/config/claimWriter.js";
-import { generateClaimRules } from "../../src/udev/claimRules.js";
+import { generateClaimRules } from "../../src/rules/claimRules.js";
 import {
   bindsIn,
   compareAddresses,

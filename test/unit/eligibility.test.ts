@@ -18,7 +18,7 @@ import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { holdRefusal } from "../../src/policy/eligibility.js";
 import { foreignOverrideRefusal, safetyVerdict } from "../../src/policy/safetyVerdict.js";
 import { headerKindOf, readPciDevice, type PciDevice } from "../../src/sysfs/pciDevice.js";
-import { generateClaimRules } from "../../src/udev/claimRules.js";
+import { generateClaimRules } from "../../src/rules/claimRules.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRuleTexts } from "../../support/udevRuleEvaluator.js";
 

@@ -20,7 +20,7 @@ import {
 import { generateHoldScript } from "../../src/hold/holdScript.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { selectClaim, type DeviceFacts } from "../../src/policy/selectClaim.js";
-import { claimMark } from "../../src/udev/claimMark.js";
+import { claimMark } from "../../src/rules/claimMark.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { plainClaim } from "../support/plainClaim.js";
 

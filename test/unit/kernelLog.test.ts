@@ -3,7 +3,7 @@
  * cannot take one, journald's stream socket, as decisionLog.ts chooses: the record's
  * format, the devices and files it accepts, the long line sent whole, and no line lost.
  * The kernel log is a stand-in file (support/fakeJournal.ts) or a node made here: the
- * host's /dev/kmsg is never opened (the test guard refuses it).
+ * host's /dev/kmsg is never opened (test/support/hostWriteGuard.cjs refuses it).
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -194,10 +194,12 @@ describe("the kernel log's device", () => {
     if (fs.existsSync("/dev/console")) expect(isKernelLogDevice(fs.statSync("/dev/console"))).toBe(false);
   });
 
-  it("is the default, and under test the host's is refused before any line", () => {
+  it("is the default; under test the host's is refused, and the line goes to the journal's socket", async () => {
     expect(DEFAULT_PATHS.kmsg).toBe("/dev/kmsg");
-    expect(() => journalLog({ journalSocket: journal.socket })).toThrow(/test guard: refusing to write \/dev\/kmsg/);
-    expect(() => journalLog({ kmsg: "/dev/kmsg", journalSocket: journal.socket })).toThrow(/test guard/);
+    const openForWriting = () => fs.openSync("/dev/kmsg", fs.constants.O_WRONLY | fs.constants.O_APPEND);
+    expect(openForWriting).toThrow(/test guard: refusing to open for writing \/dev\/kmsg/);
+    expect(await logThrough(DEFAULT_PATHS.kmsg, ["0000:00:03.0: bound to vfio-pci"])).toEqual([]);
+    expect(streamLines()).toEqual(["0000:00:03.0: bound to vfio-pci"]);
   });
 
   it("as a regular file is a stand-in only at a path other than the default", async () => {

@@ -16,9 +16,9 @@ import { parseClaimFile, type Claim } from "../../src/config/claimConfig.js";
 import { parseMode, parseOwner } from "../../src/config/nodeAccess.js";
 import { claimFileText } from "../../src/config/claimWriter.js";
 import { planNodeOwnership } from "../../src/policy/nodeOwnership.js";
-import { generateClaimRules } from "../../src/udev/claimRules.js";
-import { generatedRulesProblem } from "../../src/udev/generatedRulesCheck.js";
-import { tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
+import { generateClaimRules } from "../../src/rules/claimRules.js";
+import { generatedRulesProblem } from "../../src/rules/generatedRulesCheck.js";
+import { tokenizeRules } from "../../src/rules/udevRuleSyntax.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRules } from "../../support/udevRuleEvaluator.js";
 

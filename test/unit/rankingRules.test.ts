@@ -21,9 +21,9 @@ import {
   rankingRules,
   udevPatternProblem,
   type DriverOf,
-} from "../../src/udev/rankingRules.js";
-import { RULE_ENV } from "../../src/udev/ruleEnv.js";
-import { renderRuleLine, tokenizeRules, UDEV_LINE_SIZE } from "../../src/udev/udevRuleSyntax.js";
+} from "../../src/rules/rankingRules.js";
+import { RULE_ENV } from "../../src/rules/ruleEnv.js";
+import { renderRuleLine, tokenizeRules, UDEV_LINE_SIZE } from "../../src/rules/udevRuleSyntax.js";
 import { controlCharacterAt } from "../../src/text/safeText.js";
 import { debianModulesAlias, mainlineVariantsAlias } from "../../support/fixtures.js";
 import { evaluateRuleTexts } from "../../support/udevRuleEvaluator.js";

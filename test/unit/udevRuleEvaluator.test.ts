@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOLD_OVERRIDE, HOLD_SWITCH, NO_OVERRIDE } from "../../src/policy/hold.js";
-import { RULE_ENV } from "../../src/udev/ruleEnv.js";
-import { renderRuleLine, tokenizeRules } from "../../src/udev/udevRuleSyntax.js";
+import { RULE_ENV } from "../../src/rules/ruleEnv.js";
+import { renderRuleLine, tokenizeRules } from "../../src/rules/udevRuleSyntax.js";
 import { FakeSysfs, modaliasFor } from "../../support/fakeSysfs.js";
 import { evaluateRules, evaluateRuleTexts, type UdevOptions } from "../../support/udevRuleEvaluator.js";
 

@@ -9,7 +9,7 @@ import {
   UDEV_LINE_SIZE,
   UnsafeRuleTextError,
   type RuleToken,
-} from "../../src/udev/udevRuleSyntax.js";
+} from "../../src/rules/udevRuleSyntax.js";
 
 const tok = (key: string, op: RuleToken["op"], value: string, attr: string | null = null): RuleToken => ({
   key,

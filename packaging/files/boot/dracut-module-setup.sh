@@ -39,7 +39,7 @@ install() {
 	# Generated now, from the claims in /etc/vfio-autobind; the digest is recorded for
 	# $kernel so that "vfio-autobind status" can tell when this image is stale. A failure
 	# leaves the image without holds, as without vfio-autobind, and is said.
-	if ! vfio_autobind hold-script --output "${initdir}/etc/vfio-autobind/generated/hold-claimed.sh" --stamp "${kernel}"; then
+	if ! vfio_autobind hold-script --output "${initdir}@HOLD_SCRIPT@" --stamp "${kernel}"; then
 		dwarn "vfio-autobind: no device holds in this initramfs; fix the claims (vfio-autobind check), then run: dracut -f --kver ${kernel}"
 		return 0
 	fi

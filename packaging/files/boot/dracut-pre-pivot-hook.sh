@@ -4,10 +4,10 @@
 # hold script is written by every claim, unclaim and apply, so it is the current truth; with
 # none there (the package removed, its claims gone), every hold goes. Run in a shell of its
 # own, so that its exit never ends dracut's hook runner.
-if [ -f /etc/vfio-autobind/generated/hold-claimed.sh ]; then
-	if [ -f "${NEWROOT:-/sysroot}/etc/vfio-autobind/generated/hold-claimed.sh" ]; then
-		/bin/sh "${NEWROOT:-/sysroot}/etc/vfio-autobind/generated/hold-claimed.sh" release-stale || :
+if [ -f @HOLD_SCRIPT@ ]; then
+	if [ -f "${NEWROOT:-/sysroot}@HOLD_SCRIPT@" ]; then
+		/bin/sh "${NEWROOT:-/sysroot}@HOLD_SCRIPT@" release-stale || :
 	else
-		/bin/sh /etc/vfio-autobind/generated/hold-claimed.sh release-all || :
+		/bin/sh @HOLD_SCRIPT@ release-all || :
 	fi
 fi

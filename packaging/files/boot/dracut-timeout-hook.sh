@@ -3,6 +3,6 @@
 # two thirds of rd.retry for the root device): a claim may select the controller the root
 # is on, so every held storage controller goes to the kernel. A held device has no driver,
 # and a root that never appears is a machine that does not boot.
-if [ -f /etc/vfio-autobind/generated/hold-claimed.sh ]; then
-	/bin/sh /etc/vfio-autobind/generated/hold-claimed.sh release-storage || :
+if [ -f @HOLD_SCRIPT@ ]; then
+	/bin/sh @HOLD_SCRIPT@ release-storage || :
 fi
