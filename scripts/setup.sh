@@ -45,3 +45,5 @@ fi
 
 npm ci --no-audit --no-fund
 node scripts/fetch-nodes.mjs
+
+node scripts/fetch-busybox.mjs

@@ -1,10 +1,10 @@
 /**
  * One answer to "who may be held" and "who may be bound": the generated udev rules (through
- * the rule evaluator), the hold script (under dash) and the TypeScript table give the same
- * hold verdict on generated devices, and the bind side (a claim's bind, read through the
- * sysfs adapter) refuses exactly the devices the hold leaves alone: the boot display, no
- * IOMMU group, bridges, a PF with VFs and a foreign override. Every device is claimed, so
- * only eligibility decides.
+ * the rule evaluator), the hold script (under dash and busybox sh) and the TypeScript table
+ * give the same hold verdict on generated devices, and the bind side (a claim's bind, read
+ * through the sysfs adapter) refuses exactly the devices the hold leaves alone: the boot
+ * display, no IOMMU group, bridges, a PF with VFs and a foreign override. Every device is
+ * claimed, so only eligibility decides.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,7 +21,9 @@ import { headerKindOf, readPciDevice, type PciDevice } from "../../src/sysfs/pci
 import { generateClaimRules } from "../../src/rules/claimRules.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
 import { evaluateRuleTexts } from "../../support/udevRuleEvaluator.js";
+import { initramfsShells } from "../support/initramfsShells.js";
 
+const SHELLS = initramfsShells();
 const ADDRESS = "0000:00:03.0";
 
 const deviceArb = fc.record({
@@ -98,16 +100,24 @@ describe("who may be held, and who may be bound", () => {
               { sysfsRoot: tree.root },
             );
             const byRules = udev.attrWrites.some((w) => w.attr === "driver_override" && w.value === HOLD_OVERRIDE);
-            fs.writeFileSync(path.join(work, "kmsg"), "");
-            const run = spawnSync(
-              "dash",
-              [path.join(work, "hold.sh"), tree.root, path.join(work, "cmdline"), path.join(work, "kmsg")],
-              {
-                encoding: "utf8",
-              },
-            );
-            expect(run.status).toBe(0);
-            const byScript = fs.readFileSync(path.join(work, "kmsg"), "utf8").includes(`holding ${ADDRESS}`);
+            // Each shell on a copy of the device's override, as each would find it at boot.
+            const override = path.join(dir, "driver_override");
+            const before = fs.readFileSync(override);
+            const byShell = SHELLS.map(({ name, argv }) => {
+              fs.writeFileSync(override, before);
+              fs.writeFileSync(path.join(work, "kmsg"), "");
+              const script = [
+                path.join(work, "hold.sh"),
+                tree.root,
+                path.join(work, "cmdline"),
+                path.join(work, "kmsg"),
+              ];
+              const run = spawnSync(argv[0] as string, [...argv.slice(1), ...script], { encoding: "utf8" });
+              expect(run.status, name).toBe(0);
+              return fs.readFileSync(path.join(work, "kmsg"), "utf8").includes(`holding ${ADDRESS}`);
+            });
+            expect(new Set(byShell).size, "dash and busybox sh agree").toBe(1);
+            const byScript = byShell[0] as boolean;
             // A device held already is not held again by either: compare whether each would hold it.
             const heldBefore = d.override === HOLD_OVERRIDE && d.driver === undefined;
             expect({
