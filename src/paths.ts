@@ -9,7 +9,7 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import { RuntimeFailure } from "./errors.js";
+import { RuntimeFailure, UsageError } from "./errors.js";
 import { isSysfsPciName } from "./sysfs/pciAddress.js";
 
 /**
@@ -93,7 +93,9 @@ export const ROOT_OPTION = "root";
 
 /** The Environment a command line asks for: `--root` (default /), then each path's own option over it. */
 export function environmentFrom(options: Readonly<Record<string, string | undefined>>): Environment {
-  const under = environmentUnder(options[ROOT_OPTION] ?? "/");
+  const root = options[ROOT_OPTION] ?? "/";
+  if (root === "") throw new UsageError(`--${ROOT_OPTION}: an empty path; give the directory that is the system's /`);
+  const under = environmentUnder(path.resolve(root));
   const moved = Object.entries(PATH_OPTIONS).map(([key, option]) => [key, options[option]] as const);
   return { ...under, ...Object.fromEntries(moved.filter(([, value]) => value !== undefined)) };
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PATHS, lockFile, statePaths, sysfsPaths, UnsafeNameError } from "../../src/paths.js";
+import { UsageError } from "../../src/errors.js";
+import {
+  DEFAULT_PATHS,
+  environmentFrom,
+  environmentUnder,
+  lockFile,
+  statePaths,
+  sysfsPaths,
+  UnsafeNameError,
+} from "../../src/paths.js";
 
 describe("paths derived from a root", () => {
   const sys = sysfsPaths("/tmp/root/sys");
@@ -35,5 +44,33 @@ describe("paths derived from a root", () => {
       configDir: "/etc/vfio-autobind",
       rulesFile: "/etc/udev/rules.d/69-vfio-autobind-claims.rules",
     });
+  });
+});
+
+describe("one environment from the system's /", () => {
+  it("takes every path under --root, and each path's own option over it", () => {
+    const under = environmentFrom({ root: "/tmp/image" });
+    for (const [key, value] of Object.entries(under)) expect(value.startsWith("/tmp/image"), key).toBe(true);
+    expect(under).toMatchObject({
+      sysfsRoot: "/tmp/image/sys",
+      stateDir: "/tmp/image/run/vfio-autobind",
+      rulesFile: "/tmp/image/etc/udev/rules.d/69-vfio-autobind-claims.rules",
+      kmsg: "/tmp/image/dev/kmsg",
+      modprobeRoot: "/tmp/image",
+    });
+    const moved = environmentFrom({ root: "/tmp/image", "sysfs-root": "/tmp/fake-sys", "state-dir": "/tmp/state" });
+    expect(moved).toEqual({ ...under, sysfsRoot: "/tmp/fake-sys", stateDir: "/tmp/state" });
+  });
+
+  it("is the host's own without --root, and a relative root is taken from the working directory", () => {
+    const { getent: _getent, ...host } = DEFAULT_PATHS;
+    expect(environmentFrom({})).toEqual(host);
+    expect(environmentUnder("/")).toEqual(host);
+    expect(environmentFrom({ root: "image" }).configDir).toBe(`${process.cwd()}/image/etc/vfio-autobind`);
+  });
+
+  it("refuses an empty root with the option's name", () => {
+    expect(() => environmentFrom({ root: "" })).toThrow(UsageError);
+    expect(() => environmentFrom({ root: "" })).toThrow(/^--root: an empty path/);
   });
 });
