@@ -9,8 +9,7 @@ import { copyrightFile, productionPackageDirs, readBundledPackage } from "./gene
 import { collectHelp, runBundle } from "./generate/helpText.mjs";
 import { manFiles } from "./generate/manFiles.mjs";
 import { manPage } from "./generate/manPage.mjs";
-import { fillPaths, NAME } from "./layout.mjs";
-import { loadProgramPaths } from "./programPaths.mjs";
+import { fillPaths, NAME, PROGRAM_PATHS } from "./layout.mjs";
 
 /** Maximum compression and no name or time stamp in the header: what `gzip -9n` writes,
  * which Debian policy asks for in man pages and changelogs (and keeps builds reproducible). */
@@ -60,7 +59,7 @@ export function makeManPage(build) {
     name: NAME,
     version: build.info.version,
     date: build.date,
-    files: manFiles(loadProgramPaths(build.repoRoot), packaged),
+    files: manFiles(PROGRAM_PATHS, packaged),
     seeAlso: [
       `${NAME}.conf(5)`,
       "udevadm(8)",

@@ -348,25 +348,26 @@ export function ownedDirectories(files) {
   return [...dirs].sort();
 }
 
-const PROGRAM = loadProgramPaths();
-const generated = PROGRAM.generatedPaths(PROGRAM.DEFAULT_PATHS.configDir);
+/** The program's own paths (src/paths.ts), loaded once for the packaging. */
+export const PROGRAM_PATHS = loadProgramPaths();
+const generated = PROGRAM_PATHS.generatedPaths(PROGRAM_PATHS.DEFAULT_PATHS.configDir);
 
 /**
  * What the program writes at run time outside the package's own files, for the maintainer
  * scripts and the boot files: the program's own defaults (src/paths.ts), never restated.
  */
 export const programFiles = {
-  configDir: { path: PROGRAM.DEFAULT_PATHS.configDir },
+  configDir: { path: PROGRAM_PATHS.DEFAULT_PATHS.configDir },
   /** `vfio-autobind apply` writes it from the claims; purge removes it. */
-  claimsRule: { path: PROGRAM.DEFAULT_PATHS.rulesFile },
+  claimsRule: { path: PROGRAM_PATHS.DEFAULT_PATHS.rulesFile },
   /** Written from the claims by every command that writes the rules; run at boot. Purge removes it. */
   holdScript: { path: generated.holdScript },
   /** One per kernel release whose initramfs holds claims, written by the hooks. Purge removes them. */
   initramfsStamps: { path: generated.initramfsStamp("RELEASE").replace("RELEASE", "*") },
   /** The kernel log: where the udev helper writes its decisions (src/journal/decisionLog.ts). */
-  kernelLog: { path: PROGRAM.DEFAULT_PATHS.kmsg },
+  kernelLog: { path: PROGRAM_PATHS.DEFAULT_PATHS.kmsg },
   /** Volatile: purge leaves it to the next boot. */
-  stateDir: { path: PROGRAM.DEFAULT_PATHS.stateDir },
+  stateDir: { path: PROGRAM_PATHS.DEFAULT_PATHS.stateDir },
 };
 
 /** What a boot file marked `fill` has filled in at package time, by its placeholder. */

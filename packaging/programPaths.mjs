@@ -11,7 +11,7 @@ import { buildSync } from "esbuild";
 const REPO_ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 /** src/paths.ts (and the two other modules that name files the man page lists), loaded. */
-export function loadProgramPaths(repoRoot = REPO_ROOT) {
+export function loadProgramPaths() {
   const dir = mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-paths-"));
   try {
     const outfile = path.join(dir, "paths.cjs");
@@ -22,7 +22,7 @@ export function loadProgramPaths(repoRoot = REPO_ROOT) {
           'export { PCI_IDS_PATHS } from "./src/pciids/readPciIds.ts";',
           'export { HOLD_SWITCH } from "./src/policy/hold.ts";',
         ].join("\n"),
-        resolveDir: repoRoot,
+        resolveDir: REPO_ROOT,
         loader: "ts",
       },
       bundle: true,

@@ -19,7 +19,7 @@ import { filledBootDir } from "./support/bootFiles.js";
 
 const REPO = path.resolve(__dirname, "../..");
 /** The boot files with the program's paths filled in, as installed. */
-const BOOT = await filledBootDir();
+const BOOT = filledBootDir();
 afterAll(() => fs.rmSync(BOOT, { recursive: true, force: true }));
 const HOOK = path.join(BOOT, "initramfs-tools-hook");
 const INIT_TOP = path.join(BOOT, "initramfs-tools-init-top");

@@ -21,6 +21,7 @@ import { generateHoldScript } from "../../src/hold/holdScript.js";
 import { HOLD_OVERRIDE } from "../../src/policy/hold.js";
 import { DEFAULT_PATHS, generatedPaths } from "../../src/paths.js";
 import { FakeSysfs } from "../../support/fakeSysfs.js";
+import { filledBootFile } from "./support/bootFiles.js";
 import { requireRoot } from "./support/hostTools.js";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -31,7 +32,6 @@ const CHROOT = execFileSync("sh", ["-c", "command -v chroot"], { encoding: "utf8
 
 interface Layout {
   installedFiles(repoRoot: string): { path: string; from: { file?: string } }[];
-  fillPaths(text: string, source: string): string;
   SWEEP_UNIT: string;
 }
 let layout: Layout;
@@ -95,11 +95,6 @@ function bootFile(name: string): string {
   fs.mkdirSync(path.join(root, path.dirname(at)), { recursive: true });
   fs.writeFileSync(path.join(root, at), filledBootFile(name), { mode: 0o755 });
   return at;
-}
-
-function filledBootFile(name: string): string {
-  const source = path.join(REPO, "packaging/files/boot", name);
-  return layout.fillPaths(fs.readFileSync(source, "utf8"), source);
 }
 
 let group = 0;

@@ -13,20 +13,20 @@ const BOOT_SOURCES = path.join(REPO, "packaging/files/boot");
 interface Filler {
   fillPaths(text: string, source: string): string;
 }
+const layout = (await import(pathToFileURL(path.join(REPO, "packaging/layout.mjs")).href)) as Filler;
 
 /** One boot file's installed text, by its name in packaging/files/boot. */
-export async function filledBootFile(name: string): Promise<string> {
-  const layout = (await import(pathToFileURL(path.join(REPO, "packaging/layout.mjs")).href)) as Filler;
+export function filledBootFile(name: string): string {
   const source = path.join(BOOT_SOURCES, name);
   return layout.fillPaths(fs.readFileSync(source, "utf8"), source);
 }
 
 /** A temporary directory holding every boot file as installed, same names and modes; the caller removes it. */
-export async function filledBootDir(): Promise<string> {
+export function filledBootDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vfio-autobind-boot-files-"));
   for (const name of fs.readdirSync(BOOT_SOURCES)) {
     const mode = fs.statSync(path.join(BOOT_SOURCES, name)).mode & 0o777;
-    fs.writeFileSync(path.join(dir, name), await filledBootFile(name), { mode });
+    fs.writeFileSync(path.join(dir, name), filledBootFile(name), { mode });
   }
   return dir;
 }
